@@ -1,0 +1,10 @@
+# FAULTFS_SANITIZE=address,undefined or FAULTFS_SANITIZE=thread instruments every target.
+if(FAULTFS_SANITIZE)
+  string(REPLACE "," ";" _faultfs_sanitizers "${FAULTFS_SANITIZE}")
+  if("thread" IN_LIST _faultfs_sanitizers AND "address" IN_LIST _faultfs_sanitizers)
+    message(FATAL_ERROR "FAULTFS_SANITIZE: thread and address cannot be combined")
+  endif()
+  add_compile_options(-fsanitize=${FAULTFS_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${FAULTFS_SANITIZE})
+  message(STATUS "faultfs: sanitizers ${FAULTFS_SANITIZE}")
+endif()

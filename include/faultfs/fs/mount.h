@@ -1,0 +1,54 @@
+// Mounting the faultfs passthrough. This header is the whole contract of the fs module for its
+// users (the CLI and the tests); libfuse stays behind it.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "faultfs/core/status.h"
+
+namespace faultfs {
+
+struct MountOptions {
+  std::string backing;     // directory whose contents the mount serves
+  std::string mountpoint;  // where to mount; equal to `backing` for an in-place mount
+  // How long the kernel may trust names, attributes and missing names without asking. Changes made
+  // through the mount keep the kernel's caches coherent; the backing directory must not be changed
+  // behind the mount's back unless these are 0.
+  double entry_timeout_s = 60.0;
+  double attr_timeout_s = 60.0;
+  double negative_timeout_s = 60.0;
+  bool allow_other = false;    // let users other than the one who mounted use the mount
+  bool single_thread = false;  // serve one request at a time (reproducible fault sequences)
+  unsigned max_threads = 16;   // worker threads of the multi-threaded loop
+  // Upper bound on inode descriptors kept open (see docs/architecture.md); 0 picks half the
+  // process's descriptor limit.
+  size_t max_cached_fds = 0;
+};
+
+bool IsInPlace(const MountOptions& options);
+
+// A live mount. Create() returns once the kernel has accepted the mount (the backing directory is
+// opened first, so an in-place mount still reaches what it covers). Serve() answers requests until
+// the filesystem is unmounted: by `faultfs umount`, or by SIGTERM, SIGINT or SIGHUP, which unmount it.
+class Mount {
+ public:
+  static Result<std::unique_ptr<Mount>> Create(const MountOptions& options);
+  ~Mount();
+  Mount(const Mount&) = delete;
+  Mount& operator=(const Mount&) = delete;
+
+  // Blocks until unmounted. Create() blocks SIGTERM, SIGINT, SIGHUP and SIGUSR2 in the calling
+  // thread, so threads started after it inherit the mask and Serve() routes those signals to one
+  // waiting thread; threads started before Create() must block them too.
+  Status Serve();
+
+  struct Impl;
+
+ private:
+  explicit Mount(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace faultfs

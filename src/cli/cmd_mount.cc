@@ -1,0 +1,213 @@
+// `faultfs mount`: mounts, reports readiness or the reason it failed, then serves in the
+// background (or the foreground with --foreground) until unmounted.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "faultfs/fs/mount.h"
+#include "logging.h"
+#include "registry.h"
+
+namespace faultfs::cli {
+
+namespace {
+
+struct MountArgs {
+  MountOptions options;
+  bool foreground = false;
+  std::string log_level = "info";
+  std::string log_file;
+};
+
+std::string UtcNow() {
+  const std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// After a successful mount: where the daemon logs, and its registry record.
+Result<MountRecord> Register(const MountArgs& a, const std::string& log_file) {
+  char mnt[PATH_MAX];
+  char backing[PATH_MAX];
+  const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
+  if (realpath(target.c_str(), mnt) == nullptr || realpath(a.options.backing.c_str(), backing) == nullptr) {
+    return Status::FromErrno(errno, "resolving mount paths");
+  }
+  MountRecord record{mnt, backing, getpid(), log_file, UtcNow()};
+  FAULTFS_RETURN_IF_ERROR(WriteRecord(record));
+  return record;
+}
+
+std::string ReadyLine(const MountRecord& r) {
+  std::string line = "faultfs: mounted " + r.backing + " on " + r.mountpoint;
+  if (r.backing == r.mountpoint) line += " (in place)";
+  line += " (pid " + std::to_string(r.pid);
+  if (!r.log_file.empty()) line += ", log " + r.log_file;
+  return line + ")";
+}
+
+// Mounts in this process; on success returns the mount and its record.
+Result<std::pair<std::unique_ptr<Mount>, MountRecord>> MountHere(const MountArgs& a,
+                                                                 const std::string& log_file) {
+  auto mount = Mount::Create(a.options);
+  if (!mount.ok()) return mount.status();
+  auto record = Register(a, log_file);
+  if (!record.ok()) return record.status();  // the Mount destructor unmounts
+  return std::make_pair(std::move(*mount), std::move(*record));
+}
+
+int ServeUntilUnmounted(Mount& mount, const MountRecord& record) {
+  Status served = mount.Serve();
+  RemoveRecord(record.mountpoint);
+  if (!served.ok()) {
+    spdlog::error("{}", served.ToString());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+int RunForeground(const MountArgs& a) {
+  if (Status s = ConfigureLogging(a.log_level, a.log_file); !s.ok()) {
+    std::cerr << "faultfs mount: " << s.ToString() << "\n";
+    return kExitUsage;
+  }
+  auto mounted = MountHere(a, a.log_file);
+  if (!mounted.ok()) {
+    std::cerr << "faultfs mount: " << mounted.status().ToString() << "\n";
+    return kExitFailure;
+  }
+  std::cout << ReadyLine(mounted->second) << std::endl;
+  return ServeUntilUnmounted(*mounted->first, mounted->second);
+}
+
+// The daemon side of a background mount: reports "O<ready line>" or "E<error>" on `report`.
+[[noreturn]] void RunDaemon(const MountArgs& a, int report) {
+  setsid();  // leave the terminal's process group: Ctrl-C in the shell is not for the daemon
+  auto send = [&](char kind, const std::string& text) {
+    const std::string msg = kind + text;
+    (void)!write(report, msg.data(), msg.size());
+    close(report);
+  };
+  // Until the mount is up, only warnings reach the terminal: errors travel through `report`.
+  const std::string startup_level = (a.log_level == "trace" || a.log_level == "debug" || a.log_level == "info") ? "warn" : a.log_level;
+  if (Status s = ConfigureLogging(startup_level, ""); !s.ok()) {
+    send('E', s.ToString());
+    _exit(kExitUsage);
+  }
+  // Where the daemon logs once detached from the terminal.
+  std::string log_file = a.log_file;
+  if (log_file.empty()) {
+    const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
+    char mnt[PATH_MAX];
+    if (realpath(target.c_str(), mnt) != nullptr) {
+      if (auto dir = RecordDirFor(mnt); dir.ok()) log_file = *dir + "/daemon.log";
+    }
+  }
+  auto mounted = MountHere(a, log_file);
+  if (!mounted.ok()) {
+    send('E', mounted.status().ToString());
+    _exit(kExitFailure);
+  }
+  if (Status s = ConfigureLogging(a.log_level, log_file); !s.ok()) spdlog::warn("{}", s.ToString());
+  spdlog::info("{}", ReadyLine(mounted->second));
+  const int devnull = open("/dev/null", O_RDWR);
+  for (int fd : {0, 1, 2}) dup2(devnull, fd);
+  if (devnull > 2) close(devnull);
+  if (chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
+  send('O', ReadyLine(mounted->second));
+  _exit(ServeUntilUnmounted(*mounted->first, mounted->second));
+}
+
+int RunBackground(const MountArgs& a) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    std::perror("faultfs mount: pipe");
+    return kExitFailure;
+  }
+  std::cout.flush();
+  const pid_t pid = fork();
+  if (pid < 0) {
+    std::perror("faultfs mount: fork");
+    return kExitFailure;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    RunDaemon(a, fds[1]);
+  }
+  close(fds[1]);
+  std::string msg;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) msg.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  if (!msg.empty() && msg[0] == 'O') {
+    std::cout << msg.substr(1) << std::endl;
+    return kExitOk;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!msg.empty()) {
+    std::cerr << "faultfs mount: " << msg.substr(1) << "\n";
+  } else {
+    std::cerr << "faultfs mount: the daemon exited during startup (status " << status << ")\n";
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == kExitUsage ? kExitUsage : kExitFailure;
+}
+
+}  // namespace
+
+Runner AddMount(CLI::App& app) {
+  auto a = std::make_shared<MountArgs>();
+  MountOptions& o = a->options;
+  CLI::App* cmd = app.add_subcommand(
+      "mount",
+      "Mount BACKING on MOUNTPOINT, or BACKING over itself when MOUNTPOINT is omitted (in place:\n"
+      "the directory's existing contents stay visible through faultfs). Returns once the mount is\n"
+      "ready; the daemon serves in the background until 'faultfs umount', SIGTERM or SIGINT.");
+  cmd->add_option("BACKING", o.backing, "Directory whose contents the mount serves")
+      ->required();
+  cmd->add_option("MOUNTPOINT", o.mountpoint, "Where to mount (default: BACKING itself)");
+  cmd->add_flag("-f,--foreground", a->foreground, "Serve in this process instead of a daemon");
+  cmd->add_option("--entry-timeout", o.entry_timeout_s,
+                  "Seconds the kernel may cache names (0 if the backing dir changes behind the mount)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--attr-timeout", o.attr_timeout_s, "Seconds the kernel may cache attributes")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--negative-timeout", o.negative_timeout_s,
+                  "Seconds the kernel may cache that a name does not exist")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_flag("--allow-other", o.allow_other, "Let other users than the mounting one use the mount");
+  cmd->add_flag("--single-thread", o.single_thread,
+                "Serve one request at a time (same op order, same fault sequence)");
+  cmd->add_option("--threads", o.max_threads, "Worker threads")
+      ->check(CLI::Range(1U, 256U))
+      ->capture_default_str();
+  cmd->add_option("--max-cached-fds", o.max_cached_fds,
+                  "Inode descriptors kept open before idle ones are closed (0: half the fd limit)")
+      ->capture_default_str();
+  cmd->add_option("--log-level", a->log_level, std::string("One of: ") + kLogLevels)
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--log-file", a->log_file,
+                  "Daemon log (default: daemon.log in the mount's runtime directory)");
+  return [a] { return a->foreground ? RunForeground(*a) : RunBackground(*a); };
+}
+
+}  // namespace faultfs::cli

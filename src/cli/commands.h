@@ -1,0 +1,21 @@
+// The subcommands of `faultfs`. Each Add* registers its options on the app and returns the
+// function that runs it once the command line has parsed; the function returns the exit code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace faultfs::cli {
+
+using Runner = std::function<int()>;
+
+Runner AddMount(CLI::App& app);
+Runner AddUmount(CLI::App& app);
+Runner AddStatus(CLI::App& app);
+
+// Exit codes shared by the commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+}  // namespace faultfs::cli

@@ -1,0 +1,36 @@
+// faultfs: the command line. Parses, then runs exactly one subcommand.
+#include <csignal>
+#include <iostream>
+#include <map>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace faultfs::cli;
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an error value, not a reason to die
+
+  CLI::App app{
+      "faultfs: a FUSE passthrough filesystem that makes storage misbehave on purpose.\n"
+      "Mount it under a program's data directory to see what the program does when the disk\n"
+      "fails, stalls, lies or loses power.",
+      "faultfs"};
+  app.set_version_flag("--version", std::string("faultfs ") + FAULTFS_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  std::map<std::string, Runner> runners = {
+      {"mount", AddMount(app)}, {"umount", AddUmount(app)}, {"status", AddStatus(app)}};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and the usage hint
+    return kExitUsage;
+  }
+  for (const auto* sub : app.get_subcommands()) return runners.at(sub->get_name())();
+  return kExitUsage;
+}

@@ -1,0 +1,95 @@
+#include "registry.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+namespace faultfs::cli {
+
+namespace {
+
+namespace stdfs = std::filesystem;
+
+std::string KeyFor(const std::string& mountpoint) {
+  char key[17];
+  std::snprintf(key, sizeof(key), "%016zx", std::hash<std::string>()(mountpoint));
+  return key;
+}
+
+std::string RecordPath(const std::string& mountpoint) {
+  return RuntimeDir() + "/" + KeyFor(mountpoint) + "/mount.json";
+}
+
+std::optional<MountRecord> ParseRecord(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  MountRecord r;
+  r.mountpoint = j.value("mountpoint", "");
+  r.backing = j.value("backing", "");
+  r.pid = j.value("pid", 0);
+  r.log_file = j.value("log_file", "");
+  r.started_at = j.value("started_at", "");
+  if (r.mountpoint.empty() || r.pid <= 0) return std::nullopt;
+  return r;
+}
+
+}  // namespace
+
+std::string RuntimeDir() {
+  if (const char* dir = std::getenv("FAULTFS_RUNTIME_DIR"); dir != nullptr && *dir != '\0') return dir;
+  return "/run/faultfs";
+}
+
+Result<std::string> RecordDirFor(const std::string& mountpoint) {
+  const std::string dir = RuntimeDir() + "/" + KeyFor(mountpoint);
+  std::error_code ec;
+  stdfs::create_directories(dir, ec);
+  if (ec) return Status::FromErrno(ec.value(), "creating runtime directory " + dir);
+  chmod(dir.c_str(), 0700);  // holds the control socket of a root daemon (later): owner only
+  return dir;
+}
+
+Status WriteRecord(const MountRecord& record) {
+  auto dir = RecordDirFor(record.mountpoint);
+  if (!dir.ok()) return dir.status();
+  const nlohmann::json j = {{"mountpoint", record.mountpoint}, {"backing", record.backing},
+                            {"pid", record.pid},           {"log_file", record.log_file},
+                            {"started_at", record.started_at}};
+  const std::string path = RecordPath(record.mountpoint);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2) << "\n";
+    if (!out.flush()) return Status::FromErrno(EIO, "writing " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno(errno, "renaming " + tmp);
+  return Status::Ok();
+}
+
+std::optional<MountRecord> ReadRecord(const std::string& mountpoint) {
+  return ParseRecord(RecordPath(mountpoint));
+}
+
+void RemoveRecord(const std::string& mountpoint) {
+  std::error_code ec;
+  stdfs::remove(RecordPath(mountpoint), ec);
+}
+
+std::vector<MountRecord> AllRecords() {
+  std::vector<MountRecord> records;
+  std::error_code ec;
+  for (const auto& entry : stdfs::directory_iterator(RuntimeDir(), ec)) {
+    if (auto r = ParseRecord(entry.path() / "mount.json")) records.push_back(std::move(*r));
+  }
+  return records;
+}
+
+}  // namespace faultfs::cli

@@ -1,0 +1,33 @@
+// The registry of live mounts: one directory per mountpoint under the runtime directory
+// ($FAULTFS_RUNTIME_DIR, default /run/faultfs), holding mount.json (pid, backing, log file) and
+// the daemon's default log. It lets `umount` wait for the right daemon and `status` list mounts.
+// Never inside a mount.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "faultfs/core/status.h"
+
+namespace faultfs::cli {
+
+struct MountRecord {
+  std::string mountpoint;
+  std::string backing;
+  pid_t pid = 0;
+  std::string log_file;
+  std::string started_at;  // ISO 8601, UTC
+};
+
+std::string RuntimeDir();
+// The registry directory for a mountpoint (created on demand).
+Result<std::string> RecordDirFor(const std::string& mountpoint);
+Status WriteRecord(const MountRecord& record);
+std::optional<MountRecord> ReadRecord(const std::string& mountpoint);
+void RemoveRecord(const std::string& mountpoint);
+std::vector<MountRecord> AllRecords();
+
+}  // namespace faultfs::cli

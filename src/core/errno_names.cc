@@ -1,0 +1,24 @@
+#include "faultfs/core/errno_names.h"
+
+#include <cstring>
+
+namespace faultfs {
+
+namespace {
+constexpr int kMaxErrno = 4096;  // well above the largest Linux errno (EHWPOISON = 133)
+}
+
+std::string ErrnoName(int code) {
+  const char* name = (code > 0 && code < kMaxErrno) ? strerrorname_np(code) : nullptr;
+  return name != nullptr ? std::string(name) : "errno " + std::to_string(code);
+}
+
+std::optional<int> ErrnoFromName(std::string_view name) {
+  for (int code = 1; code < kMaxErrno; ++code) {
+    const char* candidate = strerrorname_np(code);
+    if (candidate != nullptr && name == candidate) return code;
+  }
+  return std::nullopt;
+}
+
+}  // namespace faultfs

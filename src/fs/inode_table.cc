@@ -1,0 +1,187 @@
+#include "inode_table.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "faultfs/core/check.h"
+
+namespace faultfs::fs {
+
+namespace {
+
+// Eviction brings the cache down to this fraction of its limit, so one scan pays for many opens.
+constexpr size_t kEvictTargetPercent = 75;
+
+bool SaveHandle(int fd, std::vector<unsigned char>& out) {
+  std::vector<unsigned char> buf(sizeof(struct file_handle) + MAX_HANDLE_SZ);
+  auto* fh = reinterpret_cast<struct file_handle*>(buf.data());
+  fh->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  if (name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) != 0) return false;
+  buf.resize(sizeof(struct file_handle) + fh->handle_bytes);
+  out = std::move(buf);
+  return true;
+}
+
+}  // namespace
+
+InodeFd::~InodeFd() {
+  if (inode_ == nullptr) return;
+  std::lock_guard lock(inode_->mu_);
+  FAULTFS_CHECK(inode_->users_ > 0) << "inode descriptor lease released twice";
+  --inode_->users_;
+  inode_->referenced_ = true;
+}
+
+InodeTable::InodeTable(UniqueFd root, size_t max_cached_fds)
+    : root_fd_(std::move(root)), max_cached_fds_(max_cached_fds) {
+  FAULTFS_CHECK(root_fd_.valid()) << "inode table needs the backing root";
+  struct stat st {};
+  FAULTFS_CHECK(fstat(root_fd_.get(), &st) == 0) << "fstat of the backing root failed";
+  root_ = std::make_unique<Inode>(InodeKey{st.st_ino, st.st_dev}, st.st_mode & S_IFMT);
+  root_->fd_ = root_fd_.get();  // owned by root_fd_, never evicted
+  root_->pinned_ = true;
+}
+
+InodeTable::~InodeTable() {
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (auto& [key, inode] : shard.map) {
+      if (inode->fd_ >= 0) ::close(inode->fd_);
+    }
+  }
+}
+
+Inode& InodeTable::Ref(const struct stat& st, UniqueFd fd, uint64_t n) {
+  const InodeKey key{st.st_ino, st.st_dev};
+  if (key == root_->key()) return *root_;  // the root is never forgotten; no count needed
+  Shard& shard = ShardFor(key);
+  Inode* inode = nullptr;
+  {
+    std::lock_guard lock(shard.mu);
+    auto [it, inserted] = shard.map.try_emplace(key);
+    if (inserted) it->second = std::make_unique<Inode>(key, st.st_mode & S_IFMT);
+    inode = it->second.get();
+    inode->nlookup_ += n;
+    // Adopt the caller's descriptor while the shard lock keeps a concurrent forget away.
+    AdoptFd(*inode, std::move(fd));
+  }
+  MaybeEvict();
+  return *inode;
+}
+
+void InodeTable::AdoptFd(Inode& inode, UniqueFd fd) {
+  if (!fd.valid()) return;
+  std::lock_guard lock(inode.mu_);
+  if (inode.fd_ >= 0) return;  // `fd` closes on return
+  inode.fd_ = fd.release();
+  inode.referenced_ = true;
+  if (inode.key().dev != root_->key().dev) inode.pinned_ = true;  // handles need the same fs
+  cached_fds_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void InodeTable::Unref(Inode& inode, uint64_t n) {
+  if (&inode == root_.get()) return;
+  Shard& shard = ShardFor(inode.key());
+  std::unique_ptr<Inode> doomed;
+  {
+    std::lock_guard lock(shard.mu);
+    FAULTFS_CHECK(inode.nlookup_ >= n)
+        << "forget of " << n << " exceeds lookup count " << inode.nlookup_;
+    inode.nlookup_ -= n;
+    if (inode.nlookup_ > 0) return;
+    auto it = shard.map.find(inode.key());
+    FAULTFS_CHECK(it != shard.map.end() && it->second.get() == &inode) << "forgotten inode not in table";
+    doomed = std::move(it->second);
+    shard.map.erase(it);
+  }
+  // The kernel sends no request for an inode after its last forget, so nobody can hold a lease.
+  FAULTFS_CHECK(doomed->users_ == 0) << "inode forgotten while in use";
+  if (doomed->fd_ >= 0) {
+    ::close(doomed->fd_);
+    cached_fds_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+Result<InodeFd> InodeTable::Fd(Inode& inode) {
+  bool reopened = false;
+  int fd = -1;
+  {
+    std::lock_guard lock(inode.mu_);
+    if (inode.fd_ < 0) {
+      FAULTFS_CHECK(!inode.handle_.empty()) << "evicted inode has no saved handle";
+      auto* fh = reinterpret_cast<struct file_handle*>(inode.handle_.data());
+      int reopened_fd = open_by_handle_at(root_fd_.get(), fh, O_PATH);
+      if (reopened_fd < 0) return Status::FromErrno(errno, "reopening an evicted inode by handle");
+      inode.fd_ = reopened_fd;
+      reopened = true;
+      cached_fds_.fetch_add(1, std::memory_order_relaxed);
+    }
+    ++inode.users_;
+    inode.referenced_ = true;
+    fd = inode.fd_;  // cannot change while users_ > 0
+  }
+  InodeFd lease(&inode, fd);
+  if (reopened) MaybeEvict();
+  return lease;
+}
+
+size_t InodeTable::size() const {
+  size_t total = 1;  // the root
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    total += shard.map.size();
+  }
+  return total;
+}
+
+void InodeTable::MaybeEvict() {
+  if (cached_fds() <= max_cached_fds_) return;
+  std::unique_lock lock(evict_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // another thread is already evicting
+  const size_t target = max_cached_fds_ * kEvictTargetPercent / 100;
+  size_t closed = 0;
+  // The first pass may only clear second-chance bits; the second then finds victims.
+  for (int pass = 0; pass < 2 && cached_fds() > target; ++pass) closed += EvictPass(target);
+  SPDLOG_DEBUG("fd cache: closed {} idle descriptors, {} open, {} inodes", closed, cached_fds(),
+               size());
+}
+
+size_t InodeTable::EvictPass(size_t target) {
+  size_t closed = 0;
+  for (auto& shard : shards_) {
+    std::lock_guard shard_lock(shard.mu);
+    for (auto& [key, inode] : shard.map) {
+      if (cached_fds() <= target) return closed;
+      std::unique_lock inode_lock(inode->mu_, std::try_to_lock);
+      if (inode_lock.owns_lock() && TryEvictLocked(*inode)) ++closed;
+    }
+  }
+  return closed;
+}
+
+bool InodeTable::TryEvictLocked(Inode& inode) {
+  if (inode.pinned_ || inode.fd_ < 0 || inode.users_ > 0) return false;
+  if (inode.referenced_) {
+    inode.referenced_ = false;
+    return false;
+  }
+  struct stat st {};
+  // An unlinked inode cannot be reopened by handle: keep its descriptor until it is forgotten.
+  if (fstatat(inode.fd_, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 || st.st_nlink == 0) {
+    return false;
+  }
+  if (inode.handle_.empty() && !SaveHandle(inode.fd_, inode.handle_)) {
+    inode.pinned_ = true;  // this filesystem cannot give a handle: the descriptor must stay
+    return false;
+  }
+  ::close(inode.fd_);
+  inode.fd_ = -1;
+  cached_fds_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace faultfs::fs

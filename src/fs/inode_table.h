@@ -1,0 +1,131 @@
+// The inode table: one Inode per backing (st_ino, st_dev) the kernel knows about, with its FUSE
+// lookup count.
+//
+// Descriptors. Each inode may hold an O_PATH descriptor for *at syscalls. The process may not hold
+// more than 20,000 descriptors on these machines, and the kernel can know far more inodes than that,
+// so the descriptors form a bounded cache: when more than `max_cached_fds` are open, idle ones are
+// closed (clock / second-chance order) after their file handle (name_to_handle_at) is saved, and
+// reopened from it with open_by_handle_at when next needed. Inodes whose handle cannot be saved
+// (filesystem without export support, another device) or whose link count is zero (an unlinked file
+// has no handle that reopens it) keep their descriptor.
+//
+// Lock order: evict_mu_ -> Shard::mu -> Inode::mu_. Inode::mu_ is never held across a FUSE reply.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "faultfs/core/status.h"
+#include "faultfs/core/unique_fd.h"
+
+namespace faultfs::fs {
+
+struct InodeKey {
+  ino_t ino = 0;
+  dev_t dev = 0;
+  bool operator==(const InodeKey&) const = default;
+};
+
+struct InodeKeyHash {
+  size_t operator()(const InodeKey& k) const noexcept {
+    return std::hash<uint64_t>()(k.ino * 0x9E3779B97F4A7C15ULL ^ k.dev);
+  }
+};
+
+class Inode {
+ public:
+  Inode(InodeKey key, mode_t type) : key_(key), type_(type) {}
+  Inode(const Inode&) = delete;
+  Inode& operator=(const Inode&) = delete;
+
+  const InodeKey& key() const { return key_; }
+  mode_t type() const { return type_; }  // S_IFMT bits; an inode never changes type
+  bool is_dir() const { return S_ISDIR(type_); }
+  bool is_symlink() const { return S_ISLNK(type_); }
+
+ private:
+  friend class InodeTable;
+  friend class InodeFd;
+  const InodeKey key_;
+  const mode_t type_;
+  uint64_t nlookup_ = 0;  // guarded by the shard mutex of the table holding this inode
+
+  std::mutex mu_;
+  int fd_ = -1;             // O_PATH (or directory) descriptor, -1 when evicted; guarded by mu_
+  int users_ = 0;           // live InodeFd leases; the descriptor is not closed while > 0
+  bool referenced_ = true;  // second-chance bit for eviction
+  bool pinned_ = false;     // never evict (no usable handle)
+  std::vector<unsigned char> handle_;  // saved struct file_handle, empty until first eviction
+};
+
+// A lease on an inode's descriptor: the descriptor stays open while the lease lives.
+class InodeFd {
+ public:
+  InodeFd() = default;
+  InodeFd(InodeFd&& o) noexcept : inode_(std::exchange(o.inode_, nullptr)), fd_(o.fd_) {}
+  InodeFd& operator=(InodeFd&&) = delete;
+  InodeFd(const InodeFd&) = delete;
+  ~InodeFd();
+  int get() const { return fd_; }
+
+ private:
+  friend class InodeTable;
+  InodeFd(Inode* inode, int fd) : inode_(inode), fd_(fd) {}
+  Inode* inode_ = nullptr;
+  int fd_ = -1;
+};
+
+class InodeTable {
+ public:
+  // `root` is the backing directory (opened O_RDONLY|O_DIRECTORY so it can also serve as the mount
+  // descriptor for open_by_handle_at).
+  InodeTable(UniqueFd root, size_t max_cached_fds);
+  ~InodeTable();
+  InodeTable(const InodeTable&) = delete;
+  InodeTable& operator=(const InodeTable&) = delete;
+
+  Inode& root() { return *root_; }
+
+  // Finds or adds the inode `st` describes and adds `n` to its lookup count. `fd` is an O_PATH
+  // descriptor of that inode; the table keeps it if the inode has none open, else closes it.
+  Inode& Ref(const struct stat& st, UniqueFd fd, uint64_t n = 1);
+  // Drops `n` lookups (FUSE forget); the inode is freed when its count reaches zero.
+  void Unref(Inode& inode, uint64_t n);
+
+  // A descriptor for `inode`, reopened from its file handle if it was evicted.
+  Result<InodeFd> Fd(Inode& inode);
+
+  size_t size() const;
+  size_t cached_fds() const { return cached_fds_.load(std::memory_order_relaxed); }
+  size_t max_cached_fds() const { return max_cached_fds_; }
+
+ private:
+  struct Shard {
+    mutable std::mutex mu;
+    std::unordered_map<InodeKey, std::unique_ptr<Inode>, InodeKeyHash> map;
+  };
+  static constexpr size_t kShards = 16;
+  Shard& ShardFor(const InodeKey& key) { return shards_[InodeKeyHash()(key) % kShards]; }
+
+  void AdoptFd(Inode& inode, UniqueFd fd);
+  void MaybeEvict();
+  size_t EvictPass(size_t target);
+  bool TryEvictLocked(Inode& inode);
+
+  UniqueFd root_fd_;
+  std::unique_ptr<Inode> root_;
+  const size_t max_cached_fds_;
+  std::atomic<size_t> cached_fds_{0};
+  std::mutex evict_mu_;
+  std::array<Shard, kShards> shards_;
+};
+
+}  // namespace faultfs::fs

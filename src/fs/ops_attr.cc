@@ -1,0 +1,98 @@
+// Attributes: getattr, setattr (mode, owner, size, times), access, statfs.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "passthrough.h"
+
+namespace faultfs::fs {
+
+namespace {
+
+// The kernel passes an open file with getattr/setattr only for regular files it has open.
+int OpenFdOf(const Inode& inode, const fuse_file_info* fi) {
+  return (fi != nullptr && S_ISREG(inode.type())) ? HandleOf(fi).fd.get() : -1;
+}
+
+int StatInto(int open_fd, int inode_fd, struct stat* st) {
+  if (open_fd >= 0) return fstat(open_fd, st);
+  return fstatat(inode_fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+}
+
+timespec TimeToSet(const struct stat& attr, int to_set, bool atime) {
+  const int now_bit = atime ? FUSE_SET_ATTR_ATIME_NOW : FUSE_SET_ATTR_MTIME_NOW;
+  const int set_bit = atime ? FUSE_SET_ATTR_ATIME : FUSE_SET_ATTR_MTIME;
+  if (to_set & now_bit) return {0, UTIME_NOW};
+  if (to_set & set_bit) return atime ? attr.st_atim : attr.st_mtim;
+  return {0, UTIME_OMIT};
+}
+
+// Applies the requested changes in the order chmod, chown, truncate, utimens; returns an errno.
+int ApplySetattr(int open_fd, int inode_fd, const struct stat& attr, int to_set) {
+  if (to_set & FUSE_SET_ATTR_MODE) {
+    const int res = open_fd >= 0 ? fchmod(open_fd, attr.st_mode)
+                                 : fchmodat(AT_FDCWD, ProcFdPath(inode_fd).c_str(), attr.st_mode, 0);
+    if (res != 0) return errno;
+  }
+  if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    const uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr.st_uid : static_cast<uid_t>(-1);
+    const gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr.st_gid : static_cast<gid_t>(-1);
+    if (fchownat(inode_fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  }
+  if (to_set & FUSE_SET_ATTR_SIZE) {
+    const int res = open_fd >= 0 ? ftruncate(open_fd, attr.st_size)
+                                 : truncate(ProcFdPath(inode_fd).c_str(), attr.st_size);
+    if (res != 0) return errno;
+  }
+  if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+    const timespec times[2] = {TimeToSet(attr, to_set, true), TimeToSet(attr, to_set, false)};
+    const int res = open_fd >= 0 ? futimens(open_fd, times)
+                                 : utimensat(inode_fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    if (res != 0) return errno;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void Passthrough::Getattr(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
+  Inode& inode = InodeOf(ino);
+  auto fd = inodes_.Fd(inode);
+  if (!fd.ok()) return (void)r.Err(fd.status().code());
+  struct stat st {};
+  if (StatInto(OpenFdOf(inode, fi), fd->get(), &st) != 0) return (void)r.Err(errno);
+  r.Attr(st, timeouts_.attr_s);
+}
+
+void Passthrough::Setattr(Reply& r, fuse_ino_t ino, struct stat* attr, int to_set,
+                          fuse_file_info* fi) {
+  Inode& inode = InodeOf(ino);
+  auto fd = inodes_.Fd(inode);
+  if (!fd.ok()) return (void)r.Err(fd.status().code());
+  const int open_fd = OpenFdOf(inode, fi);
+  if (const int err = ApplySetattr(open_fd, fd->get(), *attr, to_set); err != 0) {
+    return (void)r.Err(err);
+  }
+  struct stat st {};
+  if (StatInto(open_fd, fd->get(), &st) != 0) return (void)r.Err(errno);
+  r.Attr(st, timeouts_.attr_s);
+}
+
+void Passthrough::Access(Reply& r, fuse_ino_t ino, int mask) {
+  auto fd = inodes_.Fd(InodeOf(ino));
+  if (!fd.ok()) return (void)r.Err(fd.status().code());
+  r.Err(faccessat(AT_FDCWD, ProcFdPath(fd->get()).c_str(), mask, 0) == 0 ? 0 : errno);
+}
+
+void Passthrough::Statfs(Reply& r, fuse_ino_t ino) {
+  auto fd = inodes_.Fd(InodeOf(ino));
+  if (!fd.ok()) return (void)r.Err(fd.status().code());
+  struct statvfs st {};
+  if (fstatvfs(fd->get(), &st) != 0) return (void)r.Err(errno);
+  r.Statfs(st);
+}
+
+}  // namespace faultfs::fs

@@ -1,0 +1,153 @@
+// Names: lookup/forget and every op that creates, links, renames or removes a directory entry.
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+
+#include "passthrough.h"
+
+namespace faultfs::fs {
+
+ProcFdPath::ProcFdPath(int fd) { std::snprintf(buf_, sizeof(buf_), "/proc/self/fd/%d", fd); }
+
+Inode& Passthrough::InodeOf(fuse_ino_t ino) {
+  if (ino == FUSE_ROOT_ID) return inodes_.root();
+  return *reinterpret_cast<Inode*>(ino);
+}
+
+fuse_ino_t Passthrough::FuseIno(Inode& inode) {
+  if (&inode == &inodes_.root()) return FUSE_ROOT_ID;
+  return reinterpret_cast<fuse_ino_t>(&inode);
+}
+
+Result<fuse_entry_param> Passthrough::MakeEntry(int parent_fd, const char* name) {
+  UniqueFd fd(openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(errno, "lookup");
+  fuse_entry_param e{};
+  if (fstatat(fd.get(), "", &e.attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    return Status::FromErrno(errno, "lookup stat");
+  }
+  Inode& inode = inodes_.Ref(e.attr, std::move(fd));
+  e.ino = FuseIno(inode);
+  e.attr_timeout = timeouts_.attr_s;
+  e.entry_timeout = timeouts_.entry_s;
+  return e;
+}
+
+void Passthrough::SendEntry(Reply& r, const fuse_entry_param& e) {
+  if (r.Entry(e) != 0) Forget(e.ino, 1);  // interrupted: the kernel never counted this lookup
+}
+
+Status Passthrough::GiveToCaller(fuse_req_t req, int parent_fd, const char* name, mode_t mode) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  if (ctx->uid == geteuid() && ctx->gid == getegid()) return Status::Ok();
+  struct stat parent {};
+  if (fstat(parent_fd, &parent) != 0) return Status::FromErrno(errno, "stat of parent");
+  // A setgid directory gives new entries its group (the kernel already did, as we created it).
+  const gid_t gid = (parent.st_mode & S_ISGID) ? static_cast<gid_t>(-1) : ctx->gid;
+  const bool at_self = name[0] == '\0';
+  const int flags = AT_SYMLINK_NOFOLLOW | (at_self ? AT_EMPTY_PATH : 0);
+  if (fchownat(parent_fd, name, ctx->uid, gid, flags) != 0) {
+    return Status::FromErrno(errno, "chown of new entry to caller");
+  }
+  // chown clears set-id bits of files; the caller asked for them and owns the file, so restore.
+  if (!S_ISDIR(mode) && !S_ISLNK(mode) && (mode & (S_ISUID | S_ISGID)) != 0) {
+    const int res = at_self ? fchmod(parent_fd, mode & 07777) : fchmodat(parent_fd, name, mode & 07777, 0);
+    if (res != 0) return Status::FromErrno(errno, "restoring set-id bits");
+  }
+  return Status::Ok();
+}
+
+void Passthrough::ReplyNewEntry(Reply& r, int parent_fd, const char* name, mode_t mode) {
+  Status given = GiveToCaller(r.req(), parent_fd, name, mode);
+  if (!given.ok()) spdlog::warn("{}: {}", name, given.ToString());
+  auto e = MakeEntry(parent_fd, name);
+  if (!e.ok()) return (void)r.Err(e.status().code());
+  SendEntry(r, *e);
+}
+
+void Passthrough::Lookup(Reply& r, fuse_ino_t parent, const char* name) {
+  auto pfd = inodes_.Fd(InodeOf(parent));
+  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  auto e = MakeEntry(pfd->get(), name);
+  if (e.ok()) return SendEntry(r, *e);
+  if (e.status().code() == ENOENT && timeouts_.negative_s > 0) {
+    fuse_entry_param negative{};  // ino 0: the kernel caches "no such name" for entry_timeout
+    negative.entry_timeout = timeouts_.negative_s;
+    return (void)r.Entry(negative);
+  }
+  r.Err(e.status().code());
+}
+
+void Passthrough::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Unref(InodeOf(ino), nlookup); }
+
+void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  auto pfd = inodes_.Fd(InodeOf(parent));
+  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  if (mknodat(pfd->get(), name, mode, rdev) != 0) return (void)r.Err(errno);
+  ReplyNewEntry(r, pfd->get(), name, mode);
+}
+
+void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mode) {
+  auto pfd = inodes_.Fd(InodeOf(parent));
+  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  if (mkdirat(pfd->get(), name, mode) != 0) return (void)r.Err(errno);
+  ReplyNewEntry(r, pfd->get(), name, S_IFDIR | mode);
+}
+
+void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const char* name) {
+  auto pfd = inodes_.Fd(InodeOf(parent));
+  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  if (symlinkat(target, pfd->get(), name) != 0) return (void)r.Err(errno);
+  ReplyNewEntry(r, pfd->get(), name, S_IFLNK | 0777);
+}
+
+void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  auto fd = inodes_.Fd(InodeOf(ino));
+  if (!fd.ok()) return (void)r.Err(fd.status().code());
+  auto pfd = inodes_.Fd(InodeOf(new_parent));
+  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  // AT_EMPTY_PATH links the inode itself (the daemon has CAP_DAC_READ_SEARCH as root).
+  if (linkat(fd->get(), "", pfd->get(), new_name, AT_EMPTY_PATH) != 0) return (void)r.Err(errno);
+  auto e = MakeEntry(pfd->get(), new_name);
+  if (!e.ok()) return (void)r.Err(e.status().code());
+  SendEntry(r, *e);
+}
+
+void Passthrough::Unlink(Reply& r, fuse_ino_t parent, const char* name) {
+  auto pfd = inodes_.Fd(InodeOf(parent));
+  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  r.Err(unlinkat(pfd->get(), name, 0) == 0 ? 0 : errno);
+}
+
+void Passthrough::Rmdir(Reply& r, fuse_ino_t parent, const char* name) {
+  auto pfd = inodes_.Fd(InodeOf(parent));
+  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  r.Err(unlinkat(pfd->get(), name, AT_REMOVEDIR) == 0 ? 0 : errno);
+}
+
+void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+                         const char* new_name, unsigned int flags) {
+  auto pfd = inodes_.Fd(InodeOf(parent));
+  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  auto npfd = inodes_.Fd(InodeOf(new_parent));
+  if (!npfd.ok()) return (void)r.Err(npfd.status().code());
+  const int res = renameat2(pfd->get(), name, npfd->get(), new_name, flags);
+  r.Err(res == 0 ? 0 : errno);
+}
+
+void Passthrough::Readlink(Reply& r, fuse_ino_t ino) {
+  auto fd = inodes_.Fd(InodeOf(ino));
+  if (!fd.ok()) return (void)r.Err(fd.status().code());
+  char target[PATH_MAX + 1];
+  const ssize_t n = readlinkat(fd->get(), "", target, PATH_MAX);
+  if (n < 0) return (void)r.Err(errno);
+  target[n] = '\0';
+  r.Readlink(target);
+}
+
+}  // namespace faultfs::fs

@@ -1,0 +1,169 @@
+#include "test_support.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "faultfs/core/mountinfo.h"
+#include "faultfs/core/process.h"
+
+namespace faultfs::testing {
+
+namespace {
+
+constexpr long kFuseSuperMagic = 0x65735546;
+
+std::string TestRoot() {
+  const char* root = std::getenv("FAULTFS_TEST_ROOT");
+  std::string dir = (root != nullptr && *root != '\0') ? root : "/tmp/faultfs-tests";
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+pid_t DaemonPidFromLog(const std::string& ready_line) {
+  const auto at = ready_line.find("(pid ");
+  return at == std::string::npos ? 0 : static_cast<pid_t>(std::atoi(ready_line.c_str() + at + 5));
+}
+
+std::string LogFileFromLine(const std::string& ready_line) {
+  const auto at = ready_line.find(", log ");
+  if (at == std::string::npos) return "";
+  const auto end = ready_line.find(')', at);
+  return ready_line.substr(at + 6, end - at - 6);
+}
+
+void WaitGone(pid_t pid, double timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (ProcessRunning(pid) && std::chrono::steady_clock::now() < deadline) {
+    usleep(10000);
+  }
+}
+
+}  // namespace
+
+std::string FaultfsBinary() { return FAULTFS_BINARY; }
+std::string SourceDir() { return FAULTFS_SOURCE_DIR; }
+
+TempDir::TempDir(const std::string& prefix) {
+  std::string tmpl = TestRoot() + "/" + prefix + "-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  DetachMountsUnder(path_);
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+CommandResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+                  double timeout_s) {
+  CommandResult result;
+  int out[2];
+  int err[2];
+  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) return result;
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  // Read both streams without deadlock: the daemon side of `faultfs mount` keeps neither open.
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int open_streams = 2;
+  while (open_streams > 0 && std::chrono::steady_clock::now() < deadline) {
+    if (poll(fds, 2, 100) <= 0) continue;
+    for (auto& p : fds) {
+      if (p.fd < 0 || (p.revents & (POLLIN | POLLHUP)) == 0) continue;
+      char buf[4096];
+      const ssize_t n = read(p.fd, buf, sizeof(buf));
+      if (n > 0) {
+        (p.fd == out[0] ? result.out : result.err).append(buf, static_cast<size_t>(n));
+      } else {
+        close(p.fd);
+        p.fd = -1;
+        --open_streams;
+      }
+    }
+  }
+  if (open_streams > 0) kill(pid, SIGKILL);
+  for (auto& p : fds) {
+    if (p.fd >= 0) close(p.fd);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  return result;
+}
+
+CommandResult RunShell(const std::string& script, double timeout_s) {
+  return Run({"/bin/sh", "-c", script}, {}, timeout_s);
+}
+
+bool IsFuseMount(const std::string& path) {
+  struct statfs st {};
+  return statfs(path.c_str(), &st) == 0 && st.f_type == kFuseSuperMagic;
+}
+
+FaultfsMount::~FaultfsMount() {
+  if (mountpoint_.empty()) return;
+  if (FindMount(mountpoint_)) (void)Stop();
+  if (FindMount(mountpoint_)) umount2(mountpoint_.c_str(), MNT_DETACH);
+  if (ProcessRunning(pid_)) {
+    kill(pid_, SIGTERM);
+    WaitGone(pid_, 5);
+    if (ProcessRunning(pid_)) kill(pid_, SIGKILL);
+  }
+}
+
+std::string FaultfsMount::Start(const std::string& backing, const std::string& mountpoint,
+                                const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv = {FaultfsBinary(), "mount"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  argv.push_back(backing);
+  if (mountpoint != backing) argv.push_back(mountpoint);
+  const CommandResult r = Run(argv);
+  if (r.exit_code != 0) return "faultfs mount failed (" + std::to_string(r.exit_code) + "): " + r.err;
+  mountpoint_ = mountpoint;
+  pid_ = DaemonPidFromLog(r.out);
+  log_file_ = LogFileFromLine(r.out);
+  if (!IsFuseMount(mountpoint)) return "mount reported success but " + mountpoint + " is not FUSE";
+  return "";
+}
+
+CommandResult FaultfsMount::Stop() {
+  CommandResult r = Run({FaultfsBinary(), "umount", mountpoint_});
+  WaitGone(pid_, 10);
+  return r;
+}
+
+void DetachMountsUnder(const std::string& root) {
+  const std::string prefix = root + "/";
+  for (const auto& m : ReadMounts()) {
+    if (m.mount_point != root && m.mount_point.rfind(prefix, 0) != 0) continue;
+    if (m.fstype != "fuse.faultfs") continue;
+    umount2(m.mount_point.c_str(), MNT_DETACH);
+  }
+}
+
+}  // namespace faultfs::testing

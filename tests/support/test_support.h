@@ -1,0 +1,73 @@
+// Helpers for faultfs tests: scratch directories, running commands, and real faultfs mounts that
+// always come down, even when a test fails.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace faultfs::testing {
+
+// The faultfs binary under test and the source tree (set by the build).
+std::string FaultfsBinary();
+std::string SourceDir();
+
+// A fresh directory under $FAULTFS_TEST_ROOT (or /tmp); removed on destruction, after any mount
+// still under it has been detached, so removal never reaches through a mount.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "t");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;  // -signal if killed by a signal
+  std::string out;
+  std::string err;
+};
+// Runs argv (no shell) with an optional extra environment, capturing both streams.
+CommandResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+                  double timeout_s = 60);
+CommandResult RunShell(const std::string& script, double timeout_s = 60);
+
+// True when `path` is the root of a FUSE mount (statfs type), the proof a test really runs on
+// faultfs and not on the plain disk.
+bool IsFuseMount(const std::string& path);
+
+// A faultfs mount for one test. Start() mounts (background daemon) and checks it is FUSE; the
+// destructor unmounts and waits for the daemon whatever happened in between.
+class FaultfsMount {
+ public:
+  FaultfsMount() = default;
+  ~FaultfsMount();
+  FaultfsMount(const FaultfsMount&) = delete;
+  FaultfsMount& operator=(const FaultfsMount&) = delete;
+
+  // Mounts `backing` on `mountpoint` (in place when they are equal) with extra CLI arguments.
+  // Returns an empty string on success, else the reason.
+  std::string Start(const std::string& backing, const std::string& mountpoint,
+                    const std::vector<std::string>& extra_args = {});
+  // Unmounts through `faultfs umount`; returns its result.
+  CommandResult Stop();
+  pid_t daemon_pid() const { return pid_; }
+  const std::string& mountpoint() const { return mountpoint_; }
+  const std::string& log_file() const { return log_file_; }
+
+ private:
+  std::string mountpoint_;
+  std::string log_file_;
+  pid_t pid_ = 0;
+};
+
+// Lazily detaches every faultfs mount under `root` and kills its daemon.
+void DetachMountsUnder(const std::string& root);
+
+}  // namespace faultfs::testing

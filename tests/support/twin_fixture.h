@@ -1,0 +1,75 @@
+// TwinTest: a native directory and a faultfs mount (over a separate backing directory on the same
+// disk) side by side. Tests run the same operation on both and require the same result and errno:
+// the passthrough must behave exactly like the filesystem beneath it.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "test_support.h"
+
+namespace faultfs::testing {
+
+struct Outcome {
+  long ret = 0;
+  int err = 0;  // errno when ret < 0, else 0
+  bool operator==(const Outcome&) const = default;
+};
+
+inline std::ostream& operator<<(std::ostream& os, const Outcome& o) {
+  return os << "{ret " << o.ret << ", errno " << o.err << " (" << std::strerror(o.err) << ")}";
+}
+
+class TwinTest : public ::testing::Test {
+ protected:
+  explicit TwinTest(std::vector<std::string> mount_args = {}) : mount_args_(std::move(mount_args)) {}
+
+  void SetUp() override {
+    native_ = dir_ / "native";
+    backing_ = dir_ / "backing";
+    mnt_ = dir_ / "mnt";
+    for (const auto& d : {native_, backing_, mnt_}) ASSERT_EQ(mkdir(d.c_str(), 0755), 0) << d;
+    ASSERT_EQ(mount_.Start(backing_, mnt_, mount_args_), "");
+    ASSERT_TRUE(IsFuseMount(mnt_)) << "not on faultfs: " << mnt_;
+  }
+
+  // Runs fn(root) on the native tree, then on the mount.
+  template <typename Fn>
+  void Both(Fn&& fn) {
+    fn(native_);
+    fn(mnt_);
+  }
+
+  template <typename Fn>
+  static Outcome Try(Fn&& fn) {
+    errno = 0;
+    const long ret = static_cast<long>(fn());
+    return {ret, ret < 0 ? errno : 0};
+  }
+
+  // Runs `op(root)` on both trees: the outcomes must match each other and `expected_errno`
+  // (0 = success). Returns the mount's outcome.
+  template <typename Fn>
+  Outcome Same(const char* what, int expected_errno, Fn&& op) {
+    const Outcome native = Try([&] { return op(native_); });
+    const Outcome mounted = Try([&] { return op(mnt_); });
+    EXPECT_EQ(native, mounted) << what << ": native vs faultfs";
+    EXPECT_EQ(native.err, expected_errno)
+        << what << ": native gave " << native << ", test expected errno " << expected_errno;
+    return mounted;
+  }
+
+  TempDir dir_{"twin"};
+  std::string native_, backing_, mnt_;
+  FaultfsMount mount_;
+  std::vector<std::string> mount_args_;
+};
+
+inline std::string P(const std::string& root, const std::string& rel) { return root + "/" + rel; }
+
+}  // namespace faultfs::testing
