@@ -42,7 +42,8 @@ void Passthrough::SendEntry(Reply& r, const fuse_entry_param& e) {
   if (r.Entry(e) != 0) Forget(e.ino, 1);  // interrupted: the kernel never counted this lookup
 }
 
-Status Passthrough::GiveToCaller(fuse_req_t req, int parent_fd, const char* name, mode_t mode) {
+Status Passthrough::GiveToCaller(fuse_req_t req, int parent_fd, int at_fd, const char* name,
+                                 mode_t mode) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
   if (ctx->uid == geteuid() && ctx->gid == getegid()) return Status::Ok();
   struct stat parent {};
@@ -51,19 +52,19 @@ Status Passthrough::GiveToCaller(fuse_req_t req, int parent_fd, const char* name
   const gid_t gid = (parent.st_mode & S_ISGID) ? static_cast<gid_t>(-1) : ctx->gid;
   const bool at_self = name[0] == '\0';
   const int flags = AT_SYMLINK_NOFOLLOW | (at_self ? AT_EMPTY_PATH : 0);
-  if (fchownat(parent_fd, name, ctx->uid, gid, flags) != 0) {
+  if (fchownat(at_fd, name, ctx->uid, gid, flags) != 0) {
     return Status::FromErrno(errno, "chown of new entry to caller");
   }
   // chown clears set-id bits of files; the caller asked for them and owns the file, so restore.
   if (!S_ISDIR(mode) && !S_ISLNK(mode) && (mode & (S_ISUID | S_ISGID)) != 0) {
-    const int res = at_self ? fchmod(parent_fd, mode & 07777) : fchmodat(parent_fd, name, mode & 07777, 0);
+    const int res = at_self ? fchmod(at_fd, mode & 07777) : fchmodat(at_fd, name, mode & 07777, 0);
     if (res != 0) return Status::FromErrno(errno, "restoring set-id bits");
   }
   return Status::Ok();
 }
 
 void Passthrough::ReplyNewEntry(Reply& r, int parent_fd, const char* name, mode_t mode) {
-  Status given = GiveToCaller(r.req(), parent_fd, name, mode);
+  Status given = GiveToCaller(r.req(), parent_fd, parent_fd, name, mode);
   if (!given.ok()) spdlog::warn("{}: {}", name, given.ToString());
   auto e = MakeEntry(parent_fd, name);
   if (!e.ok()) return (void)r.Err(e.status().code());

@@ -64,7 +64,7 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
   }
   if (!fd) return (void)r.Err(errno);
   if (created) {
-    Status given = GiveToCaller(r.req(), fd.get(), "", S_IFREG | mode);
+    Status given = GiveToCaller(r.req(), pfd->get(), fd.get(), "", S_IFREG | mode);
     if (!given.ok()) spdlog::warn("{}: {}", name, given.ToString());
   }
   auto e = MakeEntry(pfd->get(), name);

@@ -90,8 +90,9 @@ class Passthrough {
   fuse_ino_t FuseIno(Inode& inode);
   // Looks `name` up under `parent_fd` and returns the entry with one lookup counted.
   Result<fuse_entry_param> MakeEntry(int parent_fd, const char* name);
-  // Gives an entry the daemon (root) just created under `parent_fd` to the calling user.
-  Status GiveToCaller(fuse_req_t req, int parent_fd, const char* name, mode_t mode);
+  // Gives an entry the daemon (root) just created under `parent_fd` to the calling user. The entry
+  // is `name` under `at_fd`, or `at_fd` itself when `name` is empty.
+  Status GiveToCaller(fuse_req_t req, int parent_fd, int at_fd, const char* name, mode_t mode);
   // Answers an op that created `name` under `parent_fd`: entry, or the error.
   void ReplyNewEntry(Reply& r, int parent_fd, const char* name, mode_t mode);
   // Replies with an entry; if the kernel did not take it, drops the lookup it counted.

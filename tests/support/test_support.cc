@@ -56,8 +56,8 @@ void WaitGone(pid_t pid, double timeout_s) {
 std::string FaultfsBinary() { return FAULTFS_BINARY; }
 std::string SourceDir() { return FAULTFS_SOURCE_DIR; }
 
-TempDir::TempDir(const std::string& prefix) {
-  std::string tmpl = TestRoot() + "/" + prefix + "-XXXXXX";
+TempDir::TempDir(const std::string& prefix, const std::string& base) {
+  std::string tmpl = (base.empty() ? TestRoot() : base) + "/faultfs-" + prefix + "-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
 }

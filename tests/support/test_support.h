@@ -17,7 +17,9 @@ std::string SourceDir();
 // still under it has been detached, so removal never reaches through a mount.
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "t");
+  // Under `base` when given (e.g. "/tmp", for tests whose unprivileged children must traverse
+  // the path), else under $FAULTFS_TEST_ROOT.
+  explicit TempDir(const std::string& prefix = "t", const std::string& base = "");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

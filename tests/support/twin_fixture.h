@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -27,7 +28,11 @@ inline std::ostream& operator<<(std::ostream& os, const Outcome& o) {
 
 class TwinTest : public ::testing::Test {
  protected:
-  explicit TwinTest(std::vector<std::string> mount_args = {}) : mount_args_(std::move(mount_args)) {}
+  // `world_traversable`: put the trees where unprivileged children can reach them.
+  explicit TwinTest(std::vector<std::string> mount_args = {}, bool world_traversable = false)
+      : dir_("twin", world_traversable ? "/tmp" : ""), mount_args_(std::move(mount_args)) {
+    if (world_traversable) chmod(dir_.path().c_str(), 0755);
+  }
 
   void SetUp() override {
     native_ = dir_ / "native";
@@ -64,7 +69,7 @@ class TwinTest : public ::testing::Test {
     return mounted;
   }
 
-  TempDir dir_{"twin"};
+  TempDir dir_;
   std::string native_, backing_, mnt_;
   FaultfsMount mount_;
   std::vector<std::string> mount_args_;
