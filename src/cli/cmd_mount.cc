@@ -122,9 +122,15 @@ int RunForeground(const MountArgs& a) {
   }
   if (Status s = ConfigureLogging(a.log_level, log_file); !s.ok()) spdlog::warn("{}", s.ToString());
   spdlog::info("{}", ReadyLine(mounted->second));
+  // Detach from the terminal. stdout and stderr go to the log, so that whatever bypasses spdlog
+  // (a failed invariant check, a sanitizer report, libfuse's own messages) is still on record.
   const int devnull = open("/dev/null", O_RDWR);
-  for (int fd : {0, 1, 2}) dup2(devnull, fd);
+  const int log_fd = log_file.empty() ? -1 : open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  dup2(devnull, 0);
+  dup2(log_fd >= 0 ? log_fd : devnull, 1);
+  dup2(log_fd >= 0 ? log_fd : devnull, 2);
   if (devnull > 2) close(devnull);
+  if (log_fd > 2) close(log_fd);
   if (chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
   send('O', ReadyLine(mounted->second));
   _exit(ServeUntilUnmounted(*mounted->first, mounted->second));

@@ -29,11 +29,26 @@ bool SaveHandle(int fd, std::vector<unsigned char>& out) {
 }  // namespace
 
 InodeFd::~InodeFd() {
-  if (inode_ == nullptr) return;
-  std::lock_guard lock(inode_->mu_);
-  FAULTFS_CHECK(inode_->users_ > 0) << "inode descriptor lease released twice";
-  --inode_->users_;
-  inode_->referenced_ = true;
+  if (inode_ != nullptr) table_->ReleaseLease(*inode_);
+}
+
+void InodeTable::ReleaseLease(Inode& inode) {
+  bool last_of_orphan = false;
+  {
+    std::lock_guard lock(inode.mu_);
+    FAULTFS_CHECK(inode.users_ > 0) << "inode descriptor lease released twice";
+    --inode.users_;
+    inode.referenced_ = true;
+    last_of_orphan = inode.orphaned_ && inode.users_ == 0;
+  }
+  if (last_of_orphan) Free(std::unique_ptr<Inode>(&inode));
+}
+
+void InodeTable::Free(std::unique_ptr<Inode> inode) {
+  if (inode->fd_ >= 0) {
+    ::close(inode->fd_);
+    cached_fds_.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 InodeTable::InodeTable(UniqueFd root, size_t max_cached_fds)
@@ -98,12 +113,15 @@ void InodeTable::Unref(Inode& inode, uint64_t n) {
     doomed = std::move(it->second);
     shard.map.erase(it);
   }
-  // The kernel sends no request for an inode after its last forget, so nobody can hold a lease.
-  FAULTFS_CHECK(doomed->users_ == 0) << "inode forgotten while in use";
-  if (doomed->fd_ >= 0) {
-    ::close(doomed->fd_);
-    cached_fds_.fetch_sub(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(doomed->mu_);
+    if (doomed->users_ > 0) {  // an op that already replied still holds a lease
+      doomed->orphaned_ = true;
+      doomed.release();  // freed by ReleaseLease()
+      return;
+    }
   }
+  Free(std::move(doomed));
 }
 
 Result<InodeFd> InodeTable::Fd(Inode& inode) {
@@ -124,7 +142,7 @@ Result<InodeFd> InodeTable::Fd(Inode& inode) {
     inode.referenced_ = true;
     fd = inode.fd_;  // cannot change while users_ > 0
   }
-  InodeFd lease(&inode, fd);
+  InodeFd lease(this, &inode, fd);
   if (reopened) MaybeEvict();
   return lease;
 }

@@ -9,6 +9,11 @@
 // (filesystem without export support, another device) or whose link count is zero (an unlinked file
 // has no handle that reopens it) keep their descriptor.
 //
+// Lifetime: the table owns each inode until its lookup count reaches zero. An op may still hold a
+// descriptor lease then (the kernel can forget an inode as soon as it has the reply that ends the
+// op, before the op's lease is released), so a forgotten inode with leases is orphaned: out of the
+// table, freed by its last lease.
+//
 // Lock order: evict_mu_ -> Shard::mu -> Inode::mu_. Inode::mu_ is never held across a FUSE reply.
 #pragma once
 
@@ -61,16 +66,20 @@ class Inode {
   std::mutex mu_;
   int fd_ = -1;             // O_PATH (or directory) descriptor, -1 when evicted; guarded by mu_
   int users_ = 0;           // live InodeFd leases; the descriptor is not closed while > 0
+  bool orphaned_ = false;   // forgotten while leased: the last lease frees it
   bool referenced_ = true;  // second-chance bit for eviction
   bool pinned_ = false;     // never evict (no usable handle)
   std::vector<unsigned char> handle_;  // saved struct file_handle, empty until first eviction
 };
 
 // A lease on an inode's descriptor: the descriptor stays open while the lease lives.
+class InodeTable;
+
 class InodeFd {
  public:
   InodeFd() = default;
-  InodeFd(InodeFd&& o) noexcept : inode_(std::exchange(o.inode_, nullptr)), fd_(o.fd_) {}
+  InodeFd(InodeFd&& o) noexcept
+      : table_(o.table_), inode_(std::exchange(o.inode_, nullptr)), fd_(o.fd_) {}
   InodeFd& operator=(InodeFd&&) = delete;
   InodeFd(const InodeFd&) = delete;
   ~InodeFd();
@@ -78,7 +87,8 @@ class InodeFd {
 
  private:
   friend class InodeTable;
-  InodeFd(Inode* inode, int fd) : inode_(inode), fd_(fd) {}
+  InodeFd(InodeTable* table, Inode* inode, int fd) : table_(table), inode_(inode), fd_(fd) {}
+  InodeTable* table_ = nullptr;
   Inode* inode_ = nullptr;
   int fd_ = -1;
 };
@@ -115,7 +125,10 @@ class InodeTable {
   static constexpr size_t kShards = 16;
   Shard& ShardFor(const InodeKey& key) { return shards_[InodeKeyHash()(key) % kShards]; }
 
+  friend class InodeFd;
   void AdoptFd(Inode& inode, UniqueFd fd);
+  void ReleaseLease(Inode& inode);
+  void Free(std::unique_ptr<Inode> inode);
   void MaybeEvict();
   size_t EvictPass(size_t target);
   bool TryEvictLocked(Inode& inode);
