@@ -19,6 +19,12 @@ int main(int argc, char** argv) {
   app.fallthrough();
   std::map<std::string, Runner> runners = {
       {"mount", AddMount(app)}, {"umount", AddUmount(app)}, {"status", AddStatus(app)}};
+  // CLI11 would call an unknown command "a missing subcommand"; name it instead.
+  if (argc > 1 && argv[1][0] != '-' && runners.count(argv[1]) == 0) {
+    std::cerr << "faultfs: unknown command '" << argv[1] << "' (commands: mount, umount, status; "
+              << "see faultfs --help)\n";
+    return kExitUsage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

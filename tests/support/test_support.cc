@@ -68,7 +68,7 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-CommandResult Run(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                   double timeout_s) {
   CommandResult result;
   int out[2];
@@ -117,7 +117,7 @@ CommandResult Run(const std::vector<std::string>& argv, const std::vector<std::s
 }
 
 CommandResult RunShell(const std::string& script, double timeout_s) {
-  return Run({"/bin/sh", "-c", script}, {}, timeout_s);
+  return RunCommand({"/bin/sh", "-c", script}, {}, timeout_s);
 }
 
 bool IsFuseMount(const std::string& path) {
@@ -142,7 +142,7 @@ std::string FaultfsMount::Start(const std::string& backing, const std::string& m
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   argv.push_back(backing);
   if (mountpoint != backing) argv.push_back(mountpoint);
-  const CommandResult r = Run(argv);
+  const CommandResult r = RunCommand(argv);
   if (r.exit_code != 0) return "faultfs mount failed (" + std::to_string(r.exit_code) + "): " + r.err;
   mountpoint_ = mountpoint;
   pid_ = DaemonPidFromLog(r.out);
@@ -152,7 +152,7 @@ std::string FaultfsMount::Start(const std::string& backing, const std::string& m
 }
 
 CommandResult FaultfsMount::Stop() {
-  CommandResult r = Run({FaultfsBinary(), "umount", mountpoint_});
+  CommandResult r = RunCommand({FaultfsBinary(), "umount", mountpoint_});
   WaitGone(pid_, 10);
   return r;
 }

@@ -1,0 +1,239 @@
+// Goal: the faultfs command behaves as its users expect: helpful --help, clear errors with a
+// non-zero exit for every bad input (missing dirs, busy mountpoint, no /dev/fuse, bad options),
+// and no mount left behind by SIGTERM, SIGINT, foreground runs or a killed daemon.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "faultfs/core/mountinfo.h"
+#include "faultfs/core/process.h"
+#include "test_support.h"
+#include <gtest/gtest.h>
+
+namespace faultfs::testing {
+namespace {
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+bool WaitUntil(const std::function<bool()>& cond, double timeout_s = 10) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(mkdir(backing_.c_str(), 0755), 0);
+    ASSERT_EQ(mkdir(mnt_.c_str(), 0755), 0);
+  }
+  CommandResult Faultfs(std::vector<std::string> args) {
+    args.insert(args.begin(), FaultfsBinary());
+    return RunCommand(args);
+  }
+  TempDir dir_{"cli"};
+  std::string backing_ = dir_ / "backing";
+  std::string mnt_ = dir_ / "mnt";
+};
+
+TEST_F(Cli, HelpExplainsTheCommands) {
+  const CommandResult top = Faultfs({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  for (const char* word : {"mount", "umount", "status"}) EXPECT_TRUE(Contains(top.out, word)) << word;
+  const CommandResult mount = Faultfs({"mount", "--help"});
+  EXPECT_EQ(mount.exit_code, 0);
+  for (const char* word : {"BACKING", "MOUNTPOINT", "in place", "--foreground", "--attr-timeout",
+                           "--allow-other", "--log-level", "--log-file", "--single-thread"}) {
+    EXPECT_TRUE(Contains(mount.out, word)) << word << " missing from mount --help";
+  }
+  EXPECT_EQ(Faultfs({"--version"}).exit_code, 0);
+}
+
+TEST_F(Cli, UsageErrorsExitTwoWithAReason) {
+  const CommandResult none = Faultfs({});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_TRUE(Contains(none.err, "subcommand")) << none.err;
+  struct Case {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  const Case cases[] = {
+      {{"mount", "--attr-timeout", "-1", backing_, mnt_}, "--attr-timeout"},
+      {{"mount", "--threads", "0", backing_, mnt_}, "--threads"},
+      {{"mount", "--log-level", "loud", backing_, mnt_}, "--log-level"},
+      {{"mount", "--no-such-flag", backing_, mnt_}, "--no-such-flag"},
+      {{"mount"}, "BACKING"},
+      {{"frobnicate"}, "frobnicate"},
+  };
+  for (const auto& c : cases) {
+    const CommandResult r = Faultfs(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.says;
+    EXPECT_TRUE(Contains(r.err, c.says)) << "error should name " << c.says << ": " << r.err;
+  }
+  EXPECT_FALSE(FindMount(mnt_)) << "nothing was mounted";
+}
+
+TEST_F(Cli, MountFailuresSayWhy) {
+  const CommandResult no_backing = Faultfs({"mount", dir_ / "missing", mnt_});
+  EXPECT_EQ(no_backing.exit_code, 1);
+  EXPECT_TRUE(Contains(no_backing.err, "backing directory")) << no_backing.err;
+  EXPECT_TRUE(Contains(no_backing.err, "No such file or directory")) << no_backing.err;
+
+  const CommandResult no_mnt = Faultfs({"mount", backing_, dir_ / "missing"});
+  EXPECT_EQ(no_mnt.exit_code, 1);
+  EXPECT_TRUE(Contains(no_mnt.err, "mountpoint")) << no_mnt.err;
+
+  std::ofstream(dir_ / "file") << "x";
+  const CommandResult file_mnt = Faultfs({"mount", backing_, dir_ / "file"});
+  EXPECT_EQ(file_mnt.exit_code, 1);
+  EXPECT_TRUE(Contains(file_mnt.err, "Not a directory")) << file_mnt.err;
+  EXPECT_FALSE(FindMount(mnt_));
+}
+
+TEST_F(Cli, BusyMountpointIsRefused) {
+  FaultfsMount first;
+  ASSERT_EQ(first.Start(backing_, mnt_), "");
+  const CommandResult again = Faultfs({"mount", backing_, mnt_});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(Contains(again.err, "busy")) << again.err;
+  EXPECT_TRUE(Contains(again.err, "faultfs umount")) << "tells how to fix it: " << again.err;
+  EXPECT_EQ(first.Stop().exit_code, 0);
+}
+
+TEST_F(Cli, NoFuseDeviceIsReported) {
+  // A private mount namespace whose /dev lacks fuse.
+  const CommandResult r = RunShell("unshare -m sh -c \"mount -t tmpfs none /dev && exec '" +
+                                   FaultfsBinary() + "' mount '" + backing_ + "' '" + mnt_ + "'\"");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(Contains(r.err, "/dev/fuse")) << r.err;
+  EXPECT_FALSE(FindMount(mnt_));
+}
+
+TEST_F(Cli, SigtermAndSigintUnmountCleanly) {
+  for (int sig : {SIGTERM, SIGINT}) {
+    FaultfsMount m;
+    ASSERT_EQ(m.Start(backing_, mnt_), "");
+    std::ofstream(mnt_ + "/written") << "data";
+    ASSERT_GT(m.daemon_pid(), 0);
+    ASSERT_EQ(kill(m.daemon_pid(), sig), 0);
+    EXPECT_TRUE(WaitUntil([&] { return !ProcessRunning(m.daemon_pid()); })) << "daemon exits on " << sig;
+    EXPECT_FALSE(FindMount(mnt_)) << "no mount left behind after signal " << sig;
+    std::ifstream in(backing_ + "/written");
+    std::string content;
+    in >> content;
+    EXPECT_EQ(content, "data");
+  }
+}
+
+TEST_F(Cli, SigtermWithAnOpenFileDetachesAtOnce) {
+  FaultfsMount m;
+  ASSERT_EQ(m.Start(backing_, mnt_), "");
+  const int fd = open((mnt_ + "/open").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(kill(m.daemon_pid(), SIGTERM), 0);
+  EXPECT_TRUE(WaitUntil([&] { return !FindMount(mnt_); })) << "the mount leaves the namespace at once";
+  EXPECT_EQ(write(fd, "still served", 12), 12) << "the open file keeps working";
+  EXPECT_TRUE(ProcessRunning(m.daemon_pid()));
+  close(fd);
+  EXPECT_TRUE(WaitUntil([&] { return !ProcessRunning(m.daemon_pid()); })) << "daemon exits after the last close";
+}
+
+TEST_F(Cli, ForegroundModeServesAndStopsOnSigint) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(FaultfsBinary().c_str(), "faultfs", "mount", "--foreground", backing_.c_str(), mnt_.c_str(), nullptr);
+    _exit(127);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return IsFuseMount(mnt_); })) << "foreground mount came up";
+  std::ofstream(mnt_ + "/fg") << "fg";
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_FALSE(FindMount(mnt_));
+  EXPECT_TRUE(std::filesystem::exists(backing_ + "/fg"));
+}
+
+TEST_F(Cli, KilledDaemonLeavesAStaleMountThatUmountClears) {
+  FaultfsMount m;
+  ASSERT_EQ(m.Start(backing_, mnt_), "");
+  ASSERT_EQ(kill(m.daemon_pid(), SIGKILL), 0);
+  ASSERT_TRUE(WaitUntil([&] { return !ProcessRunning(m.daemon_pid()); }));
+  struct stat st {};
+  // A name never looked up needs the daemon (the root's attributes may come from the cache).
+  EXPECT_EQ(stat((mnt_ + "/never-seen").c_str(), &st), -1);
+  EXPECT_TRUE(errno == ENOTCONN || errno == ECONNABORTED)
+      << "a SIGKILLed daemon leaves the kernel's dead connection; errno " << errno;
+  const CommandResult status = Faultfs({"status"});
+  EXPECT_TRUE(Contains(status.out, "stale")) << status.out;
+  const CommandResult um = Faultfs({"umount", mnt_});
+  EXPECT_EQ(um.exit_code, 0) << um.err;
+  EXPECT_FALSE(FindMount(mnt_));
+}
+
+TEST_F(Cli, UmountRefusesWhatIsNotFaultfs) {
+  const CommandResult plain = Faultfs({"umount", mnt_});
+  EXPECT_EQ(plain.exit_code, 1);
+  EXPECT_TRUE(Contains(plain.err, "not a mount point")) << plain.err;
+  const CommandResult proc = Faultfs({"umount", "/proc"});
+  EXPECT_EQ(proc.exit_code, 1);
+  EXPECT_TRUE(Contains(proc.err, "not faultfs")) << proc.err;
+  EXPECT_TRUE(FindMount("/proc")) << "left alone";
+}
+
+TEST_F(Cli, BusyUmountExplainsAndLazyDetaches) {
+  FaultfsMount m;
+  ASSERT_EQ(m.Start(backing_, mnt_), "");
+  const int fd = open((mnt_ + "/held").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fd, 0);
+  const CommandResult busy = Faultfs({"umount", mnt_});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_TRUE(Contains(busy.err, "--lazy")) << busy.err;
+  EXPECT_TRUE(IsFuseMount(mnt_)) << "a refused umount leaves the mount working";
+  EXPECT_EQ(Faultfs({"umount", "--lazy", "--timeout", "0.2", mnt_}).exit_code, 1) << "daemon still serving the open file";
+  EXPECT_FALSE(FindMount(mnt_));
+  close(fd);
+  EXPECT_TRUE(WaitUntil([&] { return !ProcessRunning(m.daemon_pid()); }));
+}
+
+TEST_F(Cli, StatusListsMountsAsJson) {
+  FaultfsMount m;
+  ASSERT_EQ(m.Start(backing_, mnt_, {"--log-file", dir_ / "d.log"}), "");
+  const CommandResult r = Faultfs({"status", "--json"});
+  ASSERT_EQ(r.exit_code, 0);
+  const auto j = nlohmann::json::parse(r.out);
+  bool found = false;
+  for (const auto& e : j) {
+    if (e["mountpoint"] == mnt_) {
+      found = true;
+      EXPECT_EQ(e["pid"], m.daemon_pid());
+      EXPECT_EQ(e["state"], "mounted");
+      EXPECT_EQ(e["log_file"], dir_ / "d.log");
+      EXPECT_EQ(e["backing"], backing_);
+    }
+  }
+  EXPECT_TRUE(found) << r.out;
+  std::ifstream log(dir_ / "d.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(Contains(text, "mounted")) << "the daemon logs to --log-file";
+}
+
+}  // namespace
+}  // namespace faultfs::testing
