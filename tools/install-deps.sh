@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs, from Debian's archive, whatever faultfs needs to build, test and benchmark that this
+# machine lacks. Quiet and quick when everything is already there.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build pkg-config g++ clang libclang-rt-14-dev   # toolchain (clang: fuzzing)
+  libfuse3-dev fuse3                                         # FUSE low-level API
+  libcli11-dev libspdlog-dev libfmt-dev                      # CLI and logging
+  libtomlplusplus-dev nlohmann-json3-dev                     # policies, JSON output
+  libgtest-dev libgmock-dev libbenchmark-dev                 # tests, micro-benchmarks
+  fio util-linux psmisc sqlite3                              # benchmarks, test tools, case studies
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: need root to install packages (try: sudo $0)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; then
+  apt-get update >/dev/null
+  apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds with warnings as errors, and runs every test through CTest; then
+# builds and runs them again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Tests that mount FUSE need root and /dev/fuse.
+#   FAULTFS_SKIP_ASAN=1 tools/test.sh   skips the sanitizer pass (quicker local runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+
+jobs=$(nproc)
+configure_and_build() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DFAULTFS_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+echo "== release build and tests"
+configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ctest --test-dir build --output-on-failure -j 2
+
+if [ "${FAULTFS_SKIP_ASAN:-0}" != 1 ]; then
+  echo "== ASan + UBSan build and tests"
+  configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug -DFAULTFS_SANITIZE=address,undefined \
+    -DFAULTFS_BUILD_BENCHMARKS=OFF
+  # Leak checking stays on; abort on the first report so a test cannot pass over it.
+  ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j 2
+fi
+echo "== all tests passed"
