@@ -92,8 +92,10 @@ int RunForeground(const MountArgs& a) {
   return ServeUntilUnmounted(*mounted->first, mounted->second);
 }
 
-// The daemon side of a background mount: reports "O<ready line>" or "E<error>" on `report`.
-[[noreturn]] void RunDaemon(const MountArgs& a, int report) {
+// The daemon side of a background mount: reports "O<ready line>" or "E<error>" on `report`, then
+// serves. Returns the daemon's exit code through main(), so exit-time checks (leak detection under
+// the sanitizers) run as in any process.
+int RunDaemon(const MountArgs& a, int report) {
   setsid();  // leave the terminal's process group: Ctrl-C in the shell is not for the daemon
   auto send = [&](char kind, const std::string& text) {
     const std::string msg = kind + text;
@@ -104,7 +106,7 @@ int RunForeground(const MountArgs& a) {
   const std::string startup_level = (a.log_level == "trace" || a.log_level == "debug" || a.log_level == "info") ? "warn" : a.log_level;
   if (Status s = ConfigureLogging(startup_level, ""); !s.ok()) {
     send('E', s.ToString());
-    _exit(kExitUsage);
+    return kExitUsage;
   }
   // Where the daemon logs once detached from the terminal.
   std::string log_file = a.log_file;
@@ -118,7 +120,7 @@ int RunForeground(const MountArgs& a) {
   auto mounted = MountHere(a, log_file);
   if (!mounted.ok()) {
     send('E', mounted.status().ToString());
-    _exit(kExitFailure);
+    return kExitFailure;
   }
   if (Status s = ConfigureLogging(a.log_level, log_file); !s.ok()) spdlog::warn("{}", s.ToString());
   spdlog::info("{}", ReadyLine(mounted->second));
@@ -133,7 +135,7 @@ int RunForeground(const MountArgs& a) {
   if (log_fd > 2) close(log_fd);
   if (chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
   send('O', ReadyLine(mounted->second));
-  _exit(ServeUntilUnmounted(*mounted->first, mounted->second));
+  return ServeUntilUnmounted(*mounted->first, mounted->second);
 }
 
 int RunBackground(const MountArgs& a) {
@@ -150,7 +152,7 @@ int RunBackground(const MountArgs& a) {
   }
   if (pid == 0) {
     close(fds[0]);
-    RunDaemon(a, fds[1]);
+    return RunDaemon(a, fds[1]);
   }
   close(fds[1]);
   std::string msg;

@@ -28,7 +28,7 @@ struct LinuxDirent64 {
 
 // Per-opendir state; its address is fuse_file_info::fh. The kernel serialises readdir calls on one
 // open directory, so no lock is needed.
-struct DirHandle {
+struct DirHandle : RegisteredHandle {
   UniqueFd fd;
   off_t offset = 0;  // cookie of the next entry the stream will return
   std::vector<char> buf = std::vector<char>(64 * 1024);
@@ -67,11 +67,13 @@ void Advance(DirHandle& d, const LinuxDirent64* entry) {
 void Passthrough::Opendir(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   auto ifd = inodes_.Fd(InodeOf(ino));
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
-  auto handle = std::make_unique<DirHandle>();
-  handle->fd.reset(openat(ifd->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!handle->fd) return (void)r.Err(errno);
-  fi->fh = reinterpret_cast<uint64_t>(handle.get());
-  if (r.Open(fi) == 0) handle.release();  // owned by the kernel's file until releasedir()
+  UniqueFd fd(openat(ifd->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return (void)r.Err(errno);
+  auto* handle = new DirHandle();  // NOLINT(cppcoreguidelines-owning-memory): registry owns it
+  handle->fd = std::move(fd);
+  handles_.Add(handle);
+  fi->fh = reinterpret_cast<uint64_t>(handle);
+  if (r.Open(fi) != 0) handles_.Delete(handle);  // the kernel never got it
 }
 
 void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi,
@@ -118,7 +120,7 @@ void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_fil
 }
 
 void Passthrough::Releasedir(Reply& r, fuse_ino_t, fuse_file_info* fi) {
-  delete &DirOf(fi);  // NOLINT(cppcoreguidelines-owning-memory): owned by the kernel's file
+  handles_.Delete(&DirOf(fi));
   r.Ok();
 }
 

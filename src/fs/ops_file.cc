@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <memory>
 
 #include "aligned_buffer.h"
 #include "passthrough.h"
@@ -31,13 +30,14 @@ void SetOpenFlags(fuse_file_info* fi) {
 
 // Hands a new FileHandle to the kernel; if the reply does not arrive, the handle is closed.
 template <typename SendFn>
-void SendOpen(UniqueFd fd, int flags, fuse_file_info* fi, SendFn&& send) {
-  auto handle = std::make_unique<FileHandle>();
+void SendOpen(HandleRegistry& handles, UniqueFd fd, int flags, fuse_file_info* fi, SendFn&& send) {
+  auto* handle = new FileHandle();  // NOLINT(cppcoreguidelines-owning-memory): registry owns it
   handle->fd = std::move(fd);
   handle->flags = flags;
-  fi->fh = reinterpret_cast<uint64_t>(handle.get());
+  handles.Add(handle);
+  fi->fh = reinterpret_cast<uint64_t>(handle);
   SetOpenFlags(fi);
-  if (send() == 0) handle.release();  // now owned by the kernel's file until release()
+  if (send() != 0) handles.Delete(handle);  // the kernel never got it
 }
 
 }  // namespace
@@ -47,7 +47,7 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
   UniqueFd fd(open(ProcFdPath(ifd->get()).c_str(), (fi->flags & ~kNotForReopen) | O_CLOEXEC));
   if (!fd) return (void)r.Err(errno);
-  SendOpen(std::move(fd), fi->flags, fi, [&] { return r.Open(fi); });
+  SendOpen(handles_, std::move(fd), fi->flags, fi, [&] { return r.Open(fi); });
 }
 
 void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t mode,
@@ -69,7 +69,7 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
   }
   auto e = MakeEntry(pfd->get(), name);
   if (!e.ok()) return (void)r.Err(e.status().code());
-  SendOpen(std::move(fd), fi->flags, fi, [&] {
+  SendOpen(handles_, std::move(fd), fi->flags, fi, [&] {
     const int res = r.Create(*e, fi);
     if (res != 0) Forget(e->ino, 1);
     return res;
@@ -120,7 +120,7 @@ void Passthrough::Flush(Reply& r, fuse_ino_t, fuse_file_info*) {
 }
 
 void Passthrough::Release(Reply& r, fuse_ino_t, fuse_file_info* fi) {
-  delete &HandleOf(fi);  // NOLINT(cppcoreguidelines-owning-memory): owned by the kernel's file
+  handles_.Delete(&HandleOf(fi));
   r.Ok();
 }
 

@@ -13,13 +13,14 @@
 #include "faultfs/core/unique_fd.h"
 #include "faultfs/fs/mount.h"
 #include "fuse_version.h"
+#include "handle_registry.h"
 #include "inode_table.h"
 #include "reply.h"
 
 namespace faultfs::fs {
 
 // Per-open state of a regular file; its address is fuse_file_info::fh.
-struct FileHandle {
+struct FileHandle : RegisteredHandle {
   UniqueFd fd;
   int flags = 0;  // the application's open flags, as given
 };
@@ -84,6 +85,7 @@ class Passthrough {
   void Removexattr(Reply& r, fuse_ino_t ino, const char* name);
 
   InodeTable& inodes() { return inodes_; }
+  HandleRegistry& handles() { return handles_; }
 
  private:
   Inode& InodeOf(fuse_ino_t ino);
@@ -99,6 +101,7 @@ class Passthrough {
   void SendEntry(Reply& r, const fuse_entry_param& e);
 
   InodeTable inodes_;
+  HandleRegistry handles_;  // declared after inodes_: handles close before inode descriptors
   const Timeouts timeouts_;
 };
 

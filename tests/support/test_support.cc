@@ -18,6 +18,7 @@
 
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/process.h"
+#include <gtest/gtest.h>
 
 namespace faultfs::testing {
 
@@ -134,6 +135,23 @@ FaultfsMount::~FaultfsMount() {
     WaitGone(pid_, 5);
     if (ProcessRunning(pid_)) kill(pid_, SIGKILL);
   }
+  ExpectCleanLog();
+}
+
+void FaultfsMount::ExpectCleanLog() const {
+  if (log_file_.empty()) return;
+  std::ifstream in(log_file_);
+  std::string line;
+  std::string findings;
+  for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer",
+                             "invariant violated", "bug:"}) {
+    in.clear();
+    in.seekg(0);
+    while (std::getline(in, line)) {
+      if (line.find(marker) != std::string::npos) findings += line + "\n";
+    }
+  }
+  if (!findings.empty()) ADD_FAILURE() << "daemon log " << log_file_ << " reports:\n" << findings;
 }
 
 std::string FaultfsMount::Start(const std::string& backing, const std::string& mountpoint,

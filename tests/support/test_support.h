@@ -59,6 +59,8 @@ class FaultfsMount {
                     const std::vector<std::string>& extra_args = {});
   // Unmounts through `faultfs umount`; returns its result.
   CommandResult Stop();
+  // Fails the running test if the daemon's log holds a sanitizer report or a failed invariant.
+  void ExpectCleanLog() const;
   pid_t daemon_pid() const { return pid_; }
   const std::string& mountpoint() const { return mountpoint_; }
   const std::string& log_file() const { return log_file_; }
