@@ -207,6 +207,14 @@ Runner AddMount(CLI::App& app) {
   cmd->add_option("--threads", o.max_threads, "Worker threads")
       ->check(CLI::Range(1U, 256U))
       ->capture_default_str();
+  cmd->add_option("--spin-us", o.spin_us,
+                  "Microseconds a worker polls for the next request before sleeping (0: never)")
+      ->check(CLI::Range(0U, 10000U))
+      ->capture_default_str();
+  cmd->add_option("--read-ahead-kb", o.read_ahead_kb,
+                  "Kernel readahead for the mount in KiB (0: as the backing device)")
+      ->check(CLI::Range(0U, 1U << 20))
+      ->capture_default_str();
   cmd->add_option("--max-cached-fds", o.max_cached_fds,
                   "Inode descriptors kept open before idle ones are closed (0: half the fd limit)")
       ->capture_default_str();

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "faultfs/core/check.h"
@@ -67,6 +68,9 @@ InodeTable::~InodeTable() {
     for (auto& [key, inode] : shard.map) {
       if (inode->fd_ >= 0) ::close(inode->fd_);
     }
+    for (auto& inode : shard.retired) {
+      if (inode->fd_ >= 0) ::close(inode->fd_);
+    }
   }
 }
 
@@ -78,6 +82,11 @@ Inode& InodeTable::Ref(const struct stat& st, UniqueFd fd, uint64_t n) {
   {
     std::lock_guard lock(shard.mu);
     auto [it, inserted] = shard.map.try_emplace(key);
+    if (!inserted && fd.valid() && IsReusedNumber(*it->second, fd.get())) {
+      it->second->retired_ = true;  // the kernel still refers to it; its forget frees it
+      shard.retired.push_back(std::move(it->second));
+      inserted = true;
+    }
     if (inserted) it->second = std::make_unique<Inode>(key, st.st_mode & S_IFMT);
     inode = it->second.get();
     inode->nlookup_ += n;
@@ -98,6 +107,13 @@ void InodeTable::AdoptFd(Inode& inode, UniqueFd fd) {
   cached_fds_.fetch_add(1, std::memory_order_relaxed);
 }
 
+bool InodeTable::IsReusedNumber(Inode& inode, int fd) {
+  std::lock_guard lock(inode.mu_);
+  if (inode.fd_ >= 0 || inode.handle_.empty()) return false;  // a live descriptor pins the file
+  std::vector<unsigned char> current;
+  return SaveHandle(fd, current) && current != inode.handle_;
+}
+
 void InodeTable::Unref(Inode& inode, uint64_t n) {
   if (&inode == root_.get()) return;
   Shard& shard = ShardFor(inode.key());
@@ -108,10 +124,19 @@ void InodeTable::Unref(Inode& inode, uint64_t n) {
         << "forget of " << n << " exceeds lookup count " << inode.nlookup_;
     inode.nlookup_ -= n;
     if (inode.nlookup_ > 0) return;
-    auto it = shard.map.find(inode.key());
-    FAULTFS_CHECK(it != shard.map.end() && it->second.get() == &inode) << "forgotten inode not in table";
-    doomed = std::move(it->second);
-    shard.map.erase(it);
+    if (inode.retired_) {
+      auto it = std::find_if(shard.retired.begin(), shard.retired.end(),
+                             [&](const auto& r) { return r.get() == &inode; });
+      FAULTFS_CHECK(it != shard.retired.end()) << "retired inode not on the retired list";
+      doomed = std::move(*it);
+      shard.retired.erase(it);
+    } else {
+      auto it = shard.map.find(inode.key());
+      FAULTFS_CHECK(it != shard.map.end() && it->second.get() == &inode)
+          << "forgotten inode not in table";
+      doomed = std::move(it->second);
+      shard.map.erase(it);
+    }
   }
   {
     std::lock_guard lock(doomed->mu_);

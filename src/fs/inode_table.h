@@ -9,6 +9,12 @@
 // (filesystem without export support, another device) or whose link count is zero (an unlinked file
 // has no handle that reopens it) keep their descriptor.
 //
+// Inode numbers are reused. While an inode holds a descriptor its file cannot be freed, so its
+// number cannot be reused; once its descriptor is evicted, it can. A lookup that finds an evicted
+// inode therefore compares file handles (which include the generation): if they differ, the old
+// inode is retired (taken out of the table, left to the kernel's forget, ESTALE from then on) and
+// the new file gets an inode of its own.
+//
 // Lifetime: the table owns each inode until its lookup count reaches zero. An op may still hold a
 // descriptor lease then (the kernel can forget an inode as soon as it has the reply that ends the
 // op, before the op's lease is released), so a forgotten inode with leases is orphaned: out of the
@@ -67,6 +73,7 @@ class Inode {
   int fd_ = -1;             // O_PATH (or directory) descriptor, -1 when evicted; guarded by mu_
   int users_ = 0;           // live InodeFd leases; the descriptor is not closed while > 0
   bool orphaned_ = false;   // forgotten while leased: the last lease frees it
+  bool retired_ = false;    // replaced in the table by a newer file with the same number
   bool referenced_ = true;  // second-chance bit for eviction
   bool pinned_ = false;     // never evict (no usable handle)
   std::vector<unsigned char> handle_;  // saved struct file_handle, empty until first eviction
@@ -121,12 +128,15 @@ class InodeTable {
   struct Shard {
     mutable std::mutex mu;
     std::unordered_map<InodeKey, std::unique_ptr<Inode>, InodeKeyHash> map;
+    std::vector<std::unique_ptr<Inode>> retired;  // out of the map, awaiting the kernel's forget
   };
   static constexpr size_t kShards = 16;
   Shard& ShardFor(const InodeKey& key) { return shards_[InodeKeyHash()(key) % kShards]; }
 
   friend class InodeFd;
   void AdoptFd(Inode& inode, UniqueFd fd);
+  // True if `inode` (evicted) is not the file `fd` refers to: its number was reused.
+  bool IsReusedNumber(Inode& inode, int fd);
   void ReleaseLease(Inode& inode);
   void Free(std::unique_ptr<Inode> inode);
   void MaybeEvict();

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +21,7 @@
 
 #include "faultfs/core/mountinfo.h"
 #include "passthrough.h"
+#include "request_loop.h"
 
 namespace faultfs {
 
@@ -73,7 +75,37 @@ Status ValidateOptions(const MountOptions& o) {
     return Status::Invalid("cache timeouts must be >= 0 seconds");
   }
   if (o.max_threads == 0) return Status::Invalid("max_threads must be >= 1");
+  if (o.spin_us > 10000) return Status::Invalid("spin_us must be <= 10000 (10 ms)");
   return Status::Ok();
+}
+
+// The readahead window of the block device holding the open directory `dir_fd`, from sysfs; 0 if
+// unknown (tmpfs...). Uses the descriptor: for an in-place mount the path would reach the mount.
+unsigned BackingReadAheadKb(int dir_fd) {
+  struct stat st {};
+  if (fstat(dir_fd, &st) != 0) return 0;
+  const std::string dev = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" +
+                          std::to_string(minor(st.st_dev));
+  for (const char* queue : {"/queue/read_ahead_kb", "/../queue/read_ahead_kb"}) {  // disk, partition
+    std::ifstream in(dev + queue);
+    unsigned kb = 0;
+    if (in >> kb) return kb;
+  }
+  return 0;
+}
+
+// Sets the mount's readahead (its bdi is named after the mount's device number).
+void SetMountReadAhead(const std::string& mountpoint, unsigned kb) {
+  const auto mount = FindMount(mountpoint);
+  if (!mount || kb == 0) return;
+  const std::string file = "/sys/class/bdi/" + std::to_string(mount->dev_major) + ":" +
+                           std::to_string(mount->dev_minor) + "/read_ahead_kb";
+  std::ofstream out(file);
+  if (!(out << kb << "\n" << std::flush)) {
+    spdlog::warn("could not set readahead ({}): {}", file, std::strerror(errno));
+    return;
+  }
+  spdlog::info("readahead {} KiB", kb);
 }
 
 // Aborts the FUSE connection: pending and future requests fail with ENOTCONN at once. Used only
@@ -95,6 +127,7 @@ struct Mount::Impl {
   std::unique_ptr<fs::Passthrough> fs;
   fuse_session* session = nullptr;
   std::optional<MountEntry> pending_abort;  // the detached mount, for a second stop signal
+  unsigned read_ahead_kb = 0;               // applied after INIT
 
   ~Impl() {
     if (session == nullptr) return;
@@ -139,6 +172,7 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->mountpoint = *mountpoint;
+  impl->read_ahead_kb = options.read_ahead_kb != 0 ? options.read_ahead_kb : BackingReadAheadKb(root.get());
   impl->fs = std::make_unique<fs::Passthrough>(std::move(root), options);
 
   const std::string opts = SessionOptions(options, *backing);
@@ -186,20 +220,16 @@ Status Mount::Serve() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // already blocked by Create(); kept explicit
   std::thread waiter([&] { impl_->RunSignalWaiter(signals); });
 
-  int res = 0;
-  if (impl_->options.single_thread) {
-    res = fuse_session_loop(impl_->session);
-  } else {
-    fuse_loop_config* config = fuse_loop_cfg_create();
-    fuse_loop_cfg_set_clone_fd(config, 1);
-    fuse_loop_cfg_set_max_threads(config, impl_->options.max_threads);
-    fuse_loop_cfg_set_idle_threads(config, impl_->options.max_threads);
-    res = fuse_session_loop_mt(impl_->session, config);
-    fuse_loop_cfg_destroy(config);
-  }
+  const unsigned threads = impl_->options.single_thread ? 1 : impl_->options.max_threads;
+  // After INIT, which would otherwise reset it to the kernel's FUSE default.
+  auto after_init = [&] { SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb); };
+  fs::RequestLoop loop(impl_->session, threads, std::chrono::microseconds(impl_->options.spin_us),
+                       after_init);
+  const int res = loop.Run();
   pthread_kill(waiter.native_handle(), SIGUSR2);
   waiter.join();
-  spdlog::info("{} unmounted; {} inodes were known", impl_->mountpoint, impl_->fs->inodes().size());
+  spdlog::info("{} unmounted; {} inodes were known; requests: {}", impl_->mountpoint,
+               impl_->fs->inodes().size(), impl_->fs->stats().Summary());
   if (res != 0) return Status::Invalid("the FUSE request loop failed (code " + std::to_string(res) + ")");
   return Status::Ok();
 }

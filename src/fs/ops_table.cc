@@ -5,6 +5,7 @@
 
 #include <exception>
 
+#include "op_stats.h"
 #include "passthrough.h"
 
 namespace faultfs::fs {
@@ -21,18 +22,20 @@ size_t DefaultMaxCachedFds() {
 Passthrough& Fs(fuse_req_t req) { return *static_cast<Passthrough*>(fuse_req_userdata(req)); }
 
 template <typename Fn>
-void Guarded(fuse_req_t req, const char* op, Fn&& fn) noexcept {
+void Guarded(fuse_req_t req, FuseOp op, Fn&& fn) noexcept {
   Reply reply(req);
   try {
-    fn(Fs(req), reply);
+    Passthrough& fs = Fs(req);
+    fs.stats().Count(op);
+    fn(fs, reply);
   } catch (const std::exception& e) {
-    spdlog::error("{}: unexpected exception: {}", op, e.what());
+    spdlog::error("{}: unexpected exception: {}", FuseOpName(op), e.what());
   } catch (...) {
-    spdlog::error("{}: unexpected exception", op);
+    spdlog::error("{}: unexpected exception", FuseOpName(op));
   }
 }
 
-#define FAULTFS_OP(name, call) Guarded(req, name, [&](Passthrough& fs, Reply& r) { call; })
+#define FAULTFS_OP(op, call) Guarded(req, FuseOp::op, [&](Passthrough& fs, Reply& r) { call; })
 
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops{};
@@ -40,105 +43,105 @@ fuse_lowlevel_ops MakeOps() {
     static_cast<Passthrough*>(userdata)->Init(conn);
   };
   ops.lookup = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    FAULTFS_OP("lookup", fs.Lookup(r, parent, name));
+    FAULTFS_OP(kLookup, fs.Lookup(r, parent, name));
   };
   ops.forget = [](fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-    FAULTFS_OP("forget", (fs.Forget(ino, nlookup), r.None()));
+    FAULTFS_OP(kForget, (fs.Forget(ino, nlookup), r.None()));
   };
   ops.forget_multi = [](fuse_req_t req, size_t count, fuse_forget_data* forgets) {
-    FAULTFS_OP("forget", {
+    FAULTFS_OP(kForget, {
       for (size_t i = 0; i < count; ++i) fs.Forget(forgets[i].ino, forgets[i].nlookup);
       r.None();
     });
   };
   ops.getattr = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    FAULTFS_OP("getattr", fs.Getattr(r, ino, fi));
+    FAULTFS_OP(kGetattr, fs.Getattr(r, ino, fi));
   };
   ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
-                   fuse_file_info* fi) { FAULTFS_OP("setattr", fs.Setattr(r, ino, attr, to_set, fi)); };
-  ops.readlink = [](fuse_req_t req, fuse_ino_t ino) { FAULTFS_OP("readlink", fs.Readlink(r, ino)); };
+                   fuse_file_info* fi) { FAULTFS_OP(kSetattr, fs.Setattr(r, ino, attr, to_set, fi)); };
+  ops.readlink = [](fuse_req_t req, fuse_ino_t ino) { FAULTFS_OP(kReadlink, fs.Readlink(r, ino)); };
   ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-    FAULTFS_OP("mknod", fs.Mknod(r, parent, name, mode, rdev));
+    FAULTFS_OP(kMknod, fs.Mknod(r, parent, name, mode, rdev));
   };
   ops.mkdir = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-    FAULTFS_OP("mkdir", fs.Mkdir(r, parent, name, mode));
+    FAULTFS_OP(kMkdir, fs.Mkdir(r, parent, name, mode));
   };
   ops.unlink = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    FAULTFS_OP("unlink", fs.Unlink(r, parent, name));
+    FAULTFS_OP(kUnlink, fs.Unlink(r, parent, name));
   };
   ops.rmdir = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    FAULTFS_OP("rmdir", fs.Rmdir(r, parent, name));
+    FAULTFS_OP(kRmdir, fs.Rmdir(r, parent, name));
   };
   ops.symlink = [](fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-    FAULTFS_OP("symlink", fs.Symlink(r, target, parent, name));
+    FAULTFS_OP(kSymlink, fs.Symlink(r, target, parent, name));
   };
   ops.rename = [](fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
                   const char* new_name, unsigned int flags) {
-    FAULTFS_OP("rename", fs.Rename(r, parent, name, new_parent, new_name, flags));
+    FAULTFS_OP(kRename, fs.Rename(r, parent, name, new_parent, new_name, flags));
   };
   ops.link = [](fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
-    FAULTFS_OP("link", fs.Link(r, ino, new_parent, new_name));
+    FAULTFS_OP(kLink, fs.Link(r, ino, new_parent, new_name));
   };
   ops.open = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    FAULTFS_OP("open", fs.Open(r, ino, fi));
+    FAULTFS_OP(kOpen, fs.Open(r, ino, fi));
   };
   ops.create = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-                  fuse_file_info* fi) { FAULTFS_OP("create", fs.Create(r, parent, name, mode, fi)); };
+                  fuse_file_info* fi) { FAULTFS_OP(kCreate, fs.Create(r, parent, name, mode, fi)); };
   ops.read = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-    FAULTFS_OP("read", fs.Read(r, ino, size, off, fi));
+    FAULTFS_OP(kRead, fs.Read(r, ino, size, off, fi));
   };
   ops.write_buf = [](fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off,
-                     fuse_file_info* fi) { FAULTFS_OP("write", fs.WriteBuf(r, ino, in, off, fi)); };
+                     fuse_file_info* fi) { FAULTFS_OP(kWrite, fs.WriteBuf(r, ino, in, off, fi)); };
   ops.flush = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    FAULTFS_OP("flush", fs.Flush(r, ino, fi));
+    FAULTFS_OP(kFlush, fs.Flush(r, ino, fi));
   };
   ops.release = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    FAULTFS_OP("release", fs.Release(r, ino, fi));
+    FAULTFS_OP(kRelease, fs.Release(r, ino, fi));
   };
   ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
-    FAULTFS_OP("fsync", fs.Fsync(r, ino, datasync, fi));
+    FAULTFS_OP(kFsync, fs.Fsync(r, ino, datasync, fi));
   };
   ops.opendir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    FAULTFS_OP("opendir", fs.Opendir(r, ino, fi));
+    FAULTFS_OP(kOpendir, fs.Opendir(r, ino, fi));
   };
   ops.readdir = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-    FAULTFS_OP("readdir", fs.Readdir(r, ino, size, off, fi, false));
+    FAULTFS_OP(kReaddir, fs.Readdir(r, ino, size, off, fi, false));
   };
   ops.readdirplus = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                       fuse_file_info* fi) { FAULTFS_OP("readdirplus", fs.Readdir(r, ino, size, off, fi, true)); };
+                       fuse_file_info* fi) { FAULTFS_OP(kReaddirplus, fs.Readdir(r, ino, size, off, fi, true)); };
   ops.releasedir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    FAULTFS_OP("releasedir", fs.Releasedir(r, ino, fi));
+    FAULTFS_OP(kReleasedir, fs.Releasedir(r, ino, fi));
   };
   ops.fsyncdir = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
-    FAULTFS_OP("fsyncdir", fs.Fsyncdir(r, ino, datasync, fi));
+    FAULTFS_OP(kFsyncdir, fs.Fsyncdir(r, ino, datasync, fi));
   };
-  ops.statfs = [](fuse_req_t req, fuse_ino_t ino) { FAULTFS_OP("statfs", fs.Statfs(r, ino)); };
+  ops.statfs = [](fuse_req_t req, fuse_ino_t ino) { FAULTFS_OP(kStatfs, fs.Statfs(r, ino)); };
   ops.setxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
                     size_t size, int flags) {
-    FAULTFS_OP("setxattr", fs.Setxattr(r, ino, name, value, size, flags));
+    FAULTFS_OP(kSetxattr, fs.Setxattr(r, ino, name, value, size, flags));
   };
   ops.getxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-    FAULTFS_OP("getxattr", fs.Getxattr(r, ino, name, size));
+    FAULTFS_OP(kGetxattr, fs.Getxattr(r, ino, name, size));
   };
   ops.listxattr = [](fuse_req_t req, fuse_ino_t ino, size_t size) {
-    FAULTFS_OP("listxattr", fs.Listxattr(r, ino, size));
+    FAULTFS_OP(kListxattr, fs.Listxattr(r, ino, size));
   };
   ops.removexattr = [](fuse_req_t req, fuse_ino_t ino, const char* name) {
-    FAULTFS_OP("removexattr", fs.Removexattr(r, ino, name));
+    FAULTFS_OP(kRemovexattr, fs.Removexattr(r, ino, name));
   };
   ops.access = [](fuse_req_t req, fuse_ino_t ino, int mask) {
-    FAULTFS_OP("access", fs.Access(r, ino, mask));
+    FAULTFS_OP(kAccess, fs.Access(r, ino, mask));
   };
   ops.fallocate = [](fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
-                     fuse_file_info* fi) { FAULTFS_OP("fallocate", fs.Fallocate(r, ino, mode, off, len, fi)); };
+                     fuse_file_info* fi) { FAULTFS_OP(kFallocate, fs.Fallocate(r, ino, mode, off, len, fi)); };
   ops.copy_file_range = [](fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in,
                            fuse_ino_t ino_out, off_t off_out, fuse_file_info* fi_out, size_t len,
                            int flags) {
-    FAULTFS_OP("copy_file_range",
+    FAULTFS_OP(kCopyFileRange,
                fs.CopyFileRange(r, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags));
   };
   ops.lseek = [](fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
-    FAULTFS_OP("lseek", fs.Lseek(r, ino, off, whence, fi));
+    FAULTFS_OP(kLseek, fs.Lseek(r, ino, off, whence, fi));
   };
   // No getlk/setlk/flock: the kernel then keeps POSIX and flock locks itself, with exactly the
   // semantics of a local filesystem for the processes sharing the mount.
@@ -166,6 +169,8 @@ void Passthrough::Init(fuse_conn_info* conn) {
   // writes and chown by unprivileged users, as it does on a local filesystem.
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_HANDLE_KILLPRIV);
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+  // The request loop reads whole requests into memory (see request_loop.h), so no splicing.
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   spdlog::info("kernel FUSE protocol {}.{}; max_write {} KiB, max_readahead {} KiB",
                conn->proto_major, conn->proto_minor, conn->max_write / 1024,
                conn->max_readahead / 1024);

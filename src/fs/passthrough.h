@@ -15,6 +15,7 @@
 #include "fuse_version.h"
 #include "handle_registry.h"
 #include "inode_table.h"
+#include "op_stats.h"
 #include "reply.h"
 
 namespace faultfs::fs {
@@ -86,6 +87,7 @@ class Passthrough {
 
   InodeTable& inodes() { return inodes_; }
   HandleRegistry& handles() { return handles_; }
+  OpStats& stats() { return stats_; }
 
  private:
   Inode& InodeOf(fuse_ino_t ino);
@@ -103,6 +105,7 @@ class Passthrough {
   InodeTable inodes_;
   HandleRegistry handles_;  // declared after inodes_: handles close before inode descriptors
   const Timeouts timeouts_;
+  OpStats stats_;
 };
 
 // "/proc/self/fd/N": how the daemon names an O_PATH descriptor to calls that take only paths.

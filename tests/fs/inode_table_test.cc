@@ -114,5 +114,27 @@ TEST_F(InodeTableTest, UnlinkedInodesKeepTheirDescriptor) {
   ASSERT_TRUE(fd.ok()) << "an unlinked inode was not evicted: " << fd.status().ToString();
 }
 
+TEST_F(InodeTableTest, ReusedInodeNumberGetsANewInode) {
+  InodeTable table = MakeTable(2);
+  Inode& old_inode = Lookup(table, "f1");
+  for (int i = 10; i < 30; ++i) Lookup(table, "f" + std::to_string(i));  // evicts f1's descriptor
+  // The kernel reports f1's number again, but for another file (what ext4 does once f1 is
+  // deleted and its number handed out anew): simulated with f1's stat and f2's descriptor.
+  struct stat st {};
+  ASSERT_EQ(stat((dir_ / "f1").c_str(), &st), 0);
+  Inode& fresh = table.Ref(st, UniqueFd(open((dir_ / "f2").c_str(), O_PATH)));
+  EXPECT_NE(&fresh, &old_inode) << "a different file must not share the old inode";
+  EXPECT_EQ(&Lookup(table, "f2"), &Lookup(table, "f2")) << "lookups stay stable";
+  table.Unref(old_inode, 1);  // the kernel's forget of the retired inode frees it
+  table.Unref(fresh, 1);
+}
+
+TEST_F(InodeTableTest, SameFileAfterEvictionKeepsItsInode) {
+  InodeTable table = MakeTable(2);
+  Inode& first = Lookup(table, "f1");
+  for (int i = 10; i < 30; ++i) Lookup(table, "f" + std::to_string(i));
+  EXPECT_EQ(&Lookup(table, "f1"), &first) << "same handle: not a reused number";
+}
+
 }  // namespace
 }  // namespace faultfs::fs

@@ -21,7 +21,13 @@ struct MountOptions {
   double negative_timeout_s = 60.0;
   bool allow_other = false;    // let users other than the one who mounted use the mount
   bool single_thread = false;  // serve one request at a time (reproducible fault sequences)
-  unsigned max_threads = 16;   // worker threads of the multi-threaded loop
+  unsigned max_threads = 8;    // worker threads serving requests
+  // After answering a request, one worker polls for the next one this long before sleeping: on
+  // virtual machines a sleeping thread pays a costly wake-up per request. 0 never polls.
+  unsigned spin_us = 50;
+  // Kernel readahead for files on the mount, in KiB; 0 copies the backing device's setting (FUSE
+  // starts at 128 KiB, far below a disk's usual window, which makes cold sequential reads slow).
+  unsigned read_ahead_kb = 0;
   // Upper bound on inode descriptors kept open (see docs/architecture.md); 0 picks half the
   // process's descriptor limit.
   size_t max_cached_fds = 0;

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Runs the same fio jobs natively and through faultfs, interleaved, for several rounds, and prints
+# the median of each and the ratio faultfs/native (higher is better; 1.00 = no overhead).
+#
+# Both sides use the very same directory: each faultfs run mounts faultfs in place over it (and
+# unmounts after). On ext4 the cost of creating files differs up to 40x between directories (it
+# depends on the block group a directory landed in), so two sibling directories would compare
+# disk layouts, not faultfs.
+#
+#   tools/bench/fio-compare.sh [--rounds N] [--dir DIR] [--runtime S] [--mount-args "ARGS"]
+#                              [--json FILE] [--jobs "seqwrite seqread randread randwrite metadata"]
+#
+# Jobs: seqwrite (1 MiB writes, 1 GiB, final fsync), seqread (that file, caches dropped first),
+# randread (4 KiB, 2 jobs, --runtime s), randwrite (4 KiB, fdatasync after every write, --runtime s),
+# metadata (create + write 4 KiB, stat, unlink 20,000 files). Throughput is measured on the wall
+# clock for seqwrite, seqread and metadata (whole fio run, including the final fsync), from fio's
+# IOPS for the timed random jobs. Needs root (drop_caches, mount).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+rounds=3
+base=/var/tmp/faultfs-bench
+runtime=30
+mount_args=""
+json_out=""
+jobs="seqwrite seqread randread randwrite metadata"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rounds) rounds=$2; shift 2 ;;
+    --dir) base=$2; shift 2 ;;
+    --runtime) runtime=$2; shift 2 ;;
+    --mount-args) mount_args=$2; shift 2 ;;
+    --json) json_out=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "fio-compare: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+faultfs=${FAULTFS_BIN:-$root/build/src/cli/faultfs}
+[ -x "$faultfs" ] || { echo "fio-compare: no faultfs binary at $faultfs (build first: tools/test.sh)" >&2; exit 2; }
+command -v fio >/dev/null || { echo "fio-compare: fio is not installed (tools/install-deps.sh)" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "fio-compare: needs root (drop_caches, mount)" >&2; exit 2; }
+
+dir=$base/data
+results=$(mktemp)
+is_mounted() { grep -q " $dir fuse.faultfs " /proc/mounts; }
+cleanup() {
+  is_mounted && "$faultfs" umount --lazy "$dir" >/dev/null 2>&1
+  rm -f "$results"
+}
+trap cleanup EXIT
+is_mounted && "$faultfs" umount "$dir" >/dev/null
+rm -rf "$dir"
+mkdir -p "$dir"
+mount_faultfs() {
+  # shellcheck disable=SC2086
+  "$faultfs" mount $mount_args --log-file "$base/daemon.log" "$dir" >/dev/null
+  stat -f -c %T "$dir" | grep -q fuse || { echo "fio-compare: $dir is not a FUSE mount" >&2; exit 1; }
+}
+
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+now_ns() { date +%s%N; }
+fio_common=(--output-format=json --group_reporting --ioengine=psync)
+
+# run_job JOB DIR -> prints the throughput (MiB/s or ops/s)
+run_job() {
+  local job=$1 dir=$2 start end out
+  case $job in
+    seqwrite)
+      rm -f "$dir/seq.dat"; drop_caches
+      start=$(now_ns)
+      fio "${fio_common[@]}" --name=seqwrite --filename="$dir/seq.dat" --rw=write --bs=1M \
+        --size=1G --end_fsync=1 >/dev/null
+      end=$(now_ns)
+      awk -v ns=$((end - start)) 'BEGIN { printf "%.1f", 1024 / (ns / 1e9) }' ;;
+    seqread)
+      [ -f "$dir/seq.dat" ] || fio "${fio_common[@]}" --name=prep --filename="$dir/seq.dat" \
+        --rw=write --bs=1M --size=1G --end_fsync=1 >/dev/null
+      drop_caches
+      start=$(now_ns)
+      fio "${fio_common[@]}" --name=seqread --filename="$dir/seq.dat" --rw=read --bs=1M --size=1G >/dev/null
+      end=$(now_ns)
+      awk -v ns=$((end - start)) 'BEGIN { printf "%.1f", 1024 / (ns / 1e9) }' ;;
+    randread)
+      [ -f "$dir/seq.dat" ] || fio "${fio_common[@]}" --name=prep --filename="$dir/seq.dat" \
+        --rw=write --bs=1M --size=1G --end_fsync=1 >/dev/null
+      drop_caches  # cold for both: otherwise faultfs reads would hit the backing file's cache
+      out=$(fio "${fio_common[@]}" --name=randread --filename="$dir/seq.dat" --rw=randread --bs=4k \
+        --size=1G --numjobs=2 --time_based --runtime="$runtime")
+      echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])' ;;
+    randwrite)
+      out=$(fio "${fio_common[@]}" --name=randwrite --filename="$dir/rw.dat" --rw=randwrite --bs=4k \
+        --size=256M --fdatasync=1 --time_based --runtime="$runtime")
+      rm -f "$dir/rw.dat"
+      echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["write"]["iops"])' ;;
+    metadata)
+      local files=(--filesize=4k --nrfiles=20000 --openfiles=1 --file_service_type=sequential)
+      rm -rf "$dir/meta"; mkdir "$dir/meta"; sync
+      start=$(now_ns)
+      fio "${fio_common[@]}" --name=create --directory="$dir/meta" --ioengine=sync --rw=write --bs=4k \
+        --create_on_open=1 "${files[@]}" >/dev/null
+      fio "${fio_common[@]}" --name=create --directory="$dir/meta" --ioengine=filestat "${files[@]}" >/dev/null
+      fio "${fio_common[@]}" --name=create --directory="$dir/meta" --ioengine=filedelete "${files[@]}" >/dev/null
+      end=$(now_ns)
+      [ -z "$(ls -A "$dir/meta")" ] || { echo "fio-compare: metadata job left files in $dir/meta" >&2; exit 1; }
+      rmdir "$dir/meta"
+      awk -v ns=$((end - start)) 'BEGIN { printf "%.0f", 60000 / (ns / 1e9) }' ;;
+    *) echo "fio-compare: unknown job $job" >&2; exit 2 ;;
+  esac
+}
+
+for round in $(seq 1 "$rounds"); do
+  for job in $jobs; do
+    # Alternate which side goes first, so drift in the machine's speed does not favour one.
+    if [ $((round % 2)) -eq 1 ]; then order="native faultfs"; else order="faultfs native"; fi
+    for side in $order; do
+      [ "$side" = faultfs ] && mount_faultfs
+      value=$(run_job "$job" "$dir")
+      [ "$side" = faultfs ] && "$faultfs" umount "$dir" >/dev/null
+      echo "$job $side $value" >> "$results"
+      printf 'round %d/%d  %-10s %-8s %s\n' "$round" "$rounds" "$job" "$side" "$value" >&2
+    done
+  done
+done
+
+python3 - "$results" "$json_out" "$rounds" "$mount_args" <<'PY'
+import json, statistics, sys, platform, os
+path, json_out, rounds, mount_args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+data = {}
+for line in open(path):
+    job, side, value = line.split()
+    data.setdefault(job, {}).setdefault(side, []).append(float(value))
+units = {"seqwrite": "MiB/s", "seqread": "MiB/s", "randread": "IOPS", "randwrite": "IOPS", "metadata": "ops/s"}
+rows = []
+print(f"\n| job | native | faultfs | faultfs/native |")
+print(f"|---|---:|---:|---:|")
+for job, sides in data.items():
+    n = statistics.median(sides["native"]); f = statistics.median(sides["faultfs"])
+    rows.append({"job": job, "unit": units[job], "native": n, "faultfs": f, "ratio": f / n,
+                 "native_runs": sides["native"], "faultfs_runs": sides["faultfs"]})
+    print(f"| {job} ({units[job]}) | {n:.0f} | {f:.0f} | {f / n:.2f} |")
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"\nmedians of {rounds} interleaved rounds; {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}"
+      f"{', mount args: ' + mount_args if mount_args else ''}")
+if json_out:
+    json.dump({"rounds": int(rounds), "mount_args": mount_args, "kernel": platform.release(),
+               "cpus": os.cpu_count(), "results": rows}, open(json_out, "w"), indent=2)
+PY
