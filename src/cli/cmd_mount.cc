@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "commands.h"
@@ -204,7 +205,21 @@ Runner AddMount(CLI::App& app) {
   cmd->add_flag("--allow-other", o.allow_other, "Let other users than the mounting one use the mount");
   cmd->add_flag("--single-thread", o.single_thread,
                 "Serve one request at a time (same op order, same fault sequence)");
-  cmd->add_option("--threads", o.max_threads, "Worker threads")
+  cmd->add_option("--transport", o.transport,
+                  "How requests travel: auto (io_uring when the kernel offers it, switching the\n"
+                  "fuse module's enable_uring on; else /dev/fuse) or dev (/dev/fuse only)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Transport>{{"auto", Transport::kAuto}, {"dev", Transport::kDev}}))
+      ->capture_default_str();
+  cmd->add_option("--uring-depth", o.uring_depth, "io_uring entries (threads) per CPU")
+      ->check(CLI::Range(1U, 64U))
+      ->capture_default_str();
+  cmd->add_option("--uring-priority", o.uring_idle_priority,
+                  "Priority of io_uring threads: idle (keeps requesters on their CPU; see\n"
+                  "docs/architecture.md) or normal")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"idle", true}, {"normal", false}}))
+      ->default_str("idle");
+  cmd->add_option("--threads", o.max_threads, "Worker threads serving /dev/fuse")
       ->check(CLI::Range(1U, 256U))
       ->capture_default_str();
   cmd->add_option("--spin-us", o.spin_us,

@@ -22,6 +22,7 @@
 #include "faultfs/core/mountinfo.h"
 #include "passthrough.h"
 #include "request_loop.h"
+#include "uring_transport.h"
 
 namespace faultfs {
 
@@ -38,9 +39,9 @@ Result<std::string> RealDir(const std::string& path, const char* role) {
   return std::string(resolved);
 }
 
-Status CheckFuseDevice() {
+Result<UniqueFd> OpenFuseDevice() {
   UniqueFd fd(open("/dev/fuse", O_RDWR | O_CLOEXEC));
-  if (fd) return Status::Ok();
+  if (fd) return fd;
   return Status::FromErrno(errno, "cannot open /dev/fuse (FUSE needs the fuse module and root)");
 }
 
@@ -54,21 +55,42 @@ Status CheckNotMounted(const std::string& mountpoint) {
   return Status::Ok();
 }
 
-// fsname is part of a comma-separated option string: escape what libfuse would split on.
-std::string EscapeOption(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == ',' || c == '\\') out.push_back('\\');
-    out.push_back(c);
+// Mounts the FUSE connection `dev_fd` on `mountpoint` (what libfuse's mount helper would do; the
+// daemon mounts itself so that it owns the device descriptor and its replies' route).
+Status KernelMount(const std::string& backing, const std::string& mountpoint, int dev_fd,
+                   bool allow_other) {
+  std::string data = "fd=" + std::to_string(dev_fd) + ",rootmode=40000,user_id=" +
+                     std::to_string(getuid()) + ",group_id=" + std::to_string(getgid()) +
+                     ",default_permissions";
+  if (allow_other) data += ",allow_other";
+  if (mount(backing.c_str(), mountpoint.c_str(), "fuse.faultfs", MS_NOSUID | MS_NODEV, data.c_str()) != 0) {
+    return Status::FromErrno(errno, "mounting on '" + mountpoint + "'");
   }
-  return out;
+  return Status::Ok();
 }
 
-std::string SessionOptions(const MountOptions& options, const std::string& backing) {
-  std::string opts = "default_permissions,subtype=faultfs,fsname=" + EscapeOption(backing);
-  if (options.allow_other) opts += ",allow_other";
-  return opts;
+// FUSE over io_uring needs the fuse module's enable_uring switch (off by default). True when it
+// is on, or was switched on now; false when this kernel has no such transport.
+bool EnableKernelUring() {
+  const char* param = "/sys/module/fuse/parameters/enable_uring";
+  std::ifstream in(param);
+  std::string value;
+  if (!(in >> value)) return false;
+  if (value == "Y") return true;
+  std::ofstream out(param);
+  if (!(out << "Y" << std::flush)) return false;
+  spdlog::info("switched the fuse module's enable_uring on (--transport dev avoids this)");
+  return true;
 }
+
+// The session's writev: through the io_uring transport when it is set up.
+ssize_t RouteReply(int fd, struct iovec* iov, int count, void* userdata) {
+  auto* fs = static_cast<fs::Passthrough*>(userdata);
+  if (fs->uring() != nullptr) return fs->uring()->Route(iov, count);
+  return writev(fd, iov, count);
+}
+
+ssize_t ReadRequest(int fd, void* buf, size_t len, void*) { return read(fd, buf, len); }
 
 Status ValidateOptions(const MountOptions& o) {
   if (o.entry_timeout_s < 0 || o.attr_timeout_s < 0 || o.negative_timeout_s < 0) {
@@ -76,6 +98,7 @@ Status ValidateOptions(const MountOptions& o) {
   }
   if (o.max_threads == 0) return Status::Invalid("max_threads must be >= 1");
   if (o.spin_us > 10000) return Status::Invalid("spin_us must be <= 10000 (10 ms)");
+  if (o.uring_depth == 0 || o.uring_depth > 64) return Status::Invalid("uring_depth must be 1..64");
   return Status::Ok();
 }
 
@@ -125,14 +148,25 @@ struct Mount::Impl {
   MountOptions options;
   std::string mountpoint;
   std::unique_ptr<fs::Passthrough> fs;
+  std::unique_ptr<fs::UringTransport> uring;
   fuse_session* session = nullptr;
-  std::optional<MountEntry> pending_abort;  // the detached mount, for a second stop signal
+  std::optional<MountEntry> mount;  // this mount, as the kernel listed it when mounted
   unsigned read_ahead_kb = 0;               // applied after INIT
 
   ~Impl() {
-    if (session == nullptr) return;
-    fuse_session_unmount(session);  // a no-op when the connection is already gone
-    fuse_session_destroy(session);
+    DetachIfStillMounted();
+    if (uring) uring->Join();
+    if (session != nullptr) fuse_session_destroy(session);  // closes the device descriptor
+  }
+  // A connection that ended without an unmount (aborted, failed start) must not leave a stale
+  // mount: detach it if the mount at our path is still this one.
+  void DetachIfStillMounted() {
+    if (!mount) return;
+    const auto now = FindMount(mountpoint);
+    if (now && now->dev_major == mount->dev_major && now->dev_minor == mount->dev_minor) {
+      umount2(mountpoint.c_str(), MNT_DETACH);
+    }
+    mount.reset();
   }
   void RunSignalWaiter(const sigset_t& signals);
 };
@@ -161,7 +195,8 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   if (!backing.ok()) return backing.status();
   auto mountpoint = RealDir(IsInPlace(options) ? options.backing : options.mountpoint, "mountpoint");
   if (!mountpoint.ok()) return mountpoint.status();
-  FAULTFS_RETURN_IF_ERROR(CheckFuseDevice());
+  auto dev = OpenFuseDevice();
+  if (!dev.ok()) return dev.status();
   FAULTFS_RETURN_IF_ERROR(CheckNotMounted(*mountpoint));
 
   // Opened before mounting, so an in-place mount can still reach the directory it covers.
@@ -175,19 +210,25 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   impl->read_ahead_kb = options.read_ahead_kb != 0 ? options.read_ahead_kb : BackingReadAheadKb(root.get());
   impl->fs = std::make_unique<fs::Passthrough>(std::move(root), options);
 
-  const std::string opts = SessionOptions(options, *backing);
-  const char* argv[] = {"faultfs", "-o", opts.c_str(), nullptr};
-  fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
+  const char* argv[] = {"faultfs", nullptr};
+  fuse_args args = FUSE_ARGS_INIT(1, const_cast<char**>(argv));
   impl->session = fuse_session_new(&args, &fs::Passthrough::Ops(), sizeof(fuse_lowlevel_ops),
                                    impl->fs.get());
   fuse_opt_free_args(&args);
-  if (impl->session == nullptr) return Status::Invalid("libfuse rejected the session options: " + opts);
-  if (fuse_session_mount(impl->session, impl->mountpoint.c_str()) != 0) {
-    fuse_session_destroy(impl->session);
-    impl->session = nullptr;
-    return Status::Invalid("the kernel refused to mount on '" + impl->mountpoint +
-                           "' (libfuse printed the reason above)");
+  if (impl->session == nullptr) return Status::Invalid("libfuse could not create a session");
+  const int dev_fd = dev->get();
+  const fuse_custom_io io{RouteReply, ReadRequest, nullptr, nullptr};
+  if (fuse_session_custom_io(impl->session, &io, dev->release()) != 0) {
+    return Status::Invalid("libfuse refused the FUSE device descriptor");
   }
+  // One request at a time must stay one request at a time: single-thread mode keeps /dev/fuse.
+  if (options.transport == Transport::kAuto && !options.single_thread && EnableKernelUring()) {
+    impl->uring = std::make_unique<fs::UringTransport>(impl->session, dev_fd, options.uring_depth,
+                                                       options.uring_idle_priority);
+    impl->fs->set_uring(impl->uring.get());
+  }
+  FAULTFS_RETURN_IF_ERROR(KernelMount(*backing, impl->mountpoint, dev_fd, options.allow_other));
+  impl->mount = FindMount(impl->mountpoint);
   spdlog::info("mounted {} on {}{}", *backing, impl->mountpoint, IsInPlace(options) ? " (in place)" : "");
   return std::unique_ptr<Mount>(new Mount(std::move(impl)));
 }
@@ -202,15 +243,13 @@ void Mount::Impl::RunSignalWaiter(const sigset_t& signals) {
       // Detaching ends the mount at once for new users; the loop ends when the last open file
       // on it is closed and the kernel drops the connection.
       spdlog::info("signal {}: unmounting {}", sig, mountpoint);
-      auto mount = FindMount(mountpoint);
       if (umount2(mountpoint.c_str(), MNT_DETACH) != 0) {
         spdlog::warn("unmounting {}: {}", mountpoint, std::strerror(errno));
       }
       detached = true;
-      if (mount) pending_abort = *mount;
     } else {
       spdlog::warn("signal {} again: aborting the connection; open files on it fail", sig);
-      if (pending_abort) AbortConnection(*pending_abort);
+      if (mount) AbortConnection(*mount);
     }
   }
 }
@@ -220,16 +259,25 @@ Status Mount::Serve() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // already blocked by Create(); kept explicit
   std::thread waiter([&] { impl_->RunSignalWaiter(signals); });
 
-  const unsigned threads = impl_->options.single_thread ? 1 : impl_->options.max_threads;
+  // With io_uring, /dev/fuse carries only INIT, forgets and interrupts: one thread, no polling.
+  fs::UringTransport* uring = impl_->uring.get();
+  const unsigned threads =
+      uring != nullptr ? 1 : (impl_->options.single_thread ? 1 : impl_->options.max_threads);
+  const auto spin = std::chrono::microseconds(uring != nullptr ? 0 : impl_->options.spin_us);
+  auto observe = [uring](const char* request, size_t size) {
+    if (uring != nullptr) uring->ObserveDevRequest(request, size);
+  };
   // After INIT, which would otherwise reset it to the kernel's FUSE default.
   auto after_init = [&] { SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb); };
-  fs::RequestLoop loop(impl_->session, threads, std::chrono::microseconds(impl_->options.spin_us),
-                       after_init);
+  fs::RequestLoop loop(impl_->session, threads, spin, observe, after_init);
   const int res = loop.Run();
+  if (uring != nullptr) uring->Join();
+  impl_->DetachIfStillMounted();
   pthread_kill(waiter.native_handle(), SIGUSR2);
   waiter.join();
-  spdlog::info("{} unmounted; {} inodes were known; requests: {}", impl_->mountpoint,
-               impl_->fs->inodes().size(), impl_->fs->stats().Summary());
+  spdlog::info("{} unmounted; {} inodes were known; requests: {}; via /dev/fuse {}, via io_uring {}",
+               impl_->mountpoint, impl_->fs->inodes().size(), impl_->fs->stats().Summary(),
+               loop.served(), uring != nullptr ? uring->served() : 0);
   if (res != 0) return Status::Invalid("the FUSE request loop failed (code " + std::to_string(res) + ")");
   return Status::Ok();
 }

@@ -20,6 +20,8 @@
 
 namespace faultfs::fs {
 
+class UringTransport;
+
 // Per-open state of a regular file; its address is fuse_file_info::fh.
 struct FileHandle : RegisteredHandle {
   UniqueFd fd;
@@ -88,6 +90,9 @@ class Passthrough {
   InodeTable& inodes() { return inodes_; }
   HandleRegistry& handles() { return handles_; }
   OpStats& stats() { return stats_; }
+  // Where libfuse's replies go (the session's custom writev): the io_uring transport when set.
+  void set_uring(UringTransport* uring) { uring_ = uring; }
+  UringTransport* uring() const { return uring_; }
 
  private:
   Inode& InodeOf(fuse_ino_t ino);
@@ -106,6 +111,7 @@ class Passthrough {
   HandleRegistry handles_;  // declared after inodes_: handles close before inode descriptors
   const Timeouts timeouts_;
   OpStats stats_;
+  UringTransport* uring_ = nullptr;
 };
 
 // "/proc/self/fd/N": how the daemon names an O_PATH descriptor to calls that take only paths.

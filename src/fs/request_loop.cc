@@ -24,11 +24,13 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 RequestLoop::RequestLoop(fuse_session* session, unsigned threads, std::chrono::microseconds spin,
+                         std::function<void(const char*, size_t)> observe,
                          std::function<void()> after_init)
     : session_(session),
       fd_(fuse_session_fd(session)),
       threads_(threads),
       spin_(spin),
+      observe_(std::move(observe)),
       after_init_(std::move(after_init)) {}
 
 int RequestLoop::Run() {
@@ -77,6 +79,8 @@ void RequestLoop::Work() {
       fuse_session_exit(session_);
       return;
     }
+    if (observe_) observe_(buffer.get(), static_cast<size_t>(n));
+    served_.fetch_add(1, std::memory_order_relaxed);
     fuse_buf buf{};
     buf.mem = buffer.get();
     buf.size = static_cast<size_t>(n);

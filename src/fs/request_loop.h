@@ -18,8 +18,10 @@ namespace faultfs::fs {
 
 class RequestLoop {
  public:
-  // `after_init` runs once, right after the first request (the kernel's INIT) was answered.
+  // `observe` sees every request before libfuse does; `after_init` runs once, right after the
+  // first request (the kernel's INIT) was answered.
   RequestLoop(fuse_session* session, unsigned threads, std::chrono::microseconds spin,
+              std::function<void(const char*, size_t)> observe = {},
               std::function<void()> after_init = {});
   RequestLoop(const RequestLoop&) = delete;
   RequestLoop& operator=(const RequestLoop&) = delete;
@@ -27,6 +29,7 @@ class RequestLoop {
   // Serves until the connection ends (unmount or abort). Returns 0, or a negative errno if
   // reading from the device failed for another reason.
   int Run();
+  uint64_t served() const { return served_.load(std::memory_order_relaxed); }
 
  private:
   void Work();
@@ -37,10 +40,12 @@ class RequestLoop {
   const int fd_;
   const unsigned threads_;
   const std::chrono::microseconds spin_;
+  std::function<void(const char*, size_t)> observe_;
   std::function<void()> after_init_;
   std::once_flag after_init_once_;
   std::atomic<bool> spinner_busy_{false};  // only one thread spins at a time
   std::atomic<int> error_{0};
+  std::atomic<uint64_t> served_{0};
 };
 
 }  // namespace faultfs::fs

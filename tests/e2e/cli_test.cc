@@ -235,5 +235,37 @@ TEST_F(Cli, StatusListsMountsAsJson) {
   EXPECT_TRUE(Contains(text, "mounted")) << "the daemon logs to --log-file";
 }
 
+// Which transport carried the requests, from the daemon's unmount summary in its log.
+std::string TransportSummary(const std::string& log_file) {
+  std::ifstream log(log_file);
+  std::string line;
+  std::string last;
+  while (std::getline(log, line)) {
+    if (line.find("via /dev/fuse") != std::string::npos) last = line;
+  }
+  return last;
+}
+
+TEST_F(Cli, DefaultTransportIsIoUringWhenTheKernelOffersIt) {
+  if (!std::filesystem::exists("/sys/module/fuse/parameters/enable_uring")) {
+    GTEST_SKIP() << "this kernel has no FUSE over io_uring";
+  }
+  FaultfsMount m;
+  ASSERT_EQ(m.Start(backing_, mnt_, {"--log-file", dir_ / "d.log"}), "");
+  for (int i = 0; i < 50; ++i) std::ofstream(mnt_ + "/f" + std::to_string(i)) << i;
+  ASSERT_EQ(m.Stop().exit_code, 0);
+  const std::string summary = TransportSummary(dir_ / "d.log");
+  EXPECT_TRUE(Contains(summary, "via io_uring")) << summary;
+  EXPECT_FALSE(Contains(summary, "via io_uring 0")) << "requests went through the rings: " << summary;
+}
+
+TEST_F(Cli, DevTransportKeepsEverythingOnDevFuse) {
+  FaultfsMount m;
+  ASSERT_EQ(m.Start(backing_, mnt_, {"--transport", "dev", "--log-file", dir_ / "d.log"}), "");
+  for (int i = 0; i < 50; ++i) std::ofstream(mnt_ + "/f" + std::to_string(i)) << i;
+  ASSERT_EQ(m.Stop().exit_code, 0);
+  EXPECT_TRUE(Contains(TransportSummary(dir_ / "d.log"), "via io_uring 0"));
+}
+
 }  // namespace
 }  // namespace faultfs::testing

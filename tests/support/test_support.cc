@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "faultfs/core/mountinfo.h"
@@ -157,6 +158,11 @@ void FaultfsMount::ExpectCleanLog() const {
 std::string FaultfsMount::Start(const std::string& backing, const std::string& mountpoint,
                                 const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {FaultfsBinary(), "mount"};
+  // CTest runs the mounting tests once per transport: FAULTFS_TEST_MOUNT_ARGS adds to every mount.
+  if (const char* common = std::getenv("FAULTFS_TEST_MOUNT_ARGS")) {
+    std::istringstream words(common);
+    for (std::string w; words >> w;) argv.push_back(w);
+  }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   argv.push_back(backing);
   if (mountpoint != backing) argv.push_back(mountpoint);

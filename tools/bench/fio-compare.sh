@@ -97,7 +97,8 @@ run_job() {
       echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["write"]["iops"])' ;;
     metadata)
       local files=(--filesize=4k --nrfiles=20000 --openfiles=1 --file_service_type=sequential)
-      rm -rf "$dir/meta"; mkdir "$dir/meta"; sync
+      # One directory for every run: a new one would land in another block group (see above).
+      mkdir -p "$dir/meta"; sync
       start=$(now_ns)
       fio "${fio_common[@]}" --name=create --directory="$dir/meta" --ioengine=sync --rw=write --bs=4k \
         --create_on_open=1 "${files[@]}" >/dev/null
@@ -105,7 +106,6 @@ run_job() {
       fio "${fio_common[@]}" --name=create --directory="$dir/meta" --ioengine=filedelete "${files[@]}" >/dev/null
       end=$(now_ns)
       [ -z "$(ls -A "$dir/meta")" ] || { echo "fio-compare: metadata job left files in $dir/meta" >&2; exit 1; }
-      rmdir "$dir/meta"
       awk -v ns=$((end - start)) 'BEGIN { printf "%.0f", 60000 / (ns / 1e9) }' ;;
     *) echo "fio-compare: unknown job $job" >&2; exit 2 ;;
   esac

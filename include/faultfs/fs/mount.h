@@ -10,6 +10,13 @@
 
 namespace faultfs {
 
+// How requests travel between the kernel and the daemon.
+enum class Transport {
+  kAuto,   // io_uring when the kernel offers it (switching fuse.enable_uring on), else /dev/fuse
+  kUring,  // io_uring, or fail
+  kDev,    // /dev/fuse only
+};
+
 struct MountOptions {
   std::string backing;     // directory whose contents the mount serves
   std::string mountpoint;  // where to mount; equal to `backing` for an in-place mount
@@ -21,7 +28,15 @@ struct MountOptions {
   double negative_timeout_s = 60.0;
   bool allow_other = false;    // let users other than the one who mounted use the mount
   bool single_thread = false;  // serve one request at a time (reproducible fault sequences)
-  unsigned max_threads = 8;    // worker threads serving requests
+  Transport transport = Transport::kAuto;
+  unsigned uring_depth = 4;    // io_uring entries (and threads) per CPU
+  // Run io_uring threads at idle priority. The requester is blocked while its request is served,
+  // so its CPU is usually free; and a CPU running only idle-priority threads counts as idle when
+  // the kernel places the woken requester, which keeps it on its CPU (at normal priority it is
+  // moved to the other CPU on every reply, costing an inter-processor wake-up each time). Under
+  // full CPU saturation by other processes, idle-priority threads get only a small share.
+  bool uring_idle_priority = true;
+  unsigned max_threads = 8;    // worker threads serving /dev/fuse
   // After answering a request, one worker polls for the next one this long before sleeping: on
   // virtual machines a sleeping thread pays a costly wake-up per request. 0 never polls.
   unsigned spin_us = 50;

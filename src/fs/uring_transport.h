@@ -1,0 +1,71 @@
+// FUSE over io_uring: requests served on the CPU that issued them.
+//
+// On /dev/fuse, every request wakes a daemon thread on another CPU and every reply wakes the
+// application back; on virtual machines each of those wake-ups costs tens of microseconds. With
+// io_uring the kernel keeps one queue per CPU and hands a request to a ring entry of the issuing
+// CPU's queue; the entry's thread is pinned to that CPU, so the request and its reply never leave
+// it. The protocol is described in docs/architecture.md ("Transport").
+//
+// Shape: one io_uring and one thread per entry, `depth` entries per CPU queue, so a slow request
+// (an fsync) holds one entry while others on that CPU keep being served. Requests are rebuilt in
+// the /dev/fuse layout just in front of the entry's page-aligned payload buffer (write data stays
+// where the kernel put it, page-aligned) and handed to libfuse; libfuse's replies come back through
+// Route() (the session's custom writev) and are committed to the entry they answer.
+//
+// What stays on /dev/fuse: INIT, FORGET, INTERRUPT and notifications; the RequestLoop serves those.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "fuse_version.h"
+
+namespace faultfs::fs {
+
+class UringTransport {
+ public:
+  UringTransport(fuse_session* session, int dev_fd, unsigned depth, bool idle_priority);
+  ~UringTransport();
+  UringTransport(const UringTransport&) = delete;
+  UringTransport& operator=(const UringTransport&) = delete;
+
+  // Called by the /dev/fuse reader for every request it reads, before libfuse sees it: notes the
+  // INIT request and whether the kernel offers io_uring.
+  void ObserveDevRequest(const char* request, size_t size);
+
+  // The session's writev: a reply for a ring entry is committed to it; everything else (INIT's
+  // reply, which is patched to switch io_uring on when the rings are ready, replies to /dev/fuse
+  // requests, notifications) is written to /dev/fuse. Same contract as writev(2).
+  ssize_t Route(const iovec* iov, int count);
+
+  // Waits for every entry thread to end (the connection ended).
+  void Join();
+
+  bool active() const { return active_.load(std::memory_order_acquire); }
+  uint64_t served() const { return served_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Entry;
+
+  bool SetUp(size_t payload_size);  // rings and buffers; false if io_uring cannot be used
+  void Serve(Entry& entry);
+  ssize_t WriteDev(const iovec* iov, int count);
+  ssize_t PatchAndSendInit(const iovec* iov, int count);
+  Entry* FindEntry(uint64_t unique);
+
+  fuse_session* const session_;
+  const int dev_fd_;
+  const unsigned depth_;
+  const bool idle_priority_;
+  std::atomic<uint64_t> init_unique_{0};
+  std::atomic<bool> kernel_offers_uring_{false};
+  std::atomic<bool> active_{false};
+  std::atomic<uint64_t> served_{0};  // requests that arrived through a ring
+  std::vector<std::unique_ptr<Entry>> entries_;
+};
+
+}  // namespace faultfs::fs
