@@ -207,7 +207,9 @@ bool UringTransport::SetUp(size_t payload_size) {
         return false;
       }
       e->ring_ready = true;
-      e->header = static_cast<abi::ReqHeader*>(std::aligned_alloc(64, sizeof(abi::ReqHeader)));
+      // aligned_alloc wants a size that is a multiple of the alignment.
+      constexpr size_t kHeaderAlloc = (sizeof(abi::ReqHeader) + 63) / 64 * 64;
+      e->header = static_cast<abi::ReqHeader*>(std::aligned_alloc(64, kHeaderAlloc));
       e->block = static_cast<char*>(std::aligned_alloc(kPage, kSlack + payload_size));
       if (e->header == nullptr || e->block == nullptr) {
         entries_.clear();
