@@ -181,7 +181,7 @@ namespace {
 sigset_t StopSignals() {
   sigset_t signals;
   sigemptyset(&signals);
-  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR2}) sigaddset(&signals, sig);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) sigaddset(&signals, sig);
   return signals;
 }
 
@@ -239,6 +239,10 @@ void Mount::Impl::RunSignalWaiter(const sigset_t& signals) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGUSR2) return;  // the loop ended on its own
+    if (sig == SIGUSR1) {        // "what has the daemon been asked?"
+      spdlog::info("requests so far: {}", fs->stats().Summary());
+      continue;
+    }
     if (!detached) {
       // Detaching ends the mount at once for new users; the loop ends when the last open file
       // on it is closed and the kernel drops the connection.

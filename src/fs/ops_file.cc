@@ -9,6 +9,7 @@
 
 #include "aligned_buffer.h"
 #include "passthrough.h"
+#include "uring_transport.h"
 
 namespace faultfs::fs {
 
@@ -28,9 +29,19 @@ void SetOpenFlags(fuse_file_info* fi) {
   fi->noflush = 1;
 }
 
+// The kernel's FUSE layer already reads ahead for the application, as the application's own hints
+// (fadvise) and access pattern decide. Readahead on the backing file as well would read more than
+// the application's reads cause natively, and would warm the backing cache for it: off.
+void NoBackingReadahead(int fd, int flags) {
+  if ((flags & O_ACCMODE) != O_WRONLY && (flags & O_DIRECT) == 0) {
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+  }
+}
+
 // Hands a new FileHandle to the kernel; if the reply does not arrive, the handle is closed.
 template <typename SendFn>
 void SendOpen(HandleRegistry& handles, UniqueFd fd, int flags, fuse_file_info* fi, SendFn&& send) {
+  NoBackingReadahead(fd.get(), flags);
   auto* handle = new FileHandle();  // NOLINT(cppcoreguidelines-owning-memory): registry owns it
   handle->fd = std::move(fd);
   handle->flags = flags;
@@ -78,9 +89,11 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
 
 void Passthrough::Read(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
-  if (h.flags & O_DIRECT) {
-    char* buf = AlignedBuffer::ForThisThread().Reserve(size);
-    if (buf == nullptr) return (void)r.Err(ENOMEM);
+  // On an io_uring entry the data goes straight into the reply buffer the kernel reads from;
+  // O_DIRECT needs an aligned buffer (the ring payload is page-aligned too).
+  char* buf = UringTransport::ReplySpace(size);
+  if (buf == nullptr && (h.flags & O_DIRECT)) buf = AlignedBuffer::ForThisThread().Reserve(size);
+  if (buf != nullptr) {
     const ssize_t n = pread(h.fd.get(), buf, size, off);
     if (n < 0) return (void)r.Err(errno);
     return (void)r.Buf(buf, static_cast<size_t>(n));
@@ -96,7 +109,10 @@ void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fus
   const FileHandle& h = HandleOf(fi);
   const size_t size = fuse_buf_size(in);
   fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
-  if (h.flags & O_DIRECT) {
+  // Data already page-aligned in memory (the io_uring payload) needs no bounce for O_DIRECT.
+  const bool aligned = in->count == 1 && (in->buf[0].flags & FUSE_BUF_IS_FD) == 0 &&
+                       reinterpret_cast<uintptr_t>(in->buf[0].mem) % AlignedBuffer::kAlignment == 0;
+  if ((h.flags & O_DIRECT) && !aligned) {
     char* buf = AlignedBuffer::ForThisThread().Reserve(size);
     if (buf == nullptr) return (void)r.Err(ENOMEM);
     dst.buf[0].mem = buf;

@@ -105,6 +105,8 @@ struct UringTransport::Entry {
   }
 };
 
+thread_local UringTransport::Entry* UringTransport::serving_entry_ = nullptr;
+
 UringTransport::UringTransport(fuse_session* session, int dev_fd, unsigned depth,
                                bool idle_priority)
     : session_(session), dev_fd_(dev_fd), depth_(depth), idle_priority_(idle_priority) {}
@@ -141,7 +143,8 @@ ssize_t UringTransport::Route(const iovec* iov, int count) {
   size_t body = 0;
   for (int i = 1; i < count; ++i) {
     FAULTFS_CHECK(body + iov[i].iov_len <= e->payload_size) << "reply larger than the ring payload";
-    std::memcpy(e->payload + body, iov[i].iov_base, iov[i].iov_len);
+    // A reply built in place (ReplySpace) is already where it must be.
+    if (iov[i].iov_base != e->payload + body) std::memcpy(e->payload + body, iov[i].iov_base, iov[i].iov_len);
     body += iov[i].iov_len;
   }
   e->header->ring_ent_in_out.payload_sz = static_cast<uint32_t>(body);
@@ -296,8 +299,15 @@ void UringTransport::Serve(Entry& e) {
     fuse_buf buf{};
     buf.mem = start;
     buf.size = in.len;
+    serving_entry_ = &e;
     fuse_session_process_buf(session_, &buf);
+    serving_entry_ = nullptr;
   }
+}
+
+char* UringTransport::ReplySpace(size_t size) {
+  Entry* e = serving_entry_;
+  return (e != nullptr && size <= e->payload_size) ? e->payload : nullptr;
 }
 
 void UringTransport::Join() {

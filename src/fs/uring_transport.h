@@ -45,11 +45,16 @@ class UringTransport {
   // Waits for every entry thread to end (the connection ended).
   void Join();
 
+  // On an entry thread serving a request: the entry's payload buffer, where a reply of up to
+  // `size` bytes can be built in place (Route() then skips copying it). nullptr elsewhere.
+  static char* ReplySpace(size_t size);
+
   bool active() const { return active_.load(std::memory_order_acquire); }
   uint64_t served() const { return served_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry;
+  static thread_local Entry* serving_entry_;  // the entry the calling thread is serving
 
   bool SetUp(size_t payload_size);  // rings and buffers; false if io_uring cannot be used
   void Serve(Entry& entry);

@@ -10,6 +10,12 @@
 #   tools/bench/fio-compare.sh [--rounds N] [--dir DIR] [--runtime S] [--mount-args "ARGS"]
 #                              [--json FILE] [--jobs "seqwrite seqread randread randwrite metadata"]
 #
+# Where: by default a fresh ext4 (with a journal, like a database's data disk) on a 6 GiB image in
+# /var/tmp, loop-mounted with direct I/O, so on the same disk; it is removed at the end. A long-used
+# filesystem is a poor baseline: ext4 without a journal will not reuse an inode within 60-300 s of
+# its deletion and scans past every such inode on each create, so file creation there slows by
+# 10-20x after a large deletion and the result depends on what ran before. --dir DIR uses DIR as is.
+#
 # Jobs: seqwrite (1 MiB writes, 1 GiB, final fsync), seqread (that file, caches dropped first),
 # randread (4 KiB, 2 jobs, --runtime s), randwrite (4 KiB, fdatasync after every write, --runtime s),
 # metadata (create + write 4 KiB, stat, unlink 20,000 files). Throughput is measured on the wall
@@ -19,8 +25,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
-rounds=3
-base=/var/tmp/faultfs-bench
+rounds=4
+base=
 runtime=30
 mount_args=""
 json_out=""
@@ -43,11 +49,26 @@ faultfs=${FAULTFS_BIN:-$root/build/src/cli/faultfs}
 command -v fio >/dev/null || { echo "fio-compare: fio is not installed (tools/install-deps.sh)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "fio-compare: needs root (drop_caches, mount)" >&2; exit 2; }
 
-dir=$base/data
 results=$(mktemp)
+image="" loop="" fsdir=""
+if [ -z "$base" ]; then
+  image=/var/tmp/faultfs-bench.img
+  fsdir=/var/tmp/faultfs-bench.fs
+  rm -f "$image"
+  fallocate -l 6G "$image"
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$image"
+  loop=$(losetup --direct-io=on -f --show "$image")
+  mkdir -p "$fsdir"
+  mount "$loop" "$fsdir"
+  base=$fsdir
+fi
+dir=$base/data
 is_mounted() { grep -q " $dir fuse.faultfs " /proc/mounts; }
 cleanup() {
   is_mounted && "$faultfs" umount --lazy "$dir" >/dev/null 2>&1
+  if [ -n "$loop" ]; then
+    umount "$fsdir" 2>/dev/null; losetup -d "$loop" 2>/dev/null; rm -f "$image"; rmdir "$fsdir" 2>/dev/null
+  fi
   rm -f "$results"
 }
 trap cleanup EXIT
@@ -56,11 +77,13 @@ rm -rf "$dir"
 mkdir -p "$dir"
 mount_faultfs() {
   # shellcheck disable=SC2086
-  "$faultfs" mount $mount_args --log-file "$base/daemon.log" "$dir" >/dev/null
+  "$faultfs" mount $mount_args --log-file /var/tmp/faultfs-bench-daemon.log "$dir" >/dev/null
   stat -f -c %T "$dir" | grep -q fuse || { echo "fio-compare: $dir is not a FUSE mount" >&2; exit 1; }
 }
 
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+# Lets the previous run's writeback finish, then drops every cache: the run that comes second in a
+# pair otherwise starts on a quieter disk.
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; sleep 1; }
 now_ns() { date +%s%N; }
 fio_common=(--output-format=json --group_reporting --ioengine=psync)
 

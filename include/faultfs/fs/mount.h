@@ -60,7 +60,8 @@ class Mount {
   Mount(const Mount&) = delete;
   Mount& operator=(const Mount&) = delete;
 
-  // Blocks until unmounted. Create() blocks SIGTERM, SIGINT, SIGHUP and SIGUSR2 in the calling
+  // Blocks until unmounted. SIGUSR1 logs the request counts. Create() blocks SIGTERM, SIGINT,
+  // SIGHUP, SIGUSR1 and SIGUSR2 in the calling
   // thread, so threads started after it inherit the mask and Serve() routes those signals to one
   // waiting thread; threads started before Create() must block them too.
   Status Serve();
