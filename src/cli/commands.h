@@ -12,6 +12,7 @@ using Runner = std::function<int()>;
 Runner AddMount(CLI::App& app);
 Runner AddUmount(CLI::App& app);
 Runner AddStatus(CLI::App& app);
+Runner AddPolicy(CLI::App& app);
 
 // Exit codes shared by the commands.
 inline constexpr int kExitOk = 0;

@@ -18,10 +18,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   std::map<std::string, Runner> runners = {
-      {"mount", AddMount(app)}, {"umount", AddUmount(app)}, {"status", AddStatus(app)}};
+      {"mount", AddMount(app)}, {"umount", AddUmount(app)}, {"status", AddStatus(app)},
+      {"policy", AddPolicy(app)}};
   // CLI11 would call an unknown command "a missing subcommand"; name it instead.
   if (argc > 1 && argv[1][0] != '-' && runners.count(argv[1]) == 0) {
-    std::cerr << "faultfs: unknown command '" << argv[1] << "' (commands: mount, umount, status; "
+    std::cerr << "faultfs: unknown command '" << argv[1] << "' (commands: mount, umount, status, policy; "
               << "see faultfs --help)\n";
     return kExitUsage;
   }

@@ -1,0 +1,31 @@
+// Path globs for policies, matched against paths relative to the mount root ("db/wal/000001.log").
+// A pattern is a sequence of '/'-separated segments, matched segment by segment:
+//   **      a whole segment: zero or more path segments ("**/x" matches "x" and "a/b/x")
+//   *       any characters within one segment (never '/')
+//   ?       one character within a segment
+//   [abc]   one of the characters; [a-z] ranges; [!abc] negation
+//   {a,b}   one of the alternatives (may hold the other syntax; not nested)
+// A glob is compiled once (alternatives expanded, segments split) and matched without allocation.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faultfs/core/status.h"
+
+namespace faultfs::policy {
+
+class Glob {
+ public:
+  static Result<Glob> Compile(std::string_view pattern);
+  bool Matches(std::string_view path) const;
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  using Segments = std::vector<std::string>;
+  std::string pattern_;
+  std::vector<Segments> alternatives_;  // the pattern with {..} expanded, split at '/'
+};
+
+}  // namespace faultfs::policy

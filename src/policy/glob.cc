@@ -1,0 +1,174 @@
+#include "faultfs/policy/glob.h"
+
+#include <array>
+
+namespace faultfs::policy {
+
+namespace {
+
+// One character class at p[0] == '['. Returns the length of the class (through ']'), or 0 if it
+// is unterminated; `matched` says whether c belongs to it.
+size_t MatchClass(std::string_view p, char c, bool& matched) {
+  size_t i = 1;
+  const bool negate = i < p.size() && (p[i] == '!' || p[i] == '^');
+  if (negate) ++i;
+  bool in = false;
+  for (bool first = true; i < p.size() && (p[i] != ']' || first); ++i, first = false) {
+    if (i + 2 < p.size() && p[i + 1] == '-' && p[i + 2] != ']') {
+      in = in || (c >= p[i] && c <= p[i + 2]);
+      i += 2;
+    } else {
+      in = in || c == p[i];
+    }
+  }
+  if (i >= p.size()) return 0;
+  matched = in != negate;
+  return i + 1;
+}
+
+// Wildcards within one segment: '*' with single-star backtracking (linear in practice).
+bool MatchSegment(std::string_view p, std::string_view s) {
+  size_t pi = 0, si = 0;
+  size_t star_p = std::string_view::npos, star_s = 0;
+  while (si < s.size()) {
+    if (pi < p.size() && p[pi] == '*') {
+      while (pi < p.size() && p[pi] == '*') ++pi;
+      star_p = pi;
+      star_s = si;
+      continue;
+    }
+    if (pi < p.size()) {
+      if (p[pi] == '?') {
+        ++pi;
+        ++si;
+        continue;
+      }
+      if (p[pi] == '[') {
+        bool matched = false;
+        const size_t len = MatchClass(p.substr(pi), s[si], matched);
+        if (len != 0 && matched) {
+          pi += len;
+          ++si;
+          continue;
+        }
+      } else if (p[pi] == s[si]) {
+        ++pi;
+        ++si;
+        continue;
+      }
+    }
+    if (star_p == std::string_view::npos) return false;
+    pi = star_p;
+    si = ++star_s;
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+// Path segments by position; paths deeper than kMaxDepth segments never match.
+constexpr size_t kMaxDepth = 256;
+struct PathSegments {
+  std::array<std::string_view, kMaxDepth> seg;
+  size_t n = 0;
+};
+
+bool MatchFrom(const std::vector<std::string>& pat, size_t i, const PathSegments& path, size_t j) {
+  for (; i < pat.size(); ++i, ++j) {
+    if (pat[i] == "**") {
+      if (i + 1 == pat.size()) return true;  // trailing "**": whatever remains
+      for (size_t k = j; k <= path.n; ++k) {
+        if (MatchFrom(pat, i + 1, path, k)) return true;
+      }
+      return false;
+    }
+    if (j >= path.n || !MatchSegment(pat[i], path.seg[j])) return false;
+  }
+  return j == path.n;
+}
+
+Status ValidateSegment(std::string_view seg) {
+  for (size_t i = 0; i < seg.size(); ++i) {
+    bool unused = false;
+    if (seg[i] == '[' && MatchClass(seg.substr(i), 'x', unused) == 0) {
+      return Status::Invalid("unterminated '[' in '" + std::string(seg) + "'");
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> Split(std::string_view p) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= p.size()) {
+    const size_t slash = p.find('/', start);
+    const std::string_view seg = p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (!seg.empty()) out.emplace_back(seg);
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+// Expands {a,b} groups (not nested) into plain patterns.
+Status Expand(std::string_view pattern, std::vector<std::string>& out) {
+  const size_t open = pattern.find('{');
+  const size_t close = pattern.find('}');
+  if (open == std::string_view::npos && close == std::string_view::npos) {
+    out.emplace_back(pattern);
+    return Status::Ok();
+  }
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+    return Status::Invalid("unbalanced '{' and '}'");
+  }
+  if (pattern.find('{', open + 1) < close) return Status::Invalid("nested '{' is not supported");
+  const std::string_view head = pattern.substr(0, open);
+  const std::string_view body = pattern.substr(open + 1, close - open - 1);
+  const std::string_view tail = pattern.substr(close + 1);
+  for (size_t start = 0;;) {
+    const size_t comma = body.find(',', start);
+    const std::string_view alt = body.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    FAULTFS_RETURN_IF_ERROR(Expand(std::string(head) + std::string(alt) + std::string(tail), out));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Glob> Glob::Compile(std::string_view pattern) {
+  if (pattern.empty()) return Status::Invalid("empty glob");
+  if (pattern.front() == '/') return Status::Invalid("globs are relative to the mount root: drop the leading '/'");
+  std::vector<std::string> expanded;
+  FAULTFS_RETURN_IF_ERROR(Expand(pattern, expanded));
+  Glob g;
+  g.pattern_ = std::string(pattern);
+  for (const auto& alt : expanded) {
+    Segments segs = Split(alt);
+    for (const auto& seg : segs) FAULTFS_RETURN_IF_ERROR(ValidateSegment(seg));
+    g.alternatives_.push_back(std::move(segs));
+  }
+  return g;
+}
+
+bool Glob::Matches(std::string_view path) const {
+  PathSegments segs;
+  size_t start = 0;
+  while (start <= path.size()) {
+    const size_t slash = path.find('/', start);
+    const std::string_view seg =
+        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (!seg.empty()) {
+      if (segs.n == kMaxDepth) return false;
+      segs.seg[segs.n++] = seg;
+    }
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  for (const auto& alt : alternatives_) {
+    if (MatchFrom(alt, 0, segs, 0)) return true;
+  }
+  return false;
+}
+
+}  // namespace faultfs::policy
