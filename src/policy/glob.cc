@@ -1,5 +1,6 @@
 #include "faultfs/policy/glob.h"
 
+#include <algorithm>
 #include <array>
 
 namespace faultfs::policy {
@@ -134,6 +135,33 @@ Status Expand(std::string_view pattern, std::vector<std::string>& out) {
   return Status::Ok();
 }
 
+bool IsWild(char c) { return c == '*' || c == '?' || c == '['; }
+
+// Literal characters every match starts with. A "**" segment may match nothing, so the '/' in
+// front of it is not part of the prefix ("db/**" matches "db").
+std::string LiteralPrefix(const std::vector<std::string>& segs) {
+  std::string out;
+  for (size_t i = 0; i < segs.size() && segs[i] != "**"; ++i) {
+    const std::string& seg = segs[i];
+    size_t n = 0;
+    while (n < seg.size() && !IsWild(seg[n])) ++n;
+    out += seg.substr(0, n);
+    if (n < seg.size()) return out;
+    if (i + 1 < segs.size() && segs[i + 1] != "**") out += '/';
+  }
+  return out;
+}
+
+// Literal characters every match ends with: the literal tail of the last segment (a class or star
+// ends it; "**" has none).
+std::string LiteralSuffix(const std::vector<std::string>& segs) {
+  if (segs.empty()) return "";
+  const std::string& last = segs.back();
+  size_t n = last.size();
+  while (n > 0 && !IsWild(last[n - 1]) && last[n - 1] != ']') --n;
+  return last.substr(n);
+}
+
 }  // namespace
 
 Result<Glob> Glob::Compile(std::string_view pattern) {
@@ -146,9 +174,36 @@ Result<Glob> Glob::Compile(std::string_view pattern) {
   for (const auto& alt : expanded) {
     Segments segs = Split(alt);
     for (const auto& seg : segs) FAULTFS_RETURN_IF_ERROR(ValidateSegment(seg));
-    g.alternatives_.push_back(std::move(segs));
+    Alternative a;
+    a.prefix = LiteralPrefix(segs);
+    a.suffix = LiteralSuffix(segs);
+    a.segments = std::move(segs);
+    g.alternatives_.push_back(std::move(a));
   }
   return g;
+}
+
+std::vector<std::string> Glob::FirstSegments() const {
+  std::vector<std::string> out;
+  for (const auto& a : alternatives_) {
+    const bool literal = !a.segments.empty() && a.segments[0] != "**" &&
+                         std::none_of(a.segments[0].begin(), a.segments[0].end(), IsWild);
+    out.push_back(literal ? a.segments[0] : "");
+  }
+  return out;
+}
+
+std::vector<std::string> Glob::Extensions() const {
+  std::vector<std::string> out;
+  for (const auto& a : alternatives_) {
+    // "*.wal" as the last segment: the match's last segment ends with ".wal" and that is its
+    // extension only when the literal tail is a '.' followed by no other '.'.
+    const bool ext = a.suffix.size() > 1 && a.suffix[0] == '.' && a.suffix.find('.', 1) == std::string::npos &&
+                     !a.segments.empty() && a.segments.back().size() > a.suffix.size() &&
+                     a.segments.back()[a.segments.back().size() - a.suffix.size() - 1] == '*';
+    out.push_back(ext ? a.suffix : "");
+  }
+  return out;
 }
 
 bool Glob::Matches(std::string_view path) const {
@@ -166,7 +221,10 @@ bool Glob::Matches(std::string_view path) const {
     start = slash + 1;
   }
   for (const auto& alt : alternatives_) {
-    if (MatchFrom(alt, 0, segs, 0)) return true;
+    // Cheap literal checks first: most non-matching paths fail here.
+    if (path.size() < alt.prefix.size() || path.compare(0, alt.prefix.size(), alt.prefix) != 0) continue;
+    if (path.size() < alt.suffix.size() || path.compare(path.size() - alt.suffix.size(), alt.suffix.size(), alt.suffix) != 0) continue;
+    if (MatchFrom(alt.segments, 0, segs, 0)) return true;
   }
   return false;
 }

@@ -51,6 +51,18 @@ TEST(Glob, QuestionMarkClassesAndBraces) {
   EXPECT_TRUE(M("{wal,log}/*", "log/1"));
 }
 
+TEST(Glob, IndexAnchors) {
+  auto g = [](std::string_view p) { return *Glob::Compile(p); };
+  EXPECT_EQ(g("db/**").FirstSegments(), std::vector<std::string>{"db"});
+  EXPECT_EQ(g("{db,wal}/*.log").FirstSegments(), (std::vector<std::string>{"db", "wal"}));
+  EXPECT_EQ(g("**/x").FirstSegments(), std::vector<std::string>{""});
+  EXPECT_EQ(g("d*/x").FirstSegments(), std::vector<std::string>{""});
+  EXPECT_EQ(g("**/*.wal").Extensions(), std::vector<std::string>{".wal"});
+  EXPECT_EQ(g("**/*.tar.gz").Extensions(), std::vector<std::string>{""}) << "not a single extension";
+  EXPECT_EQ(g("**/x.wal").Extensions(), std::vector<std::string>{""}) << "a literal name, not any *.wal";
+  EXPECT_EQ(g("**/*[0-9]").Extensions(), std::vector<std::string>{""});
+}
+
 TEST(Glob, RejectsMalformedPatterns) {
   for (const char* bad : {"", "/abs/path", "a{b", "a}b", "{a{b}}", "x[ab"}) {
     EXPECT_FALSE(Glob::Compile(bad).ok()) << "'" << bad << "' should be rejected";

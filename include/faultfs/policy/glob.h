@@ -22,10 +22,21 @@ class Glob {
   bool Matches(std::string_view path) const;
   const std::string& pattern() const { return pattern_; }
 
+  // For indexing rules: the literal first segment every match starts with (e.g. "db" for
+  // "db/**"), or "" if the pattern can start otherwise; and the extension every match ends with
+  // (e.g. ".wal" for "**/*.wal"), or "".
+  std::vector<std::string> FirstSegments() const;  // one per alternative, "" if not literal
+  std::vector<std::string> Extensions() const;     // one per alternative, "" if not an extension
+
  private:
   using Segments = std::vector<std::string>;
+  struct Alternative {
+    Segments segments;
+    std::string prefix;  // literal characters every match starts with
+    std::string suffix;  // literal characters every match ends with
+  };
   std::string pattern_;
-  std::vector<Segments> alternatives_;  // the pattern with {..} expanded, split at '/'
+  std::vector<Alternative> alternatives_;  // the pattern with {..} expanded, split at '/'
 };
 
 }  // namespace faultfs::policy

@@ -1,0 +1,72 @@
+// ns per FaultEngine::Decide() with 0, 10 and 1000 rules that do not match the operation (the
+// cost every operation pays while a policy is loaded), and with one matching rule.
+#include <benchmark/benchmark.h>
+#include <sys/stat.h>
+
+#include "faultfs/engine/engine.h"
+
+namespace {
+
+using faultfs::engine::FaultEngine;
+using faultfs::engine::OpContext;
+using faultfs::policy::Op;
+
+// `rules` errno rules on reads and writes of paths that the benchmarked op never touches.
+faultfs::policy::Policy NonMatching(int rules) {
+  faultfs::policy::Policy p;
+  p.seed = 1;
+  for (int i = 0; i < rules; ++i) {
+    faultfs::policy::Rule r;
+    r.id = "r" + std::to_string(i);
+    r.match.ops.set(static_cast<size_t>(Op::kRead));
+    r.match.ops.set(static_cast<size_t>(Op::kWrite));
+    r.match.path_globs = {"dir-" + std::to_string(i) + "/**/*.wal"};
+    r.action = faultfs::policy::ErrnoAction{{{5, 1.0}}, false};
+    p.rules.push_back(r);
+  }
+  return p;
+}
+
+OpContext ReadOf(std::string_view path) {
+  OpContext c;
+  c.op = Op::kRead;
+  c.path = path;
+  c.mode = S_IFREG;
+  c.size = 4096;
+  return c;
+}
+
+void BM_DecideNonMatching(benchmark::State& state) {
+  FaultEngine engine(1);
+  if (!engine.Load(NonMatching(static_cast<int>(state.range(0)))).ok()) state.SkipWithError("load failed");
+  const OpContext ctx = ReadOf("data/tables/000123.sst");
+  for (auto _ : state) benchmark::DoNotOptimize(engine.Decide(ctx));
+  state.SetLabel(std::to_string(state.range(0)) + " rules, none matching");
+}
+BENCHMARK(BM_DecideNonMatching)->Arg(0)->Arg(10)->Arg(1000);
+
+void BM_DecideOtherOp(benchmark::State& state) {
+  FaultEngine engine(1);
+  if (!engine.Load(NonMatching(static_cast<int>(state.range(0)))).ok()) state.SkipWithError("load failed");
+  OpContext ctx = ReadOf("data/x");
+  ctx.op = Op::kLookup;  // no rule targets lookups
+  for (auto _ : state) benchmark::DoNotOptimize(engine.Decide(ctx));
+  state.SetLabel(std::to_string(state.range(0)) + " rules on other ops");
+}
+BENCHMARK(BM_DecideOtherOp)->Arg(0)->Arg(10)->Arg(1000);
+
+void BM_DecideMatching(benchmark::State& state) {
+  FaultEngine engine(1);
+  auto p = NonMatching(static_cast<int>(state.range(0)));
+  p.rules.back().match.path_globs = {"**/*.sst"};
+  p.rules.back().match.probability = 0.5;
+  if (!engine.Load(p).ok()) state.SkipWithError("load failed");
+  const OpContext ctx = ReadOf("data/tables/000123.sst");
+  for (auto _ : state) benchmark::DoNotOptimize(engine.Decide(ctx));
+  state.SetLabel(std::to_string(state.range(0)) + " rules, the last matching");
+}
+BENCHMARK(BM_DecideMatching)->Arg(1)->Arg(10)->Arg(1000);
+
+}  // namespace
+
+BENCHMARK_MAIN();
