@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "faultfs/fs/mount.h"
+#include "faultfs/policy/parse.h"
 #include "logging.h"
 #include "registry.h"
 
@@ -24,6 +25,7 @@ namespace {
 
 struct MountArgs {
   MountOptions options;
+  std::string policy_file;
   bool foreground = false;
   std::string log_level = "info";
   std::string log_file;
@@ -39,14 +41,14 @@ std::string UtcNow() {
 }
 
 // After a successful mount: where the daemon logs, and its registry record.
-Result<MountRecord> Register(const MountArgs& a, const std::string& log_file) {
+Result<MountRecord> Register(const MountArgs& a, const std::string& log_file, uint64_t seed) {
   char mnt[PATH_MAX];
   char backing[PATH_MAX];
   const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
   if (realpath(target.c_str(), mnt) == nullptr || realpath(a.options.backing.c_str(), backing) == nullptr) {
     return Status::FromErrno(errno, "resolving mount paths");
   }
-  MountRecord record{mnt, backing, getpid(), log_file, UtcNow()};
+  MountRecord record{mnt, backing, getpid(), log_file, UtcNow(), seed};
   FAULTFS_RETURN_IF_ERROR(WriteRecord(record));
   return record;
 }
@@ -54,7 +56,7 @@ Result<MountRecord> Register(const MountArgs& a, const std::string& log_file) {
 std::string ReadyLine(const MountRecord& r) {
   std::string line = "faultfs: mounted " + r.backing + " on " + r.mountpoint;
   if (r.backing == r.mountpoint) line += " (in place)";
-  line += " (pid " + std::to_string(r.pid);
+  line += " (pid " + std::to_string(r.pid) + ", fault seed " + std::to_string(r.seed);
   if (!r.log_file.empty()) line += ", log " + r.log_file;
   return line + ")";
 }
@@ -64,7 +66,7 @@ Result<std::pair<std::unique_ptr<Mount>, MountRecord>> MountHere(const MountArgs
                                                                  const std::string& log_file) {
   auto mount = Mount::Create(a.options);
   if (!mount.ok()) return mount.status();
-  auto record = Register(a, log_file);
+  auto record = Register(a, log_file, (*mount)->seed());
   if (!record.ok()) return record.status();  // the Mount destructor unmounts
   return std::make_pair(std::move(*mount), std::move(*record));
 }
@@ -77,6 +79,19 @@ int ServeUntilUnmounted(Mount& mount, const MountRecord& record) {
     return kExitFailure;
   }
   return kExitOk;
+}
+
+// Reads --policy before anything is mounted: every error, with its position, and exit 2.
+bool LoadPolicy(MountArgs& a) {
+  if (a.policy_file.empty()) return true;
+  auto outcome = policy::ParsePolicyFile(a.policy_file);
+  for (const auto& e : outcome.errors) std::cerr << e.ToString() << "\n";
+  if (!outcome.ok()) {
+    std::cerr << "faultfs mount: the policy has errors; nothing was mounted\n";
+    return false;
+  }
+  a.options.policy = std::move(*outcome.policy);
+  return true;
 }
 
 int RunForeground(const MountArgs& a) {
@@ -238,7 +253,13 @@ Runner AddMount(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--log-file", a->log_file,
                   "Daemon log (default: daemon.log in the mount's runtime directory)");
-  return [a] { return a->foreground ? RunForeground(*a) : RunBackground(*a); };
+  cmd->add_option("--policy", a->policy_file, "Fault policy to load (TOML; see policies/README.md)");
+  cmd->add_option("--seed", o.seed, "Seed for the policy's random draws (overrides the policy's)");
+  cmd->add_option("--events", o.events_file, "Fault event log: one JSON line per injected fault");
+  return [a] {
+    if (!LoadPolicy(*a)) return kExitUsage;
+    return a->foreground ? RunForeground(*a) : RunBackground(*a);
+  };
 }
 
 }  // namespace faultfs::cli

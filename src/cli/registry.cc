@@ -37,6 +37,7 @@ std::optional<MountRecord> ParseRecord(const std::string& path) {
   r.pid = j.value("pid", 0);
   r.log_file = j.value("log_file", "");
   r.started_at = j.value("started_at", "");
+  r.seed = j.value("seed", uint64_t{0});
   if (r.mountpoint.empty() || r.pid <= 0) return std::nullopt;
   return r;
 }
@@ -62,7 +63,7 @@ Status WriteRecord(const MountRecord& record) {
   if (!dir.ok()) return dir.status();
   const nlohmann::json j = {{"mountpoint", record.mountpoint}, {"backing", record.backing},
                             {"pid", record.pid},           {"log_file", record.log_file},
-                            {"started_at", record.started_at}};
+                            {"started_at", record.started_at}, {"seed", record.seed}};
   const std::string path = RecordPath(record.mountpoint);
   const std::string tmp = path + ".tmp";
   {

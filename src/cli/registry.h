@@ -20,6 +20,7 @@ struct MountRecord {
   pid_t pid = 0;
   std::string log_file;
   std::string started_at;  // ISO 8601, UTC
+  uint64_t seed = 0;       // the fault policy's seed
 };
 
 std::string RuntimeDir();

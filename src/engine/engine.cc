@@ -107,6 +107,7 @@ struct FaultEngine::Compiled {
   std::array<OpRules, policy::kOpCount> by_op;  // enabled rules only
   policy::OpSet targeted;
   policy::OpSet needs_path;
+  bool keeps_write_history = false;
   Clock::time_point loaded_at;
   // Decisions per op since this policy's counters began: a rule's `evaluated` is the sum over
   // its ops (every decision for one of its ops considers it, at least logically).
@@ -302,6 +303,10 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
       if (cr->after == nullptr) return Status::Invalid("rule '" + cr->rule.id + "': after_rule '" + *after + "' does not exist");
     }
     if (!cr->rule.enabled) continue;
+    const auto* fail = std::get_if<policy::FsyncFailAction>(&cr->rule.action);
+    if (std::holds_alternative<policy::StaleReadAction>(cr->rule.action) || (fail != nullptr && fail->drop_dirty)) {
+      compiled->keeps_write_history = true;
+    }
     for (size_t op = 0; op < policy::kOpCount; ++op) {
       if (!cr->rule.match.ops.test(op)) continue;
       IndexRule(compiled->by_op[op], cr.get());
@@ -346,6 +351,32 @@ Status FaultEngine::SetEnabled(std::string_view id, bool enabled) {
 
 bool FaultEngine::Targets(policy::Op op) const { return current_.load()->targeted.test(static_cast<size_t>(op)); }
 bool FaultEngine::NeedsPath(policy::Op op) const { return current_.load()->needs_path.test(static_cast<size_t>(op)); }
+bool FaultEngine::MayTarget(policy::Op op, std::string_view path, mode_t mode) const {
+  const auto c = current_.load();
+  const OpRules& index = c->by_op[static_cast<size_t>(op)];
+  if (index.empty()) return false;
+  OpContext ctx;
+  ctx.op = op;
+  ctx.path = path;
+  ctx.mode = mode;
+  std::vector<const CompiledRule*> candidates;
+  Candidates(index, ctx, candidates);
+  for (const CompiledRule* r : candidates) {
+    const policy::Match& m = r->rule.match;
+    bool path_ok = r->globs.empty() && r->regexes.empty();
+    for (const auto& g : r->globs) path_ok = path_ok || g.Matches(path);
+    for (const auto& re : r->regexes) path_ok = path_ok || std::regex_match(path.begin(), path.end(), re);
+    if (!path_ok) continue;
+    if (!m.file_types.empty()) {
+      const auto type = policy::FileTypeFromMode(mode);
+      if (!type || !AnyOf(m.file_types, *type)) continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+bool FaultEngine::KeepsWriteHistory() const { return current_.load()->keeps_write_history; }
 uint64_t FaultEngine::seed() const { return current_.load()->seed; }
 policy::Policy FaultEngine::policy() const { return current_.load()->source; }
 

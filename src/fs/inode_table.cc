@@ -172,6 +172,57 @@ Result<InodeFd> InodeTable::Fd(Inode& inode) {
   return lease;
 }
 
+void InodeTable::SetName(Inode& inode, const Inode& parent, std::string_view name) {
+  if (&inode == root_.get()) return;
+  std::lock_guard lock(path_mu_);
+  inode.parent_ = parent.key();
+  if (inode.name_ != name) inode.name_.assign(name);
+}
+
+void InodeTable::Renamed(int parent_fd, const Inode& parent, const char* name) {
+  struct stat st {};
+  if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  const InodeKey key{st.st_ino, st.st_dev};
+  Shard& shard = ShardFor(key);
+  std::lock_guard shard_lock(shard.mu);
+  const auto it = shard.map.find(key);
+  if (it != shard.map.end()) SetName(*it->second, parent, name);
+}
+
+std::string InodeTable::PathOf(const Inode& inode) const {
+  // Collect names leaf to root, then join root to leaf.
+  std::vector<std::string> names;
+  InodeKey key = inode.key();
+  std::string name;
+  {
+    std::lock_guard lock(path_mu_);
+    key = inode.parent_;
+    name = inode.name_;
+  }
+  if (&inode == root_.get()) return "";
+  names.push_back(name);
+  for (int depth = 0; depth < 4096 && !(key == root_->key()); ++depth) {
+    const Inode* parent = nullptr;
+    Shard& shard = const_cast<InodeTable*>(this)->ShardFor(key);
+    std::lock_guard shard_lock(shard.mu);
+    const auto it = shard.map.find(key);
+    if (it == shard.map.end()) {
+      names.push_back("?");  // a parent the kernel no longer holds: the path is not known
+      break;
+    }
+    parent = it->second.get();
+    std::lock_guard lock(path_mu_);
+    names.push_back(parent->name_);
+    key = parent->parent_;
+  }
+  std::string path;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    if (!path.empty()) path += '/';
+    path += *it;
+  }
+  return path;
+}
+
 size_t InodeTable::size() const {
   size_t total = 1;  // the root
   for (const auto& shard : shards_) {

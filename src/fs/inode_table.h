@@ -20,7 +20,12 @@
 // op, before the op's lease is released), so a forgotten inode with leases is orphaned: out of the
 // table, freed by its last lease.
 //
-// Lock order: evict_mu_ -> Shard::mu -> Inode::mu_. Inode::mu_ is never held across a FUSE reply.
+// Paths. Each inode remembers the parent and name it was last reached by (lookup, create,
+// rename), so rules on paths can be matched without keeping path strings per inode; PathOf() walks
+// the parents. A hard-linked file answers to the name it was last reached by.
+//
+// Lock order: evict_mu_ -> Shard::mu -> Inode::mu_ -> path_mu_. Inode::mu_ is never held across a
+// FUSE reply.
 #pragma once
 
 #include <fcntl.h>
@@ -31,6 +36,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -77,6 +84,10 @@ class Inode {
   bool referenced_ = true;  // second-chance bit for eviction
   bool pinned_ = false;     // never evict (no usable handle)
   std::vector<unsigned char> handle_;  // saved struct file_handle, empty until first eviction
+
+  // Where the inode was last reached from; guarded by the table's path_mu_.
+  InodeKey parent_{};
+  std::string name_;
 };
 
 // A lease on an inode's descriptor: the descriptor stays open while the lease lives.
@@ -121,6 +132,13 @@ class InodeTable {
   Result<InodeFd> Fd(Inode& inode);
 
   size_t size() const;
+
+  // Records that `inode` is reached as `name` in `parent`.
+  void SetName(Inode& inode, const Inode& parent, std::string_view name);
+  // After a rename: the inode now at (parent_fd, name), if the table knows it, is named so.
+  void Renamed(int parent_fd, const Inode& parent, const char* name);
+  // The inode's path relative to the root ("" for the root), from the names it was reached by.
+  std::string PathOf(const Inode& inode) const;
   size_t cached_fds() const { return cached_fds_.load(std::memory_order_relaxed); }
   size_t max_cached_fds() const { return max_cached_fds_; }
 
@@ -148,6 +166,7 @@ class InodeTable {
   const size_t max_cached_fds_;
   std::atomic<size_t> cached_fds_{0};
   std::mutex evict_mu_;
+  mutable std::mutex path_mu_;  // every inode's parent_ and name_
   std::array<Shard, kShards> shards_;
 };
 

@@ -20,6 +20,9 @@
 #include <thread>
 
 #include "faultfs/core/mountinfo.h"
+#include "deferrer.h"
+#include "event_log.h"
+#include "faultfs/core/random.h"
 #include "passthrough.h"
 #include "request_loop.h"
 #include "uring_transport.h"
@@ -147,8 +150,11 @@ bool IsInPlace(const MountOptions& options) {
 struct Mount::Impl {
   MountOptions options;
   std::string mountpoint;
+  std::unique_ptr<engine::FaultEngine> engine;
+  fs::EventLog events;
   std::unique_ptr<fs::Passthrough> fs;
   std::unique_ptr<fs::UringTransport> uring;
+  std::unique_ptr<fs::Deferrer> deferrer;
   fuse_session* session = nullptr;
   std::optional<MountEntry> mount;  // this mount, as the kernel listed it when mounted
   unsigned read_ahead_kb = 0;               // applied after INIT
@@ -156,6 +162,7 @@ struct Mount::Impl {
   ~Impl() {
     DetachIfStillMounted();
     if (uring) uring->Join();
+    deferrer.reset();  // its executors feed the session: they stop before it goes
     if (session != nullptr) fuse_session_destroy(session);  // closes the device descriptor
   }
   // A connection that ended without an unmount (aborted, failed start) must not leave a stale
@@ -209,6 +216,12 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   impl->mountpoint = *mountpoint;
   impl->read_ahead_kb = options.read_ahead_kb != 0 ? options.read_ahead_kb : BackingReadAheadKb(root.get());
   impl->fs = std::make_unique<fs::Passthrough>(std::move(root), options);
+  const uint64_t seed = options.seed.value_or(options.policy.seed.value_or(FreshSeed()));
+  impl->engine = std::make_unique<engine::FaultEngine>(seed);
+  policy::Policy initial = options.policy;
+  initial.seed = seed;
+  FAULTFS_RETURN_IF_ERROR(impl->engine->Load(std::move(initial)));
+  FAULTFS_RETURN_IF_ERROR(impl->events.Open(options.events_file));
 
   const char* argv[] = {"faultfs", nullptr};
   fuse_args args = FUSE_ARGS_INIT(1, const_cast<char**>(argv));
@@ -216,6 +229,8 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
                                    impl->fs.get());
   fuse_opt_free_args(&args);
   if (impl->session == nullptr) return Status::Invalid("libfuse could not create a session");
+  impl->deferrer = std::make_unique<fs::Deferrer>(impl->session, 4);
+  impl->fs->set_faults(impl->engine.get(), impl->deferrer.get(), &impl->events);
   const int dev_fd = dev->get();
   const fuse_custom_io io{RouteReply, ReadRequest, nullptr, nullptr};
   if (fuse_session_custom_io(impl->session, &io, dev->release()) != 0) {
@@ -229,7 +244,8 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   }
   FAULTFS_RETURN_IF_ERROR(KernelMount(*backing, impl->mountpoint, dev_fd, options.allow_other));
   impl->mount = FindMount(impl->mountpoint);
-  spdlog::info("mounted {} on {}{}", *backing, impl->mountpoint, IsInPlace(options) ? " (in place)" : "");
+  spdlog::info("mounted {} on {}{}; fault seed {} ({} rules)", *backing, impl->mountpoint,
+               IsInPlace(options) ? " (in place)" : "", seed, options.policy.rules.size());
   return std::unique_ptr<Mount>(new Mount(std::move(impl)));
 }
 
@@ -285,5 +301,14 @@ Status Mount::Serve() {
   if (res != 0) return Status::Invalid("the FUSE request loop failed (code " + std::to_string(res) + ")");
   return Status::Ok();
 }
+
+engine::FaultEngine& Mount::engine() { return *impl_->engine; }
+uint64_t Mount::seed() const { return impl_->engine->seed(); }
+void Mount::ReleaseStalled() { impl_->deferrer->ReleaseStalled(); }
+size_t Mount::Stalled() const { return impl_->deferrer->stalled(); }
+void Mount::Freeze() { impl_->deferrer->Freeze(); }
+void Mount::Thaw() { impl_->deferrer->Thaw(); }
+bool Mount::Frozen() const { return impl_->deferrer->frozen(); }
+std::string Mount::RequestCounts() const { return impl_->fs->stats().Summary(); }
 
 }  // namespace faultfs

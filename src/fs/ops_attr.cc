@@ -60,6 +60,7 @@ int ApplySetattr(int open_fd, int inode_fd, const struct stat& attr, int to_set)
 
 void Passthrough::Getattr(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   Inode& inode = InodeOf(ino);
+  FAULTFS_GATE(r, .op = policy::Op::kGetattr, .inode = &inode);
   auto fd = inodes_.Fd(inode);
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   struct stat st {};
@@ -70,6 +71,9 @@ void Passthrough::Getattr(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
 void Passthrough::Setattr(Reply& r, fuse_ino_t ino, struct stat* attr, int to_set,
                           fuse_file_info* fi) {
   Inode& inode = InodeOf(ino);
+  const bool truncate = (to_set & FUSE_SET_ATTR_SIZE) != 0;
+  FAULTFS_GATE(r, .op = truncate ? policy::Op::kTruncate : policy::Op::kSetattr, .inode = &inode,
+               .offset = truncate ? static_cast<uint64_t>(attr->st_size) : 0);
   auto fd = inodes_.Fd(inode);
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const int open_fd = OpenFdOf(inode, fi);
@@ -82,12 +86,14 @@ void Passthrough::Setattr(Reply& r, fuse_ino_t ino, struct stat* attr, int to_se
 }
 
 void Passthrough::Access(Reply& r, fuse_ino_t ino, int mask) {
+  FAULTFS_GATE(r, .op = policy::Op::kAccess, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   r.Err(faccessat(AT_FDCWD, ProcFdPath(fd->get()).c_str(), mask, 0) == 0 ? 0 : errno);
 }
 
 void Passthrough::Statfs(Reply& r, fuse_ino_t ino) {
+  FAULTFS_GATE(r, .op = policy::Op::kStatfs, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   struct statvfs st {};

@@ -12,6 +12,8 @@
 
 namespace faultfs::fs {
 
+using policy::Op;
+
 ProcFdPath::ProcFdPath(int fd) { std::snprintf(buf_, sizeof(buf_), "/proc/self/fd/%d", fd); }
 
 Inode& Passthrough::InodeOf(fuse_ino_t ino) {
@@ -24,7 +26,7 @@ fuse_ino_t Passthrough::FuseIno(Inode& inode) {
   return reinterpret_cast<fuse_ino_t>(&inode);
 }
 
-Result<fuse_entry_param> Passthrough::MakeEntry(int parent_fd, const char* name) {
+Result<fuse_entry_param> Passthrough::MakeEntry(const Inode& parent, int parent_fd, const char* name) {
   UniqueFd fd(openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, "lookup");
   fuse_entry_param e{};
@@ -32,6 +34,7 @@ Result<fuse_entry_param> Passthrough::MakeEntry(int parent_fd, const char* name)
     return Status::FromErrno(errno, "lookup stat");
   }
   Inode& inode = inodes_.Ref(e.attr, std::move(fd));
+  inodes_.SetName(inode, parent, name);
   e.ino = FuseIno(inode);
   e.attr_timeout = timeouts_.attr_s;
   e.entry_timeout = timeouts_.entry_s;
@@ -63,18 +66,21 @@ Status Passthrough::GiveToCaller(fuse_req_t req, int parent_fd, int at_fd, const
   return Status::Ok();
 }
 
-void Passthrough::ReplyNewEntry(Reply& r, int parent_fd, const char* name, mode_t mode) {
+void Passthrough::ReplyNewEntry(Reply& r, const Inode& parent, int parent_fd, const char* name,
+                                mode_t mode) {
   Status given = GiveToCaller(r.req(), parent_fd, parent_fd, name, mode);
   if (!given.ok()) spdlog::warn("{}: {}", name, given.ToString());
-  auto e = MakeEntry(parent_fd, name);
+  auto e = MakeEntry(parent, parent_fd, name);
   if (!e.ok()) return (void)r.Err(e.status().code());
   SendEntry(r, *e);
 }
 
 void Passthrough::Lookup(Reply& r, fuse_ino_t parent, const char* name) {
-  auto pfd = inodes_.Fd(InodeOf(parent));
+  Inode& dir = InodeOf(parent);
+  FAULTFS_GATE(r, .op = Op::kLookup, .parent = &dir, .name = name);
+  auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
-  auto e = MakeEntry(pfd->get(), name);
+  auto e = MakeEntry(dir, pfd->get(), name);
   if (e.ok()) return SendEntry(r, *e);
   if (e.status().code() == ENOENT && timeouts_.negative_s > 0) {
     fuse_entry_param negative{};  // ino 0: the kernel caches "no such name" for entry_timeout
@@ -87,45 +93,52 @@ void Passthrough::Lookup(Reply& r, fuse_ino_t parent, const char* name) {
 void Passthrough::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Unref(InodeOf(ino), nlookup); }
 
 void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  FAULTFS_GATE(r, .op = Op::kMknod, .parent = &InodeOf(parent), .name = name, .mode = mode);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   if (mknodat(pfd->get(), name, mode, rdev) != 0) return (void)r.Err(errno);
-  ReplyNewEntry(r, pfd->get(), name, mode);
+  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, mode);
 }
 
 void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mode) {
+  FAULTFS_GATE(r, .op = Op::kMkdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR | mode);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   if (mkdirat(pfd->get(), name, mode) != 0) return (void)r.Err(errno);
-  ReplyNewEntry(r, pfd->get(), name, S_IFDIR | mode);
+  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, S_IFDIR | mode);
 }
 
 void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const char* name) {
+  FAULTFS_GATE(r, .op = Op::kSymlink, .parent = &InodeOf(parent), .name = name, .mode = S_IFLNK);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   if (symlinkat(target, pfd->get(), name) != 0) return (void)r.Err(errno);
-  ReplyNewEntry(r, pfd->get(), name, S_IFLNK | 0777);
+  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, S_IFLNK | 0777);
 }
 
 void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  FAULTFS_GATE(r, .op = Op::kLink, .inode = &InodeOf(ino), .parent2 = &InodeOf(new_parent), .name2 = new_name);
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
-  auto pfd = inodes_.Fd(InodeOf(new_parent));
+  Inode& dir = InodeOf(new_parent);
+  auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   // AT_EMPTY_PATH links the inode itself (the daemon has CAP_DAC_READ_SEARCH as root).
   if (linkat(fd->get(), "", pfd->get(), new_name, AT_EMPTY_PATH) != 0) return (void)r.Err(errno);
-  auto e = MakeEntry(pfd->get(), new_name);
+  auto e = MakeEntry(dir, pfd->get(), new_name);
   if (!e.ok()) return (void)r.Err(e.status().code());
   SendEntry(r, *e);
 }
 
 void Passthrough::Unlink(Reply& r, fuse_ino_t parent, const char* name) {
+  FAULTFS_GATE(r, .op = Op::kUnlink, .parent = &InodeOf(parent), .name = name);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   r.Err(unlinkat(pfd->get(), name, 0) == 0 ? 0 : errno);
 }
 
 void Passthrough::Rmdir(Reply& r, fuse_ino_t parent, const char* name) {
+  FAULTFS_GATE(r, .op = Op::kRmdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   r.Err(unlinkat(pfd->get(), name, AT_REMOVEDIR) == 0 ? 0 : errno);
@@ -133,15 +146,21 @@ void Passthrough::Rmdir(Reply& r, fuse_ino_t parent, const char* name) {
 
 void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
                          const char* new_name, unsigned int flags) {
+  FAULTFS_GATE(r, .op = Op::kRename, .parent = &InodeOf(parent), .name = name,
+               .parent2 = &InodeOf(new_parent), .name2 = new_name);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   auto npfd = inodes_.Fd(InodeOf(new_parent));
   if (!npfd.ok()) return (void)r.Err(npfd.status().code());
-  const int res = renameat2(pfd->get(), name, npfd->get(), new_name, flags);
-  r.Err(res == 0 ? 0 : errno);
+  if (renameat2(pfd->get(), name, npfd->get(), new_name, flags) != 0) return (void)r.Err(errno);
+  // Keep path-based rules pointed at the right names.
+  inodes_.Renamed(npfd->get(), InodeOf(new_parent), new_name);
+  if (flags & RENAME_EXCHANGE) inodes_.Renamed(pfd->get(), InodeOf(parent), name);
+  r.Ok();
 }
 
 void Passthrough::Readlink(Reply& r, fuse_ino_t ino) {
+  FAULTFS_GATE(r, .op = Op::kReadlink, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   char target[PATH_MAX + 1];

@@ -1,33 +1,29 @@
 // Open files: open/create with the application's flags kept, read, write, fsync, fallocate,
-// copy_file_range, lseek, flush and release.
+// copy_file_range, lseek, flush and release; and the data faults that act on them.
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "aligned_buffer.h"
+#include "data_faults.h"
 #include "passthrough.h"
 #include "uring_transport.h"
+#include "write_history.h"
 
 namespace faultfs::fs {
+
+using policy::Op;
 
 namespace {
 
 // Flags the backing open must not see: the kernel resolved the name already (O_NOFOLLOW would
 // refuse the /proc magic link), and creation is create()'s business.
 constexpr int kNotForReopen = O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY;
-
-// Caching policy of a new open file. Without rules that touch data, the kernel page cache may keep
-// file contents across opens: every write goes through the mount and keeps it coherent.
-void SetOpenFlags(fuse_file_info* fi) {
-  fi->keep_cache = 1;
-  fi->direct_io = 0;
-  // Closing a file is not a durability point and forwards nothing the backing file needs; skipping
-  // FLUSH saves a round trip per close(). Dirty mmap pages are still written back as usual.
-  fi->noflush = 1;
-}
 
 // The kernel's FUSE layer already reads ahead for the application, as the application's own hints
 // (fadvise) and access pattern decide. Readahead on the backing file as well would read more than
@@ -38,32 +34,63 @@ void NoBackingReadahead(int fd, int flags) {
   }
 }
 
-// Hands a new FileHandle to the kernel; if the reply does not arrive, the handle is closed.
-template <typename SendFn>
-void SendOpen(HandleRegistry& handles, UniqueFd fd, int flags, fuse_file_info* fi, SendFn&& send) {
-  NoBackingReadahead(fd.get(), flags);
-  auto* handle = new FileHandle();  // NOLINT(cppcoreguidelines-owning-memory): registry owns it
-  handle->fd = std::move(fd);
-  handle->flags = flags;
-  handles.Add(handle);
-  fi->fh = reinterpret_cast<uint64_t>(handle);
-  SetOpenFlags(fi);
-  if (send() != 0) handles.Delete(handle);  // the kernel never got it
+// Caching policy of a new open file. Without rules on its data, the kernel page cache may keep
+// file contents across opens: every write goes through the mount and keeps it coherent. A file
+// that rules read or write is served around the page cache, so every read and write reaches them
+// (and a short read stays short instead of looking like the end of the file).
+void SetOpenFlags(fuse_file_info* fi, bool uncached, bool flush_rules) {
+  fi->keep_cache = uncached ? 0 : 1;
+  fi->direct_io = uncached ? 1 : 0;
+  // Closing a file is not a durability point and forwards nothing the backing file needs; skipping
+  // FLUSH saves a round trip per close(). Rules on flush bring it back.
+  fi->noflush = flush_rules ? 0 : 1;
+}
+
+// Data in memory, aligned for O_DIRECT, as one contiguous buffer (copied only when needed).
+char* Contiguous(fuse_bufvec* in, size_t size, bool need_aligned, bool need_copy) {
+  const bool one_mem = in->count == 1 && (in->buf[0].flags & FUSE_BUF_IS_FD) == 0;
+  const bool aligned = one_mem && reinterpret_cast<uintptr_t>(in->buf[0].mem) % AlignedBuffer::kAlignment == 0;
+  if (one_mem && !need_copy && (!need_aligned || aligned)) return static_cast<char*>(in->buf[0].mem);
+  char* buf = AlignedBuffer::ForThisThread().Reserve(size);
+  if (buf == nullptr) return nullptr;
+  fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
+  dst.buf[0].mem = buf;
+  if (fuse_buf_copy(&dst, in, FUSE_BUF_NO_SPLICE) != static_cast<ssize_t>(size)) return nullptr;
+  return buf;
 }
 
 }  // namespace
 
+// Hands a new FileHandle to the kernel; if the reply does not arrive, the handle is closed.
+template <typename SendFn>
+void Passthrough::SendOpen(UniqueFd fd, int flags, const Inode& inode, fuse_file_info* fi, SendFn&& send) {
+  NoBackingReadahead(fd.get(), flags);
+  auto* handle = new FileHandle();  // NOLINT(cppcoreguidelines-owning-memory): registry owns it
+  handle->fd = std::move(fd);
+  handle->flags = flags;
+  handle->inode = &inode;
+  handles_.Add(handle);
+  fi->fh = reinterpret_cast<uint64_t>(handle);
+  SetOpenFlags(fi, Uncached(inode), engine_ != nullptr && engine_->Targets(Op::kFlush));
+  if (send() != 0) handles_.Delete(handle);  // the kernel never got it
+}
+
 void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
-  auto ifd = inodes_.Fd(InodeOf(ino));
+  Inode& inode = InodeOf(ino);
+  FAULTFS_GATE(r, .op = Op::kOpen, .inode = &inode, .open_flags = fi->flags);
+  auto ifd = inodes_.Fd(inode);
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
   UniqueFd fd(open(ProcFdPath(ifd->get()).c_str(), (fi->flags & ~kNotForReopen) | O_CLOEXEC));
   if (!fd) return (void)r.Err(errno);
-  SendOpen(handles_, std::move(fd), fi->flags, fi, [&] { return r.Open(fi); });
+  SendOpen(std::move(fd), fi->flags, inode, fi, [&] { return r.Open(fi); });
 }
 
 void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t mode,
                          fuse_file_info* fi) {
-  auto pfd = inodes_.Fd(InodeOf(parent));
+  Inode& dir = InodeOf(parent);
+  FAULTFS_GATE(r, .op = Op::kCreate, .parent = &dir, .name = name, .mode = S_IFREG | mode,
+               .open_flags = fi->flags);
+  auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   const int flags = (fi->flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC;
   // Create exclusively first, so only a file this call made is given to the caller.
@@ -78,9 +105,9 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
     Status given = GiveToCaller(r.req(), pfd->get(), fd.get(), "", S_IFREG | mode);
     if (!given.ok()) spdlog::warn("{}: {}", name, given.ToString());
   }
-  auto e = MakeEntry(pfd->get(), name);
+  auto e = MakeEntry(dir, pfd->get(), name);
   if (!e.ok()) return (void)r.Err(e.status().code());
-  SendOpen(handles_, std::move(fd), fi->flags, fi, [&] {
+  SendOpen(std::move(fd), fi->flags, InodeOf(e->ino), fi, [&] {
     const int res = r.Create(*e, fi);
     if (res != 0) Forget(e->ino, 1);
     return res;
@@ -89,13 +116,24 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
 
 void Passthrough::Read(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
+  FAULTFS_GATE(r, .op = Op::kRead, .inode = h.inode, .offset = static_cast<uint64_t>(off), .size = size,
+               .open_flags = h.flags);
+  const auto* corrupt = f.As<policy::CorruptAction>();
+  const auto* short_read = f.As<policy::ShortAction>();
+  const bool stale = f.As<policy::StaleReadAction>() != nullptr;
   // On an io_uring entry the data goes straight into the reply buffer the kernel reads from;
-  // O_DIRECT needs an aligned buffer (the ring payload is page-aligned too).
+  // O_DIRECT and data faults need a buffer of ours (the ring payload is page-aligned too).
   char* buf = UringTransport::ReplySpace(size);
-  if (buf == nullptr && (h.flags & O_DIRECT)) buf = AlignedBuffer::ForThisThread().Reserve(size);
+  if (buf == nullptr && ((h.flags & O_DIRECT) || corrupt || short_read || stale)) {
+    buf = AlignedBuffer::ForThisThread().Reserve(size);
+    if (buf == nullptr) return (void)r.Err(ENOMEM);
+  }
   if (buf != nullptr) {
-    const ssize_t n = pread(h.fd.get(), buf, size, off);
+    ssize_t n = pread(h.fd.get(), buf, size, off);
     if (n < 0) return (void)r.Err(errno);
+    if (stale) history_->Stale(h.inode->key(), static_cast<uint64_t>(off), buf, static_cast<size_t>(n));
+    if (corrupt != nullptr) Corrupt(*corrupt, f.draw(), buf, static_cast<size_t>(n));
+    if (short_read != nullptr) n = std::min<ssize_t>(n, static_cast<ssize_t>(ShortLength(*short_read, size)));
     return (void)r.Buf(buf, static_cast<size_t>(n));
   }
   fuse_bufvec src = FUSE_BUFVEC_INIT(size);
@@ -108,52 +146,83 @@ void Passthrough::Read(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_i
 void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
   const size_t size = fuse_buf_size(in);
-  fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
-  // Data already page-aligned in memory (the io_uring payload) needs no bounce for O_DIRECT.
-  const bool aligned = in->count == 1 && (in->buf[0].flags & FUSE_BUF_IS_FD) == 0 &&
-                       reinterpret_cast<uintptr_t>(in->buf[0].mem) % AlignedBuffer::kAlignment == 0;
-  if ((h.flags & O_DIRECT) && !aligned) {
-    char* buf = AlignedBuffer::ForThisThread().Reserve(size);
-    if (buf == nullptr) return (void)r.Err(ENOMEM);
-    dst.buf[0].mem = buf;
-    const ssize_t copied = fuse_buf_copy(&dst, in, FUSE_BUF_NO_SPLICE);
-    if (copied < 0) return (void)r.Err(static_cast<int>(-copied));
-    const ssize_t n = pwrite(h.fd.get(), buf, static_cast<size_t>(copied), off);
-    if (n < 0) return (void)r.Err(errno);
-    return (void)r.Write(static_cast<size_t>(n));
+  FAULTFS_GATE(r, .op = Op::kWrite, .inode = h.inode, .offset = static_cast<uint64_t>(off), .size = size,
+               .open_flags = h.flags);
+  if (f.As<policy::LostWriteAction>() != nullptr) return (void)r.Write(size);  // success, nothing stored
+  const auto* corrupt = f.As<policy::CorruptAction>();
+  const auto* torn = f.As<policy::TornAction>();
+  const auto* short_write = f.As<policy::ShortAction>();
+  const auto* misdirect = f.As<policy::MisdirectAction>();
+  char* data = Contiguous(in, size, (h.flags & O_DIRECT) != 0, corrupt != nullptr);
+  if (data == nullptr) return (void)r.Err(ENOMEM);
+  if (engine_ != nullptr && engine_->KeepsWriteHistory()) {
+    history_->BeforeWrite(h.inode->key(), h.fd.get(), static_cast<uint64_t>(off), size);
   }
-  dst.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  dst.buf[0].fd = h.fd.get();
-  dst.buf[0].pos = off;
-  const ssize_t n = fuse_buf_copy(&dst, in, static_cast<fuse_buf_copy_flags>(0));
-  if (n < 0) return (void)r.Err(static_cast<int>(-n));
-  r.Write(static_cast<size_t>(n));
+  if (corrupt != nullptr) Corrupt(*corrupt, f.draw(), data, size);
+  if (torn != nullptr) {
+    // Only the kept units reach the disk; the application is told the whole write succeeded.
+    const TornPlan plan = PlanTorn(*torn, f.draw(), static_cast<uint64_t>(off), size);
+    const uint64_t first_unit = static_cast<uint64_t>(off) / plan.unit;
+    for (size_t i = 0; i < plan.keep.size(); ++i) {
+      if (!plan.keep[i]) continue;
+      const uint64_t lo = std::max<uint64_t>((first_unit + i) * plan.unit, static_cast<uint64_t>(off));
+      const uint64_t hi = std::min<uint64_t>((first_unit + i + 1) * plan.unit, static_cast<uint64_t>(off) + size);
+      if (pwrite(h.fd.get(), data + (lo - static_cast<uint64_t>(off)), hi - lo, static_cast<off_t>(lo)) < 0) {
+        return (void)r.Err(errno);
+      }
+    }
+    return (void)r.Write(size);
+  }
+  const size_t length = short_write != nullptr ? ShortLength(*short_write, size) : size;
+  const off_t where = misdirect != nullptr ? std::max<off_t>(0, off + misdirect->shift_bytes) : off;
+  const ssize_t n = pwrite(h.fd.get(), data, length, where);
+  if (n < 0) return (void)r.Err(errno);
+  r.Write(misdirect != nullptr ? size : static_cast<size_t>(n));
 }
 
-void Passthrough::Flush(Reply& r, fuse_ino_t, fuse_file_info*) {
-  // Only sent for handles opened without noflush. Nothing to forward: see SetOpenFlags().
+void Passthrough::Flush(Reply& r, fuse_ino_t, fuse_file_info* fi) {
+  // Only sent for handles opened without noflush (rules on flush). Nothing to forward.
+  FAULTFS_GATE(r, .op = Op::kFlush, .inode = HandleOf(fi).inode, .open_flags = HandleOf(fi).flags);
   r.Ok();
 }
 
 void Passthrough::Release(Reply& r, fuse_ino_t, fuse_file_info* fi) {
-  handles_.Delete(&HandleOf(fi));
-  r.Ok();
+  Fault f;
+  const GateResult gate = Gate(r, OpTarget{.op = Op::kRelease, .inode = HandleOf(fi).inode}, f);
+  if (gate == GateResult::kDeferred) return;  // reruns later and releases then
+  handles_.Delete(&HandleOf(fi));             // released even when an error was injected
+  if (gate == GateResult::kRun) r.Ok();
 }
 
 void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) {
-  const int fd = HandleOf(fi).fd.get();
-  const int res = datasync ? fdatasync(fd) : fsync(fd);
-  r.Err(res == 0 ? 0 : errno);
+  const FileHandle& h = HandleOf(fi);
+  FAULTFS_GATE(r, .op = datasync ? Op::kFdatasync : Op::kFsync, .inode = h.inode, .open_flags = h.flags);
+  if (f.As<policy::LyingFsyncAction>() != nullptr) return (void)r.Ok();  // success, nothing synced
+  if (const auto* fail = f.As<policy::FsyncFailAction>()) {
+    if (fail->drop_dirty && !history_->DropUnsynced(h.inode->key(), h.fd.get())) {
+      spdlog::warn("fsync_fail: history incomplete, some unsynced data of a file was not dropped");
+    }
+    return (void)r.Err(fail->err);
+  }
+  const int res = datasync ? fdatasync(h.fd.get()) : fsync(h.fd.get());
+  if (res != 0) return (void)r.Err(errno);
+  if (engine_ != nullptr && engine_->KeepsWriteHistory()) history_->Synced(h.inode->key());
+  r.Ok();
 }
 
 void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len,
                             fuse_file_info* fi) {
-  r.Err(fallocate(HandleOf(fi).fd.get(), mode, off, len) == 0 ? 0 : errno);
+  const FileHandle& h = HandleOf(fi);
+  FAULTFS_GATE(r, .op = Op::kFallocate, .inode = h.inode, .offset = static_cast<uint64_t>(off),
+               .size = static_cast<uint64_t>(len), .open_flags = h.flags);
+  r.Err(fallocate(h.fd.get(), mode, off, len) == 0 ? 0 : errno);
 }
 
 void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_info* fi_in,
                                 fuse_ino_t, off_t off_out, fuse_file_info* fi_out, size_t len,
                                 int flags) {
+  FAULTFS_GATE(r, .op = Op::kCopyFileRange, .inode = HandleOf(fi_in).inode, .inode2 = HandleOf(fi_out).inode,
+               .offset = static_cast<uint64_t>(off_out), .size = len);
   loff_t in = off_in;
   loff_t out = off_out;
   const ssize_t n = copy_file_range(HandleOf(fi_in).fd.get(), &in, HandleOf(fi_out).fd.get(), &out,
@@ -163,6 +232,7 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
 }
 
 void Passthrough::Lseek(Reply& r, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
+  FAULTFS_GATE(r, .op = Op::kLseek, .inode = HandleOf(fi).inode, .offset = static_cast<uint64_t>(off));
   const off_t res = lseek(HandleOf(fi).fd.get(), off, whence);
   if (res < 0) return (void)r.Err(errno);
   r.Lseek(res);

@@ -7,6 +7,7 @@
 
 #include "op_stats.h"
 #include "passthrough.h"
+#include "write_history.h"
 
 namespace faultfs::fs {
 
@@ -155,7 +156,10 @@ fuse_lowlevel_ops MakeOps() {
 Passthrough::Passthrough(UniqueFd backing_root, const MountOptions& options)
     : inodes_(std::move(backing_root),
               options.max_cached_fds != 0 ? options.max_cached_fds : DefaultMaxCachedFds()),
-      timeouts_{options.entry_timeout_s, options.attr_timeout_s, options.negative_timeout_s} {}
+      timeouts_{options.entry_timeout_s, options.attr_timeout_s, options.negative_timeout_s},
+      history_(std::make_unique<WriteHistory>()) {}
+
+Passthrough::~Passthrough() = default;
 
 const fuse_lowlevel_ops& Passthrough::Ops() {
   static const fuse_lowlevel_ops ops = MakeOps();

@@ -29,6 +29,7 @@ void ReplyXattrData(Reply& r, size_t size, CallFn&& call) {
 
 void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const char* value,
                            size_t size, int flags) {
+  FAULTFS_GATE(r, .op = policy::Op::kSetxattr, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const int res = setxattr(ProcFdPath(fd->get()).c_str(), name, value, size, flags);
@@ -36,6 +37,7 @@ void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const cha
 }
 
 void Passthrough::Getxattr(Reply& r, fuse_ino_t ino, const char* name, size_t size) {
+  FAULTFS_GATE(r, .op = policy::Op::kGetxattr, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const ProcFdPath path(fd->get());
@@ -43,6 +45,7 @@ void Passthrough::Getxattr(Reply& r, fuse_ino_t ino, const char* name, size_t si
 }
 
 void Passthrough::Listxattr(Reply& r, fuse_ino_t ino, size_t size) {
+  FAULTFS_GATE(r, .op = policy::Op::kListxattr, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const ProcFdPath path(fd->get());
@@ -50,6 +53,7 @@ void Passthrough::Listxattr(Reply& r, fuse_ino_t ino, size_t size) {
 }
 
 void Passthrough::Removexattr(Reply& r, fuse_ino_t ino, const char* name) {
+  FAULTFS_GATE(r, .op = policy::Op::kRemovexattr, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   r.Err(removexattr(ProcFdPath(fd->get()).c_str(), name) == 0 ? 0 : errno);

@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
+#include "faultfs/engine/engine.h"
 #include "faultfs/fs/mount.h"
 #include "fuse_version.h"
 #include "handle_registry.h"
@@ -21,11 +23,53 @@
 namespace faultfs::fs {
 
 class UringTransport;
+class Deferrer;
+class EventLog;
+class WriteHistory;
+
+// What an operation is about, as the fault gate describes it to the engine.
+struct OpTarget {
+  policy::Op op = policy::Op::kGetattr;
+  const Inode* inode = nullptr;   // the object operated on, when it exists
+  const Inode* inode2 = nullptr;  // copy_file_range: the destination file
+  const Inode* parent = nullptr;  // or the entry `name` in `parent`
+  const char* name = nullptr;
+  const Inode* parent2 = nullptr;  // rename and link: the destination entry
+  const char* name2 = nullptr;
+  mode_t mode = 0;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+  int open_flags = 0;
+};
+
+// The faults an operation carries while it runs (when the gate let it proceed). Its destructor
+// runs what comes after the operation's reply (a kill "after").
+class Fault {
+ public:
+  Fault() = default;
+  Fault(const Fault&) = delete;
+  Fault& operator=(const Fault&) = delete;
+  ~Fault();
+
+  // The action that changes how the operation behaves, if any (data faults, lying fsync...).
+  template <typename T>
+  const T* As() const {
+    return decision_.outcome == nullptr ? nullptr : std::get_if<T>(&decision_.outcome->action);
+  }
+  uint64_t draw() const { return decision_.draw; }
+  int err() const { return decision_.err; }
+
+ private:
+  friend class Passthrough;
+  engine::Decision decision_;
+  pid_t caller_ = 0;
+};
 
 // Per-open state of a regular file; its address is fuse_file_info::fh.
 struct FileHandle : RegisteredHandle {
   UniqueFd fd;
-  int flags = 0;  // the application's open flags, as given
+  int flags = 0;                // the application's open flags, as given
+  const Inode* inode = nullptr;  // the file (the kernel holds it while the handle is open)
 };
 
 struct Timeouts {
@@ -37,6 +81,7 @@ struct Timeouts {
 class Passthrough {
  public:
   Passthrough(UniqueFd backing_root, const MountOptions& options);
+  ~Passthrough();
 
   static const fuse_lowlevel_ops& Ops();
   void Init(fuse_conn_info* conn);
@@ -90,20 +135,42 @@ class Passthrough {
   InodeTable& inodes() { return inodes_; }
   HandleRegistry& handles() { return handles_; }
   OpStats& stats() { return stats_; }
+  // The fault machinery; all null when faults are off (the passthrough then costs nothing more).
+  void set_faults(engine::FaultEngine* engine, Deferrer* deferrer, EventLog* events) {
+    engine_ = engine;
+    deferrer_ = deferrer;
+    events_ = events;
+  }
+  engine::FaultEngine* engine() const { return engine_; }
+
   // Where libfuse's replies go (the session's custom writev): the io_uring transport when set.
   void set_uring(UringTransport* uring) { uring_ = uring; }
   UringTransport* uring() const { return uring_; }
 
  private:
+  // The fault gate, called by every op before it acts: kRun when the op must run (carrying in `f`
+  // whatever data fault applies to it), kAnswered when an injected error (or a kill before the
+  // op) answered it, kDeferred when it will rerun later (delay, stall, freeze).
+  enum class GateResult { kRun, kAnswered, kDeferred };
+  GateResult Gate(Reply& r, const OpTarget& t, Fault& f);
+  std::string TargetPath(const Inode* inode, const Inode* parent, const char* name) const;
+  void LogFired(const engine::OpContext& ctx, const engine::Decision& d);
+  // Whether a file at `path` must be served around the page cache (rules on its reads or writes).
+  bool Uncached(const Inode& inode) const;
+
   Inode& InodeOf(fuse_ino_t ino);
   fuse_ino_t FuseIno(Inode& inode);
-  // Looks `name` up under `parent_fd` and returns the entry with one lookup counted.
-  Result<fuse_entry_param> MakeEntry(int parent_fd, const char* name);
+  // Looks `name` up under `parent` (open as `parent_fd`) and returns the entry with one lookup
+  // counted; the inode remembers the name for path-based rules.
+  Result<fuse_entry_param> MakeEntry(const Inode& parent, int parent_fd, const char* name);
   // Gives an entry the daemon (root) just created under `parent_fd` to the calling user. The entry
   // is `name` under `at_fd`, or `at_fd` itself when `name` is empty.
   Status GiveToCaller(fuse_req_t req, int parent_fd, int at_fd, const char* name, mode_t mode);
-  // Answers an op that created `name` under `parent_fd`: entry, or the error.
-  void ReplyNewEntry(Reply& r, int parent_fd, const char* name, mode_t mode);
+  // Answers an op that created `name` under `parent`: entry, or the error.
+  void ReplyNewEntry(Reply& r, const Inode& parent, int parent_fd, const char* name, mode_t mode);
+  // Hands a new open file to the kernel (caching flags decided by the rules on it).
+  template <typename SendFn>
+  void SendOpen(UniqueFd fd, int flags, const Inode& inode, fuse_file_info* fi, SendFn&& send);
   // Replies with an entry; if the kernel did not take it, drops the lookup it counted.
   void SendEntry(Reply& r, const fuse_entry_param& e);
 
@@ -112,6 +179,10 @@ class Passthrough {
   const Timeouts timeouts_;
   OpStats stats_;
   UringTransport* uring_ = nullptr;
+  engine::FaultEngine* engine_ = nullptr;
+  Deferrer* deferrer_ = nullptr;
+  EventLog* events_ = nullptr;
+  std::unique_ptr<WriteHistory> history_;
 };
 
 // "/proc/self/fd/N": how the daemon names an O_PATH descriptor to calls that take only paths.
@@ -123,6 +194,13 @@ class ProcFdPath {
  private:
   char buf_[32];
 };
+
+// The first line of an op: asks the fault gate and returns unless the op must run. Declares `f`,
+// the op's Fault. Arguments initialize an OpTarget (designated initializers, in member order).
+#define FAULTFS_GATE(r, ...)                                 \
+  Fault f;                                                   \
+  if (Gate(r, OpTarget{__VA_ARGS__}, f) != GateResult::kRun) \
+  return
 
 inline FileHandle& HandleOf(const fuse_file_info* fi) {
   return *reinterpret_cast<FileHandle*>(fi->fh);

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "current_request.h"
+
 namespace faultfs::fs {
 
 namespace {
@@ -84,6 +86,7 @@ void RequestLoop::Work() {
     fuse_buf buf{};
     buf.mem = buffer.get();
     buf.size = static_cast<size_t>(n);
+    const CurrentRequest current(buffer.get(), static_cast<size_t>(n));
     fuse_session_process_buf(session_, &buf);
     if (after_init_) std::call_once(after_init_once_, after_init_);
     just_served = true;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "faultfs/core/check.h"
+#include "current_request.h"
 #include "fuse_uring_abi.h"
 
 namespace faultfs::fs {
@@ -300,7 +301,10 @@ void UringTransport::Serve(Entry& e) {
     buf.mem = start;
     buf.size = in.len;
     serving_entry_ = &e;
-    fuse_session_process_buf(session_, &buf);
+    {
+      const CurrentRequest current(start, in.len);
+      fuse_session_process_buf(session_, &buf);
+    }
     serving_entry_ = nullptr;
   }
 }

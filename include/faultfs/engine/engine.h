@@ -86,6 +86,14 @@ class FaultEngine {
   bool Targets(policy::Op op) const;
   // Whether any enabled rule targeting `op` needs the operation's path.
   bool NeedsPath(policy::Op op) const;
+  // Whether some enabled rule on `op` could fire for a file at `path` of type `mode`: its path and
+  // type keys match (others, counters and probability are not considered). Used when a file is
+  // opened, to serve it around the page cache so that every read and write reaches the rules.
+  bool MayTarget(policy::Op op, std::string_view path, mode_t mode) const;
+
+  // Whether enabled rules need what writes overwrote (stale reads; fsync failures that drop
+  // unsynced data, as Linux does).
+  bool KeepsWriteHistory() const;
 
   uint64_t seed() const;
   std::vector<RuleStats> Stats() const;

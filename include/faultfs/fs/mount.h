@@ -4,9 +4,12 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "faultfs/core/status.h"
+#include "faultfs/engine/engine.h"
+#include "faultfs/policy/policy.h"
 
 namespace faultfs {
 
@@ -46,6 +49,12 @@ struct MountOptions {
   // Upper bound on inode descriptors kept open (see docs/architecture.md); 0 picks half the
   // process's descriptor limit.
   size_t max_cached_fds = 0;
+
+  // Faults: the policy loaded at mount (rules can also be added live), a seed that overrides the
+  // policy's (else one is chosen and logged), and the fault event log ("" for none).
+  policy::Policy policy;
+  std::optional<uint64_t> seed;
+  std::string events_file;
 };
 
 bool IsInPlace(const MountOptions& options);
@@ -59,6 +68,16 @@ class Mount {
   ~Mount();
   Mount(const Mount&) = delete;
   Mount& operator=(const Mount&) = delete;
+
+  engine::FaultEngine& engine();
+  uint64_t seed() const;
+  // Live control of deferred requests (see the control socket).
+  void ReleaseStalled();
+  size_t Stalled() const;
+  void Freeze();
+  void Thaw();
+  bool Frozen() const;
+  std::string RequestCounts() const;  // "lookup=12 write=3 ..."
 
   // Blocks until unmounted. SIGUSR1 logs the request counts. Create() blocks SIGTERM, SIGINT,
   // SIGHUP, SIGUSR1 and SIGUSR2 in the calling

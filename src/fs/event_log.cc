@@ -1,0 +1,54 @@
+#include "event_log.h"
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "faultfs/core/process.h"
+
+namespace faultfs::fs {
+
+EventLog::~EventLog() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+Status EventLog::Open(const std::string& path) {
+  if (path.empty()) return Status::Ok();
+  file_ = std::fopen(path.c_str(), "ae");
+  if (file_ == nullptr) return Status::FromErrno(errno, "opening the fault event log " + path);
+  return Status::Ok();
+}
+
+void EventLog::Subscribe(std::function<bool(const std::string&)> subscriber) {
+  std::lock_guard lock(mu_);
+  subscribers_.push_back(std::move(subscriber));
+}
+
+void EventLog::Write(const FaultEvent& e) {
+  const engine::OpContext& c = *e.ctx;
+  nlohmann::json j;
+  j["t_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::steady_clock::now().time_since_epoch()).count();
+  j["pid"] = c.pid;
+  j["process"] = ProcessName(c.pid);
+  j["op"] = policy::OpName(c.op);
+  j["path"] = std::string(c.path);
+  if (!c.path2.empty()) j["path2"] = std::string(c.path2);
+  j["offset"] = c.offset;
+  j["size"] = c.size;
+  j["rule"] = std::string(e.rule);
+  j["action"] = std::string(e.action);
+  j["result"] = e.result;
+  std::lock_guard lock(mu_);  // the sequence number follows the order of the lines
+  j["seq"] = seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+  const std::string line = j.dump();
+  if (file_ != nullptr) {
+    std::fputs(line.c_str(), file_);
+    std::fputc('\n', file_);
+    std::fflush(file_);  // a crash (or kill) of the application must not lose what it was told
+  }
+  std::erase_if(subscribers_, [&](const auto& s) { return !s(line); });
+}
+
+}  // namespace faultfs::fs

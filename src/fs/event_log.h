@@ -1,0 +1,52 @@
+// The fault event log: one JSON line per injected fault (what the application was told), to a
+// file given at mount. Fields: seq, t_ns (monotonic), pid, process, op, path, path2, offset, size,
+// rule, action, result. Everything but t_ns, pid and process is a function of the operations and
+// the seed, so two single-threaded runs of the same workload give the same lines in those fields.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faultfs/core/status.h"
+#include "faultfs/engine/engine.h"
+
+namespace faultfs::fs {
+
+struct FaultEvent {
+  const engine::OpContext* ctx = nullptr;
+  std::string_view rule;
+  std::string_view action;
+  std::string result;  // "EIO", "delayed 12.5 ms", "torn: 2 of 4 units kept", ...
+};
+
+class EventLog {
+ public:
+  EventLog() = default;
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  Status Open(const std::string& path);  // appends; "" keeps the log off
+  void Write(const FaultEvent& e);
+  uint64_t count() const { return seq_.load(std::memory_order_relaxed); }
+
+  // Live readers (`faultfs ctl MOUNT events --follow`): each event line is handed to every
+  // subscriber. A subscriber returns false to unsubscribe.
+  void Subscribe(std::function<bool(const std::string&)> subscriber);
+
+ private:
+  std::mutex mu_;
+  FILE* file_ = nullptr;
+  std::atomic<uint64_t> seq_{0};
+  std::vector<std::function<bool(const std::string&)>> subscribers_;
+};
+
+}  // namespace faultfs::fs

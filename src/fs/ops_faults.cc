@@ -1,0 +1,174 @@
+// The fault gate: every op asks it before acting. It describes the op to the engine, logs what
+// fired, and then either answers the request (an injected errno, a kill before the op), defers it
+// (delay, stall, freeze; see deferrer.h), or lets the op run with the data fault it must apply.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "current_request.h"
+#include "data_faults.h"
+#include "deferrer.h"
+#include "event_log.h"
+#include "passthrough.h"
+
+namespace faultfs::fs {
+
+namespace {
+
+// Never pid 0 or 1, never faultfs itself or its process group.
+bool MayKill(pid_t pid) { return pid > 1 && pid != getpid(); }
+
+void SendKill(const policy::KillAction& k, pid_t caller) {
+  auto send = [&](pid_t target) {
+    if (!MayKill(target)) {
+      spdlog::warn("kill: refusing to signal pid {}", target);
+      return;
+    }
+    if (kill(target, k.signal) != 0) spdlog::warn("kill {}: {}", target, std::strerror(errno));
+  };
+  switch (k.target) {
+    case policy::KillAction::Target::kCaller:
+      send(caller);
+      break;
+    case policy::KillAction::Target::kCallerGroup: {
+      const pid_t group = getpgid(caller);
+      if (group > 1 && group != getpgrp()) {
+        if (kill(-group, k.signal) != 0) spdlog::warn("kill group {}: {}", group, std::strerror(errno));
+      } else {
+        spdlog::warn("kill: refusing to signal process group {}", group);
+      }
+      break;
+    }
+    case policy::KillAction::Target::kPids:
+      for (pid_t p : k.pids) send(p);
+      break;
+  }
+}
+
+std::string DescribeWait(const engine::Decision& d) {
+  if (d.freeze) return "froze the mount";
+  if (d.stall != nullptr) return "stalled (at most " + std::to_string(d.stall->timeout_s) + " s)";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "delayed %.3f ms", std::chrono::duration<double, std::milli>(d.delay).count());
+  return buf;
+}
+
+}  // namespace
+
+Fault::~Fault() {
+  const auto* k = As<policy::KillAction>();
+  if (k != nullptr && !k->before) SendKill(*k, caller_);
+}
+
+std::string Passthrough::TargetPath(const Inode* inode, const Inode* parent, const char* name) const {
+  if (inode != nullptr) return inodes_.PathOf(*inode);
+  if (parent == nullptr || name == nullptr) return "";
+  const std::string dir = inodes_.PathOf(*parent);
+  return dir.empty() ? std::string(name) : dir + "/" + name;
+}
+
+void Passthrough::LogFired(const engine::OpContext& ctx, const engine::Decision& d) {
+  if (events_ == nullptr) return;
+  for (const policy::Rule* rule : d.fired) {
+    FaultEvent e;
+    e.ctx = &ctx;
+    e.rule = rule->id;
+    e.action = policy::ActionName(rule->action);
+    if (rule == d.outcome) {
+      e.result = DescribeOutcome(rule->action, d.draw, d.err, ctx.offset, ctx.size);
+    } else {
+      e.result = DescribeWait(d);
+    }
+    events_->Write(e);
+  }
+}
+
+bool Passthrough::Uncached(const Inode& inode) const {
+  if (engine_ == nullptr) return false;
+  const bool reads = engine_->Targets(policy::Op::kRead);
+  const bool writes = engine_->Targets(policy::Op::kWrite);
+  if (!reads && !writes) return false;
+  const std::string path = inodes_.PathOf(inode);
+  return (reads && engine_->MayTarget(policy::Op::kRead, path, inode.type())) ||
+         (writes && engine_->MayTarget(policy::Op::kWrite, path, inode.type()));
+}
+
+Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f) {
+  if (engine_ == nullptr) return GateResult::kRun;
+  std::optional<engine::Decision> saved;
+  if (deferrer_ != nullptr) {
+    saved = deferrer_->TakeSaved(CurrentRequest::unique());
+    if (!saved && deferrer_->frozen()) {  // the mount answers nothing until thawed
+      deferrer_->HoldFrozen(std::vector<char>(CurrentRequest::data(), CurrentRequest::data() + CurrentRequest::size()));
+      r.None();
+      return GateResult::kDeferred;
+    }
+  }
+  if (!saved && !engine_->Targets(t.op)) return GateResult::kRun;
+
+  const fuse_ctx* caller = fuse_req_ctx(r.req());
+  engine::OpContext ctx;
+  ctx.op = t.op;
+  ctx.mode = t.mode != 0 ? t.mode : (t.inode != nullptr ? t.inode->type() : 0);
+  ctx.offset = t.offset;
+  ctx.size = t.size;
+  ctx.open_flags = t.open_flags;
+  ctx.pid = caller->pid;
+  ctx.uid = caller->uid;
+  ctx.gid = caller->gid;
+  std::string path, path2;
+  auto fill_paths = [&] {
+    path = TargetPath(t.inode, t.parent, t.name);
+    path2 = TargetPath(t.inode2, t.parent2, t.name2);
+    ctx.path = path;
+    ctx.path2 = path2;
+  };
+  const bool paths_first = saved || engine_->NeedsPath(t.op);
+  if (paths_first) fill_paths();
+
+  if (saved) {
+    f.decision_ = std::move(*saved);  // a deferred request's rerun: its delay is served
+  } else {
+    f.decision_ = engine_->Decide(ctx);
+    if (f.decision_.passes()) return GateResult::kRun;
+    if (!paths_first) fill_paths();  // for the log
+    LogFired(ctx, f.decision_);
+    const engine::Decision& d = f.decision_;
+    if (d.freeze || d.stall != nullptr || d.delay.count() > 0) {
+      if (deferrer_ == nullptr) return GateResult::kRun;  // no deferral machinery: run at once
+      std::vector<char> copy(CurrentRequest::data(), CurrentRequest::data() + CurrentRequest::size());
+      engine::Decision rest = d;
+      rest.delay = std::chrono::nanoseconds(0);
+      rest.stall = nullptr;
+      rest.freeze = false;
+      if (d.freeze) {
+        deferrer_->Freeze();
+        deferrer_->HoldFrozen(std::move(copy), std::move(rest));  // reruns after thaw, with the rest
+      } else {
+        auto wait = d.delay;
+        if (d.stall != nullptr) wait += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::duration<double>(d.stall->timeout_s));
+        deferrer_->Defer(std::move(copy), std::move(rest), Deferrer::Clock::now() + wait, d.stall != nullptr);
+      }
+      r.None();
+      return GateResult::kDeferred;
+    }
+  }
+  f.caller_ = ctx.pid;
+  if (f.As<policy::ErrnoAction>() != nullptr) {
+    r.Err(f.err());
+    return GateResult::kAnswered;
+  }
+  if (const auto* k = f.As<policy::KillAction>(); k != nullptr && k->before) {
+    SendKill(*k, ctx.pid);
+    f.decision_.outcome = nullptr;  // done: nothing left to do after the op
+    r.Err(EINTR);                   // the op does not run
+    return GateResult::kAnswered;
+  }
+  return GateResult::kRun;
+}
+
+}  // namespace faultfs::fs
