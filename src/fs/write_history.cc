@@ -3,9 +3,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <algorithm>
+#include <cstdio>
+
+#include "faultfs/core/unique_fd.h"
 
 namespace faultfs::fs {
+
+namespace {
+
+// The same file opened anew with `access` (O_RDONLY, O_WRONLY): the application's descriptor may
+// not allow reading what is about to be overwritten, or writing the old bytes back.
+UniqueFd Reopen(int fd, int access) {
+  char path[32];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  return UniqueFd(open(path, access | O_CLOEXEC));
+}
+
+}  // namespace
 
 void WriteHistory::BeforeWrite(const InodeKey& inode, int fd, uint64_t offset, size_t size) {
   struct stat st {};
@@ -13,7 +30,8 @@ void WriteHistory::BeforeWrite(const InodeKey& inode, int fd, uint64_t offset, s
   std::string old;
   if (offset < static_cast<uint64_t>(st.st_size)) {
     old.resize(std::min<uint64_t>(size, static_cast<uint64_t>(st.st_size) - offset));
-    const ssize_t n = pread(fd, old.data(), old.size(), static_cast<off_t>(offset));
+    const UniqueFd reader = Reopen(fd, O_RDONLY);
+    const ssize_t n = pread(reader.get(), old.data(), old.size(), static_cast<off_t>(offset));
     old.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
   std::lock_guard lock(mu_);
@@ -49,12 +67,14 @@ bool WriteHistory::DropUnsynced(const InodeKey& inode, int fd) {
     f = std::move(it->second);
     files_.erase(it);
   }
+  const UniqueFd writer = Reopen(fd, O_WRONLY);
+  if (!writer) return false;
   // Newest to oldest, so the oldest write's old bytes (the synced state) are what remains.
   for (auto e = f.entries.rbegin(); e != f.entries.rend(); ++e) {
-    (void)pwrite(fd, e->old_bytes.data(), e->old_bytes.size(), static_cast<off_t>(e->offset));
+    (void)pwrite(writer.get(), e->old_bytes.data(), e->old_bytes.size(), static_cast<off_t>(e->offset));
   }
-  if (f.synced_size >= 0) (void)ftruncate(fd, f.synced_size);
-  (void)fdatasync(fd);  // what a failed writeback leaves on disk is the old state
+  if (f.synced_size >= 0) (void)ftruncate(writer.get(), f.synced_size);
+  (void)fdatasync(writer.get());  // what a failed writeback leaves on disk is the old state
   return !f.truncated_history;
 }
 
