@@ -16,6 +16,8 @@
 #include "commands.h"
 #include "faultfs/fs/mount.h"
 #include "faultfs/policy/parse.h"
+#include "control_handler.h"
+#include "faultfs/control/server.h"
 #include "logging.h"
 #include "registry.h"
 
@@ -41,14 +43,15 @@ std::string UtcNow() {
 }
 
 // After a successful mount: where the daemon logs, and its registry record.
-Result<MountRecord> Register(const MountArgs& a, const std::string& log_file, uint64_t seed) {
+Result<MountRecord> Register(const MountArgs& a, const std::string& log_file, uint64_t seed,
+                             const std::string& control_socket) {
   char mnt[PATH_MAX];
   char backing[PATH_MAX];
   const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
   if (realpath(target.c_str(), mnt) == nullptr || realpath(a.options.backing.c_str(), backing) == nullptr) {
     return Status::FromErrno(errno, "resolving mount paths");
   }
-  MountRecord record{mnt, backing, getpid(), log_file, UtcNow(), seed};
+  MountRecord record{mnt, backing, getpid(), log_file, UtcNow(), seed, control_socket};
   FAULTFS_RETURN_IF_ERROR(WriteRecord(record));
   return record;
 }
@@ -58,21 +61,44 @@ std::string ReadyLine(const MountRecord& r) {
   if (r.backing == r.mountpoint) line += " (in place)";
   line += " (pid " + std::to_string(r.pid) + ", fault seed " + std::to_string(r.seed);
   if (!r.log_file.empty()) line += ", log " + r.log_file;
+  if (!r.control_socket.empty()) line += ", control " + r.control_socket;
   return line + ")";
 }
 
-// Mounts in this process; on success returns the mount and its record.
-Result<std::pair<std::unique_ptr<Mount>, MountRecord>> MountHere(const MountArgs& a,
-                                                                 const std::string& log_file) {
+// A live mount with its control socket and registry record.
+struct Mounted {
+  std::unique_ptr<Mount> mount;
+  std::unique_ptr<MountControl> control;
+  std::unique_ptr<control::Server> server;
+  MountRecord record;
+};
+
+// Mounts in this process; on success returns the mount, its control socket and its record.
+Result<Mounted> MountHere(const MountArgs& a, const std::string& log_file) {
+  Mounted m;
   auto mount = Mount::Create(a.options);
   if (!mount.ok()) return mount.status();
-  auto record = Register(a, log_file, (*mount)->seed());
-  if (!record.ok()) return record.status();  // the Mount destructor unmounts
-  return std::make_pair(std::move(*mount), std::move(*record));
+  m.mount = std::move(*mount);
+  char mnt[PATH_MAX];
+  const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
+  if (realpath(target.c_str(), mnt) == nullptr) return Status::FromErrno(errno, "resolving the mountpoint");
+  auto dir = RecordDirFor(mnt);
+  if (!dir.ok()) return dir.status();
+  m.control = std::make_unique<MountControl>(*m.mount, mnt);
+  auto server = control::Server::Start(*dir + "/control.sock", *m.control);
+  if (!server.ok()) return server.status();  // the Mount destructor unmounts
+  m.server = std::move(*server);
+  auto record = Register(a, log_file, m.mount->seed(), m.server->path());
+  if (!record.ok()) return record.status();
+  m.record = std::move(*record);
+  return m;
 }
 
-int ServeUntilUnmounted(Mount& mount, const MountRecord& record) {
+int ServeUntilUnmounted(Mounted& m) {
+  Mount& mount = *m.mount;
+  const MountRecord& record = m.record;
   Status served = mount.Serve();
+  m.server.reset();  // no control after the mount is gone
   RemoveRecord(record.mountpoint);
   if (!served.ok()) {
     spdlog::error("{}", served.ToString());
@@ -104,8 +130,8 @@ int RunForeground(const MountArgs& a) {
     std::cerr << "faultfs mount: " << mounted.status().ToString() << "\n";
     return kExitFailure;
   }
-  std::cout << ReadyLine(mounted->second) << std::endl;
-  return ServeUntilUnmounted(*mounted->first, mounted->second);
+  std::cout << ReadyLine(mounted->record) << std::endl;
+  return ServeUntilUnmounted(*mounted);
 }
 
 // The daemon side of a background mount: reports "O<ready line>" or "E<error>" on `report`, then
@@ -139,7 +165,7 @@ int RunDaemon(const MountArgs& a, int report) {
     return kExitFailure;
   }
   if (Status s = ConfigureLogging(a.log_level, log_file); !s.ok()) spdlog::warn("{}", s.ToString());
-  spdlog::info("{}", ReadyLine(mounted->second));
+  spdlog::info("{}", ReadyLine(mounted->record));
   // Detach from the terminal. stdout and stderr go to the log, so that whatever bypasses spdlog
   // (a failed invariant check, a sanitizer report, libfuse's own messages) is still on record.
   const int devnull = open("/dev/null", O_RDWR);
@@ -150,8 +176,8 @@ int RunDaemon(const MountArgs& a, int report) {
   if (devnull > 2) close(devnull);
   if (log_fd > 2) close(log_fd);
   if (chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
-  send('O', ReadyLine(mounted->second));
-  return ServeUntilUnmounted(*mounted->first, mounted->second);
+  send('O', ReadyLine(mounted->record));
+  return ServeUntilUnmounted(*mounted);
 }
 
 int RunBackground(const MountArgs& a) {

@@ -18,16 +18,20 @@ struct StatusRow {
   pid_t pid = 0;
   std::string log_file;
   std::string state;  // "mounted", "stale" (daemon gone), "unregistered" (no record)
+  std::string control_socket;
+  uint64_t seed = 0;
 };
 
 std::vector<StatusRow> CollectRows() {
   std::vector<StatusRow> rows;
   for (const auto& m : ReadMounts()) {
     if (m.fstype != "fuse.faultfs") continue;
-    StatusRow row{m.mount_point, m.source, 0, "", "unregistered"};
+    StatusRow row{m.mount_point, m.source, 0, "", "unregistered", "", 0};
     if (auto r = ReadRecord(m.mount_point)) {
       row.pid = r->pid;
       row.log_file = r->log_file;
+      row.control_socket = r->control_socket;
+      row.seed = r->seed;
       row.state = ProcessRunning(r->pid) ? "mounted" : "stale";
     }
     rows.push_back(row);
@@ -41,7 +45,8 @@ int RunStatus(bool json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : rows) {
       out.push_back({{"mountpoint", r.mountpoint}, {"backing", r.backing}, {"pid", r.pid},
-                     {"log_file", r.log_file}, {"state", r.state}});
+                     {"log_file", r.log_file}, {"state", r.state}, {"control_socket", r.control_socket},
+                     {"seed", r.seed}});
     }
     std::cout << out.dump(2) << std::endl;
     return kExitOk;
@@ -51,6 +56,7 @@ int RunStatus(bool json) {
     std::cout << r.mountpoint << "  " << r.state << "  backing " << r.backing;
     if (r.pid != 0) std::cout << "  pid " << r.pid;
     if (!r.log_file.empty()) std::cout << "  log " << r.log_file;
+    if (!r.control_socket.empty()) std::cout << "  control " << r.control_socket;
     if (r.state == "stale") std::cout << "  (run: faultfs umount " << r.mountpoint << ")";
     std::cout << "\n";
   }

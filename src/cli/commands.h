@@ -13,6 +13,7 @@ Runner AddMount(CLI::App& app);
 Runner AddUmount(CLI::App& app);
 Runner AddStatus(CLI::App& app);
 Runner AddPolicy(CLI::App& app);
+Runner AddCtl(CLI::App& app);
 
 // Exit codes shared by the commands.
 inline constexpr int kExitOk = 0;

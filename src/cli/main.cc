@@ -19,10 +19,10 @@ int main(int argc, char** argv) {
   app.fallthrough();
   std::map<std::string, Runner> runners = {
       {"mount", AddMount(app)}, {"umount", AddUmount(app)}, {"status", AddStatus(app)},
-      {"policy", AddPolicy(app)}};
+      {"policy", AddPolicy(app)}, {"ctl", AddCtl(app)}};
   // CLI11 would call an unknown command "a missing subcommand"; name it instead.
   if (argc > 1 && argv[1][0] != '-' && runners.count(argv[1]) == 0) {
-    std::cerr << "faultfs: unknown command '" << argv[1] << "' (commands: mount, umount, status, policy; "
+    std::cerr << "faultfs: unknown command '" << argv[1] << "' (commands: mount, umount, status, policy, ctl; "
               << "see faultfs --help)\n";
     return kExitUsage;
   }

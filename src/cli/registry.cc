@@ -38,6 +38,7 @@ std::optional<MountRecord> ParseRecord(const std::string& path) {
   r.log_file = j.value("log_file", "");
   r.started_at = j.value("started_at", "");
   r.seed = j.value("seed", uint64_t{0});
+  r.control_socket = j.value("control_socket", "");
   if (r.mountpoint.empty() || r.pid <= 0) return std::nullopt;
   return r;
 }
@@ -63,7 +64,8 @@ Status WriteRecord(const MountRecord& record) {
   if (!dir.ok()) return dir.status();
   const nlohmann::json j = {{"mountpoint", record.mountpoint}, {"backing", record.backing},
                             {"pid", record.pid},           {"log_file", record.log_file},
-                            {"started_at", record.started_at}, {"seed", record.seed}};
+                            {"started_at", record.started_at}, {"seed", record.seed},
+                            {"control_socket", record.control_socket}};
   const std::string path = RecordPath(record.mountpoint);
   const std::string tmp = path + ".tmp";
   {

@@ -24,6 +24,11 @@ using Clock = std::chrono::steady_clock;
 // A rule's counters and stream position. Shared between successive compiled policies, so
 // adding or disabling another rule does not reset this one.
 struct RuleState {
+  // `evaluated` is derived from the per-op decision counts: what the rule saw while enabled
+  // before (evaluated_before) plus what its ops saw since it was last enabled.
+  uint64_t evaluated_before = 0;
+  uint64_t decisions_at_enable = 0;
+  bool was_enabled = false;
   std::atomic<uint64_t> matched{0};
   std::atomic<uint64_t> fired{0};
   std::atomic<uint64_t> draws{0};
@@ -295,6 +300,22 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
     cr->changes_outcome = ChangesOutcome(rule.action);
     compiled->rules.push_back(std::move(cr));
   }
+  auto decisions_of = [&](const policy::Rule& r) {
+    uint64_t n = 0;
+    for (size_t op = 0; op < policy::kOpCount; ++op) {
+      if (r.match.ops.test(op)) n += (*compiled->decisions)[op].load(std::memory_order_relaxed);
+    }
+    return n;
+  };
+  for (auto& cr : compiled->rules) {
+    RuleState& st = *cr->state;
+    const bool fresh = old_states.find(cr->rule.id) == old_states.end();
+    if (cr->rule.enabled && (fresh || !st.was_enabled)) st.decisions_at_enable = decisions_of(cr->rule);
+    if (!cr->rule.enabled && !fresh && st.was_enabled) {
+      st.evaluated_before += decisions_of(cr->rule) - st.decisions_at_enable;
+    }
+    st.was_enabled = cr->rule.enabled;
+  }
   for (auto& cr : compiled->rules) {
     if (const auto& after = cr->rule.match.after_rule) {
       for (const auto& other : compiled->rules) {
@@ -384,11 +405,13 @@ std::vector<RuleStats> FaultEngine::Stats() const {
   const auto c = current_.load();
   std::vector<RuleStats> out;
   for (const auto& r : c->rules) {
-    uint64_t evaluated = 0;
+    uint64_t evaluated = r->state->evaluated_before;
     if (r->rule.enabled) {
+      uint64_t now = 0;
       for (size_t op = 0; op < policy::kOpCount; ++op) {
-        if (r->rule.match.ops.test(op)) evaluated += (*c->decisions)[op].load(std::memory_order_relaxed);
+        if (r->rule.match.ops.test(op)) now += (*c->decisions)[op].load(std::memory_order_relaxed);
       }
+      evaluated += now - r->state->decisions_at_enable;
     }
     out.push_back({r->rule.id, r->rule.enabled, policy::ActionName(r->rule.action), evaluated,
                    r->state->matched.load(), r->state->fired.load()});

@@ -310,5 +310,9 @@ void Mount::Freeze() { impl_->deferrer->Freeze(); }
 void Mount::Thaw() { impl_->deferrer->Thaw(); }
 bool Mount::Frozen() const { return impl_->deferrer->frozen(); }
 std::string Mount::RequestCounts() const { return impl_->fs->stats().Summary(); }
+uint64_t Mount::EventCount() const { return impl_->events.count(); }
+void Mount::SubscribeEvents(std::function<bool(const std::string&)> sink) {
+  impl_->events.Subscribe(std::move(sink));
+}
 
 }  // namespace faultfs

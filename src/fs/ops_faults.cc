@@ -58,9 +58,9 @@ std::string DescribeWait(const engine::Decision& d) {
 
 }  // namespace
 
-Fault::~Fault() {
-  const auto* k = As<policy::KillAction>();
-  if (k != nullptr && !k->before) SendKill(*k, caller_);
+void Fault::KillAfter(void* fault) {
+  const auto& f = *static_cast<const Fault*>(fault);
+  SendKill(*f.As<policy::KillAction>(), f.caller_);
 }
 
 std::string Passthrough::TargetPath(const Inode* inode, const Inode* parent, const char* name) const {
@@ -168,6 +168,7 @@ Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f)
     r.Err(EINTR);                   // the op does not run
     return GateResult::kAnswered;
   }
+  if (f.As<policy::KillAction>() != nullptr) r.BeforeReply(&Fault::KillAfter, &f);
   return GateResult::kRun;
 }
 

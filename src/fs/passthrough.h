@@ -42,14 +42,12 @@ struct OpTarget {
   int open_flags = 0;
 };
 
-// The faults an operation carries while it runs (when the gate let it proceed). Its destructor
-// runs what comes after the operation's reply (a kill "after").
+// The faults an operation carries while it runs (when the gate let it proceed).
 class Fault {
  public:
   Fault() = default;
   Fault(const Fault&) = delete;
   Fault& operator=(const Fault&) = delete;
-  ~Fault();
 
   // The action that changes how the operation behaves, if any (data faults, lying fsync...).
   template <typename T>
@@ -61,6 +59,7 @@ class Fault {
 
  private:
   friend class Passthrough;
+  static void KillAfter(void* fault);  // a Reply hook: signals the caller of a "kill after"
   engine::Decision decision_;
   pid_t caller_ = 0;
 };

@@ -41,12 +41,23 @@ class Reply {
   int Xattr(size_t size) { return fuse_reply_xattr(Take(), size); }
   int Lseek(off_t off) { return fuse_reply_lseek(Take(), off); }
 
+  // Runs hook(arg) just before the reply leaves, whichever reply it is: a caller killed "after"
+  // its operation must get the signal while it still waits for the result, or it may see the
+  // result and exit first.
+  void BeforeReply(void (*hook)(void*), void* arg) {
+    hook_ = hook;
+    hook_arg_ = arg;
+  }
+
  private:
   fuse_req_t Take() {
     FAULTFS_CHECK(req_ != nullptr) << "second reply to one FUSE request";
+    if (hook_ != nullptr) std::exchange(hook_, nullptr)(hook_arg_);
     return std::exchange(req_, nullptr);
   }
   fuse_req_t req_;
+  void (*hook_)(void*) = nullptr;
+  void* hook_arg_ = nullptr;
 };
 
 }  // namespace faultfs::fs

@@ -312,6 +312,10 @@ TEST(Engine, LiveChangesKeepCountersLoadRestartsThem) {
   EXPECT_EQ(stats[0].id, "a");
   EXPECT_EQ(stats[0].matched, 3U);
   EXPECT_EQ(stats[0].fired, 1U);
+  EXPECT_EQ(stats[0].evaluated, 3U) << "kept while disabled; the decision made while disabled does not count";
+  ASSERT_TRUE(e.SetEnabled("a", true).ok());
+  (void)e.Decide(Ctx(Op::kRead));
+  EXPECT_EQ(e.Stats()[0].evaluated, 4U) << "counts again once enabled";
   ASSERT_TRUE(e.Load(P("[[rule]]\nid = \"a\"\nops = [\"read\"]\nnth = 1\naction = \"errno\"\nerrno = \"EIO\"\n")).ok());
   EXPECT_EQ(e.Stats()[0].matched, 0U) << "a new policy starts its counters at zero";
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,9 @@ class Mount {
   void Thaw();
   bool Frozen() const;
   std::string RequestCounts() const;  // "lookup=12 write=3 ..."
+  uint64_t EventCount() const;        // faults injected so far
+  // Every new fault event, as its JSON line; `sink` returns false to stop.
+  void SubscribeEvents(std::function<bool(const std::string&)> sink);
 
   // Blocks until unmounted. SIGUSR1 logs the request counts. Create() blocks SIGTERM, SIGINT,
   // SIGHUP, SIGUSR1 and SIGUSR2 in the calling

@@ -1,0 +1,149 @@
+// `faultfs ctl MOUNT COMMAND [ARG]`: talks to a live mount's control socket.
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "commands.h"
+#include "faultfs/control/server.h"
+#include "registry.h"
+
+namespace faultfs::cli {
+
+namespace {
+
+struct CtlArgs {
+  std::string mountpoint;
+  std::string command;
+  std::string argument;
+  bool json = false;
+  bool follow = false;
+  bool wait = false;
+};
+
+const char* kCommands =
+    "status, rules, stats, add FILE, remove ID, enable ID, disable ID, load FILE, freeze, thaw, "
+    "release, events";
+
+Result<std::string> SocketOf(const std::string& mountpoint) {
+  char resolved[PATH_MAX];
+  const std::string path = realpath(mountpoint.c_str(), resolved) != nullptr
+                               ? std::string(resolved)
+                               : std::filesystem::absolute(mountpoint).lexically_normal().string();
+  const auto record = ReadRecord(path);
+  if (!record || record->control_socket.empty()) {
+    return Status::Invalid("'" + path + "' is not a faultfs mount with a control socket (see faultfs status)");
+  }
+  return record->control_socket;
+}
+
+Result<std::string> ReadText(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return Status::FromErrno(errno, "reading " + file);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The request for a command line, or why it is wrong.
+Result<nlohmann::json> BuildRequest(const CtlArgs& a) {
+  const std::string& c = a.command;
+  const bool takes_arg = c == "add" || c == "load" || c == "remove" || c == "enable" || c == "disable";
+  if (takes_arg && a.argument.empty()) return Status::Invalid("'" + c + "' needs an argument");
+  if (!takes_arg && !a.argument.empty()) return Status::Invalid("'" + c + "' takes no argument");
+  if (c == "add" || c == "load") {
+    auto text = ReadText(a.argument);
+    if (!text.ok()) return text.status();
+    return nlohmann::json{{"cmd", c}, {"policy", *text}};
+  }
+  if (c == "remove" || c == "enable" || c == "disable") return nlohmann::json{{"cmd", c}, {"id", a.argument}};
+  if (c == "events") return nlohmann::json{{"cmd", c}, {"follow", a.follow}};
+  for (const char* simple : {"status", "rules", "stats", "freeze", "thaw", "release"}) {
+    if (c == simple) return nlohmann::json{{"cmd", c}};
+  }
+  return Status::Invalid(std::string("unknown command '") + c + "' (commands: " + kCommands + ")");
+}
+
+void PrintHuman(const std::string& command, const nlohmann::json& reply) {
+  if (reply.contains("rules") && reply["rules"].is_array()) {
+    std::cout << "rule                      action      evaluated    matched      fired\n";
+    for (const auto& r : reply["rules"]) {
+      std::printf("%-25s %-10s %10llu %10llu %10llu%s\n", r["id"].get<std::string>().c_str(),
+                  r["action"].get<std::string>().c_str(), r["evaluated"].get<unsigned long long>(),
+                  r["matched"].get<unsigned long long>(), r["fired"].get<unsigned long long>(),
+                  r["enabled"].get<bool>() ? "" : "  (disabled)");
+    }
+    if (reply.contains("requests")) std::cout << "requests: " << reply["requests"].get<std::string>() << "\n";
+    return;
+  }
+  nlohmann::json rest = reply;
+  rest.erase("ok");
+  for (auto& [key, value] : rest.items()) std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+  (void)command;
+}
+
+int RunCtl(const CtlArgs& a) {
+  auto request = BuildRequest(a);
+  if (!request.ok()) {
+    std::cerr << "faultfs ctl: " << request.status().ToString() << "\n";
+    return kExitUsage;
+  }
+  auto socket = SocketOf(a.mountpoint);
+  if (!socket.ok()) {
+    std::cerr << "faultfs ctl: " << socket.status().ToString() << "\n";
+    return kExitFailure;
+  }
+  auto print_event = [&](const nlohmann::json& event) {
+    std::cout << event.dump() << std::endl;
+    return true;
+  };
+  auto reply = control::Request(*socket, *request, a.follow ? std::function(print_event) : nullptr);
+  if (!reply.ok()) {
+    std::cerr << "faultfs ctl: " << reply.status().ToString() << "\n";
+    return kExitFailure;
+  }
+  if (!reply->value("ok", false)) {
+    std::cerr << "faultfs ctl: " << reply->value("error", std::string("failed")) << "\n";
+    return kExitFailure;
+  }
+  // --wait: done when nothing is stalled (release) and the mount is no longer frozen (thaw).
+  if (a.wait && (a.command == "release" || a.command == "thaw")) {
+    for (int i = 0; i < 3000; ++i) {
+      auto status = control::Request(*socket, {{"cmd", "status"}});
+      if (status.ok() && status->value("stalled", 1) == 0 && !status->value("frozen", true)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  if (!a.follow) {
+    if (a.json) {
+      std::cout << reply->dump(2) << std::endl;
+    } else {
+      PrintHuman(a.command, *reply);
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Runner AddCtl(CLI::App& app) {
+  auto a = std::make_shared<CtlArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "ctl", std::string("Control a live mount through its control socket. Commands: ") + kCommands +
+                 ". Changes take effect before the command returns.");
+  cmd->add_option("MOUNT", a->mountpoint, "The mounted directory")->required();
+  cmd->add_option("COMMAND", a->command, kCommands)->required();
+  cmd->add_option("ARG", a->argument, "Rule id, or policy file for add and load");
+  cmd->add_flag("--json", a->json, "Print the reply as JSON");
+  cmd->add_flag("-f,--follow", a->follow, "events: keep printing new events as they happen");
+  cmd->add_flag("--wait", a->wait, "thaw, release: wait until the held requests have run");
+  return [a] { return RunCtl(*a); };
+}
+
+}  // namespace faultfs::cli

@@ -1,0 +1,96 @@
+#include "control_handler.h"
+
+#include "faultfs/policy/parse.h"
+
+namespace faultfs::cli {
+
+namespace {
+
+Result<policy::Policy> ParseText(const std::string& toml) {
+  auto outcome = policy::ParsePolicy(toml, "policy");
+  if (outcome.ok()) return std::move(*outcome.policy);
+  std::string all;
+  for (const auto& e : outcome.errors) all += (all.empty() ? "" : "; ") + e.ToString();
+  return Status::Invalid(all);
+}
+
+nlohmann::json RulesJson(const engine::FaultEngine& engine) {
+  nlohmann::json rules = nlohmann::json::array();
+  for (const auto& r : engine.Stats()) {
+    rules.push_back({{"id", r.id}, {"enabled", r.enabled}, {"action", r.action}, {"evaluated", r.evaluated},
+                     {"matched", r.matched}, {"fired", r.fired}});
+  }
+  return rules;
+}
+
+}  // namespace
+
+Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
+  engine::FaultEngine& engine = mount_.engine();
+  struct Visitor {
+    MountControl& self;
+    engine::FaultEngine& engine;
+    Result<nlohmann::json> operator()(const control::GetStatus&) const {
+      return nlohmann::json{{"mountpoint", self.mountpoint_}, {"seed", engine.seed()},
+                            {"rules", engine.Stats().size()}, {"frozen", self.mount_.Frozen()},
+                            {"stalled", self.mount_.Stalled()}, {"events", self.mount_.EventCount()}};
+    }
+    Result<nlohmann::json> operator()(const control::ListRules&) const {
+      return nlohmann::json{{"rules", RulesJson(engine)}};
+    }
+    Result<nlohmann::json> operator()(const control::GetStats&) const {
+      return nlohmann::json{{"rules", RulesJson(engine)}, {"requests", self.mount_.RequestCounts()}};
+    }
+    Result<nlohmann::json> operator()(const control::AddRules& a) const {
+      auto policy = ParseText(a.policy_toml);
+      if (!policy.ok()) return policy.status();
+      nlohmann::json added = nlohmann::json::array();
+      for (auto& rule : policy->rules) {
+        // Ids default to rule-N within the text; make them unique in the live policy.
+        const std::string id = rule.id;
+        FAULTFS_RETURN_IF_ERROR(engine.AddRule(std::move(rule)));
+        added.push_back(id);
+      }
+      return nlohmann::json{{"added", added}};
+    }
+    Result<nlohmann::json> operator()(const control::RemoveRule& r) const {
+      FAULTFS_RETURN_IF_ERROR(engine.RemoveRule(r.id));
+      return nlohmann::json{{"removed", r.id}};
+    }
+    Result<nlohmann::json> operator()(const control::EnableRule& e) const {
+      FAULTFS_RETURN_IF_ERROR(engine.SetEnabled(e.id, e.enabled));
+      return nlohmann::json{{"id", e.id}, {"enabled", e.enabled}};
+    }
+    Result<nlohmann::json> operator()(const control::LoadPolicy& l) const {
+      auto policy = ParseText(l.policy_toml);
+      if (!policy.ok()) return policy.status();
+      if (!policy->seed) policy->seed = engine.seed();  // keep the mount's seed unless told
+      const size_t n = policy->rules.size();
+      FAULTFS_RETURN_IF_ERROR(engine.Load(std::move(*policy)));
+      return nlohmann::json{{"loaded", n}, {"seed", engine.seed()}};
+    }
+    Result<nlohmann::json> operator()(const control::FreezeMount&) const {
+      self.mount_.Freeze();
+      return nlohmann::json{{"frozen", true}};
+    }
+    Result<nlohmann::json> operator()(const control::ThawMount&) const {
+      self.mount_.Thaw();
+      return nlohmann::json{{"frozen", false}};
+    }
+    Result<nlohmann::json> operator()(const control::ReleaseStalled&) const {
+      const size_t n = self.mount_.Stalled();
+      self.mount_.ReleaseStalled();
+      return nlohmann::json{{"released", n}};
+    }
+    Result<nlohmann::json> operator()(const control::TailEvents&) const {
+      return nlohmann::json{{"events", self.mount_.EventCount()}};
+    }
+  };
+  return std::visit(Visitor{*this, engine}, command);
+}
+
+void MountControl::SubscribeEvents(std::function<bool(const std::string&)> sink) {
+  mount_.SubscribeEvents(std::move(sink));
+}
+
+}  // namespace faultfs::cli

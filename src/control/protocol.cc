@@ -1,0 +1,56 @@
+#include "faultfs/control/protocol.h"
+
+#include <nlohmann/json.hpp>
+
+namespace faultfs::control {
+
+namespace {
+
+Result<std::string> StringArg(const nlohmann::json& j, const char* key, const std::string& cmd) {
+  const auto it = j.find(key);
+  if (it == j.end()) return Status::Invalid("'" + cmd + "' needs \"" + key + "\"");
+  if (!it->is_string()) return Status::Invalid("'" + cmd + "': \"" + key + "\" must be a string");
+  if (it->get<std::string>().empty()) return Status::Invalid("'" + cmd + "': \"" + key + "\" is empty");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+Result<Command> ParseCommand(std::string_view line) {
+  if (line.size() > kMaxLineBytes) return Status::Invalid("request longer than 1 MiB");
+  const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::Invalid("not JSON: a request is one JSON object per line");
+  if (!j.is_object()) return Status::Invalid("a request must be a JSON object");
+  const auto cmd_it = j.find("cmd");
+  if (cmd_it == j.end() || !cmd_it->is_string()) {
+    return Status::Invalid("a request needs \"cmd\" (status, rules, stats, add, remove, enable, "
+                                    "disable, load, freeze, thaw, release, events)");
+  }
+  const std::string cmd = cmd_it->get<std::string>();
+  if (cmd == "status") return Command{GetStatus{}};
+  if (cmd == "rules") return Command{ListRules{}};
+  if (cmd == "stats") return Command{GetStats{}};
+  if (cmd == "freeze") return Command{FreezeMount{}};
+  if (cmd == "thaw") return Command{ThawMount{}};
+  if (cmd == "release") return Command{ReleaseStalled{}};
+  if (cmd == "events") {
+    const auto f = j.find("follow");
+    if (f != j.end() && !f->is_boolean()) return Status::Invalid("'events': \"follow\" must be true or false");
+    return Command{TailEvents{f != j.end() && f->get<bool>()}};
+  }
+  if (cmd == "add" || cmd == "load") {
+    auto policy = StringArg(j, "policy", cmd);
+    if (!policy.ok()) return policy.status();
+    if (cmd == "add") return Command{AddRules{std::move(*policy)}};
+    return Command{LoadPolicy{std::move(*policy)}};
+  }
+  if (cmd == "remove" || cmd == "enable" || cmd == "disable") {
+    auto id = StringArg(j, "id", cmd);
+    if (!id.ok()) return id.status();
+    if (cmd == "remove") return Command{RemoveRule{std::move(*id)}};
+    return Command{EnableRule{std::move(*id), cmd == "enable"}};
+  }
+  return Status::Invalid("unknown command '" + cmd + "'");
+}
+
+}  // namespace faultfs::control

@@ -1,0 +1,178 @@
+// Goal: `faultfs ctl` drives a live mount through its control socket: every command answers and
+// takes effect before it returns; freeze/thaw, stalls and release work on real operations; events
+// can be followed; the socket is private and outside the mount, and clients that send garbage or
+// vanish mid-request do not disturb the mount.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "test_support.h"
+#include <gtest/gtest.h>
+
+namespace faultfs::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class Ctl : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(mkdir(backing_.c_str(), 0755), 0);
+    ASSERT_EQ(mkdir(mnt_.c_str(), 0755), 0);
+    ASSERT_EQ(mount_.Start(backing_, mnt_, {"--events", dir_ / "events.jsonl"}), "");
+  }
+  CommandResult RunCtl(std::vector<std::string> args) {
+    args.insert(args.begin(), {FaultfsBinary(), "ctl", mnt_});
+    return RunCommand(args);
+  }
+  nlohmann::json Json(std::vector<std::string> args) {
+    args.push_back("--json");
+    const CommandResult r = RunCtl(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out, nullptr, false);
+  }
+  std::string Policy(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return dir_ / name;
+  }
+  std::string SocketPath() {
+    const CommandResult r = RunCommand({FaultfsBinary(), "status", "--json"});
+    for (const auto& m : nlohmann::json::parse(r.out)) {
+      if (m["mountpoint"] == mnt_) return m["control_socket"];
+    }
+    return "";
+  }
+  bool WriteOk(const std::string& name) {
+    const int fd = open((mnt_ + "/" + name).c_str(), O_CREAT | O_WRONLY, 0644);
+    const bool ok = fd >= 0 && write(fd, "x", 1) == 1;
+    if (fd >= 0) close(fd);
+    return ok;
+  }
+
+  TempDir dir_{"ctl"};
+  std::string backing_ = dir_ / "backing";
+  std::string mnt_ = dir_ / "mnt";
+  FaultfsMount mount_;
+};
+
+TEST_F(Ctl, StatusRulesAddRemoveEnableDisableLoad) {
+  EXPECT_EQ(Json({"status"})["rules"], 0);
+  const std::string add = Policy("add.toml", "[[rule]]\nid = \"w\"\nops = [\"write\"]\npath = \"x\"\naction = \"errno\"\nerrno = \"EIO\"\n");
+  EXPECT_EQ(Json({"add", add})["added"][0], "w");
+  EXPECT_FALSE(WriteOk("x")) << "the rule took effect before ctl returned";
+  EXPECT_TRUE(WriteOk("y"));
+  const auto rules = Json({"rules"})["rules"];
+  ASSERT_EQ(rules.size(), 1U);
+  EXPECT_EQ(rules[0]["fired"], 1);
+  EXPECT_EQ(rules[0]["matched"], 1);
+  EXPECT_GE(rules[0]["evaluated"], 2);
+  EXPECT_EQ(Json({"disable", "w"})["enabled"], false);
+  EXPECT_TRUE(WriteOk("x"));
+  Json({"enable", "w"});
+  EXPECT_FALSE(WriteOk("x"));
+  Json({"remove", "w"});
+  EXPECT_TRUE(WriteOk("x"));
+  const std::string load = Policy("load.toml", "[[rule]]\nid = \"l\"\nops = [\"write\"]\npath = \"y\"\naction = \"errno\"\nerrno = \"ENOSPC\"\n");
+  EXPECT_EQ(Json({"load", load})["loaded"], 1);
+  EXPECT_FALSE(WriteOk("y"));
+  EXPECT_NE(Json({"stats"})["requests"].get<std::string>().find("write="), std::string::npos);
+}
+
+TEST_F(Ctl, BadCommandsFailClearly) {
+  CommandResult r = RunCtl({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos) << r.err;
+  r = RunCtl({"remove", "ghost"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("no rule 'ghost'"), std::string::npos) << r.err;
+  r = RunCtl({"add", Policy("bad.toml", "[[rule]]\naction = \"nope\"\n")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("policy:2:10: unknown action 'nope'"), std::string::npos) << r.err;
+  r = RunCtl({"add"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunCommand({FaultfsBinary(), "ctl", dir_ / "nowhere", "status"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("not a faultfs mount"), std::string::npos) << r.err;
+}
+
+TEST_F(Ctl, FreezeHoldsEveryOperationUntilThaw) {
+  Json({"freeze"});
+  EXPECT_EQ(Json({"status"})["frozen"], true);
+  auto pending = std::async(std::launch::async, [&] { return WriteOk("during-freeze"); });
+  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout) << "the write waits";
+  Json({"thaw"});
+  EXPECT_EQ(pending.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  EXPECT_TRUE(pending.get());
+  EXPECT_EQ(Json({"status"})["frozen"], false);
+}
+
+TEST_F(Ctl, ReleaseEndsAStall) {
+  Json({"add", Policy("stall.toml", "[[rule]]\nid = \"s\"\nops = [\"write\"]\npath = \"held\"\naction = \"stall\"\nstall = { timeout_s = 60 }\n")});
+  const auto start = Clock::now();
+  auto pending = std::async(std::launch::async, [&] { return WriteOk("held"); });
+  for (int i = 0; i < 100 && Json({"status"})["stalled"] == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(Json({"status"})["stalled"], 1);
+  EXPECT_TRUE(WriteOk("not-held")) << "other files are not stalled";
+  const CommandResult r = RunCtl({"release", "--wait"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(pending.get());
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10) << "released, not timed out";
+}
+
+TEST_F(Ctl, EventsCanBeFollowed) {
+  Json({"add", Policy("e.toml", "[[rule]]\nid = \"e\"\nops = [\"write\"]\npath = \"ev\"\naction = \"errno\"\nerrno = \"EIO\"\n")});
+  auto follower = std::async(std::launch::async, [&] {
+    return RunCommand({"timeout", "-s", "INT", "2", FaultfsBinary(), "ctl", mnt_, "events", "--follow"}, {}, 10);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_FALSE(WriteOk("ev"));
+  const CommandResult r = follower.get();
+  EXPECT_NE(r.out.find("\"rule\":\"e\""), std::string::npos) << "the follower saw the event: " << r.out;
+  EXPECT_EQ(Json({"events"})["events"], 1);
+}
+
+TEST_F(Ctl, SocketIsPrivateAndOutsideTheMount) {
+  const std::string path = SocketPath();
+  ASSERT_FALSE(path.empty());
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  EXPECT_NE(path.rfind(mnt_, 0), 0U) << "never inside the mount";
+}
+
+TEST_F(Ctl, GarbageAndVanishingClientsDoNotDisturbTheMount) {
+  const std::string path = SocketPath();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  for (const std::string& junk : {std::string("\x00\xff\xfe garbage\n", 13), std::string("{\"cmd\":\"sta"),
+                                 std::string(100000, 'x')}) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    (void)!send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+    close(fd);  // mid-request
+  }
+  const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string bad = "not json at all\n";
+  (void)!send(fd, bad.data(), bad.size(), MSG_NOSIGNAL);
+  char reply[512] = {};
+  ASSERT_GT(recv(fd, reply, sizeof(reply) - 1, 0), 0);
+  EXPECT_NE(std::string(reply).find("\"ok\":false"), std::string::npos) << reply;
+  close(fd);
+  EXPECT_EQ(Json({"status"})["frozen"], false) << "still answering";
+  EXPECT_TRUE(WriteOk("after-garbage")) << "the mount still works";
+}
+
+}  // namespace
+}  // namespace faultfs::testing
