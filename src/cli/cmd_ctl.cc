@@ -84,7 +84,10 @@ void PrintHuman(const std::string& command, const nlohmann::json& reply) {
   }
   nlohmann::json rest = reply;
   rest.erase("ok");
-  for (auto& [key, value] : rest.items()) std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+  for (auto& [key, value] : rest.items()) {
+    if (value.is_null()) continue;  // e.g. no capacity model
+    std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+  }
   (void)command;
 }
 

@@ -23,6 +23,19 @@ nlohmann::json RulesJson(const engine::FaultEngine& engine) {
   return rules;
 }
 
+// The capacity budget and usage, or null when the mount has no capacity model.
+nlohmann::json CapacityJson(const Mount& mount) {
+  const auto state = mount.Capacity();
+  if (!state) return nullptr;
+  nlohmann::json j{{"bytes_used", state->used.bytes}, {"inodes_used", state->used.inodes}};
+  if (state->budget) {
+    if (state->budget->bytes) j["bytes"] = *state->budget->bytes;
+    if (state->budget->inodes) j["inodes"] = *state->budget->inodes;
+    j["errno"] = state->budget->err == EDQUOT ? "EDQUOT" : "ENOSPC";
+  }
+  return j;
+}
+
 }  // namespace
 
 Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
@@ -33,7 +46,8 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
     Result<nlohmann::json> operator()(const control::GetStatus&) const {
       return nlohmann::json{{"mountpoint", self.mountpoint_}, {"seed", engine.seed()},
                             {"rules", engine.Stats().size()}, {"frozen", self.mount_.Frozen()},
-                            {"stalled", self.mount_.Stalled()}, {"events", self.mount_.EventCount()}};
+                            {"stalled", self.mount_.Stalled()}, {"events", self.mount_.EventCount()},
+                            {"capacity", CapacityJson(self.mount_)}};
     }
     Result<nlohmann::json> operator()(const control::ListRules&) const {
       return nlohmann::json{{"rules", RulesJson(engine)}};
@@ -44,6 +58,8 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
     Result<nlohmann::json> operator()(const control::AddRules& a) const {
       auto policy = ParseText(a.policy_toml);
       if (!policy.ok()) return policy.status();
+      // A [capacity] in added text sets the budget too (rules already live stay).
+      if (policy->capacity) FAULTFS_RETURN_IF_ERROR(self.mount_.SetCapacity(policy->capacity));
       nlohmann::json added = nlohmann::json::array();
       for (auto& rule : policy->rules) {
         // Ids default to rule-N within the text; make them unique in the live policy.
@@ -66,6 +82,8 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
       if (!policy.ok()) return policy.status();
       if (!policy->seed) policy->seed = engine.seed();  // keep the mount's seed unless told
       const size_t n = policy->rules.size();
+      // The new policy replaces everything: without [capacity], a budget in force is lifted.
+      FAULTFS_RETURN_IF_ERROR(self.mount_.SetCapacity(policy->capacity));
       FAULTFS_RETURN_IF_ERROR(engine.Load(std::move(*policy)));
       return nlohmann::json{{"loaded", n}, {"seed", engine.seed()}};
     }

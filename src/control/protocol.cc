@@ -6,11 +6,15 @@ namespace faultfs::control {
 
 namespace {
 
-Result<std::string> StringArg(const nlohmann::json& j, const char* key, const std::string& cmd) {
+// `may_be_empty`: an empty policy is a real one (no rules, no budget), an empty rule id is not.
+Result<std::string> StringArg(const nlohmann::json& j, const char* key, const std::string& cmd,
+                              bool may_be_empty = false) {
   const auto it = j.find(key);
   if (it == j.end()) return Status::Invalid("'" + cmd + "' needs \"" + key + "\"");
   if (!it->is_string()) return Status::Invalid("'" + cmd + "': \"" + key + "\" must be a string");
-  if (it->get<std::string>().empty()) return Status::Invalid("'" + cmd + "': \"" + key + "\" is empty");
+  if (!may_be_empty && it->get<std::string>().empty()) {
+    return Status::Invalid("'" + cmd + "': \"" + key + "\" is empty");
+  }
   return it->get<std::string>();
 }
 
@@ -39,7 +43,7 @@ Result<Command> ParseCommand(std::string_view line) {
     return Command{TailEvents{f != j.end() && f->get<bool>()}};
   }
   if (cmd == "add" || cmd == "load") {
-    auto policy = StringArg(j, "policy", cmd);
+    auto policy = StringArg(j, "policy", cmd, /*may_be_empty=*/true);
     if (!policy.ok()) return policy.status();
     if (cmd == "add") return Command{AddRules{std::move(*policy)}};
     return Command{LoadPolicy{std::move(*policy)}};

@@ -222,6 +222,7 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   initial.seed = seed;
   FAULTFS_RETURN_IF_ERROR(impl->engine->Load(std::move(initial)));
   FAULTFS_RETURN_IF_ERROR(impl->events.Open(options.events_file));
+  if (options.policy.capacity) FAULTFS_RETURN_IF_ERROR(impl->fs->SetCapacity(options.policy.capacity));
 
   const char* argv[] = {"faultfs", nullptr};
   fuse_args args = FUSE_ARGS_INIT(1, const_cast<char**>(argv));
@@ -310,6 +311,14 @@ void Mount::Freeze() { impl_->deferrer->Freeze(); }
 void Mount::Thaw() { impl_->deferrer->Thaw(); }
 bool Mount::Frozen() const { return impl_->deferrer->frozen(); }
 std::string Mount::RequestCounts() const { return impl_->fs->stats().Summary(); }
+Status Mount::SetCapacity(const std::optional<policy::Capacity>& budget) {
+  return impl_->fs->SetCapacity(budget);
+}
+std::optional<Mount::CapacityState> Mount::Capacity() const {
+  const fs::SpaceAccount* space = impl_->fs->space();
+  if (space == nullptr) return std::nullopt;
+  return CapacityState{space->model().budget(), space->model().used()};
+}
 uint64_t Mount::EventCount() const { return impl_->events.count(); }
 void Mount::SubscribeEvents(std::function<bool(const std::string&)> sink) {
   impl_->events.Subscribe(std::move(sink));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "passthrough.h"
 
@@ -77,9 +78,13 @@ void Passthrough::Setattr(Reply& r, fuse_ino_t ino, struct stat* attr, int to_se
   auto fd = inodes_.Fd(inode);
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const int open_fd = OpenFdOf(inode, fi);
-  if (const int err = ApplySetattr(open_fd, fd->get(), *attr, to_set); err != 0) {
-    return (void)r.Err(err);
+  std::optional<SpaceAccount::FileChange> change;  // a truncate frees (or a growing one allocates)
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire); space && truncate) {
+    change.emplace(*space, inode.key(), fd->get());
   }
+  const int err = ApplySetattr(open_fd, fd->get(), *attr, to_set);
+  if (change) change->Settle();
+  if (err != 0) return (void)r.Err(err);
   struct stat st {};
   if (StatInto(open_fd, fd->get(), &st) != 0) return (void)r.Err(errno);
   r.Attr(st, timeouts_.attr_s);
@@ -98,6 +103,7 @@ void Passthrough::Statfs(Reply& r, fuse_ino_t ino) {
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   struct statvfs st {};
   if (fstatvfs(fd->get(), &st) != 0) return (void)r.Err(errno);
+  if (const SpaceAccount* space = space_.load(std::memory_order_acquire)) st = space->model().Report(st);
   r.Statfs(st);
 }
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <optional>
 
 #include "passthrough.h"
 
@@ -96,7 +97,10 @@ void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   FAULTFS_GATE(r, .op = Op::kMknod, .parent = &InodeOf(parent), .name = name, .mode = mode);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
+  if (!inode.granted()) return (void)r.Err(inode.err());
   if (mknodat(pfd->get(), name, mode, rdev) != 0) return (void)r.Err(errno);
+  inode.Keep();
   ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, mode);
 }
 
@@ -104,7 +108,10 @@ void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   FAULTFS_GATE(r, .op = Op::kMkdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR | mode);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
+  if (!inode.granted()) return (void)r.Err(inode.err());
   if (mkdirat(pfd->get(), name, mode) != 0) return (void)r.Err(errno);
+  inode.Keep();
   ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, S_IFDIR | mode);
 }
 
@@ -112,7 +119,10 @@ void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const
   FAULTFS_GATE(r, .op = Op::kSymlink, .parent = &InodeOf(parent), .name = name, .mode = S_IFLNK);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
+  if (!inode.granted()) return (void)r.Err(inode.err());
   if (symlinkat(target, pfd->get(), name) != 0) return (void)r.Err(errno);
+  inode.Keep();
   ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, S_IFLNK | 0777);
 }
 
@@ -130,18 +140,26 @@ void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const ch
   SendEntry(r, *e);
 }
 
+int Passthrough::RemoveName(int dir_fd, const char* name, int flags) {
+  std::optional<SpaceAccount::Removal> removal;
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire)) removal.emplace(*space, dir_fd, name);
+  if (unlinkat(dir_fd, name, flags) != 0) return errno;
+  if (removal) removal->Removed();
+  return 0;
+}
+
 void Passthrough::Unlink(Reply& r, fuse_ino_t parent, const char* name) {
   FAULTFS_GATE(r, .op = Op::kUnlink, .parent = &InodeOf(parent), .name = name);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
-  r.Err(unlinkat(pfd->get(), name, 0) == 0 ? 0 : errno);
+  r.Err(RemoveName(pfd->get(), name, 0));
 }
 
 void Passthrough::Rmdir(Reply& r, fuse_ino_t parent, const char* name) {
   FAULTFS_GATE(r, .op = Op::kRmdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
-  r.Err(unlinkat(pfd->get(), name, AT_REMOVEDIR) == 0 ? 0 : errno);
+  r.Err(RemoveName(pfd->get(), name, AT_REMOVEDIR));
 }
 
 void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
@@ -152,7 +170,13 @@ void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   auto npfd = inodes_.Fd(InodeOf(new_parent));
   if (!npfd.ok()) return (void)r.Err(npfd.status().code());
+  std::optional<SpaceAccount::Removal> replaced;  // the object a rename replaces, if any
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire); space && !(flags & RENAME_EXCHANGE)) {
+    replaced.emplace(*space, npfd->get(), new_name);
+    replaced->UnlessSameAs(pfd->get(), name);
+  }
   if (renameat2(pfd->get(), name, npfd->get(), new_name, flags) != 0) return (void)r.Err(errno);
+  if (replaced) replaced->Removed();
   // Keep path-based rules pointed at the right names.
   inodes_.Renamed(npfd->get(), InodeOf(new_parent), new_name);
   if (flags & RENAME_EXCHANGE) inodes_.Renamed(pfd->get(), InodeOf(parent), name);

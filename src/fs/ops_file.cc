@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <vector>
 
 #include "aligned_buffer.h"
@@ -80,8 +81,14 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   FAULTFS_GATE(r, .op = Op::kOpen, .inode = &inode, .open_flags = fi->flags);
   auto ifd = inodes_.Fd(inode);
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
+  std::optional<SpaceAccount::FileChange> change;  // O_TRUNC frees the file's blocks
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire); space && (fi->flags & O_TRUNC)) {
+    change.emplace(*space, inode.key(), ifd->get());
+  }
   UniqueFd fd(open(ProcFdPath(ifd->get()).c_str(), (fi->flags & ~kNotForReopen) | O_CLOEXEC));
-  if (!fd) return (void)r.Err(errno);
+  const int err = fd ? 0 : errno;
+  if (change) change->Settle();
+  if (err != 0) return (void)r.Err(err);
   SendOpen(std::move(fd), fi->flags, inode, fi, [&] { return r.Open(fi); });
 }
 
@@ -93,15 +100,26 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
   auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   const int flags = (fi->flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC;
-  // Create exclusively first, so only a file this call made is given to the caller.
-  bool created = true;
-  UniqueFd fd(openat(pfd->get(), name, flags | O_CREAT | O_EXCL, mode));
-  if (!fd && errno == EEXIST && (fi->flags & O_EXCL) == 0) {
-    created = false;
-    fd.reset(openat(pfd->get(), name, flags));
+  // Create exclusively first, so only a file this call made is given to the caller. Only a new
+  // file needs an inode from the capacity budget.
+  SpaceAccount::InodeClaim new_inode(space_.load(std::memory_order_acquire));
+  UniqueFd fd;
+  int err = 0;
+  if (new_inode.granted()) {
+    fd.reset(openat(pfd->get(), name, flags | O_CREAT | O_EXCL, mode));
+    err = fd ? 0 : errno;
+  } else {
+    struct stat st {};
+    err = fstatat(pfd->get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? EEXIST : new_inode.err();
   }
-  if (!fd) return (void)r.Err(errno);
+  const bool created = err == 0;
+  if (err == EEXIST && (fi->flags & O_EXCL) == 0) {
+    fd = OpenExisting(pfd->get(), name, flags);
+    err = fd ? 0 : errno;
+  }
+  if (err != 0) return (void)r.Err(err);
   if (created) {
+    new_inode.Keep();
     Status given = GiveToCaller(r.req(), pfd->get(), fd.get(), "", S_IFREG | mode);
     if (!given.ok()) spdlog::warn("{}: {}", name, given.ToString());
   }
@@ -143,18 +161,50 @@ void Passthrough::Read(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_i
   r.Data(&src, FUSE_BUF_SPLICE_MOVE);  // libfuse replies with the error itself if the read fails
 }
 
+UniqueFd Passthrough::OpenExisting(int dir_fd, const char* name, int flags) {
+  SpaceAccount* space = space_.load(std::memory_order_acquire);
+  if (space == nullptr || (flags & O_TRUNC) == 0) return UniqueFd(openat(dir_fd, name, flags));
+  UniqueFd path(openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct stat st {};
+  if (!path || fstat(path.get(), &st) != 0) return UniqueFd(openat(dir_fd, name, flags));
+  SpaceAccount::FileChange change(*space, InodeKey{st.st_ino, st.st_dev}, path.get());
+  UniqueFd fd(openat(dir_fd, name, flags));
+  const int err = errno;
+  change.Settle();
+  errno = err;
+  return fd;
+}
+
 void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
-  const size_t size = fuse_buf_size(in);
-  FAULTFS_GATE(r, .op = Op::kWrite, .inode = h.inode, .offset = static_cast<uint64_t>(off), .size = size,
+  const size_t asked = fuse_buf_size(in);
+  FAULTFS_GATE(r, .op = Op::kWrite, .inode = h.inode, .offset = static_cast<uint64_t>(off), .size = asked,
                .open_flags = h.flags);
-  if (f.As<policy::LostWriteAction>() != nullptr) return (void)r.Write(size);  // success, nothing stored
+  if (f.As<policy::LostWriteAction>() != nullptr) return (void)r.Write(asked);  // success, nothing stored
+  std::optional<SpaceAccount::FileChange> change;
+  size_t size = asked;
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
+    change.emplace(*space, h.inode->key(), h.fd.get());
+    const uint64_t at = (h.flags & O_APPEND) != 0 ? change->size_before() : static_cast<uint64_t>(off);
+    size = change->AdmitWrite(at, asked);  // a full disk cuts the write short, as Linux does
+    if (size == 0 && asked > 0) {
+      change->Settle();
+      return (void)r.Err(space->model().err());
+    }
+  }
+  const ssize_t n = WriteData(h, f, in, size, off);
+  if (change) change->Settle();  // before the reply: statfs right after must see the write
+  if (n < 0) return (void)r.Err(static_cast<int>(-n));
+  r.Write(static_cast<size_t>(n));
+}
+
+ssize_t Passthrough::WriteData(const FileHandle& h, const Fault& f, fuse_bufvec* in, size_t size, off_t off) {
   const auto* corrupt = f.As<policy::CorruptAction>();
   const auto* torn = f.As<policy::TornAction>();
   const auto* short_write = f.As<policy::ShortAction>();
   const auto* misdirect = f.As<policy::MisdirectAction>();
   char* data = Contiguous(in, size, (h.flags & O_DIRECT) != 0, corrupt != nullptr);
-  if (data == nullptr) return (void)r.Err(ENOMEM);
+  if (data == nullptr) return -ENOMEM;
   if (engine_ != nullptr && engine_->KeepsWriteHistory()) {
     history_->BeforeWrite(h.inode->key(), h.fd.get(), static_cast<uint64_t>(off), size);
   }
@@ -168,16 +218,16 @@ void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fus
       const uint64_t lo = std::max<uint64_t>((first_unit + i) * plan.unit, static_cast<uint64_t>(off));
       const uint64_t hi = std::min<uint64_t>((first_unit + i + 1) * plan.unit, static_cast<uint64_t>(off) + size);
       if (pwrite(h.fd.get(), data + (lo - static_cast<uint64_t>(off)), hi - lo, static_cast<off_t>(lo)) < 0) {
-        return (void)r.Err(errno);
+        return -errno;
       }
     }
-    return (void)r.Write(size);
+    return static_cast<ssize_t>(size);
   }
   const size_t length = short_write != nullptr ? ShortLength(*short_write, size) : size;
   const off_t where = misdirect != nullptr ? std::max<off_t>(0, off + misdirect->shift_bytes) : off;
   const ssize_t n = pwrite(h.fd.get(), data, length, where);
-  if (n < 0) return (void)r.Err(errno);
-  r.Write(misdirect != nullptr ? size : static_cast<size_t>(n));
+  if (n < 0) return -errno;
+  return misdirect != nullptr ? static_cast<ssize_t>(size) : n;
 }
 
 void Passthrough::Flush(Reply& r, fuse_ino_t, fuse_file_info* fi) {
@@ -215,7 +265,19 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
   const FileHandle& h = HandleOf(fi);
   FAULTFS_GATE(r, .op = Op::kFallocate, .inode = h.inode, .offset = static_cast<uint64_t>(off),
                .size = static_cast<uint64_t>(len), .open_flags = h.flags);
-  r.Err(fallocate(h.fd.get(), mode, off, len) == 0 ? 0 : errno);
+  std::optional<SpaceAccount::FileChange> change;
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
+    change.emplace(*space, h.inode->key(), h.fd.get());
+    // Allocating is all or nothing; punching and collapsing only free.
+    const bool frees = (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE)) != 0;
+    if (!frees && !change->AdmitAll(static_cast<uint64_t>(off), static_cast<uint64_t>(len))) {
+      change->Settle();
+      return (void)r.Err(space->model().err());
+    }
+  }
+  const int err = fallocate(h.fd.get(), mode, off, len) == 0 ? 0 : errno;
+  if (change) change->Settle();
+  r.Err(err);
 }
 
 void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_info* fi_in,
@@ -223,11 +285,24 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
                                 int flags) {
   FAULTFS_GATE(r, .op = Op::kCopyFileRange, .inode = HandleOf(fi_in).inode, .inode2 = HandleOf(fi_out).inode,
                .offset = static_cast<uint64_t>(off_out), .size = len);
+  const FileHandle& dst = HandleOf(fi_out);
+  std::optional<SpaceAccount::FileChange> change;
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
+    change.emplace(*space, dst.inode->key(), dst.fd.get());
+    const size_t fits = change->AdmitWrite(static_cast<uint64_t>(off_out), len);
+    if (fits == 0 && len > 0) {
+      change->Settle();
+      return (void)r.Err(space->model().err());
+    }
+    len = fits;
+  }
   loff_t in = off_in;
   loff_t out = off_out;
-  const ssize_t n = copy_file_range(HandleOf(fi_in).fd.get(), &in, HandleOf(fi_out).fd.get(), &out,
-                                    len, static_cast<unsigned>(flags));
-  if (n < 0) return (void)r.Err(errno);
+  const ssize_t n = copy_file_range(HandleOf(fi_in).fd.get(), &in, dst.fd.get(), &out, len,
+                                    static_cast<unsigned>(flags));
+  const int err = n < 0 ? errno : 0;
+  if (change) change->Settle();
+  if (err != 0) return (void)r.Err(err);
   r.Write(static_cast<size_t>(n));
 }
 

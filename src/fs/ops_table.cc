@@ -161,6 +161,22 @@ Passthrough::Passthrough(UniqueFd backing_root, const MountOptions& options)
 
 Passthrough::~Passthrough() = default;
 
+Status Passthrough::SetCapacity(const std::optional<policy::Capacity>& budget) {
+  std::lock_guard lock(space_mu_);
+  if (space_owner_ == nullptr) {
+    if (!budget) return Status::Ok();  // nothing to lift
+    auto root = inodes_.Fd(inodes_.root());
+    if (!root.ok()) return root.status();
+    auto used = SpaceAccount::Measure(root->get());
+    if (!used.ok()) return used.status();
+    spdlog::info("capacity: the tree uses {} bytes of data in {} inodes", used->bytes, used->inodes);
+    space_owner_ = std::make_unique<SpaceAccount>(*used);
+  }
+  space_owner_->model().SetBudget(budget);
+  space_.store(space_owner_.get(), std::memory_order_release);
+  return Status::Ok();
+}
+
 const fuse_lowlevel_ops& Passthrough::Ops() {
   static const fuse_lowlevel_ops ops = MakeOps();
   return ops;

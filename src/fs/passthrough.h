@@ -19,6 +19,7 @@
 #include "inode_table.h"
 #include "op_stats.h"
 #include "reply.h"
+#include "space_account.h"
 
 namespace faultfs::fs {
 
@@ -142,6 +143,11 @@ class Passthrough {
   }
   engine::FaultEngine* engine() const { return engine_; }
 
+  // The capacity model: off until a policy with [capacity] arrives (at mount or live); then the
+  // tree is measured once and every later change is accounted. nullopt lifts the budget.
+  Status SetCapacity(const std::optional<policy::Capacity>& budget);
+  const SpaceAccount* space() const { return space_.load(std::memory_order_acquire); }
+
   // Where libfuse's replies go (the session's custom writev): the io_uring transport when set.
   void set_uring(UringTransport* uring) { uring_ = uring; }
   UringTransport* uring() const { return uring_; }
@@ -170,6 +176,12 @@ class Passthrough {
   // Hands a new open file to the kernel (caching flags decided by the rules on it).
   template <typename SendFn>
   void SendOpen(UniqueFd fd, int flags, const Inode& inode, fuse_file_info* fi, SendFn&& send);
+  // unlinkat() that gives the object's space back when it was the last name; returns the errno.
+  int RemoveName(int dir_fd, const char* name, int flags);
+  // Opens an existing file by name (create without O_EXCL); a truncation is accounted.
+  UniqueFd OpenExisting(int dir_fd, const char* name, int flags);
+  // The write itself, `size` bytes of `in`, with its data faults; bytes to report or -errno.
+  ssize_t WriteData(const FileHandle& h, const Fault& f, fuse_bufvec* in, size_t size, off_t off);
   // Replies with an entry; if the kernel did not take it, drops the lookup it counted.
   void SendEntry(Reply& r, const fuse_entry_param& e);
 
@@ -182,6 +194,9 @@ class Passthrough {
   Deferrer* deferrer_ = nullptr;
   EventLog* events_ = nullptr;
   std::unique_ptr<WriteHistory> history_;
+  std::mutex space_mu_;  // serializes SetCapacity
+  std::unique_ptr<SpaceAccount> space_owner_;
+  std::atomic<SpaceAccount*> space_{nullptr};  // set once, then lives as long as the mount
 };
 
 // "/proc/self/fd/N": how the daemon names an O_PATH descriptor to calls that take only paths.

@@ -185,11 +185,12 @@ std::string Explain(const Policy& policy) {
   out << "seed: " << (policy.seed ? std::to_string(*policy.seed) : "chosen at mount (printed then)") << "\n";
   if (policy.capacity) {
     const Capacity& c = *policy.capacity;
-    out << "capacity: ";
-    if (c.bytes) out << *c.bytes << " bytes";
+    out << "capacity: a disk of ";
+    if (c.bytes) out << *c.bytes << " bytes of file data";
     if (c.bytes && c.inodes) out << " and ";
     if (c.inodes) out << *c.inodes << " inodes";
-    out << "; statfs reports this budget; going past it fails with " << ErrnoName(c.err) << "\n";
+    out << ", as df reports it; writes, fallocate, create and mkdir past it fail with "
+        << ErrnoName(c.err) << "\n";
   }
   if (policy.rules.empty()) out << "no rules: every operation passes through unchanged\n";
   for (const Rule& r : policy.rules) {

@@ -16,6 +16,8 @@ TEST(ParseCommand, EveryCommand) {
   EXPECT_TRUE(std::holds_alternative<ReleaseStalled>(*ParseCommand(R"({"cmd":"release"})")));
   EXPECT_EQ(std::get<AddRules>(*ParseCommand(R"({"cmd":"add","policy":"[[rule]]"})")).policy_toml, "[[rule]]");
   EXPECT_EQ(std::get<LoadPolicy>(*ParseCommand(R"({"cmd":"load","policy":"x"})")).policy_toml, "x");
+  EXPECT_EQ(std::get<LoadPolicy>(*ParseCommand(R"({"cmd":"load","policy":""})")).policy_toml, "")
+      << "an empty policy clears every rule and budget";
   EXPECT_EQ(std::get<RemoveRule>(*ParseCommand(R"({"cmd":"remove","id":"r"})")).id, "r");
   EXPECT_FALSE(std::get<EnableRule>(*ParseCommand(R"({"cmd":"disable","id":"r"})")).enabled);
   EXPECT_TRUE(std::get<EnableRule>(*ParseCommand(R"({"cmd":"enable","id":"r"})")).enabled);

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "test_support.h"
+#include "policy_mount.h"
 #include <gtest/gtest.h>
 
 namespace faultfs::testing {
@@ -26,25 +26,6 @@ using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-}
-
-// Writes through a descriptor and returns write()'s result (or -errno).
-long Write(const std::string& path, const std::string& data, off_t off = 0, int flags = 0) {
-  const int fd = open(path.c_str(), O_CREAT | O_WRONLY | flags, 0644);
-  if (fd < 0) return -errno;
-  const long n = pwrite(fd, data.data(), data.size(), off);
-  const long res = n < 0 ? -errno : n;
-  close(fd);
-  return res;
-}
-
 long Fsync(const std::string& path) {
   const int fd = open(path.c_str(), O_WRONLY);
   if (fd < 0) return -errno;
@@ -53,32 +34,7 @@ long Fsync(const std::string& path) {
   return res;
 }
 
-class Faults : public ::testing::Test {
- protected:
-  void SetUp() override {
-    ASSERT_EQ(mkdir(backing_.c_str(), 0755), 0);
-    ASSERT_EQ(mkdir(mnt_.c_str(), 0755), 0);
-  }
-  // Mounts with `policy` (TOML). Files created before mounting go in through the backing dir.
-  void Mount(const std::string& policy, std::vector<std::string> args = {}) {
-    WriteFile(dir_ / "policy.toml", policy);
-    args.insert(args.end(), {"--policy", dir_ / "policy.toml", "--events", dir_ / "events.jsonl"});
-    ASSERT_EQ(mount_.Start(backing_, mnt_, args), "");
-  }
-  std::vector<nlohmann::json> Events() {
-    std::vector<nlohmann::json> out;
-    std::ifstream in(dir_ / "events.jsonl");
-    for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-    return out;
-  }
-  std::string M(const std::string& rel) { return mnt_ + "/" + rel; }
-  std::string B(const std::string& rel) { return backing_ + "/" + rel; }
-
-  TempDir dir_{"faults"};
-  std::string backing_ = dir_ / "backing";
-  std::string mnt_ = dir_ / "mnt";
-  FaultfsMount mount_;
-};
+class Faults : public PolicyMountTest {};
 
 TEST_F(Faults, ErrnoHitsTargetedPathsAndOpsOnly) {
   Mount(R"([[rule]]

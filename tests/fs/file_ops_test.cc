@@ -20,11 +20,6 @@
 namespace faultfs::testing {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // The open flags of the daemon's descriptor for `backing_path`, from /proc/PID/fdinfo.
 int DaemonFlagsFor(pid_t daemon, const std::string& backing_path) {
   const std::string fd_dir = "/proc/" + std::to_string(daemon) + "/fd";

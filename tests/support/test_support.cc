@@ -181,6 +181,15 @@ CommandResult FaultfsMount::Stop() {
   return r;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void WriteFile(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
 void DetachMountsUnder(const std::string& root) {
   const std::string prefix = root + "/";
   for (const auto& m : ReadMounts()) {

@@ -40,6 +40,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector
                   double timeout_s = 60);
 CommandResult RunShell(const std::string& script, double timeout_s = 60);
 
+// Whole-file helpers (binary).
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& data);
+
 // True when `path` is the root of a FUSE mount (statfs type), the proof a test really runs on
 // faultfs and not on the plain disk.
 bool IsFuseMount(const std::string& path);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "faultfs/core/status.h"
+#include "faultfs/engine/capacity.h"
 #include "faultfs/engine/engine.h"
 #include "faultfs/policy/policy.h"
 
@@ -79,6 +80,15 @@ class Mount {
   void Thaw();
   bool Frozen() const;
   std::string RequestCounts() const;  // "lookup=12 write=3 ..."
+
+  // The capacity model ([capacity] of a policy): set, changed, or lifted (nullopt) while mounted.
+  // The first budget measures the tree, which takes a moment on a large one.
+  Status SetCapacity(const std::optional<policy::Capacity>& budget);
+  struct CapacityState {
+    std::optional<policy::Capacity> budget;  // nullopt: lifted (usage is still tracked)
+    engine::CapacityUsage used;
+  };
+  std::optional<CapacityState> Capacity() const;  // nullopt until a budget was first set
   uint64_t EventCount() const;        // faults injected so far
   // Every new fault event, as its JSON line; `sink` returns false to stop.
   void SubscribeEvents(std::function<bool(const std::string&)> sink);
