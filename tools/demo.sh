@@ -49,6 +49,63 @@ step "after unmount the directory holds exactly what the workload wrote"
 cat "$data/CURRENT" "$data/wal/000001.log"
 stat -c '%n %s bytes' "$data/wal/000002.log"
 
+step "faults: a policy with a mistake is refused, every error with file:line:column"
+cat > "$work/broken.toml" <<'TOML'
+[[rule]]
+ops = ["write", "fsycn"]
+action = "errno"
+errno = "EIOO"
+probability = 1.5
+TOML
+"$faultfs" policy check "$work/broken.toml" || echo "(exit status $?)"
+
+step "faults: fsync of WAL files fails once with EIO; reads of CURRENT come back corrupted"
+cat > "$work/demo.toml" <<'TOML'
+[[rule]]
+id = "wal-fsync-fails"
+ops = ["fsync", "fdatasync"]
+path = "wal/*.log"
+nth = 1
+action = "fsync_fail"
+fsync_fail = { errno = "EIO", semantics = "linux" }
+
+[[rule]]
+id = "current-bit-rot"
+ops = ["read"]
+path = "CURRENT"
+action = "corrupt"
+corrupt = { mode = "zero", range = [0, 8], on = "read" }
+TOML
+"$faultfs" policy explain "$work/demo.toml"
+"$faultfs" mount --log-file "$work/daemon.log" --policy "$work/demo.toml" --seed 42 \
+  --events "$work/events.jsonl" "$data"
+(
+  cd "$data"
+  printf 'record-3\n' >> wal/000001.log
+  sync wal/000001.log || echo "(the application saw the failed fsync)"
+  sync wal/000001.log && echo "second fsync: ok (Linux semantics: the unsynced data was dropped)"
+  printf 'CURRENT through the mount: '; od -An -c CURRENT | head -1
+)
+
+step "faults, live: faultfs ctl turns the disk into a 3 MiB one; df agrees, writes stop exactly at the budget"
+cat > "$work/small-disk.toml" <<'TOML'
+[capacity]
+bytes = "3 MiB"
+errno = "ENOSPC"
+TOML
+"$faultfs" ctl "$data" add "$work/small-disk.toml"
+df -h "$data" | sed "s|$work/||"
+dd if=/dev/zero of="$data/fill" bs=64k count=100 2>&1 | grep -E "No space|copied" || true
+df -h "$data" | sed "s|$work/||"
+"$faultfs" ctl "$data" rules
+"$faultfs" ctl "$data" status
+
+step "the fault event log: what the application was told"
+cat "$work/events.jsonl"
+"$faultfs" umount "$data"
+printf 'CURRENT on the disk, after unmount (reads were corrupted, the disk never was): '
+od -An -c "$data/CURRENT" | head -1
+
 step "daemon log"
 cat "$work/daemon.log"
 grep -q " $data fuse.faultfs " /proc/mounts && { echo "demo: mount left behind" >&2; exit 1; }

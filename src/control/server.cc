@@ -16,6 +16,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "faultfs/core/unique_fd.h"
 
@@ -170,11 +171,15 @@ struct Server::Impl {
     if (!SendLine(fd, nlohmann::json({{"ok", true}, {"following", true}}).dump())) return;
     while (!stopping.load()) {
       std::deque<std::string> lines;
+      uint64_t dropped = 0;
       {
         std::unique_lock lock(queue->mu);
         queue->cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return !queue->lines.empty(); });
         lines.swap(queue->lines);
+        dropped = std::exchange(queue->dropped, 0);
       }
+      // The follower learns it missed events (the file given with --events has them all).
+      if (dropped > 0 && !SendLine(fd, nlohmann::json({{"dropped_events", dropped}}).dump())) break;
       for (const auto& l : lines) {
         if (!SendLine(fd, l)) goto done;
       }

@@ -78,7 +78,7 @@ double SampleMs(const policy::Distribution& d, Rng& rng) {
   using Kind = policy::Distribution::Kind;
   double v = 0;
   switch (d.kind) {
-    case Kind::kFixed: return d.a_ms;
+    case Kind::kFixed: v = d.a_ms; break;
     case Kind::kUniform: return d.a_ms + (d.b_ms - d.a_ms) * rng.Unit();
     case Kind::kNormal:
     case Kind::kLognormal: {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 
 #include "faultfs/core/errno_names.h"
 #include "faultfs/core/random.h"
@@ -53,12 +54,18 @@ void Corrupt(const policy::CorruptAction& a, uint64_t draw, char* data, size_t s
     hi = static_cast<size_t>(std::min<uint64_t>(a.range->hi, size));
   }
   switch (a.mode) {
-    case policy::CorruptAction::Mode::kFlipBits:
-      for (uint32_t i = 0; i < a.bits; ++i) {
-        const uint64_t bit = rng.Below(static_cast<uint64_t>(size) * 8);
-        data[bit / 8] = static_cast<char>(data[bit / 8] ^ (1 << (bit % 8)));
+    case policy::CorruptAction::Mode::kFlipBits: {
+      // `bits` distinct bits of the range (all of them if it has fewer): a bit drawn twice would
+      // flip back. Floyd's sampling, one draw per bit.
+      const uint64_t n = static_cast<uint64_t>(hi - lo) * 8;
+      std::unordered_set<uint64_t> flipped;
+      for (uint64_t j = n - std::min<uint64_t>(a.bits, n); j < n; ++j) {
+        uint64_t bit = rng.Below(j + 1);
+        if (!flipped.insert(bit).second) bit = *flipped.insert(j).first;
+        data[lo + bit / 8] = static_cast<char>(data[lo + bit / 8] ^ (1 << (bit % 8)));
       }
       break;
+    }
     case policy::CorruptAction::Mode::kZero:
       if (lo < hi) std::memset(data + lo, 0, hi - lo);
       break;

@@ -9,6 +9,12 @@
 #
 #   tools/bench/fio-compare.sh [--rounds N] [--dir DIR] [--runtime S] [--mount-args "ARGS"]
 #                              [--json FILE] [--jobs "seqwrite seqread randread randwrite metadata"]
+#                              [--rules N]
+#
+# --rules N adds a third side: faultfs with a policy of N rules on every op the jobs issue that
+# match none of their files (paths anchored on other directories and other extensions, the way
+# real rules target a WAL or a table directory). It shows what a loaded policy costs; the event
+# log of those runs must stay empty, or the script fails.
 #
 # Where: by default a fresh ext4 (with a journal, like a database's data disk) on a 6 GiB image in
 # /var/tmp, loop-mounted with direct I/O, so on the same disk; it is removed at the end. A long-used
@@ -31,6 +37,7 @@ runtime=30
 mount_args=""
 json_out=""
 jobs="seqwrite seqread randread randwrite metadata"
+rules=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -39,7 +46,8 @@ while [ $# -gt 0 ]; do
     --mount-args) mount_args=$2; shift 2 ;;
     --json) json_out=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --rules) rules=$2; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "fio-compare: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +58,16 @@ command -v fio >/dev/null || { echo "fio-compare: fio is not installed (tools/in
 [ "$(id -u)" -eq 0 ] || { echo "fio-compare: needs root (drop_caches, mount)" >&2; exit 2; }
 
 results=$(mktemp)
+policy=$(mktemp --suffix=.toml)
+events=$(mktemp)
+# N rules that match nothing the jobs touch: half anchored on a directory, half on an extension.
+python3 - "$rules" > "$policy" <<'PY'
+import sys
+ops = '["read", "write", "open", "create", "lookup", "getattr", "setattr", "unlink", "release", "fsync", "fdatasync"]'
+for i in range(int(sys.argv[1])):
+    path = f"cold-{i}/**" if i % 2 == 0 else f"**/*.x{i}"
+    print(f'[[rule]]\nid = "r{i}"\nops = {ops}\npath = "{path}"\naction = "errno"\nerrno = "EIO"\n')
+PY
 image="" loop="" fsdir=""
 if [ -z "$base" ]; then
   image=/var/tmp/faultfs-bench.img
@@ -69,15 +87,15 @@ cleanup() {
   if [ -n "$loop" ]; then
     umount "$fsdir" 2>/dev/null; losetup -d "$loop" 2>/dev/null; rm -f "$image"; rmdir "$fsdir" 2>/dev/null
   fi
-  rm -f "$results"
+  rm -f "$results" "$policy" "$events"
 }
 trap cleanup EXIT
 is_mounted && "$faultfs" umount "$dir" >/dev/null
 rm -rf "$dir"
 mkdir -p "$dir"
-mount_faultfs() {
+mount_faultfs() {  # [extra mount arguments]
   # shellcheck disable=SC2086
-  "$faultfs" mount $mount_args --log-file /var/tmp/faultfs-bench-daemon.log "$dir" >/dev/null
+  "$faultfs" mount $mount_args "$@" --log-file /var/tmp/faultfs-bench-daemon.log "$dir" >/dev/null
   stat -f -c %T "$dir" | grep -q fuse || { echo "fio-compare: $dir is not a FUSE mount" >&2; exit 1; }
 }
 
@@ -134,40 +152,59 @@ run_job() {
   esac
 }
 
+sides="native faultfs"
+[ "$rules" -gt 0 ] && sides="native faultfs rules"
 for round in $(seq 1 "$rounds"); do
   for job in $jobs; do
-    # Alternate which side goes first, so drift in the machine's speed does not favour one.
-    if [ $((round % 2)) -eq 1 ]; then order="native faultfs"; else order="faultfs native"; fi
+    # Rotate which side goes first, so drift in the machine's speed does not favour one.
+    order=$(echo $sides | tr ' ' '\n' | awk -v r="$round" '{ a[NR] = $0 } END { for (i = 0; i < NR; i++) print a[(i + r) % NR + 1] }')
     for side in $order; do
-      [ "$side" = faultfs ] && mount_faultfs
+      case $side in
+        faultfs) mount_faultfs ;;
+        rules) mount_faultfs --policy "$policy" --events "$events" ;;
+      esac
       value=$(run_job "$job" "$dir")
-      [ "$side" = faultfs ] && "$faultfs" umount "$dir" >/dev/null
+      [ "$side" != native ] && "$faultfs" umount "$dir" >/dev/null
       echo "$job $side $value" >> "$results"
       printf 'round %d/%d  %-10s %-8s %s\n' "$round" "$rounds" "$job" "$side" "$value" >&2
     done
   done
 done
 
-python3 - "$results" "$json_out" "$rounds" "$mount_args" <<'PY'
+if [ -s "$events" ]; then
+  echo "fio-compare: rules that should match nothing injected faults:" >&2; head -3 "$events" >&2; exit 1
+fi
+
+python3 - "$results" "$json_out" "$rounds" "$mount_args" "$rules" <<'PY'
 import json, statistics, sys, platform, os
-path, json_out, rounds, mount_args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, json_out, rounds, mount_args, nrules = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 data = {}
 for line in open(path):
     job, side, value = line.split()
     data.setdefault(job, {}).setdefault(side, []).append(float(value))
 units = {"seqwrite": "MiB/s", "seqread": "MiB/s", "randread": "IOPS", "randwrite": "IOPS", "metadata": "ops/s"}
 rows = []
-print(f"\n| job | native | faultfs | faultfs/native |")
-print(f"|---|---:|---:|---:|")
+if nrules:
+    print(f"\n| job | native | faultfs | faultfs/native | {nrules} rules | {nrules} rules/faultfs |")
+    print(f"|---|---:|---:|---:|---:|---:|")
+else:
+    print(f"\n| job | native | faultfs | faultfs/native |")
+    print(f"|---|---:|---:|---:|")
 for job, sides in data.items():
     n = statistics.median(sides["native"]); f = statistics.median(sides["faultfs"])
-    rows.append({"job": job, "unit": units[job], "native": n, "faultfs": f, "ratio": f / n,
-                 "native_runs": sides["native"], "faultfs_runs": sides["faultfs"]})
-    print(f"| {job} ({units[job]}) | {n:.0f} | {f:.0f} | {f / n:.2f} |")
+    row = {"job": job, "unit": units[job], "native": n, "faultfs": f, "ratio": f / n,
+           "native_runs": sides["native"], "faultfs_runs": sides["faultfs"]}
+    line = f"| {job} ({units[job]}) | {n:.0f} | {f:.0f} | {f / n:.2f} |"
+    if nrules:
+        r = statistics.median(sides["rules"])
+        row.update({"rules": r, "rules_ratio": r / f, "rules_runs": sides["rules"]})
+        line += f" {r:.0f} | {r / f:.3f} |"
+    rows.append(row)
+    print(line)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"\nmedians of {rounds} interleaved rounds; {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}"
       f"{', mount args: ' + mount_args if mount_args else ''}")
 if json_out:
-    json.dump({"rounds": int(rounds), "mount_args": mount_args, "kernel": platform.release(),
+    json.dump({"rounds": int(rounds), "mount_args": mount_args, "rules": nrules, "kernel": platform.release(),
                "cpus": os.cpu_count(), "results": rows}, open(json_out, "w"), indent=2)
 PY

@@ -96,7 +96,7 @@ struct TornAction {
 struct CorruptAction {
   enum class Mode { kFlipBits, kZero, kRandom } mode = Mode::kFlipBits;
   uint32_t bits = 1;                // flip: how many bits
-  std::optional<Range> range;       // zero/random: which bytes of the transfer (default: all)
+  std::optional<Range> range;       // which bytes of the transfer are hit (default: all)
   bool on_write = false;            // false: the reader sees it (disk unchanged); true: persisted
 };
 struct MisdirectAction { int64_t shift_bytes = 4096; };
