@@ -6,13 +6,13 @@
 #include <map>
 #include <fstream>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <unordered_map>
 
 #include "faultfs/core/check.h"
 #include "faultfs/core/random.h"
 #include "faultfs/policy/glob.h"
+#include "path_regex.h"
 #include "realistic_errnos.h"
 
 namespace faultfs::engine {
@@ -42,7 +42,7 @@ struct CompiledRule {
   size_t index = 0;  // position in the policy: decides which outcome wins
   policy::Rule rule;
   std::vector<policy::Glob> globs;
-  std::vector<std::regex> regexes;
+  std::vector<PathRegex> regexes;
   uint64_t stream_seed = 0;
   std::shared_ptr<RuleState> state;
   const CompiledRule* after = nullptr;  // after_rule, resolved
@@ -121,9 +121,10 @@ struct FaultEngine::Compiled {
 
 namespace {
 
-// Where a rule goes in its op's index: all its globs must share a kind of literal anchor.
+// Where a rule goes in its op's index: all its paths (globs and regexes) must share a kind of
+// literal anchor.
 void IndexRule(OpRules& index, const CompiledRule* r) {
-  if (!r->regexes.empty() || r->globs.empty()) {
+  if (r->regexes.empty() && r->globs.empty()) {
     index.scan.push_back(r);
     return;
   }
@@ -131,6 +132,10 @@ void IndexRule(OpRules& index, const CompiledRule* r) {
   for (const auto& g : r->globs) {
     for (auto& f : g.FirstSegments()) firsts.push_back(std::move(f));
     for (auto& e : g.Extensions()) exts.push_back(std::move(e));
+  }
+  for (const auto& re : r->regexes) {
+    firsts.push_back(re.FirstSegment());
+    exts.push_back(re.Extension());
   }
   const auto all_set = [](const std::vector<std::string>& v) {
     return std::none_of(v.begin(), v.end(), [](const std::string& x) { return x.empty(); });
@@ -175,10 +180,7 @@ bool Targets(const CompiledRule& r, const OpContext& ctx, std::string& process_c
   if (!r.globs.empty() || !r.regexes.empty()) {
     bool any = false;
     for (const auto& g : r.globs) any = any || g.Matches(ctx.path) || (!ctx.path2.empty() && g.Matches(ctx.path2));
-    for (const auto& re : r.regexes) {
-      any = any || std::regex_match(ctx.path.begin(), ctx.path.end(), re) ||
-            (!ctx.path2.empty() && std::regex_match(ctx.path2.begin(), ctx.path2.end(), re));
-    }
+    for (const auto& re : r.regexes) any = any || re.Matches(ctx.path) || (!ctx.path2.empty() && re.Matches(ctx.path2));
     if (!any) return false;
   }
   if (!m.file_types.empty()) {
@@ -289,10 +291,10 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
       if (!glob.ok()) return Status::Invalid("rule '" + rule.id + "': path '" + g + "': " + glob.status().ToString());
       cr->globs.push_back(std::move(*glob));
     }
-    try {
-      for (const auto& re : rule.match.path_regexes) cr->regexes.emplace_back(re, std::regex::ECMAScript | std::regex::optimize);
-    } catch (const std::regex_error& e) {
-      return Status::Invalid("rule '" + rule.id + "': bad path_regex: " + e.what());
+    for (const auto& re : rule.match.path_regexes) {
+      auto compiled_re = PathRegex::Compile(re);
+      if (!compiled_re.ok()) return Status::Invalid("rule '" + rule.id + "': " + compiled_re.status().ToString());
+      cr->regexes.push_back(std::move(*compiled_re));
     }
     cr->stream_seed = DeriveSeed(compiled->seed, rule.id);
     const auto old = old_states.find(rule.id);
@@ -386,7 +388,7 @@ bool FaultEngine::MayTarget(policy::Op op, std::string_view path, mode_t mode) c
     const policy::Match& m = r->rule.match;
     bool path_ok = r->globs.empty() && r->regexes.empty();
     for (const auto& g : r->globs) path_ok = path_ok || g.Matches(path);
-    for (const auto& re : r->regexes) path_ok = path_ok || std::regex_match(path.begin(), path.end(), re);
+    for (const auto& re : r->regexes) path_ok = path_ok || re.Matches(path);
     if (!path_ok) continue;
     if (!m.file_types.empty()) {
       const auto type = policy::FileTypeFromMode(mode);

@@ -11,6 +11,8 @@ namespace faultfs::fs::uring_abi {
 
 inline constexpr uint64_t kInitExt = 1ULL << 30;        // FUSE_INIT_EXT: flags2 is valid
 inline constexpr uint32_t kOverIoUringFlags2 = 1U << 9;  // FUSE_OVER_IO_URING (bit 41) in flags2
+// FUSE_DIRECT_IO_ALLOW_MMAP (bit 36, 6.6+): shared mmap of files opened with direct_io.
+inline constexpr uint32_t kDirectIoAllowMmapFlags2 = 1U << 4;
 
 inline constexpr size_t kInOutHeaderSize = 128;  // FUSE_URING_IN_OUT_HEADER_SZ
 inline constexpr size_t kOpInOutSize = 128;      // FUSE_URING_OP_IN_OUT_SZ
@@ -42,6 +44,7 @@ struct CmdReq {  // struct fuse_uring_cmd_req, in the command area of a 128-byte
 };
 
 // fuse_init_in / fuse_init_out offsets of the fields the transport reads or patches.
+inline constexpr size_t kInitInFlagsOffset = 12;
 inline constexpr size_t kInitInFlags2Offset = 16;
 inline constexpr size_t kInitOutFlagsOffset = 12;
 inline constexpr size_t kInitOutMaxWriteOffset = 20;

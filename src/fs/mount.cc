@@ -15,13 +15,15 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <fstream>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "faultfs/core/mountinfo.h"
 #include "deferrer.h"
 #include "event_log.h"
+#include "fuse_uring_abi.h"
 #include "faultfs/core/random.h"
 #include "passthrough.h"
 #include "request_loop.h"
@@ -89,6 +91,18 @@ bool EnableKernelUring() {
 // The session's writev: through the io_uring transport when it is set up.
 ssize_t RouteReply(int fd, struct iovec* iov, int count, void* userdata) {
   auto* fs = static_cast<fs::Passthrough*>(userdata);
+  // Files that data rules target are served direct_io; a shared mmap of them needs a capability
+  // libfuse 3.14 cannot ask for, so INIT's reply asks for it.
+  std::vector<char> patched;
+  iovec init_reply[2];
+  const auto* out = static_cast<const fuse_out_header*>(iov[0].iov_base);
+  if (fs->init_patch().IsInitReply(out->unique) &&
+      fs->init_patch().AddFlags2(iov, count, fs::uring_abi::kDirectIoAllowMmapFlags2, patched)) {
+    init_reply[0] = iov[0];
+    init_reply[1] = {patched.data(), patched.size()};
+    iov = init_reply;
+    count = 2;
+  }
   if (fs->uring() != nullptr) return fs->uring()->Route(iov, count);
   return writev(fd, iov, count);
 }
@@ -239,8 +253,8 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   }
   // One request at a time must stay one request at a time: single-thread mode keeps /dev/fuse.
   if (options.transport == Transport::kAuto && !options.single_thread && EnableKernelUring()) {
-    impl->uring = std::make_unique<fs::UringTransport>(impl->session, dev_fd, options.uring_depth,
-                                                       options.uring_idle_priority);
+    impl->uring = std::make_unique<fs::UringTransport>(impl->session, dev_fd, impl->fs->init_patch(),
+                                                       options.uring_depth, options.uring_idle_priority);
     impl->fs->set_uring(impl->uring.get());
   }
   FAULTFS_RETURN_IF_ERROR(KernelMount(*backing, impl->mountpoint, dev_fd, options.allow_other));
@@ -285,9 +299,8 @@ Status Mount::Serve() {
   const unsigned threads =
       uring != nullptr ? 1 : (impl_->options.single_thread ? 1 : impl_->options.max_threads);
   const auto spin = std::chrono::microseconds(uring != nullptr ? 0 : impl_->options.spin_us);
-  auto observe = [uring](const char* request, size_t size) {
-    if (uring != nullptr) uring->ObserveDevRequest(request, size);
-  };
+  fs::InitPatch& init = impl_->fs->init_patch();
+  auto observe = [&init](const char* request, size_t size) { init.ObserveRequest(request, size); };
   // After INIT, which would otherwise reset it to the kernel's FUSE default.
   auto after_init = [&] { SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb); };
   fs::RequestLoop loop(impl_->session, threads, spin, observe, after_init);

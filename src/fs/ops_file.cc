@@ -286,6 +286,9 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
   FAULTFS_GATE(r, .op = Op::kCopyFileRange, .inode = HandleOf(fi_in).inode, .inode2 = HandleOf(fi_out).inode,
                .offset = static_cast<uint64_t>(off_out), .size = len);
   const FileHandle& dst = HandleOf(fi_out);
+  // When rules may read or write these files' data, they must see this copy too: EXDEV makes the
+  // kernel copy through READ and WRITE requests instead.
+  if (Uncached(*HandleOf(fi_in).inode) || Uncached(*dst.inode)) return (void)r.Err(EXDEV);
   std::optional<SpaceAccount::FileChange> change;
   if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
     change.emplace(*space, dst.inode->key(), dst.fd.get());

@@ -16,6 +16,7 @@
 #include "faultfs/fs/mount.h"
 #include "fuse_version.h"
 #include "handle_registry.h"
+#include "init_patch.h"
 #include "inode_table.h"
 #include "op_stats.h"
 #include "reply.h"
@@ -148,6 +149,9 @@ class Passthrough {
   Status SetCapacity(const std::optional<policy::Capacity>& budget);
   const SpaceAccount* space() const { return space_.load(std::memory_order_acquire); }
 
+  // Capabilities added to the INIT exchange behind libfuse's back (see init_patch.h).
+  InitPatch& init_patch() { return init_patch_; }
+
   // Where libfuse's replies go (the session's custom writev): the io_uring transport when set.
   void set_uring(UringTransport* uring) { uring_ = uring; }
   UringTransport* uring() const { return uring_; }
@@ -194,6 +198,7 @@ class Passthrough {
   Deferrer* deferrer_ = nullptr;
   EventLog* events_ = nullptr;
   std::unique_ptr<WriteHistory> history_;
+  InitPatch init_patch_;
   std::mutex space_mu_;  // serializes SetCapacity
   std::unique_ptr<SpaceAccount> space_owner_;
   std::atomic<SpaceAccount*> space_{nullptr};  // set once, then lives as long as the mount

@@ -57,10 +57,6 @@ T LoadAt(const void* base, size_t offset) {
   return v;
 }
 
-template <typename T>
-void StoreAt(void* base, size_t offset, T v) {
-  std::memcpy(static_cast<char*>(base) + offset, &v, sizeof(T));
-}
 
 }  // namespace
 
@@ -108,20 +104,11 @@ struct UringTransport::Entry {
 
 thread_local UringTransport::Entry* UringTransport::serving_entry_ = nullptr;
 
-UringTransport::UringTransport(fuse_session* session, int dev_fd, unsigned depth,
+UringTransport::UringTransport(fuse_session* session, int dev_fd, const InitPatch& init, unsigned depth,
                                bool idle_priority)
-    : session_(session), dev_fd_(dev_fd), depth_(depth), idle_priority_(idle_priority) {}
+    : session_(session), dev_fd_(dev_fd), init_(init), depth_(depth), idle_priority_(idle_priority) {}
 
 UringTransport::~UringTransport() { Join(); }
-
-void UringTransport::ObserveDevRequest(const char* request, size_t size) {
-  if (size < kInHeader + 24) return;
-  const auto* in = reinterpret_cast<const fuse_in_header*>(request);
-  if (in->opcode != FUSE_INIT) return;
-  const uint32_t flags2 = LoadAt<uint32_t>(request + kInHeader, abi::kInitInFlags2Offset);
-  kernel_offers_uring_.store((flags2 & abi::kOverIoUringFlags2) != 0);
-  init_unique_.store(in->unique);
-}
 
 ssize_t UringTransport::WriteDev(const iovec* iov, int count) { return writev(dev_fd_, iov, count); }
 
@@ -135,7 +122,7 @@ UringTransport::Entry* UringTransport::FindEntry(uint64_t unique) {
 ssize_t UringTransport::Route(const iovec* iov, int count) {
   const auto* out = static_cast<const fuse_out_header*>(iov[0].iov_base);
   if (out->unique == 0) return WriteDev(iov, count);  // a notification
-  if (out->unique == init_unique_.load()) return PatchAndSendInit(iov, count);
+  if (init_.IsInitReply(out->unique)) return PatchAndSendInit(iov, count);
   Entry* e = active() ? FindEntry(out->unique) : nullptr;
   if (e == nullptr) return WriteDev(iov, count);  // answers a request read from /dev/fuse
 
@@ -165,7 +152,8 @@ ssize_t UringTransport::Route(const iovec* iov, int count) {
 
 ssize_t UringTransport::PatchAndSendInit(const iovec* iov, int count) {
   // libfuse sends INIT's reply as the out header plus one fuse_init_out.
-  if (count != 2 || iov[1].iov_len < abi::kInitOutFlags2Offset + 4 || !kernel_offers_uring_.load()) {
+  std::vector<char> patched;
+  if (!init_.KernelOffers(abi::kOverIoUringFlags2) || !init_.AddFlags2(iov, count, abi::kOverIoUringFlags2, patched)) {
     return WriteDev(iov, count);
   }
   const char* init_out = static_cast<const char*>(iov[1].iov_base);
@@ -174,11 +162,6 @@ ssize_t UringTransport::PatchAndSendInit(const iovec* iov, int count) {
   const size_t payload = std::max<size_t>({8192, max_write, size_t{max_pages} * kPage});
   if (!SetUp(payload)) return WriteDev(iov, count);  // stay on /dev/fuse
 
-  std::vector<char> patched(init_out, init_out + iov[1].iov_len);
-  StoreAt<uint32_t>(patched.data(), abi::kInitOutFlagsOffset,
-                    LoadAt<uint32_t>(init_out, abi::kInitOutFlagsOffset) | static_cast<uint32_t>(abi::kInitExt));
-  StoreAt<uint32_t>(patched.data(), abi::kInitOutFlags2Offset,
-                    LoadAt<uint32_t>(init_out, abi::kInitOutFlags2Offset) | abi::kOverIoUringFlags2);
   const iovec out[2] = {iov[0], {patched.data(), patched.size()}};
   const ssize_t res = WriteDev(out, 2);
   if (res < 0) return res;

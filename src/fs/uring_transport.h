@@ -23,19 +23,17 @@
 #include <vector>
 
 #include "fuse_version.h"
+#include "init_patch.h"
 
 namespace faultfs::fs {
 
 class UringTransport {
  public:
-  UringTransport(fuse_session* session, int dev_fd, unsigned depth, bool idle_priority);
+  // `init` has seen the kernel's INIT request (the /dev/fuse reader feeds it).
+  UringTransport(fuse_session* session, int dev_fd, const InitPatch& init, unsigned depth, bool idle_priority);
   ~UringTransport();
   UringTransport(const UringTransport&) = delete;
   UringTransport& operator=(const UringTransport&) = delete;
-
-  // Called by the /dev/fuse reader for every request it reads, before libfuse sees it: notes the
-  // INIT request and whether the kernel offers io_uring.
-  void ObserveDevRequest(const char* request, size_t size);
 
   // The session's writev: a reply for a ring entry is committed to it; everything else (INIT's
   // reply, which is patched to switch io_uring on when the rings are ready, replies to /dev/fuse
@@ -64,10 +62,9 @@ class UringTransport {
 
   fuse_session* const session_;
   const int dev_fd_;
+  const InitPatch& init_;
   const unsigned depth_;
   const bool idle_priority_;
-  std::atomic<uint64_t> init_unique_{0};
-  std::atomic<bool> kernel_offers_uring_{false};
   std::atomic<bool> active_{false};
   std::atomic<uint64_t> served_{0};  // requests that arrived through a ring
   std::vector<std::unique_ptr<Entry>> entries_;

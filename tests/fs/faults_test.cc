@@ -241,6 +241,7 @@ TEST_F(Faults, FsyncFailureKeepsDataLikeBtrfs) {
   ASSERT_EQ(fsync(fd), 0);
   ASSERT_EQ(pwrite(fd, "DIRTY!", 6, 0), 6);
   EXPECT_EQ(fsync(fd), -1);
+  EXPECT_EQ(errno, EIO) << "the default errno";
   close(fd);
   EXPECT_EQ(ReadFile(B("f")), "DIRTY!") << "the data stays";
 }

@@ -55,6 +55,36 @@ void BM_DecideOtherOp(benchmark::State& state) {
 }
 BENCHMARK(BM_DecideOtherOp)->Arg(0)->Arg(10)->Arg(1000);
 
+// `rules` regex rules on reads: "shard-N/..." (a literal first segment: indexed like a glob), or
+// ".*shard-N.*" (no literal start or end: the worst case, every decision on reads tries each one).
+faultfs::policy::Policy RegexRules(int rules, bool literal_start) {
+  auto p = NonMatching(rules);
+  for (size_t i = 0; i < p.rules.size(); ++i) {
+    p.rules[i].match.path_globs.clear();
+    const std::string n = std::to_string(i);
+    p.rules[i].match.path_regexes = {literal_start ? "shard-" + n + "/.*\\.wal" : ".*shard-" + n + ".*"};
+  }
+  return p;
+}
+
+void BM_DecideRegex(benchmark::State& state) {
+  FaultEngine engine(1);
+  if (!engine.Load(RegexRules(static_cast<int>(state.range(0)), true)).ok()) state.SkipWithError("load failed");
+  const OpContext ctx = ReadOf("data/tables/000123.sst");
+  for (auto _ : state) benchmark::DoNotOptimize(engine.Decide(ctx));
+  state.SetLabel(std::to_string(state.range(0)) + " regex rules with a literal start, none matching");
+}
+BENCHMARK(BM_DecideRegex)->Arg(10)->Arg(1000);
+
+void BM_DecideUnindexed(benchmark::State& state) {
+  FaultEngine engine(1);
+  if (!engine.Load(RegexRules(static_cast<int>(state.range(0)), false)).ok()) state.SkipWithError("load failed");
+  const OpContext ctx = ReadOf("data/tables/000123.sst");
+  for (auto _ : state) benchmark::DoNotOptimize(engine.Decide(ctx));
+  state.SetLabel(std::to_string(state.range(0)) + " regex rules like .*x.*, none matching");
+}
+BENCHMARK(BM_DecideUnindexed)->Arg(10)->Arg(1000);
+
 void BM_DecideMatching(benchmark::State& state) {
   FaultEngine engine(1);
   auto p = NonMatching(static_cast<int>(state.range(0)));

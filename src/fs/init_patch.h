@@ -1,0 +1,34 @@
+// libfuse 3.14 negotiates only the capabilities it knows. InitPatch amends the INIT exchange with
+// newer ones: it notes which flags the kernel offered in its INIT request, and adds wanted ones
+// (only if offered) to the reply on its way to the kernel. Used for FUSE_DIRECT_IO_ALLOW_MMAP on
+// every transport, and by the io_uring transport for FUSE_OVER_IO_URING.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace faultfs::fs {
+
+class InitPatch {
+ public:
+  // Called with every request read from /dev/fuse, before libfuse sees it.
+  void ObserveRequest(const char* request, size_t size);
+
+  bool IsInitReply(uint64_t unique) const { return unique != 0 && unique == init_unique_.load(); }
+  // Whether the kernel offered every bit of `flags2` (the upper half of the 64 INIT flags).
+  bool KernelOffers(uint32_t flags2) const { return (kernel_flags2_.load() & flags2) == flags2; }
+
+  // INIT's reply `iov` (out header + fuse_init_out) with the offered bits of `flags2` added, as
+  // the new reply's second buffer in `patched`. False when `iov` is not shaped like INIT's reply.
+  bool AddFlags2(const iovec* iov, int count, uint32_t flags2, std::vector<char>& patched) const;
+
+ private:
+  std::atomic<uint64_t> init_unique_{0};
+  std::atomic<uint32_t> kernel_flags2_{0};
+};
+
+}  // namespace faultfs::fs
