@@ -8,6 +8,7 @@ packages=(
   libfuse3-dev fuse3 liburing-dev                            # FUSE low-level API, io_uring
   libcli11-dev libspdlog-dev libfmt-dev                      # CLI and logging
   libtomlplusplus-dev nlohmann-json3-dev                     # policies, JSON output
+  libre2-dev                                                 # path regexes in linear time
   libgtest-dev libgmock-dev libbenchmark-dev                 # tests, micro-benchmarks
   fio util-linux psmisc sqlite3                              # benchmarks, test tools, case studies
 )

@@ -12,7 +12,7 @@
 #include "faultfs/core/check.h"
 #include "faultfs/core/random.h"
 #include "faultfs/policy/glob.h"
-#include "path_regex.h"
+#include "faultfs/policy/path_regex.h"
 #include "realistic_errnos.h"
 
 namespace faultfs::engine {
@@ -42,7 +42,7 @@ struct CompiledRule {
   size_t index = 0;  // position in the policy: decides which outcome wins
   policy::Rule rule;
   std::vector<policy::Glob> globs;
-  std::vector<PathRegex> regexes;
+  std::vector<policy::PathRegex> regexes;
   uint64_t stream_seed = 0;
   std::shared_ptr<RuleState> state;
   const CompiledRule* after = nullptr;  // after_rule, resolved
@@ -292,8 +292,10 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
       cr->globs.push_back(std::move(*glob));
     }
     for (const auto& re : rule.match.path_regexes) {
-      auto compiled_re = PathRegex::Compile(re);
-      if (!compiled_re.ok()) return Status::Invalid("rule '" + rule.id + "': " + compiled_re.status().ToString());
+      auto compiled_re = policy::PathRegex::Compile(re);
+      if (!compiled_re.ok()) {
+        return Status::Invalid("rule '" + rule.id + "': bad path_regex '" + re + "': " + compiled_re.status().ToString());
+      }
       cr->regexes.push_back(std::move(*compiled_re));
     }
     cr->stream_seed = DeriveSeed(compiled->seed, rule.id);

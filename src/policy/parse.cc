@@ -11,13 +11,13 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "faultfs/core/errno_names.h"
 #include "faultfs/policy/glob.h"
+#include "faultfs/policy/path_regex.h"
 
 namespace faultfs::policy {
 
@@ -358,11 +358,11 @@ class Parser {
     }
     if (const auto* n = t.get("path_regex")) {
       for (auto& [re, at] : Strings(*n, "path_regex")) {
-        try {
-          std::regex check(re, std::regex::ECMAScript);
+        if (auto compiled = PathRegex::Compile(re); compiled.ok()) {
           m.path_regexes.push_back(re);
-        } catch (const std::regex_error& e) {
-          Error(*at, "path_regex '" + re + "' is not a valid regular expression: " + e.what());
+        } else {
+          Error(*at, "path_regex '" + re + "' is not a valid regular expression (RE2 syntax): " +
+                         compiled.status().ToString());
         }
       }
     }

@@ -1,13 +1,13 @@
-// Goal: the literal prefix taken from a path regex is one every match really begins with (never
-// too long, or the engine would miss a path the regex matches), and a PathRegex matches exactly
-// what std::regex_match does.
-#include "path_regex.h"
+// Goal: the literal prefix and suffix taken from a path regex are ones every match really has
+// (never too long, or the engine would miss a path the regex matches), and a PathRegex (RE2)
+// matches exactly what a reference regex engine matches on whole paths.
+#include "faultfs/policy/path_regex.h"
 
 #include <gtest/gtest.h>
 
 #include <regex>
 
-namespace faultfs::engine {
+namespace faultfs::policy {
 namespace {
 
 TEST(RegexLiteralPrefix, StopsBeforeAnythingThatIsNotAFixedCharacter) {
@@ -63,5 +63,18 @@ TEST(PathRegex, FirstSegmentAndExtensionOnlyWhenTheLiteralsFixThem) {
   EXPECT_FALSE(PathRegex::Compile("db/(").ok()) << "a bad regex is an error, not a crash";
 }
 
+TEST(PathRegex, FlagsAndAlternativesFixNoLiterals) {
+  EXPECT_EQ(RegexLiteralPrefix("(?i)db/x"), "");
+  EXPECT_EQ(RegexLiteralSuffix("x(?i)\\.wal"), "") << "(?i) makes the tail match other cases";
+  EXPECT_TRUE(PathRegex::Compile("x(?i)\\.wal")->Matches("x.WAL"));
+}
+
+TEST(PathRegex, PathologicalPatternsStayFast) {
+  // A backtracking engine takes exponential time here; RE2 takes linear time.
+  auto re = PathRegex::Compile("(a+)+b");
+  ASSERT_TRUE(re.ok());
+  EXPECT_FALSE(re->Matches(std::string(64, 'a')));
+}
+
 }  // namespace
-}  // namespace faultfs::engine
+}  // namespace faultfs::policy

@@ -1,11 +1,22 @@
-#include "path_regex.h"
+#include "faultfs/policy/path_regex.h"
+
+#include <re2/re2.h>
 
 #include <cctype>
 
-namespace faultfs::engine {
+namespace faultfs::policy {
+
+namespace {
+
+// Alternatives share no start or end; flags such as (?i) change what a literal matches.
+bool HasNoFixedLiterals(std::string_view pattern) {
+  return pattern.find('|') != std::string_view::npos || pattern.find("(?") != std::string_view::npos;
+}
+
+}  // namespace
 
 std::string RegexLiteralPrefix(std::string_view pattern) {
-  if (pattern.find('|') != std::string_view::npos) return "";  // alternatives: no common start
+  if (HasNoFixedLiterals(pattern)) return "";
   size_t i = pattern.starts_with('^') ? 1 : 0;
   std::string prefix;
   while (i < pattern.size()) {
@@ -33,7 +44,7 @@ std::string RegexLiteralPrefix(std::string_view pattern) {
 }
 
 std::string RegexLiteralSuffix(std::string_view pattern) {
-  if (pattern.find('|') != std::string_view::npos) return "";
+  if (HasNoFixedLiterals(pattern)) return "";
   // Whether the character at i is escaped: an odd number of backslashes before it.
   auto escaped = [&](size_t i) {
     size_t n = 0;
@@ -61,12 +72,25 @@ std::string RegexLiteralSuffix(std::string_view pattern) {
 }
 
 Result<PathRegex> PathRegex::Compile(const std::string& pattern) {
-  try {
-    return PathRegex(std::regex(pattern, std::regex::ECMAScript | std::regex::optimize),
-                     RegexLiteralPrefix(pattern), RegexLiteralSuffix(pattern));
-  } catch (const std::regex_error& e) {
-    return Status::Invalid(std::string("bad path_regex '") + pattern + "': " + e.what());
-  }
+  RE2::Options options;
+  options.set_log_errors(false);
+  auto re = std::make_unique<const RE2>(pattern, options);
+  if (!re->ok()) return Status::Invalid(re->error());
+  return PathRegex(pattern, std::move(re));
+}
+
+PathRegex::PathRegex(std::string pattern, std::unique_ptr<const re2::RE2> re)
+    : pattern_(std::move(pattern)),
+      re_(std::move(re)),
+      prefix_(RegexLiteralPrefix(pattern_)),
+      suffix_(RegexLiteralSuffix(pattern_)) {}
+PathRegex::PathRegex(PathRegex&&) noexcept = default;
+PathRegex& PathRegex::operator=(PathRegex&&) noexcept = default;
+PathRegex::~PathRegex() = default;
+
+bool PathRegex::Matches(std::string_view path) const {
+  return path.starts_with(prefix_) && path.ends_with(suffix_) &&
+         RE2::FullMatch(re2::StringPiece(path.data(), path.size()), *re_);
 }
 
 std::string PathRegex::FirstSegment() const {
@@ -82,4 +106,4 @@ std::string PathRegex::Extension() const {
   return suffix_.substr(dot);
 }
 
-}  // namespace faultfs::engine
+}  // namespace faultfs::policy
