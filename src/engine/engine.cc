@@ -105,6 +105,29 @@ struct OpRules {
   bool empty() const { return scan.empty() && by_first_segment.empty() && by_extension.empty(); }
 };
 
+// Decisions per op, counted in per-thread shards (each on its own cache line) so that threads on
+// different CPUs do not contend for one counter on every operation.
+class DecisionCounts {
+ public:
+  void Add(policy::Op op) {
+    thread_local const size_t shard = next_shard_.fetch_add(1, std::memory_order_relaxed) % kShards;
+    shards_[shard].n[static_cast<size_t>(op)].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t Of(size_t op) const {
+    uint64_t sum = 0;
+    for (const auto& s : shards_) sum += s.n[op].load(std::memory_order_relaxed);
+    return sum;
+  }
+
+ private:
+  static constexpr size_t kShards = 8;
+  struct alignas(64) Shard {
+    std::array<std::atomic<uint64_t>, policy::kOpCount> n{};
+  };
+  std::array<Shard, kShards> shards_;
+  static inline std::atomic<size_t> next_shard_{0};
+};
+
 struct FaultEngine::Compiled {
   uint64_t seed = 0;
   policy::Policy source;
@@ -114,9 +137,10 @@ struct FaultEngine::Compiled {
   policy::OpSet needs_path;
   bool keeps_write_history = false;
   Clock::time_point loaded_at;
+  uint64_t version = 0;
   // Decisions per op since this policy's counters began: a rule's `evaluated` is the sum over
   // its ops (every decision for one of its ops considers it, at least logically).
-  std::shared_ptr<std::array<std::atomic<uint64_t>, policy::kOpCount>> decisions;
+  std::shared_ptr<DecisionCounts> decisions;
 };
 
 namespace {
@@ -278,7 +302,7 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
     for (const auto& r : previous->rules) old_states[r->rule.id] = r->state;
     compiled->decisions = previous->decisions;
   } else {
-    compiled->decisions = std::make_shared<std::array<std::atomic<uint64_t>, policy::kOpCount>>();
+    compiled->decisions = std::make_shared<DecisionCounts>();
   }
   std::set<std::string> ids;
   for (const auto& rule : next.rules) {
@@ -307,7 +331,7 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
   auto decisions_of = [&](const policy::Rule& r) {
     uint64_t n = 0;
     for (size_t op = 0; op < policy::kOpCount; ++op) {
-      if (r.match.ops.test(op)) n += (*compiled->decisions)[op].load(std::memory_order_relaxed);
+      if (r.match.ops.test(op)) n += compiled->decisions->Of(op);
     }
     return n;
   };
@@ -340,19 +364,28 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
     }
   }
   compiled->source = std::move(next);
+  static std::atomic<uint64_t> next_version{1};
+  compiled->version = next_version.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t version = compiled->version;
   current_.store(std::move(compiled));
+  version_.store(version, std::memory_order_release);
   return Status::Ok();
 }
 
-Status FaultEngine::Load(policy::Policy policy) { return Install(std::move(policy), false); }
+Status FaultEngine::Load(policy::Policy policy) {
+  std::lock_guard lock(change_mu_);
+  return Install(std::move(policy), false);
+}
 
 Status FaultEngine::AddRule(policy::Rule rule) {
+  std::lock_guard lock(change_mu_);  // changes read, edit and install the source: one at a time
   policy::Policy next = current_.load()->source;
   next.rules.push_back(std::move(rule));
   return Install(std::move(next), true);
 }
 
 Status FaultEngine::RemoveRule(std::string_view id) {
+  std::lock_guard lock(change_mu_);
   policy::Policy next = current_.load()->source;
   const auto before = next.rules.size();
   std::erase_if(next.rules, [&](const policy::Rule& r) { return r.id == id; });
@@ -364,6 +397,7 @@ Status FaultEngine::RemoveRule(std::string_view id) {
 }
 
 Status FaultEngine::SetEnabled(std::string_view id, bool enabled) {
+  std::lock_guard lock(change_mu_);
   policy::Policy next = current_.load()->source;
   for (auto& r : next.rules) {
     if (r.id == id) {
@@ -374,10 +408,23 @@ Status FaultEngine::SetEnabled(std::string_view id, bool enabled) {
   return Status::Invalid("no rule '" + std::string(id) + "'");
 }
 
-bool FaultEngine::Targets(policy::Op op) const { return current_.load()->targeted.test(static_cast<size_t>(op)); }
-bool FaultEngine::NeedsPath(policy::Op op) const { return current_.load()->needs_path.test(static_cast<size_t>(op)); }
+const std::shared_ptr<const FaultEngine::Compiled>& FaultEngine::Current() const {
+  struct Seen {
+    uint64_t version = 0;
+    std::shared_ptr<const Compiled> policy;
+  };
+  thread_local Seen seen;
+  if (seen.version != version_.load(std::memory_order_acquire)) {
+    seen.policy = current_.load();
+    seen.version = seen.policy->version;
+  }
+  return seen.policy;
+}
+
+bool FaultEngine::Targets(policy::Op op) const { return Current()->targeted.test(static_cast<size_t>(op)); }
+bool FaultEngine::NeedsPath(policy::Op op) const { return Current()->needs_path.test(static_cast<size_t>(op)); }
 bool FaultEngine::MayTarget(policy::Op op, std::string_view path, mode_t mode) const {
-  const auto c = current_.load();
+  const Compiled* c = Current().get();
   const OpRules& index = c->by_op[static_cast<size_t>(op)];
   if (index.empty()) return false;
   OpContext ctx;
@@ -401,7 +448,7 @@ bool FaultEngine::MayTarget(policy::Op op, std::string_view path, mode_t mode) c
   return false;
 }
 
-bool FaultEngine::KeepsWriteHistory() const { return current_.load()->keeps_write_history; }
+bool FaultEngine::KeepsWriteHistory() const { return Current()->keeps_write_history; }
 uint64_t FaultEngine::seed() const { return current_.load()->seed; }
 policy::Policy FaultEngine::policy() const { return current_.load()->source; }
 
@@ -413,7 +460,7 @@ std::vector<RuleStats> FaultEngine::Stats() const {
     if (r->rule.enabled) {
       uint64_t now = 0;
       for (size_t op = 0; op < policy::kOpCount; ++op) {
-        if (r->rule.match.ops.test(op)) now += (*c->decisions)[op].load(std::memory_order_relaxed);
+        if (r->rule.match.ops.test(op)) now += c->decisions->Of(op);
       }
       evaluated += now - r->state->decisions_at_enable;
     }
@@ -425,10 +472,11 @@ std::vector<RuleStats> FaultEngine::Stats() const {
 
 Decision FaultEngine::Decide(const OpContext& ctx) {
   Decision d;
-  const auto c = current_.load();
+  const std::shared_ptr<const Compiled>& policy = Current();
+  const Compiled* c = policy.get();
   const OpRules& index = c->by_op[static_cast<size_t>(ctx.op)];
   if (index.empty()) return d;
-  (*c->decisions)[static_cast<size_t>(ctx.op)].fetch_add(1, std::memory_order_relaxed);
+  c->decisions->Add(ctx.op);
   thread_local std::vector<const CompiledRule*> candidates;
   Candidates(index, ctx, candidates);
   if (candidates.empty()) return d;
@@ -463,9 +511,8 @@ Decision FaultEngine::Decide(const OpContext& ctx) {
       if (const auto* f = std::get_if<policy::FsyncFailAction>(&action)) d.err = f->err;
     }
   }
-  // `d.fired` points into `c`, which must outlive the decision: the caller keeps the policy alive
-  // through Hold() below.
-  d.policy_ = c;
+  // `d.fired` points into the policy, which must outlive the decision (a live swap may retire it).
+  if (!d.fired.empty()) d.policy_ = policy;
   return d;
 }
 

@@ -23,7 +23,7 @@
 # 10-20x after a large deletion and the result depends on what ran before. --dir DIR uses DIR as is.
 #
 # Jobs: seqwrite (1 MiB writes, 1 GiB, final fsync), seqread (that file, caches dropped first),
-# randread (4 KiB, 2 jobs, --runtime s), randwrite (4 KiB, fdatasync after every write, --runtime s),
+# randread (4 KiB, 2 jobs, --runtime s), randread_direct (the same with O_DIRECT), randwrite (4 KiB, fdatasync after every write, --runtime s),
 # metadata (create + write 4 KiB, stat, unlink 20,000 files). Throughput is measured on the wall
 # clock for seqwrite, seqread and metadata (whole fio run, including the final fsync), from fio's
 # IOPS for the timed random jobs. Needs root (drop_caches, mount).
@@ -131,6 +131,13 @@ run_job() {
       out=$(fio "${fio_common[@]}" --name=randread --filename="$dir/seq.dat" --rw=randread --bs=4k \
         --size=1G --numjobs=2 --time_based --runtime="$runtime")
       echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])' ;;
+    randread_direct)
+      [ -f "$dir/seq.dat" ] || fio "${fio_common[@]}" --name=prep --filename="$dir/seq.dat" \
+        --rw=write --bs=1M --size=1G --end_fsync=1 >/dev/null
+      # O_DIRECT: every read reaches the disk, on both sides, so no cache can flatter either.
+      out=$(fio "${fio_common[@]}" --name=randread --filename="$dir/seq.dat" --rw=randread --bs=4k \
+        --size=1G --numjobs=2 --direct=1 --time_based --runtime="$runtime")
+      echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])' ;;
     randwrite)
       out=$(fio "${fio_common[@]}" --name=randwrite --filename="$dir/rw.dat" --rw=randwrite --bs=4k \
         --size=256M --fdatasync=1 --time_based --runtime="$runtime")
@@ -182,7 +189,8 @@ data = {}
 for line in open(path):
     job, side, value = line.split()
     data.setdefault(job, {}).setdefault(side, []).append(float(value))
-units = {"seqwrite": "MiB/s", "seqread": "MiB/s", "randread": "IOPS", "randwrite": "IOPS", "metadata": "ops/s"}
+units = {"seqwrite": "MiB/s", "seqread": "MiB/s", "randread": "IOPS", "randread_direct": "IOPS", "randwrite": "IOPS",
+         "metadata": "ops/s"}
 rows = []
 if nrules:
     print(f"\n| job | native | faultfs | faultfs/native | {nrules} rules | {nrules} rules/faultfs |")

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,7 +104,13 @@ class FaultEngine {
 
  private:
   Status Install(policy::Policy next, bool keep_counters);
+  // The policy in force, as the calling thread last saw it: each thread keeps its own reference
+  // and takes a new one only when `version_` changes, so deciding touches no shared reference
+  // count or lock (which, bounced between CPUs on every operation, cost more than the decision).
+  const std::shared_ptr<const Compiled>& Current() const;
   std::atomic<std::shared_ptr<const Compiled>> current_;
+  std::atomic<uint64_t> version_{0};  // of current_: unique across engines
+  std::mutex change_mu_;              // serializes Load, AddRule, RemoveRule, SetEnabled
   const uint64_t default_seed_;
 };
 
