@@ -29,7 +29,7 @@ struct CtlArgs {
 
 const char* kCommands =
     "status, rules, stats, add FILE, remove ID, enable ID, disable ID, load FILE, freeze, thaw, "
-    "release, events";
+    "release, events, mark TEXT";
 
 Result<std::string> SocketOf(const std::string& mountpoint) {
   char resolved[PATH_MAX];
@@ -38,7 +38,8 @@ Result<std::string> SocketOf(const std::string& mountpoint) {
                                : std::filesystem::absolute(mountpoint).lexically_normal().string();
   const auto record = ReadRecord(path);
   if (!record || record->control_socket.empty()) {
-    return Status::Invalid("'" + path + "' is not a faultfs mount with a control socket (see faultfs status)");
+    return Status::Invalid("'" + path +
+                           "' is not a faultfs mount with a control socket (see faultfs status)");
   }
   return record->control_socket;
 }
@@ -54,7 +55,8 @@ Result<std::string> ReadText(const std::string& file) {
 // The request for a command line, or why it is wrong.
 Result<nlohmann::json> BuildRequest(const CtlArgs& a) {
   const std::string& c = a.command;
-  const bool takes_arg = c == "add" || c == "load" || c == "remove" || c == "enable" || c == "disable";
+  const bool takes_arg =
+      c == "add" || c == "load" || c == "remove" || c == "enable" || c == "disable" || c == "mark";
   if (takes_arg && a.argument.empty()) return Status::Invalid("'" + c + "' needs an argument");
   if (!takes_arg && !a.argument.empty()) return Status::Invalid("'" + c + "' takes no argument");
   if (c == "add" || c == "load") {
@@ -62,8 +64,10 @@ Result<nlohmann::json> BuildRequest(const CtlArgs& a) {
     if (!text.ok()) return text.status();
     return nlohmann::json{{"cmd", c}, {"policy", *text}};
   }
-  if (c == "remove" || c == "enable" || c == "disable") return nlohmann::json{{"cmd", c}, {"id", a.argument}};
+  if (c == "remove" || c == "enable" || c == "disable")
+    return nlohmann::json{{"cmd", c}, {"id", a.argument}};
   if (c == "events") return nlohmann::json{{"cmd", c}, {"follow", a.follow}};
+  if (c == "mark") return nlohmann::json{{"cmd", c}, {"text", a.argument}};
   for (const char* simple : {"status", "rules", "stats", "freeze", "thaw", "release"}) {
     if (c == simple) return nlohmann::json{{"cmd", c}};
   }
@@ -79,14 +83,16 @@ void PrintHuman(const std::string& command, const nlohmann::json& reply) {
                   r["matched"].get<unsigned long long>(), r["fired"].get<unsigned long long>(),
                   r["enabled"].get<bool>() ? "" : "  (disabled)");
     }
-    if (reply.contains("requests")) std::cout << "requests: " << reply["requests"].get<std::string>() << "\n";
+    if (reply.contains("requests"))
+      std::cout << "requests: " << reply["requests"].get<std::string>() << "\n";
     return;
   }
   nlohmann::json rest = reply;
   rest.erase("ok");
   for (auto& [key, value] : rest.items()) {
     if (value.is_null()) continue;  // e.g. no capacity model
-    std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+    std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump())
+              << "\n";
   }
   (void)command;
 }
@@ -138,11 +144,13 @@ int RunCtl(const CtlArgs& a) {
 Runner AddCtl(CLI::App& app) {
   auto a = std::make_shared<CtlArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "ctl", std::string("Control a live mount through its control socket. Commands: ") + kCommands +
-                 ". Changes take effect before the command returns.");
+      "ctl", std::string("Control a live mount through its control socket. Commands: ") +
+                 kCommands + ". Changes take effect before the command returns.");
   cmd->add_option("MOUNT", a->mountpoint, "The mounted directory")->required();
   cmd->add_option("COMMAND", a->command, kCommands)->required();
-  cmd->add_option("ARG", a->argument, "Rule id, or policy file for add and load");
+  cmd->add_option(
+      "ARG", a->argument,
+      "Rule id; policy file for add and load; marker text for mark (a recording mount)");
   cmd->add_flag("--json", a->json, "Print the reply as JSON");
   cmd->add_flag("-f,--follow", a->follow, "events: keep printing new events as they happen");
   cmd->add_flag("--wait", a->wait, "thaw, release: wait until the held requests have run");

@@ -6,18 +6,19 @@
 #include <unistd.h>
 
 #include <climits>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
 
 #include "commands.h"
-#include "faultfs/fs/mount.h"
-#include "faultfs/policy/parse.h"
 #include "control_handler.h"
 #include "faultfs/control/server.h"
+#include "faultfs/fs/mount.h"
+#include "faultfs/policy/parse.h"
 #include "logging.h"
 #include "registry.h"
 
@@ -48,7 +49,8 @@ Result<MountRecord> Register(const MountArgs& a, const std::string& log_file, ui
   char mnt[PATH_MAX];
   char backing[PATH_MAX];
   const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
-  if (realpath(target.c_str(), mnt) == nullptr || realpath(a.options.backing.c_str(), backing) == nullptr) {
+  if (realpath(target.c_str(), mnt) == nullptr ||
+      realpath(a.options.backing.c_str(), backing) == nullptr) {
     return Status::FromErrno(errno, "resolving mount paths");
   }
   MountRecord record{mnt, backing, getpid(), log_file, UtcNow(), seed, control_socket};
@@ -81,7 +83,8 @@ Result<Mounted> MountHere(const MountArgs& a, const std::string& log_file) {
   m.mount = std::move(*mount);
   char mnt[PATH_MAX];
   const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
-  if (realpath(target.c_str(), mnt) == nullptr) return Status::FromErrno(errno, "resolving the mountpoint");
+  if (realpath(target.c_str(), mnt) == nullptr)
+    return Status::FromErrno(errno, "resolving the mountpoint");
   auto dir = RecordDirFor(mnt);
   if (!dir.ok()) return dir.status();
   m.control = std::make_unique<MountControl>(*m.mount, mnt);
@@ -145,7 +148,9 @@ int RunDaemon(const MountArgs& a, int report) {
     close(report);
   };
   // Until the mount is up, only warnings reach the terminal: errors travel through `report`.
-  const std::string startup_level = (a.log_level == "trace" || a.log_level == "debug" || a.log_level == "info") ? "warn" : a.log_level;
+  const std::string startup_level =
+      (a.log_level == "trace" || a.log_level == "debug" || a.log_level == "info") ? "warn"
+                                                                                  : a.log_level;
   if (Status s = ConfigureLogging(startup_level, ""); !s.ok()) {
     send('E', s.ToString());
     return kExitUsage;
@@ -169,7 +174,9 @@ int RunDaemon(const MountArgs& a, int report) {
   // Detach from the terminal. stdout and stderr go to the log, so that whatever bypasses spdlog
   // (a failed invariant check, a sanitizer report, libfuse's own messages) is still on record.
   const int devnull = open("/dev/null", O_RDWR);
-  const int log_fd = log_file.empty() ? -1 : open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  const int log_fd = log_file.empty()
+                         ? -1
+                         : open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   dup2(devnull, 0);
   dup2(log_fd >= 0 ? log_fd : devnull, 1);
   dup2(log_fd >= 0 ? log_fd : devnull, 2);
@@ -228,12 +235,12 @@ Runner AddMount(CLI::App& app) {
       "Mount BACKING on MOUNTPOINT, or BACKING over itself when MOUNTPOINT is omitted (in place:\n"
       "the directory's existing contents stay visible through faultfs). Returns once the mount is\n"
       "ready; the daemon serves in the background until 'faultfs umount', SIGTERM or SIGINT.");
-  cmd->add_option("BACKING", o.backing, "Directory whose contents the mount serves")
-      ->required();
+  cmd->add_option("BACKING", o.backing, "Directory whose contents the mount serves")->required();
   cmd->add_option("MOUNTPOINT", o.mountpoint, "Where to mount (default: BACKING itself)");
   cmd->add_flag("-f,--foreground", a->foreground, "Serve in this process instead of a daemon");
-  cmd->add_option("--entry-timeout", o.entry_timeout_s,
-                  "Seconds the kernel may cache names (0 if the backing dir changes behind the mount)")
+  cmd->add_option(
+         "--entry-timeout", o.entry_timeout_s,
+         "Seconds the kernel may cache names (0 if the backing dir changes behind the mount)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--attr-timeout", o.attr_timeout_s, "Seconds the kernel may cache attributes")
@@ -243,7 +250,8 @@ Runner AddMount(CLI::App& app) {
                   "Seconds the kernel may cache that a name does not exist")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_flag("--allow-other", o.allow_other, "Let other users than the mounting one use the mount");
+  cmd->add_flag("--allow-other", o.allow_other,
+                "Let other users than the mounting one use the mount");
   cmd->add_flag("--single-thread", o.single_thread,
                 "Serve one request at a time (same op order, same fault sequence)");
   cmd->add_option("--transport", o.transport,
@@ -258,7 +266,8 @@ Runner AddMount(CLI::App& app) {
   cmd->add_option("--uring-priority", o.uring_idle_priority,
                   "Priority of io_uring threads: idle (keeps requesters on their CPU; see\n"
                   "docs/architecture.md) or normal")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"idle", true}, {"normal", false}}))
+      ->transform(
+          CLI::CheckedTransformer(std::map<std::string, bool>{{"idle", true}, {"normal", false}}))
       ->default_str("idle");
   cmd->add_option("--threads", o.max_threads, "Worker threads serving /dev/fuse")
       ->check(CLI::Range(1U, 256U))
@@ -279,11 +288,23 @@ Runner AddMount(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--log-file", a->log_file,
                   "Daemon log (default: daemon.log in the mount's runtime directory)");
-  cmd->add_option("--policy", a->policy_file, "Fault policy to load (TOML; see policies/README.md)");
+  cmd->add_option("--policy", a->policy_file,
+                  "Fault policy to load (TOML; see policies/README.md)");
   cmd->add_option("--seed", o.seed, "Seed for the policy's random draws (overrides the policy's)");
   cmd->add_option("--events", o.events_file, "Fault event log: one JSON line per injected fault");
+  cmd->add_option(
+         "--record", o.record_file,
+         "Append every mutation and persistence point to the record log LOG; the starting\n"
+         "state is copied to LOG.base first")
+      ->option_text("LOG");
   return [a] {
     if (!LoadPolicy(*a)) return kExitUsage;
+    // The daemon changes directory once mounted; its log stays where the caller meant.
+    if (!a->options.record_file.empty()) {
+      std::error_code ec;  // on failure the path stays as given
+      const auto absolute = std::filesystem::absolute(a->options.record_file, ec);
+      if (!ec) a->options.record_file = absolute.lexically_normal().string();
+    }
     return a->foreground ? RunForeground(*a) : RunBackground(*a);
   };
 }

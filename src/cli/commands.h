@@ -14,6 +14,9 @@ Runner AddUmount(CLI::App& app);
 Runner AddStatus(CLI::App& app);
 Runner AddPolicy(CLI::App& app);
 Runner AddCtl(CLI::App& app);
+Runner AddCrash(CLI::App& app);
+Runner AddReplay(CLI::App& app);
+Runner AddCrashtest(CLI::App& app);
 
 // Exit codes shared by the commands.
 inline constexpr int kExitOk = 0;

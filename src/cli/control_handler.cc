@@ -17,8 +17,12 @@ Result<policy::Policy> ParseText(const std::string& toml) {
 nlohmann::json RulesJson(const engine::FaultEngine& engine) {
   nlohmann::json rules = nlohmann::json::array();
   for (const auto& r : engine.Stats()) {
-    rules.push_back({{"id", r.id}, {"enabled", r.enabled}, {"action", r.action}, {"evaluated", r.evaluated},
-                     {"matched", r.matched}, {"fired", r.fired}});
+    rules.push_back({{"id", r.id},
+                     {"enabled", r.enabled},
+                     {"action", r.action},
+                     {"evaluated", r.evaluated},
+                     {"matched", r.matched},
+                     {"fired", r.fired}});
   }
   return rules;
 }
@@ -44,16 +48,18 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
     MountControl& self;
     engine::FaultEngine& engine;
     Result<nlohmann::json> operator()(const control::GetStatus&) const {
-      return nlohmann::json{{"mountpoint", self.mountpoint_}, {"seed", engine.seed()},
-                            {"rules", engine.Stats().size()}, {"frozen", self.mount_.Frozen()},
-                            {"stalled", self.mount_.Stalled()}, {"events", self.mount_.EventCount()},
-                            {"capacity", CapacityJson(self.mount_)}};
+      return nlohmann::json{
+          {"mountpoint", self.mountpoint_},        {"seed", engine.seed()},
+          {"rules", engine.Stats().size()},        {"frozen", self.mount_.Frozen()},
+          {"stalled", self.mount_.Stalled()},      {"events", self.mount_.EventCount()},
+          {"capacity", CapacityJson(self.mount_)}, {"recording", self.mount_.Recording()}};
     }
     Result<nlohmann::json> operator()(const control::ListRules&) const {
       return nlohmann::json{{"rules", RulesJson(engine)}};
     }
     Result<nlohmann::json> operator()(const control::GetStats&) const {
-      return nlohmann::json{{"rules", RulesJson(engine)}, {"requests", self.mount_.RequestCounts()}};
+      return nlohmann::json{{"rules", RulesJson(engine)},
+                            {"requests", self.mount_.RequestCounts()}};
     }
     Result<nlohmann::json> operator()(const control::AddRules& a) const {
       auto policy = ParseText(a.policy_toml);
@@ -102,6 +108,11 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
     }
     Result<nlohmann::json> operator()(const control::TailEvents&) const {
       return nlohmann::json{{"events", self.mount_.EventCount()}};
+    }
+    Result<nlohmann::json> operator()(const control::AddMark& m) const {
+      // Mark() returns once the marker is appended: ops answered before this reply precede it.
+      FAULTFS_RETURN_IF_ERROR(self.mount_.Mark(m.text));
+      return nlohmann::json{{"marked", m.text}, {"records", self.mount_.Recorded()}};
     }
   };
   return std::visit(Visitor{*this, engine}, command);

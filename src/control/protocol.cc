@@ -27,8 +27,9 @@ Result<Command> ParseCommand(std::string_view line) {
   if (!j.is_object()) return Status::Invalid("a request must be a JSON object");
   const auto cmd_it = j.find("cmd");
   if (cmd_it == j.end() || !cmd_it->is_string()) {
-    return Status::Invalid("a request needs \"cmd\" (status, rules, stats, add, remove, enable, "
-                                    "disable, load, freeze, thaw, release, events)");
+    return Status::Invalid(
+        "a request needs \"cmd\" (status, rules, stats, add, remove, enable, "
+        "disable, load, freeze, thaw, release, events, mark)");
   }
   const std::string cmd = cmd_it->get<std::string>();
   if (cmd == "status") return Command{GetStatus{}};
@@ -39,7 +40,8 @@ Result<Command> ParseCommand(std::string_view line) {
   if (cmd == "release") return Command{ReleaseStalled{}};
   if (cmd == "events") {
     const auto f = j.find("follow");
-    if (f != j.end() && !f->is_boolean()) return Status::Invalid("'events': \"follow\" must be true or false");
+    if (f != j.end() && !f->is_boolean())
+      return Status::Invalid("'events': \"follow\" must be true or false");
     return Command{TailEvents{f != j.end() && f->get<bool>()}};
   }
   if (cmd == "add" || cmd == "load") {
@@ -47,6 +49,11 @@ Result<Command> ParseCommand(std::string_view line) {
     if (!policy.ok()) return policy.status();
     if (cmd == "add") return Command{AddRules{std::move(*policy)}};
     return Command{LoadPolicy{std::move(*policy)}};
+  }
+  if (cmd == "mark") {
+    auto text = StringArg(j, "text", cmd);
+    if (!text.ok()) return text.status();
+    return Command{AddMark{std::move(*text)}};
   }
   if (cmd == "remove" || cmd == "enable" || cmd == "disable") {
     auto id = StringArg(j, "id", cmd);

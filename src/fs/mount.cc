@@ -20,11 +20,11 @@
 #include <thread>
 #include <vector>
 
-#include "faultfs/core/mountinfo.h"
 #include "deferrer.h"
 #include "event_log.h"
-#include "fuse_uring_abi.h"
+#include "faultfs/core/mountinfo.h"
 #include "faultfs/core/random.h"
+#include "fuse_uring_abi.h"
 #include "passthrough.h"
 #include "request_loop.h"
 #include "uring_transport.h"
@@ -39,8 +39,10 @@ Result<std::string> RealDir(const std::string& path, const char* role) {
     return Status::FromErrno(errno, std::string(role) + " '" + path + "'");
   }
   struct stat st {};
-  if (stat(resolved, &st) != 0) return Status::FromErrno(errno, std::string(role) + " '" + path + "'");
-  if (!S_ISDIR(st.st_mode)) return Status::FromErrno(ENOTDIR, std::string(role) + " '" + path + "'");
+  if (stat(resolved, &st) != 0)
+    return Status::FromErrno(errno, std::string(role) + " '" + path + "'");
+  if (!S_ISDIR(st.st_mode))
+    return Status::FromErrno(ENOTDIR, std::string(role) + " '" + path + "'");
   return std::string(resolved);
 }
 
@@ -64,11 +66,12 @@ Status CheckNotMounted(const std::string& mountpoint) {
 // daemon mounts itself so that it owns the device descriptor and its replies' route).
 Status KernelMount(const std::string& backing, const std::string& mountpoint, int dev_fd,
                    bool allow_other) {
-  std::string data = "fd=" + std::to_string(dev_fd) + ",rootmode=40000,user_id=" +
-                     std::to_string(getuid()) + ",group_id=" + std::to_string(getgid()) +
-                     ",default_permissions";
+  std::string data = "fd=" + std::to_string(dev_fd) +
+                     ",rootmode=40000,user_id=" + std::to_string(getuid()) +
+                     ",group_id=" + std::to_string(getgid()) + ",default_permissions";
   if (allow_other) data += ",allow_other";
-  if (mount(backing.c_str(), mountpoint.c_str(), "fuse.faultfs", MS_NOSUID | MS_NODEV, data.c_str()) != 0) {
+  if (mount(backing.c_str(), mountpoint.c_str(), "fuse.faultfs", MS_NOSUID | MS_NODEV,
+            data.c_str()) != 0) {
     return Status::FromErrno(errno, "mounting on '" + mountpoint + "'");
   }
   return Status::Ok();
@@ -124,9 +127,10 @@ Status ValidateOptions(const MountOptions& o) {
 unsigned BackingReadAheadKb(int dir_fd) {
   struct stat st {};
   if (fstat(dir_fd, &st) != 0) return 0;
-  const std::string dev = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" +
-                          std::to_string(minor(st.st_dev));
-  for (const char* queue : {"/queue/read_ahead_kb", "/../queue/read_ahead_kb"}) {  // disk, partition
+  const std::string dev =
+      "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  for (const char* queue :
+       {"/queue/read_ahead_kb", "/../queue/read_ahead_kb"}) {  // disk, partition
     std::ifstream in(dev + queue);
     unsigned kb = 0;
     if (in >> kb) return kb;
@@ -148,10 +152,32 @@ void SetMountReadAhead(const std::string& mountpoint, unsigned kb) {
   spdlog::info("readahead {} KiB", kb);
 }
 
+// The record log and its snapshot must not be inside what the mount serves or covers: the
+// snapshot would copy itself, and the log would record its own growth (or be hidden by the mount).
+Status CheckRecordOutside(const std::string& record_file, const std::string& backing,
+                          const std::string& mountpoint) {
+  const size_t slash = record_file.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : record_file.substr(0, slash));
+  char resolved[PATH_MAX];
+  if (realpath(dir.c_str(), resolved) == nullptr) {
+    return Status::FromErrno(errno, "directory of the record log '" + record_file + "'");
+  }
+  const std::string where = resolved;
+  for (const std::string& root : {backing, mountpoint}) {
+    if (where == root || where.starts_with(root == "/" ? root : root + "/")) {
+      return Status::Invalid("record log '" + record_file + "' is inside '" + root +
+                             "'; put it outside the backing directory and the mountpoint");
+    }
+  }
+  return Status::Ok();
+}
+
 // Aborts the FUSE connection: pending and future requests fail with ENOTCONN at once. Used only
 // when a second stop signal says not to wait for open files on a detached mount.
 void AbortConnection(const MountEntry& mount) {
-  std::ofstream abort_file("/sys/fs/fuse/connections/" + std::to_string(mount.dev_minor) + "/abort");
+  std::ofstream abort_file("/sys/fs/fuse/connections/" + std::to_string(mount.dev_minor) +
+                           "/abort");
   abort_file << "1";
 }
 
@@ -166,18 +192,30 @@ struct Mount::Impl {
   std::string mountpoint;
   std::unique_ptr<engine::FaultEngine> engine;
   fs::EventLog events;
+  std::unique_ptr<fs::Recorder> recorder;  // declared before fs: outlives the ops that use it
+  bool created = false;                    // Create() succeeded
+  bool recording_finished = false;
   std::unique_ptr<fs::Passthrough> fs;
   std::unique_ptr<fs::UringTransport> uring;
   std::unique_ptr<fs::Deferrer> deferrer;
   fuse_session* session = nullptr;
   std::optional<MountEntry> mount;  // this mount, as the kernel listed it when mounted
-  unsigned read_ahead_kb = 0;               // applied after INIT
+  unsigned read_ahead_kb = 0;       // applied after INIT
 
   ~Impl() {
     DetachIfStillMounted();
     if (uring) uring->Join();
     deferrer.reset();  // its executors feed the session: they stop before it goes
     if (session != nullptr) fuse_session_destroy(session);  // closes the device descriptor
+    EndRecording();
+  }
+  // A mount that never started leaves no log behind (the same command can be run again); one
+  // that served has its log finished, if Serve() did not already.
+  void EndRecording() {
+    if (recorder == nullptr || recording_finished) return;
+    recording_finished = true;
+    const Status s = created ? recorder->Finish() : recorder->Discard();
+    if (!s.ok()) spdlog::error("record log {}: {}", recorder->log_path(), s.ToString());
   }
   // A connection that ended without an unmount (aborted, failed start) must not leave a stale
   // mount: detach it if the mount at our path is still this one.
@@ -214,7 +252,8 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   FAULTFS_RETURN_IF_ERROR(ValidateOptions(options));
   auto backing = RealDir(options.backing, "backing directory");
   if (!backing.ok()) return backing.status();
-  auto mountpoint = RealDir(IsInPlace(options) ? options.backing : options.mountpoint, "mountpoint");
+  auto mountpoint =
+      RealDir(IsInPlace(options) ? options.backing : options.mountpoint, "mountpoint");
   if (!mountpoint.ok()) return mountpoint.status();
   auto dev = OpenFuseDevice();
   if (!dev.ok()) return dev.status();
@@ -228,20 +267,30 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->mountpoint = *mountpoint;
-  impl->read_ahead_kb = options.read_ahead_kb != 0 ? options.read_ahead_kb : BackingReadAheadKb(root.get());
+  impl->read_ahead_kb =
+      options.read_ahead_kb != 0 ? options.read_ahead_kb : BackingReadAheadKb(root.get());
   impl->fs = std::make_unique<fs::Passthrough>(std::move(root), options);
+  if (!options.record_file.empty()) {
+    // Before the kernel mount: the starting state is the backing directory as nothing changed it.
+    FAULTFS_RETURN_IF_ERROR(CheckRecordOutside(options.record_file, *backing, impl->mountpoint));
+    auto recorder = fs::Recorder::Start(options.record_file, *backing);
+    if (!recorder.ok()) return recorder.status();
+    impl->recorder = std::move(*recorder);
+    impl->fs->set_recorder(impl->recorder.get());
+  }
   const uint64_t seed = options.seed.value_or(options.policy.seed.value_or(FreshSeed()));
   impl->engine = std::make_unique<engine::FaultEngine>(seed);
   policy::Policy initial = options.policy;
   initial.seed = seed;
   FAULTFS_RETURN_IF_ERROR(impl->engine->Load(std::move(initial)));
   FAULTFS_RETURN_IF_ERROR(impl->events.Open(options.events_file));
-  if (options.policy.capacity) FAULTFS_RETURN_IF_ERROR(impl->fs->SetCapacity(options.policy.capacity));
+  if (options.policy.capacity)
+    FAULTFS_RETURN_IF_ERROR(impl->fs->SetCapacity(options.policy.capacity));
 
   const char* argv[] = {"faultfs", nullptr};
   fuse_args args = FUSE_ARGS_INIT(1, const_cast<char**>(argv));
-  impl->session = fuse_session_new(&args, &fs::Passthrough::Ops(), sizeof(fuse_lowlevel_ops),
-                                   impl->fs.get());
+  impl->session =
+      fuse_session_new(&args, &fs::Passthrough::Ops(), sizeof(fuse_lowlevel_ops), impl->fs.get());
   fuse_opt_free_args(&args);
   if (impl->session == nullptr) return Status::Invalid("libfuse could not create a session");
   impl->deferrer = std::make_unique<fs::Deferrer>(impl->session, 4);
@@ -253,14 +302,17 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   }
   // One request at a time must stay one request at a time: single-thread mode keeps /dev/fuse.
   if (options.transport == Transport::kAuto && !options.single_thread && EnableKernelUring()) {
-    impl->uring = std::make_unique<fs::UringTransport>(impl->session, dev_fd, impl->fs->init_patch(),
-                                                       options.uring_depth, options.uring_idle_priority);
+    impl->uring =
+        std::make_unique<fs::UringTransport>(impl->session, dev_fd, impl->fs->init_patch(),
+                                             options.uring_depth, options.uring_idle_priority);
     impl->fs->set_uring(impl->uring.get());
   }
   FAULTFS_RETURN_IF_ERROR(KernelMount(*backing, impl->mountpoint, dev_fd, options.allow_other));
   impl->mount = FindMount(impl->mountpoint);
   spdlog::info("mounted {} on {}{}; fault seed {} ({} rules)", *backing, impl->mountpoint,
                IsInPlace(options) ? " (in place)" : "", seed, options.policy.rules.size());
+  if (impl->recorder) spdlog::info("recording to {}", options.record_file);
+  impl->created = true;
   return std::unique_ptr<Mount>(new Mount(std::move(impl)));
 }
 
@@ -309,10 +361,27 @@ Status Mount::Serve() {
   impl_->DetachIfStillMounted();
   pthread_kill(waiter.native_handle(), SIGUSR2);
   waiter.join();
-  spdlog::info("{} unmounted; {} inodes were known; requests: {}; via /dev/fuse {}, via io_uring {}",
-               impl_->mountpoint, impl_->fs->inodes().size(), impl_->fs->stats().Summary(),
-               loop.served(), uring != nullptr ? uring->served() : 0);
-  if (res != 0) return Status::Invalid("the FUSE request loop failed (code " + std::to_string(res) + ")");
+  spdlog::info(
+      "{} unmounted; {} inodes were known; requests: {}; via /dev/fuse {}, via io_uring {}",
+      impl_->mountpoint, impl_->fs->inodes().size(), impl_->fs->stats().Summary(), loop.served(),
+      uring != nullptr ? uring->served() : 0);
+  Status recorded = FinishRecording();
+  if (res != 0)
+    return Status::Invalid("the FUSE request loop failed (code " + std::to_string(res) + ")");
+  return recorded;
+}
+
+// No op runs any more: the log is complete. Its error fails the mount command (a recording with
+// a gap must not pass for a whole one).
+Status Mount::FinishRecording() {
+  if (impl_->recorder == nullptr || impl_->recording_finished) return Status::Ok();
+  impl_->recording_finished = true;
+  Status s = impl_->recorder->Finish();
+  if (!s.ok())
+    return Status::Invalid("record log " + impl_->recorder->log_path() +
+                           " is incomplete: " + s.ToString());
+  spdlog::info("record log {}: {} records", impl_->recorder->log_path(),
+               impl_->recorder->recorded());
   return Status::Ok();
 }
 
@@ -333,6 +402,15 @@ std::optional<Mount::CapacityState> Mount::Capacity() const {
   return CapacityState{space->model().budget(), space->model().used()};
 }
 uint64_t Mount::EventCount() const { return impl_->events.count(); }
+Status Mount::Mark(std::string text) {
+  if (impl_->recorder == nullptr)
+    return Status::Invalid("this mount is not recording (mount it with --record LOG)");
+  return impl_->recorder->Mark(std::move(text));
+}
+bool Mount::Recording() const { return impl_->recorder != nullptr; }
+uint64_t Mount::Recorded() const {
+  return impl_->recorder != nullptr ? impl_->recorder->recorded() : 0;
+}
 void Mount::SubscribeEvents(std::function<bool(const std::string&)> sink) {
   impl_->events.Subscribe(std::move(sink));
 }

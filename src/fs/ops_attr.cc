@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <optional>
+#include <string>
 
 #include "passthrough.h"
 
@@ -32,26 +33,33 @@ timespec TimeToSet(const struct stat& attr, int to_set, bool atime) {
 }
 
 // Applies the requested changes in the order chmod, chown, truncate, utimens; returns an errno.
-int ApplySetattr(int open_fd, int inode_fd, const struct stat& attr, int to_set) {
+// `applied` gets the FUSE_SET_ATTR_* bits of the changes that took effect (a failure stops the
+// sequence, and what came before it stays applied).
+int ApplySetattr(int open_fd, int inode_fd, const struct stat& attr, int to_set, int* applied) {
   if (to_set & FUSE_SET_ATTR_MODE) {
-    const int res = open_fd >= 0 ? fchmod(open_fd, attr.st_mode)
-                                 : fchmodat(AT_FDCWD, ProcFdPath(inode_fd).c_str(), attr.st_mode, 0);
+    const int res = open_fd >= 0
+                        ? fchmod(open_fd, attr.st_mode)
+                        : fchmodat(AT_FDCWD, ProcFdPath(inode_fd).c_str(), attr.st_mode, 0);
     if (res != 0) return errno;
+    *applied |= FUSE_SET_ATTR_MODE;
   }
   if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
     const uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr.st_uid : static_cast<uid_t>(-1);
     const gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr.st_gid : static_cast<gid_t>(-1);
     if (fchownat(inode_fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+    *applied |= to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
   }
   if (to_set & FUSE_SET_ATTR_SIZE) {
     const int res = open_fd >= 0 ? ftruncate(open_fd, attr.st_size)
                                  : truncate(ProcFdPath(inode_fd).c_str(), attr.st_size);
     if (res != 0) return errno;
+    *applied |= FUSE_SET_ATTR_SIZE;
   }
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
     const timespec times[2] = {TimeToSet(attr, to_set, true), TimeToSet(attr, to_set, false)};
-    const int res = open_fd >= 0 ? futimens(open_fd, times)
-                                 : utimensat(inode_fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    const int res = open_fd >= 0
+                        ? futimens(open_fd, times)
+                        : utimensat(inode_fd, "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
     if (res != 0) return errno;
   }
   return 0;
@@ -82,12 +90,39 @@ void Passthrough::Setattr(Reply& r, fuse_ino_t ino, struct stat* attr, int to_se
   if (SpaceAccount* space = space_.load(std::memory_order_acquire); space && truncate) {
     change.emplace(*space, inode.key(), fd->get());
   }
-  const int err = ApplySetattr(open_fd, fd->get(), *attr, to_set);
+  auto order = RecordOrder();
+  int applied = 0;
+  const int err = ApplySetattr(open_fd, fd->get(), *attr, to_set, &applied);
   if (change) change->Settle();
+  if (recording()) RecordSetattr(r.req(), inode, *attr, applied);
+  order = {};
   if (err != 0) return (void)r.Err(err);
   struct stat st {};
   if (StatInto(open_fd, fd->get(), &st) != 0) return (void)r.Err(errno);
   r.Attr(st, timeouts_.attr_s);
+}
+
+// Records what a setattr changed, in the order applied. Times are not recorded: they are not
+// what crash consistency is about, and a replay could not reproduce them anyway (it runs later).
+void Passthrough::RecordSetattr(fuse_req_t req, const Inode& inode, const struct stat& attr,
+                                int applied) {
+  const std::string path = inodes_.PathOf(inode);
+  if (applied & FUSE_SET_ATTR_MODE) {
+    record::Op op = NewRecord(record::OpKind::kChmod, req, &inode, path);
+    op.mode = attr.st_mode & 07777;
+    Record(std::move(op));
+  }
+  if (applied & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    record::Op op = NewRecord(record::OpKind::kChown, req, &inode, path);
+    if (applied & FUSE_SET_ATTR_UID) op.uid = attr.st_uid;
+    if (applied & FUSE_SET_ATTR_GID) op.gid = attr.st_gid;
+    Record(std::move(op));
+  }
+  if (applied & FUSE_SET_ATTR_SIZE) {
+    record::Op op = NewRecord(record::OpKind::kTruncate, req, &inode, path);
+    op.offset = static_cast<uint64_t>(attr.st_size);
+    Record(std::move(op));
+  }
 }
 
 void Passthrough::Access(Reply& r, fuse_ino_t ino, int mask) {
@@ -103,7 +138,8 @@ void Passthrough::Statfs(Reply& r, fuse_ino_t ino) {
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   struct statvfs st {};
   if (fstatvfs(fd->get(), &st) != 0) return (void)r.Err(errno);
-  if (const SpaceAccount* space = space_.load(std::memory_order_acquire)) st = space->model().Report(st);
+  if (const SpaceAccount* space = space_.load(std::memory_order_acquire))
+    st = space->model().Report(st);
   r.Statfs(st);
 }
 

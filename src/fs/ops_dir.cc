@@ -31,7 +31,7 @@ struct LinuxDirent64 {
 struct DirHandle : RegisteredHandle {
   UniqueFd fd;
   const Inode* dir = nullptr;  // the directory listed (its entries' parent)
-  off_t offset = 0;  // cookie of the next entry the stream will return
+  off_t offset = 0;            // cookie of the next entry the stream will return
   std::vector<char> buf = std::vector<char>(64 * 1024);
   size_t pos = 0;  // next unread byte in buf
   size_t end = 0;  // bytes of buf filled by the last getdents64
@@ -82,7 +82,8 @@ void Passthrough::Opendir(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
 void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi,
                           bool plus) {
   DirHandle& d = DirOf(fi);
-  FAULTFS_GATE(r, .op = policy::Op::kReaddir, .inode = d.dir, .offset = static_cast<uint64_t>(off), .size = size);
+  FAULTFS_GATE(r, .op = policy::Op::kReaddir, .inode = d.dir, .offset = static_cast<uint64_t>(off),
+               .size = size);
   if (off != d.offset) {  // the application seeked (or rewound): restart from that cookie
     if (lseek(d.fd.get(), off, SEEK_SET) < 0) return (void)r.Err(errno);
     d.offset = off;
@@ -125,7 +126,8 @@ void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_fil
 
 void Passthrough::Releasedir(Reply& r, fuse_ino_t, fuse_file_info* fi) {
   Fault f;
-  const GateResult gate = Gate(r, OpTarget{.op = policy::Op::kReleasedir, .inode = DirOf(fi).dir}, f);
+  const GateResult gate =
+      Gate(r, OpTarget{.op = policy::Op::kReleasedir, .inode = DirOf(fi).dir}, f);
   if (gate == GateResult::kDeferred) return;  // reruns later and releases then
   handles_.Delete(&DirOf(fi));                // released even when an error was injected
   if (gate == GateResult::kRun) r.Ok();
@@ -133,10 +135,19 @@ void Passthrough::Releasedir(Reply& r, fuse_ino_t, fuse_file_info* fi) {
 
 void Passthrough::Fsyncdir(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) {
   FAULTFS_GATE(r, .op = policy::Op::kFsyncdir, .inode = DirOf(fi).dir);
+  // A lying fsync made nothing durable: returned before anything is recorded.
   if (f.As<policy::LyingFsyncAction>() != nullptr) return (void)r.Ok();  // success, nothing synced
   const int fd = DirOf(fi).fd.get();
+  // Held across the sync: every change recorded before it happened before the sync started.
+  auto order = RecordOrder();
   const int res = datasync ? fdatasync(fd) : fsync(fd);
-  r.Err(res == 0 ? 0 : errno);
+  const int err = res == 0 ? 0 : errno;
+  if (err == 0 && recording()) {
+    Record(NewRecord(record::OpKind::kFsyncdir, r.req(), DirOf(fi).dir,
+                     inodes_.PathOf(*DirOf(fi).dir)));
+  }
+  order = {};
+  r.Err(err);
 }
 
 }  // namespace faultfs::fs

@@ -27,7 +27,8 @@ fuse_ino_t Passthrough::FuseIno(Inode& inode) {
   return reinterpret_cast<fuse_ino_t>(&inode);
 }
 
-Result<fuse_entry_param> Passthrough::MakeEntry(const Inode& parent, int parent_fd, const char* name) {
+Result<fuse_entry_param> Passthrough::MakeEntry(const Inode& parent, int parent_fd,
+                                                const char* name) {
   UniqueFd fd(openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, "lookup");
   fuse_entry_param e{};
@@ -99,19 +100,35 @@ void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted()) return (void)r.Err(inode.err());
+  auto order = RecordOrder();
   if (mknodat(pfd->get(), name, mode, rdev) != 0) return (void)r.Err(errno);
   inode.Keep();
+  if (recording()) {
+    record::Op op = NewRecordAt(record::OpKind::kMknod, r.req(), InodeOf(parent), pfd->get(), name);
+    op.mode = mode;
+    op.offset = rdev;
+    Record(std::move(op));
+  }
+  order = {};  // recorded: no lock is held across the reply
   ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, mode);
 }
 
 void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mode) {
-  FAULTFS_GATE(r, .op = Op::kMkdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR | mode);
+  FAULTFS_GATE(r, .op = Op::kMkdir, .parent = &InodeOf(parent), .name = name,
+               .mode = S_IFDIR | mode);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted()) return (void)r.Err(inode.err());
+  auto order = RecordOrder();
   if (mkdirat(pfd->get(), name, mode) != 0) return (void)r.Err(errno);
   inode.Keep();
+  if (recording()) {
+    record::Op op = NewRecordAt(record::OpKind::kMkdir, r.req(), InodeOf(parent), pfd->get(), name);
+    op.mode = mode & 07777;
+    Record(std::move(op));
+  }
+  order = {};  // recorded: no lock is held across the reply
   ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, S_IFDIR | mode);
 }
 
@@ -121,30 +138,58 @@ void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted()) return (void)r.Err(inode.err());
+  auto order = RecordOrder();
   if (symlinkat(target, pfd->get(), name) != 0) return (void)r.Err(errno);
   inode.Keep();
+  if (recording()) {
+    record::Op op =
+        NewRecordAt(record::OpKind::kSymlink, r.req(), InodeOf(parent), pfd->get(), name);
+    op.data = target;
+    Record(std::move(op));
+  }
+  order = {};  // recorded: no lock is held across the reply
   ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, S_IFLNK | 0777);
 }
 
 void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
-  FAULTFS_GATE(r, .op = Op::kLink, .inode = &InodeOf(ino), .parent2 = &InodeOf(new_parent), .name2 = new_name);
+  FAULTFS_GATE(r, .op = Op::kLink, .inode = &InodeOf(ino), .parent2 = &InodeOf(new_parent),
+               .name2 = new_name);
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   Inode& dir = InodeOf(new_parent);
   auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   // AT_EMPTY_PATH links the inode itself (the daemon has CAP_DAC_READ_SEARCH as root).
+  auto order = RecordOrder();
   if (linkat(fd->get(), "", pfd->get(), new_name, AT_EMPTY_PATH) != 0) return (void)r.Err(errno);
+  if (recording()) {
+    record::Op op =
+        NewRecord(record::OpKind::kLink, r.req(), &InodeOf(ino), inodes_.PathOf(InodeOf(ino)));
+    op.path2 = TargetPath(nullptr, &dir, new_name);
+    Record(std::move(op));
+  }
+  order = {};  // recorded: no lock is held across the reply
   auto e = MakeEntry(dir, pfd->get(), new_name);
   if (!e.ok()) return (void)r.Err(e.status().code());
   SendEntry(r, *e);
 }
 
-int Passthrough::RemoveName(int dir_fd, const char* name, int flags) {
+int Passthrough::RemoveName(fuse_req_t req, const Inode& dir, int dir_fd, const char* name,
+                            int flags) {
   std::optional<SpaceAccount::Removal> removal;
-  if (SpaceAccount* space = space_.load(std::memory_order_acquire)) removal.emplace(*space, dir_fd, name);
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire))
+    removal.emplace(*space, dir_fd, name);
+  auto order = RecordOrder();
+  // Named before the removal: afterwards the entry (and perhaps the object) is gone.
+  std::optional<record::Op> op;
+  if (recording()) {
+    const auto kind =
+        (flags & AT_REMOVEDIR) != 0 ? record::OpKind::kRmdir : record::OpKind::kUnlink;
+    op = NewRecordAt(kind, req, dir, dir_fd, name);
+  }
   if (unlinkat(dir_fd, name, flags) != 0) return errno;
   if (removal) removal->Removed();
+  if (op) Record(std::move(*op));
   return 0;
 }
 
@@ -152,14 +197,14 @@ void Passthrough::Unlink(Reply& r, fuse_ino_t parent, const char* name) {
   FAULTFS_GATE(r, .op = Op::kUnlink, .parent = &InodeOf(parent), .name = name);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
-  r.Err(RemoveName(pfd->get(), name, 0));
+  r.Err(RemoveName(r.req(), InodeOf(parent), pfd->get(), name, 0));
 }
 
 void Passthrough::Rmdir(Reply& r, fuse_ino_t parent, const char* name) {
   FAULTFS_GATE(r, .op = Op::kRmdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR);
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
-  r.Err(RemoveName(pfd->get(), name, AT_REMOVEDIR));
+  r.Err(RemoveName(r.req(), InodeOf(parent), pfd->get(), name, AT_REMOVEDIR));
 }
 
 void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
@@ -171,12 +216,23 @@ void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino
   auto npfd = inodes_.Fd(InodeOf(new_parent));
   if (!npfd.ok()) return (void)r.Err(npfd.status().code());
   std::optional<SpaceAccount::Removal> replaced;  // the object a rename replaces, if any
-  if (SpaceAccount* space = space_.load(std::memory_order_acquire); space && !(flags & RENAME_EXCHANGE)) {
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire);
+      space && !(flags & RENAME_EXCHANGE)) {
     replaced.emplace(*space, npfd->get(), new_name);
     replaced->UnlessSameAs(pfd->get(), name);
   }
+  auto order = RecordOrder();
+  // Named as before the rename (the record says what moved where): the object at the old name.
+  std::optional<record::Op> op;
+  if (recording()) {
+    op = NewRecordAt(record::OpKind::kRename, r.req(), InodeOf(parent), pfd->get(), name);
+    op->path2 = TargetPath(nullptr, &InodeOf(new_parent), new_name);
+    op->flags = flags;
+  }
   if (renameat2(pfd->get(), name, npfd->get(), new_name, flags) != 0) return (void)r.Err(errno);
   if (replaced) replaced->Removed();
+  if (op) Record(std::move(*op));
+  order = {};
   // Keep path-based rules pointed at the right names.
   inodes_.Renamed(npfd->get(), InodeOf(new_parent), new_name);
   if (flags & RENAME_EXCHANGE) inodes_.Renamed(pfd->get(), InodeOf(parent), name);

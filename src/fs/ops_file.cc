@@ -50,8 +50,10 @@ void SetOpenFlags(fuse_file_info* fi, bool uncached, bool flush_rules) {
 // Data in memory, aligned for O_DIRECT, as one contiguous buffer (copied only when needed).
 char* Contiguous(fuse_bufvec* in, size_t size, bool need_aligned, bool need_copy) {
   const bool one_mem = in->count == 1 && (in->buf[0].flags & FUSE_BUF_IS_FD) == 0;
-  const bool aligned = one_mem && reinterpret_cast<uintptr_t>(in->buf[0].mem) % AlignedBuffer::kAlignment == 0;
-  if (one_mem && !need_copy && (!need_aligned || aligned)) return static_cast<char*>(in->buf[0].mem);
+  const bool aligned =
+      one_mem && reinterpret_cast<uintptr_t>(in->buf[0].mem) % AlignedBuffer::kAlignment == 0;
+  if (one_mem && !need_copy && (!need_aligned || aligned))
+    return static_cast<char*>(in->buf[0].mem);
   char* buf = AlignedBuffer::ForThisThread().Reserve(size);
   if (buf == nullptr) return nullptr;
   fuse_bufvec dst = FUSE_BUFVEC_INIT(size);
@@ -64,7 +66,8 @@ char* Contiguous(fuse_bufvec* in, size_t size, bool need_aligned, bool need_copy
 
 // Hands a new FileHandle to the kernel; if the reply does not arrive, the handle is closed.
 template <typename SendFn>
-void Passthrough::SendOpen(UniqueFd fd, int flags, const Inode& inode, fuse_file_info* fi, SendFn&& send) {
+void Passthrough::SendOpen(UniqueFd fd, int flags, const Inode& inode, fuse_file_info* fi,
+                           SendFn&& send) {
   NoBackingReadahead(fd.get(), flags);
   auto* handle = new FileHandle();  // NOLINT(cppcoreguidelines-owning-memory): registry owns it
   handle->fd = std::move(fd);
@@ -82,13 +85,18 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   auto ifd = inodes_.Fd(inode);
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
   std::optional<SpaceAccount::FileChange> change;  // O_TRUNC frees the file's blocks
-  if (SpaceAccount* space = space_.load(std::memory_order_acquire); space && (fi->flags & O_TRUNC)) {
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire);
+      space && (fi->flags & O_TRUNC)) {
     change.emplace(*space, inode.key(), ifd->get());
   }
+  // Only a truncating open changes the file (and takes its place in the record order).
+  auto order = (fi->flags & O_TRUNC) != 0 ? RecordOrder() : std::unique_lock<std::mutex>();
   UniqueFd fd(open(ProcFdPath(ifd->get()).c_str(), (fi->flags & ~kNotForReopen) | O_CLOEXEC));
   const int err = fd ? 0 : errno;
   if (change) change->Settle();
   if (err != 0) return (void)r.Err(err);
+  if ((fi->flags & O_TRUNC) != 0) RecordOpenTruncate(r.req(), fd.get(), inodes_.PathOf(inode));
+  order = {};  // recorded: later changes may go ahead
   SendOpen(std::move(fd), fi->flags, inode, fi, [&] { return r.Open(fi); });
 }
 
@@ -106,15 +114,17 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
   UniqueFd fd;
   int err = 0;
   if (new_inode.granted()) {
+    auto order = RecordOrder();
     fd.reset(openat(pfd->get(), name, flags | O_CREAT | O_EXCL, mode));
     err = fd ? 0 : errno;
+    if (err == 0 && recording()) RecordCreate(r.req(), dir, fd.get(), name, mode);
   } else {
     struct stat st {};
     err = fstatat(pfd->get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? EEXIST : new_inode.err();
   }
   const bool created = err == 0;
   if (err == EEXIST && (fi->flags & O_EXCL) == 0) {
-    fd = OpenExisting(pfd->get(), name, flags);
+    fd = OpenExisting(r.req(), dir, pfd->get(), name, flags);
     err = fd ? 0 : errno;
   }
   if (err != 0) return (void)r.Err(err);
@@ -134,8 +144,8 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
 
 void Passthrough::Read(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
-  FAULTFS_GATE(r, .op = Op::kRead, .inode = h.inode, .offset = static_cast<uint64_t>(off), .size = size,
-               .open_flags = h.flags);
+  FAULTFS_GATE(r, .op = Op::kRead, .inode = h.inode, .offset = static_cast<uint64_t>(off),
+               .size = size, .open_flags = h.flags);
   const auto* corrupt = f.As<policy::CorruptAction>();
   const auto* short_read = f.As<policy::ShortAction>();
   const bool stale = f.As<policy::StaleReadAction>() != nullptr;
@@ -149,9 +159,11 @@ void Passthrough::Read(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_i
   if (buf != nullptr) {
     ssize_t n = pread(h.fd.get(), buf, size, off);
     if (n < 0) return (void)r.Err(errno);
-    if (stale) history_->Stale(h.inode->key(), static_cast<uint64_t>(off), buf, static_cast<size_t>(n));
+    if (stale)
+      history_->Stale(h.inode->key(), static_cast<uint64_t>(off), buf, static_cast<size_t>(n));
     if (corrupt != nullptr) Corrupt(*corrupt, f.draw(), buf, static_cast<size_t>(n));
-    if (short_read != nullptr) n = std::min<ssize_t>(n, static_cast<ssize_t>(ShortLength(*short_read, size)));
+    if (short_read != nullptr)
+      n = std::min<ssize_t>(n, static_cast<ssize_t>(ShortLength(*short_read, size)));
     return (void)r.Buf(buf, static_cast<size_t>(n));
   }
   fuse_bufvec src = FUSE_BUFVEC_INIT(size);
@@ -161,44 +173,63 @@ void Passthrough::Read(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_i
   r.Data(&src, FUSE_BUF_SPLICE_MOVE);  // libfuse replies with the error itself if the read fails
 }
 
-UniqueFd Passthrough::OpenExisting(int dir_fd, const char* name, int flags) {
-  SpaceAccount* space = space_.load(std::memory_order_acquire);
-  if (space == nullptr || (flags & O_TRUNC) == 0) return UniqueFd(openat(dir_fd, name, flags));
-  UniqueFd path(openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  struct stat st {};
-  if (!path || fstat(path.get(), &st) != 0) return UniqueFd(openat(dir_fd, name, flags));
-  SpaceAccount::FileChange change(*space, InodeKey{st.st_ino, st.st_dev}, path.get());
+UniqueFd Passthrough::OpenExisting(fuse_req_t req, const Inode& dir, int dir_fd, const char* name,
+                                   int flags) {
+  if ((flags & O_TRUNC) == 0) return UniqueFd(openat(dir_fd, name, flags));
+  // A truncating open changes the file: accounted (space first), then recorded in order.
+  UniqueFd path;  // declared before `change`, which measures the file through it
+  std::optional<SpaceAccount::FileChange> change;
+  if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
+    path.reset(openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (path && fstat(path.get(), &st) == 0)
+      change.emplace(*space, InodeKey{st.st_ino, st.st_dev}, path.get());
+  }
+  auto order = RecordOrder();
   UniqueFd fd(openat(dir_fd, name, flags));
   const int err = errno;
-  change.Settle();
+  if (change) change->Settle();
+  if (fd) RecordOpenTruncate(req, fd.get(), TargetPath(nullptr, &dir, name));
   errno = err;
   return fd;
+}
+
+void Passthrough::RecordCreate(fuse_req_t req, const Inode& dir, int fd, const char* name,
+                               mode_t mode) {
+  record::Op op = NewRecord(record::OpKind::kCreate, req, nullptr, TargetPath(nullptr, &dir, name));
+  struct stat st {};
+  if (fstat(fd, &st) == 0) op.ino = static_cast<uint64_t>(st.st_ino);
+  op.mode = mode & 07777;  // the permissions; the type is in the kind
+  Record(std::move(op));
 }
 
 void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
   const size_t asked = fuse_buf_size(in);
-  FAULTFS_GATE(r, .op = Op::kWrite, .inode = h.inode, .offset = static_cast<uint64_t>(off), .size = asked,
-               .open_flags = h.flags);
-  if (f.As<policy::LostWriteAction>() != nullptr) return (void)r.Write(asked);  // success, nothing stored
+  FAULTFS_GATE(r, .op = Op::kWrite, .inode = h.inode, .offset = static_cast<uint64_t>(off),
+               .size = asked, .open_flags = h.flags);
+  if (f.As<policy::LostWriteAction>() != nullptr)
+    return (void)r.Write(asked);  // success, nothing stored
   std::optional<SpaceAccount::FileChange> change;
   size_t size = asked;
   if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
     change.emplace(*space, h.inode->key(), h.fd.get());
-    const uint64_t at = (h.flags & O_APPEND) != 0 ? change->size_before() : static_cast<uint64_t>(off);
+    const uint64_t at =
+        (h.flags & O_APPEND) != 0 ? change->size_before() : static_cast<uint64_t>(off);
     size = change->AdmitWrite(at, asked);  // a full disk cuts the write short, as Linux does
     if (size == 0 && asked > 0) {
       change->Settle();
       return (void)r.Err(space->model().err());
     }
   }
-  const ssize_t n = WriteData(h, f, in, size, off);
+  const ssize_t n = WriteData(r.req(), h, f, in, size, off);
   if (change) change->Settle();  // before the reply: statfs right after must see the write
   if (n < 0) return (void)r.Err(static_cast<int>(-n));
   r.Write(static_cast<size_t>(n));
 }
 
-ssize_t Passthrough::WriteData(const FileHandle& h, const Fault& f, fuse_bufvec* in, size_t size, off_t off) {
+ssize_t Passthrough::WriteData(fuse_req_t req, const FileHandle& h, const Fault& f, fuse_bufvec* in,
+                               size_t size, off_t off) {
   const auto* corrupt = f.As<policy::CorruptAction>();
   const auto* torn = f.As<policy::TornAction>();
   const auto* short_write = f.As<policy::ShortAction>();
@@ -209,15 +240,20 @@ ssize_t Passthrough::WriteData(const FileHandle& h, const Fault& f, fuse_bufvec*
     history_->BeforeWrite(h.inode->key(), h.fd.get(), static_cast<uint64_t>(off), size);
   }
   if (corrupt != nullptr) Corrupt(*corrupt, f.draw(), data, size);
+  // Each pwrite below is recorded as what it stored (corrupted bytes, a kept unit of a torn write,
+  // the short part, the misdirected offset): the record log holds what the backing file got.
   if (torn != nullptr) {
     // Only the kept units reach the disk; the application is told the whole write succeeded.
     const TornPlan plan = PlanTorn(*torn, f.draw(), static_cast<uint64_t>(off), size);
     const uint64_t first_unit = static_cast<uint64_t>(off) / plan.unit;
     for (size_t i = 0; i < plan.keep.size(); ++i) {
       if (!plan.keep[i]) continue;
-      const uint64_t lo = std::max<uint64_t>((first_unit + i) * plan.unit, static_cast<uint64_t>(off));
-      const uint64_t hi = std::min<uint64_t>((first_unit + i + 1) * plan.unit, static_cast<uint64_t>(off) + size);
-      if (pwrite(h.fd.get(), data + (lo - static_cast<uint64_t>(off)), hi - lo, static_cast<off_t>(lo)) < 0) {
+      const uint64_t lo =
+          std::max<uint64_t>((first_unit + i) * plan.unit, static_cast<uint64_t>(off));
+      const uint64_t hi =
+          std::min<uint64_t>((first_unit + i + 1) * plan.unit, static_cast<uint64_t>(off) + size);
+      if (WriteAndRecord(req, h, data + (lo - static_cast<uint64_t>(off)), hi - lo,
+                         static_cast<off_t>(lo)) < 0) {
         return -errno;
       }
     }
@@ -225,7 +261,7 @@ ssize_t Passthrough::WriteData(const FileHandle& h, const Fault& f, fuse_bufvec*
   }
   const size_t length = short_write != nullptr ? ShortLength(*short_write, size) : size;
   const off_t where = misdirect != nullptr ? std::max<off_t>(0, off + misdirect->shift_bytes) : off;
-  const ssize_t n = pwrite(h.fd.get(), data, length, where);
+  const ssize_t n = WriteAndRecord(req, h, data, length, where);
   if (n < 0) return -errno;
   return misdirect != nullptr ? static_cast<ssize_t>(size) : n;
 }
@@ -246,7 +282,8 @@ void Passthrough::Release(Reply& r, fuse_ino_t, fuse_file_info* fi) {
 
 void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
-  FAULTFS_GATE(r, .op = datasync ? Op::kFdatasync : Op::kFsync, .inode = h.inode, .open_flags = h.flags);
+  FAULTFS_GATE(r, .op = datasync ? Op::kFdatasync : Op::kFsync, .inode = h.inode,
+               .open_flags = h.flags);
   if (f.As<policy::LyingFsyncAction>() != nullptr) return (void)r.Ok();  // success, nothing synced
   if (const auto* fail = f.As<policy::FsyncFailAction>()) {
     if (fail->drop_dirty && !history_->DropUnsynced(h.inode->key(), h.fd.get())) {
@@ -254,8 +291,17 @@ void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) 
     }
     return (void)r.Err(fail->err);
   }
+  // Lying and failing fsyncs (above) return before this point: nothing was made durable, so
+  // nothing is recorded. The order is held across the sync, so that every change recorded before
+  // it happened before the sync started and is covered by it.
+  auto order = RecordOrder();
   const int res = datasync ? fdatasync(h.fd.get()) : fsync(h.fd.get());
   if (res != 0) return (void)r.Err(errno);
+  if (recording()) {
+    const auto kind = datasync ? record::OpKind::kFdatasync : record::OpKind::kFsync;
+    Record(NewRecord(kind, r.req(), h.inode, inodes_.PathOf(*h.inode)));
+  }
+  order = {};
   if (engine_ != nullptr && engine_->KeepsWriteHistory()) history_->Synced(h.inode->key());
   r.Ok();
 }
@@ -275,16 +321,27 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
       return (void)r.Err(space->model().err());
     }
   }
+  auto order = RecordOrder();
   const int err = fallocate(h.fd.get(), mode, off, len) == 0 ? 0 : errno;
   if (change) change->Settle();
+  if (err == 0 && recording()) {
+    record::Op op =
+        NewRecord(record::OpKind::kFallocate, r.req(), h.inode, inodes_.PathOf(*h.inode));
+    op.offset = static_cast<uint64_t>(off);
+    op.length = static_cast<uint64_t>(len);
+    op.flags = static_cast<uint32_t>(mode);
+    Record(std::move(op));
+  }
+  order = {};
   r.Err(err);
 }
 
 void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_info* fi_in,
                                 fuse_ino_t, off_t off_out, fuse_file_info* fi_out, size_t len,
                                 int flags) {
-  FAULTFS_GATE(r, .op = Op::kCopyFileRange, .inode = HandleOf(fi_in).inode, .inode2 = HandleOf(fi_out).inode,
-               .offset = static_cast<uint64_t>(off_out), .size = len);
+  FAULTFS_GATE(r, .op = Op::kCopyFileRange, .inode = HandleOf(fi_in).inode,
+               .inode2 = HandleOf(fi_out).inode, .offset = static_cast<uint64_t>(off_out),
+               .size = len);
   const FileHandle& dst = HandleOf(fi_out);
   // When rules may read or write these files' data, they must see this copy too: EXDEV makes the
   // kernel copy through READ and WRITE requests instead.
@@ -301,16 +358,21 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
   }
   loff_t in = off_in;
   loff_t out = off_out;
+  auto order = RecordOrder();
   const ssize_t n = copy_file_range(HandleOf(fi_in).fd.get(), &in, dst.fd.get(), &out, len,
                                     static_cast<unsigned>(flags));
   const int err = n < 0 ? errno : 0;
   if (change) change->Settle();
   if (err != 0) return (void)r.Err(err);
+  // Replay has no source file to copy from (it may have changed since): the bytes are recorded.
+  RecordCopy(r.req(), dst, static_cast<size_t>(n), off_out);
+  order = {};
   r.Write(static_cast<size_t>(n));
 }
 
 void Passthrough::Lseek(Reply& r, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
-  FAULTFS_GATE(r, .op = Op::kLseek, .inode = HandleOf(fi).inode, .offset = static_cast<uint64_t>(off));
+  FAULTFS_GATE(r, .op = Op::kLseek, .inode = HandleOf(fi).inode,
+               .offset = static_cast<uint64_t>(off));
   const off_t res = lseek(HandleOf(fi).fd.get(), off, whence);
   if (res < 0) return (void)r.Err(errno);
   r.Lseek(res);

@@ -32,8 +32,19 @@ void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const cha
   FAULTFS_GATE(r, .op = policy::Op::kSetxattr, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
-  const int res = setxattr(ProcFdPath(fd->get()).c_str(), name, value, size, flags);
-  r.Err(res == 0 ? 0 : errno);
+  auto order = RecordOrder();
+  const int err =
+      setxattr(ProcFdPath(fd->get()).c_str(), name, value, size, flags) == 0 ? 0 : errno;
+  if (err == 0 && recording()) {
+    record::Op op =
+        NewRecord(record::OpKind::kSetxattr, r.req(), &InodeOf(ino), inodes_.PathOf(InodeOf(ino)));
+    op.path2 = name;
+    op.data.assign(value, size);
+    op.flags = static_cast<uint32_t>(flags);
+    Record(std::move(op));
+  }
+  order = {};
+  r.Err(err);
 }
 
 void Passthrough::Getxattr(Reply& r, fuse_ino_t ino, const char* name, size_t size) {
@@ -41,7 +52,8 @@ void Passthrough::Getxattr(Reply& r, fuse_ino_t ino, const char* name, size_t si
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const ProcFdPath path(fd->get());
-  ReplyXattrData(r, size, [&](char* buf, size_t len) { return getxattr(path.c_str(), name, buf, len); });
+  ReplyXattrData(r, size,
+                 [&](char* buf, size_t len) { return getxattr(path.c_str(), name, buf, len); });
 }
 
 void Passthrough::Listxattr(Reply& r, fuse_ino_t ino, size_t size) {
@@ -56,7 +68,16 @@ void Passthrough::Removexattr(Reply& r, fuse_ino_t ino, const char* name) {
   FAULTFS_GATE(r, .op = policy::Op::kRemovexattr, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
-  r.Err(removexattr(ProcFdPath(fd->get()).c_str(), name) == 0 ? 0 : errno);
+  auto order = RecordOrder();
+  const int err = removexattr(ProcFdPath(fd->get()).c_str(), name) == 0 ? 0 : errno;
+  if (err == 0 && recording()) {
+    record::Op op = NewRecord(record::OpKind::kRemovexattr, r.req(), &InodeOf(ino),
+                              inodes_.PathOf(InodeOf(ino)));
+    op.path2 = name;
+    Record(std::move(op));
+  }
+  order = {};
+  r.Err(err);
 }
 
 }  // namespace faultfs::fs

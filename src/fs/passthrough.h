@@ -19,6 +19,7 @@
 #include "init_patch.h"
 #include "inode_table.h"
 #include "op_stats.h"
+#include "recorder.h"
 #include "reply.h"
 #include "space_account.h"
 
@@ -69,7 +70,7 @@ class Fault {
 // Per-open state of a regular file; its address is fuse_file_info::fh.
 struct FileHandle : RegisteredHandle {
   UniqueFd fd;
-  int flags = 0;                // the application's open flags, as given
+  int flags = 0;                 // the application's open flags, as given
   const Inode* inode = nullptr;  // the file (the kernel holds it while the handle is open)
 };
 
@@ -152,6 +153,9 @@ class Passthrough {
   // Capabilities added to the INIT exchange behind libfuse's back (see init_patch.h).
   InitPatch& init_patch() { return init_patch_; }
 
+  // Recording (--record): null when off.
+  void set_recorder(Recorder* recorder) { recorder_ = recorder; }
+
   // Where libfuse's replies go (the session's custom writev): the io_uring transport when set.
   void set_uring(UringTransport* uring) { uring_ = uring; }
   UringTransport* uring() const { return uring_; }
@@ -181,11 +185,42 @@ class Passthrough {
   template <typename SendFn>
   void SendOpen(UniqueFd fd, int flags, const Inode& inode, fuse_file_info* fi, SendFn&& send);
   // unlinkat() that gives the object's space back when it was the last name; returns the errno.
-  int RemoveName(int dir_fd, const char* name, int flags);
-  // Opens an existing file by name (create without O_EXCL); a truncation is accounted.
-  UniqueFd OpenExisting(int dir_fd, const char* name, int flags);
-  // The write itself, `size` bytes of `in`, with its data faults; bytes to report or -errno.
-  ssize_t WriteData(const FileHandle& h, const Fault& f, fuse_bufvec* in, size_t size, off_t off);
+  int RemoveName(fuse_req_t req, const Inode& dir, int dir_fd, const char* name, int flags);
+  // Recording: a mutation takes RecordOrder() before it changes the backing directory and calls
+  // Record() once it succeeded (both do nothing when not recording).
+  std::unique_lock<std::mutex> RecordOrder() {
+    return recorder_ != nullptr ? recorder_->Order() : std::unique_lock<std::mutex>();
+  }
+  bool recording() const { return recorder_ != nullptr; }
+  void Record(record::Op op) {
+    if (recorder_ != nullptr) recorder_->Append(std::move(op));
+  }
+  // A record of `kind` by the request's caller on `path` (object `inode`, if known).
+  static record::Op NewRecord(record::OpKind kind, fuse_req_t req, const Inode* inode,
+                              std::string path);
+  // A record of `kind` on the entry `name` in `parent` (open as `parent_fd`), naming the object
+  // the entry holds now: call it after creating an entry, or before removing or renaming one.
+  record::Op NewRecordAt(record::OpKind kind, fuse_req_t req, const Inode& parent, int parent_fd,
+                         const char* name) const;
+  // A write of `n` bytes at `off` that reached the backing file, recorded with its data.
+  void RecordWrite(fuse_req_t req, const FileHandle& h, const char* data, size_t n, off_t off);
+  // The chmod, chown and truncate a setattr applied (`applied`: FUSE_SET_ATTR_* bits).
+  void RecordSetattr(fuse_req_t req, const Inode& inode, const struct stat& attr, int applied);
+  // The creation of the regular file `name` in `dir`, open as `fd`.
+  void RecordCreate(fuse_req_t req, const Inode& dir, int fd, const char* name, mode_t mode);
+  // A truncation to size 0 by an open with O_TRUNC (of the regular file open as `fd`).
+  void RecordOpenTruncate(fuse_req_t req, int fd, std::string path);
+  // Opens an existing file by name (create without O_EXCL); a truncation is accounted and recorded.
+  UniqueFd OpenExisting(fuse_req_t req, const Inode& dir, int dir_fd, const char* name, int flags);
+  // The write itself, `size` bytes of `in`, with its data faults; bytes to report or -errno. What
+  // reaches the backing file is recorded.
+  ssize_t WriteData(fuse_req_t req, const FileHandle& h, const Fault& f, fuse_bufvec* in,
+                    size_t size, off_t off);
+  // pwrite() of `n` bytes at `off`, recorded as what reached the file; the result of pwrite().
+  ssize_t WriteAndRecord(fuse_req_t req, const FileHandle& h, const char* data, size_t n,
+                         off_t off);
+  // Records the destination range a copy_file_range() wrote, as read back from the file.
+  void RecordCopy(fuse_req_t req, const FileHandle& dst, size_t n, off_t off);
   // Replies with an entry; if the kernel did not take it, drops the lookup it counted.
   void SendEntry(Reply& r, const fuse_entry_param& e);
 
@@ -199,6 +234,7 @@ class Passthrough {
   EventLog* events_ = nullptr;
   std::unique_ptr<WriteHistory> history_;
   InitPatch init_patch_;
+  Recorder* recorder_ = nullptr;
   std::mutex space_mu_;  // serializes SetCapacity
   std::unique_ptr<SpaceAccount> space_owner_;
   std::atomic<SpaceAccount*> space_{nullptr};  // set once, then lives as long as the mount
@@ -216,10 +252,9 @@ class ProcFdPath {
 
 // The first line of an op: asks the fault gate and returns unless the op must run. Declares `f`,
 // the op's Fault. Arguments initialize an OpTarget (designated initializers, in member order).
-#define FAULTFS_GATE(r, ...)                                 \
-  Fault f;                                                   \
-  if (Gate(r, OpTarget{__VA_ARGS__}, f) != GateResult::kRun) \
-  return
+#define FAULTFS_GATE(r, ...) \
+  Fault f;                   \
+  if (Gate(r, OpTarget{__VA_ARGS__}, f) != GateResult::kRun) return
 
 inline FileHandle& HandleOf(const fuse_file_info* fi) {
   return *reinterpret_cast<FileHandle*>(fi->fh);

@@ -10,6 +10,7 @@
 //   load {"policy": TOML}       replaces the whole policy (atomically; counters restart)
 //   freeze, thaw, release       the whole mount stops / resumes; stalled requests run now
 //   events {"follow": bool}     past event count, then (follow) every new event as its own line
+//   mark {"text": TEXT}         appends a marker to the record log (a recording mount only)
 // A reply is sent once the change has taken effect: later operations see it.
 #pragma once
 
@@ -24,17 +25,32 @@ namespace faultfs::control {
 struct GetStatus {};
 struct ListRules {};
 struct GetStats {};
-struct AddRules { std::string policy_toml; };
-struct RemoveRule { std::string id; };
-struct EnableRule { std::string id; bool enabled = true; };
-struct LoadPolicy { std::string policy_toml; };
+struct AddRules {
+  std::string policy_toml;
+};
+struct RemoveRule {
+  std::string id;
+};
+struct EnableRule {
+  std::string id;
+  bool enabled = true;
+};
+struct LoadPolicy {
+  std::string policy_toml;
+};
 struct FreezeMount {};
 struct ThawMount {};
 struct ReleaseStalled {};
-struct TailEvents { bool follow = false; };
+struct TailEvents {
+  bool follow = false;
+};
+struct AddMark {
+  std::string text;
+};
 
-using Command = std::variant<GetStatus, ListRules, GetStats, AddRules, RemoveRule, EnableRule, LoadPolicy,
-                             FreezeMount, ThawMount, ReleaseStalled, TailEvents>;
+using Command =
+    std::variant<GetStatus, ListRules, GetStats, AddRules, RemoveRule, EnableRule, LoadPolicy,
+                 FreezeMount, ThawMount, ReleaseStalled, TailEvents, AddMark>;
 
 // Parses one request line. Every malformed request gets an error saying what is wrong.
 Result<Command> ParseCommand(std::string_view line);

@@ -34,14 +34,14 @@ struct MountOptions {
   bool allow_other = false;    // let users other than the one who mounted use the mount
   bool single_thread = false;  // serve one request at a time (reproducible fault sequences)
   Transport transport = Transport::kAuto;
-  unsigned uring_depth = 4;    // io_uring entries (and threads) per CPU
+  unsigned uring_depth = 4;  // io_uring entries (and threads) per CPU
   // Run io_uring threads at idle priority. The requester is blocked while its request is served,
   // so its CPU is usually free; and a CPU running only idle-priority threads counts as idle when
   // the kernel places the woken requester, which keeps it on its CPU (at normal priority it is
   // moved to the other CPU on every reply, costing an inter-processor wake-up each time). Under
   // full CPU saturation by other processes, idle-priority threads get only a small share.
   bool uring_idle_priority = true;
-  unsigned max_threads = 8;    // worker threads serving /dev/fuse
+  unsigned max_threads = 8;  // worker threads serving /dev/fuse
   // After answering a request, one worker polls for the next one this long before sleeping: on
   // virtual machines a sleeping thread pays a costly wake-up per request. 0 never polls.
   unsigned spin_us = 50;
@@ -57,13 +57,19 @@ struct MountOptions {
   policy::Policy policy;
   std::optional<uint64_t> seed;
   std::string events_file;
+
+  // Recording ("" for none): every mutation and persistence point the mount applies is appended to
+  // this record log, and the starting state is copied to record_file + ".base" before mounting.
+  // Neither may exist yet, nor lie inside the backing directory.
+  std::string record_file;
 };
 
 bool IsInPlace(const MountOptions& options);
 
 // A live mount. Create() returns once the kernel has accepted the mount (the backing directory is
 // opened first, so an in-place mount still reaches what it covers). Serve() answers requests until
-// the filesystem is unmounted: by `faultfs umount`, or by SIGTERM, SIGINT or SIGHUP, which unmount it.
+// the filesystem is unmounted: by `faultfs umount`, or by SIGTERM, SIGINT or SIGHUP, which unmount
+// it.
 class Mount {
  public:
   static Result<std::unique_ptr<Mount>> Create(const MountOptions& options);
@@ -89,20 +95,27 @@ class Mount {
     engine::CapacityUsage used;
   };
   std::optional<CapacityState> Capacity() const;  // nullopt until a budget was first set
-  uint64_t EventCount() const;        // faults injected so far
+  uint64_t EventCount() const;                    // faults injected so far
   // Every new fault event, as its JSON line; `sink` returns false to stop.
   void SubscribeEvents(std::function<bool(const std::string&)> sink);
+
+  // Recording (--record): appends a marker from the workload, in order with the ops; an error when
+  // the mount is not recording. Returns once the marker is in the log.
+  Status Mark(std::string text);
+  bool Recording() const;
+  uint64_t Recorded() const;  // records appended so far (markers included)
 
   // Blocks until unmounted. SIGUSR1 logs the request counts. Create() blocks SIGTERM, SIGINT,
   // SIGHUP, SIGUSR1 and SIGUSR2 in the calling
   // thread, so threads started after it inherit the mask and Serve() routes those signals to one
   // waiting thread; threads started before Create() must block them too.
-  Status Serve();
+  Status Serve();  // when recording, the log is finished (synced) before it returns; its error too
 
   struct Impl;
 
  private:
   explicit Mount(std::unique_ptr<Impl> impl);
+  Status FinishRecording();
   std::unique_ptr<Impl> impl_;
 };
 

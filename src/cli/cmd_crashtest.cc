@@ -1,0 +1,163 @@
+// `faultfs crashtest --dir DIR --workload CMD --check CMD`: the one-command crash-consistency test.
+// Records the workload on a faultfs mount over a copy of DIR, then judges every crash state the
+// persistence model allows with the user's checker. Exit: 0 every state passed, 1 a state failed
+// (or could not be judged), 2 bad usage or the workload itself failed.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "commands.h"
+#include "crashtest_check.h"
+#include "crashtest_record.h"
+#include "crashtest_report.h"
+#include "faultfs/core/random.h"
+#include "faultfs/core/tree_copy.h"
+#include "record_log.h"
+
+namespace faultfs::cli {
+
+namespace {
+
+struct CrashtestArgs {
+  std::string dir;
+  std::string workload;
+  std::string check;
+  std::string model = "pp";
+  uint64_t max_states = 1000;
+  uint64_t seed = 0;
+  bool seed_given = false;
+  unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
+  double timeout_s = 60;
+  double workload_timeout_s = 0;
+  std::string json;
+  std::string work;
+  bool keep = false;
+};
+
+Result<std::string> MakeWorkDir(const CrashtestArgs& a) {
+  if (!a.work.empty()) {
+    FAULTFS_RETURN_IF_ERROR(MakeEmptyDir(a.work));
+    return a.work;
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/faultfs-crashtest-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr)
+    return Status::FromErrno(errno, "creating a scratch directory");
+  return tmpl;
+}
+
+int Fail(const std::string& what, int code) {
+  std::cerr << "faultfs crashtest: " << what << "\n";
+  return code;
+}
+
+// Records the workload; kExitOk, or the exit code to stop with.
+int Record(const CrashtestArgs& a, const std::string& work, Recorded& rec) {
+  std::cerr << "faultfs crashtest: recording the workload in " << work << "/mnt\n";
+  auto recorded = RecordWorkload({a.dir, work, a.workload, a.workload_timeout_s});
+  if (!recorded.ok()) return Fail("recording failed: " + recorded.status().ToString(), kExitUsage);
+  rec = *recorded;
+  if (rec.workload.exit_code != 0 || rec.workload.signal != 0 || rec.workload.timed_out) {
+    std::cerr << "faultfs crashtest: the workload failed (" << rec.workload.Describe()
+              << "); its output ends:\n"
+              << FileTail(rec.workload_output, 2000) << "\n";
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+int Run(CrashtestArgs a) {
+  struct stat st {};
+  if (stat(a.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return Fail("--dir '" + a.dir + "' is not a directory", kExitUsage);
+  auto model = crash::ParseModel(a.model);
+  if (!model.ok()) return Fail("--model: " + model.status().message(), kExitUsage);
+  if (!a.seed_given) a.seed = FreshSeed();
+  auto work = MakeWorkDir(a);
+  if (!work.ok()) return Fail(work.status().ToString(), kExitUsage);
+  const auto start = std::chrono::steady_clock::now();
+  Recorded rec;
+  if (int code = Record(a, *work, rec); code != kExitOk) {
+    std::cerr << "faultfs crashtest: scratch directory kept: " << *work << "\n";
+    return code;
+  }
+  auto in = LoadRecordLog(rec.log);
+  if (!in.ok()) return Fail(in.status().ToString(), kExitUsage);
+  const auto enumeration = crash::Enumerate(in->log.ops, *model, a.seed, a.max_states);
+  std::cerr << "faultfs crashtest: " << in->log.ops.size() << " ops recorded; model "
+            << model->Name() << " gives " << enumeration.states.size()
+            << " crash states to check with " << a.jobs << " jobs\n";
+  CheckRun run{in->snapshot, *work, a.check, *model, a.seed, a.jobs, a.timeout_s, true};
+  const auto results = CheckStates(run, in->log, enumeration.states);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const ReportInput report{rec.log,      &in->log,     *model,   a.seed,
+                           a.max_states, &enumeration, &results, secs};
+  PrintReport(report, std::cout);
+  if (!a.json.empty()) {
+    if (Status s = WriteJsonLines(report, a.json); !s.ok()) return Fail(s.ToString(), kExitFailure);
+  }
+  const Counts counts = Count(results);
+  const bool clean = counts.failed == 0 && counts.inconclusive == 0 && counts.errors == 0;
+  if (clean && !a.keep) {
+    (void)RemoveTree(*work);
+  } else {
+    std::cout << "scratch directory kept (record log, starting state, outputs): " << *work << "\n";
+  }
+  return clean ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+Runner AddCrashtest(CLI::App& app) {
+  auto a = std::make_shared<CrashtestArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "crashtest",
+      "Crash-consistency test: record WORKLOAD on a faultfs mount over a copy of DIR, then run "
+      "CHECK on\n"
+      "every crash state the persistence model allows. The workload runs in the mount "
+      "(FAULTFS_DIR; the\n"
+      "faultfs binary is $FAULTFS, e.g. \"$FAULTFS\" ctl \"$FAULTFS_DIR\" mark committed-1). The "
+      "checker runs\n"
+      "in the state's directory with FAULTFS_STATE_DIR, FAULTFS_MARKS (a file of the markers "
+      "before the\n"
+      "crash), FAULTFS_STATE_ID, FAULTFS_MODEL and FAULTFS_SEED; it exits 0 (consistent), 1 "
+      "(violation)\n"
+      "or anything else (inconclusive). Exit: 0 all passed, 1 a state failed, 2 bad usage or the\n"
+      "workload failed.");
+  cmd->add_option("--dir", a->dir, "The starting directory (copied; never changed)")->required();
+  cmd->add_option("--workload", a->workload, "Command that changes the data (sh -c)")->required();
+  cmd->add_option("--check", a->check, "Command that judges a crash state (sh -c)")->required();
+  cmd->add_option("--model", a->model, "Persistence model:\n" + crash::ModelHelp())
+      ->capture_default_str();
+  cmd->add_option("--max-states", a->max_states,
+                  "Check at most this many states (sampled with the seed)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option_function<uint64_t>(
+      "--seed", [a](uint64_t s) { a->seed = s, a->seed_given = true; },
+      "Seed for sampling (default: a fresh one, printed)");
+  cmd->add_option("--jobs,-j", a->jobs, "Checkers run in parallel")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1024u));
+  cmd->add_option("--timeout", a->timeout_s,
+                  "Seconds a checker may run before it counts as inconclusive")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--workload-timeout", a->workload_timeout_s,
+                  "Seconds the workload may run (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--json", a->json, "Write one JSON line per state to this file");
+  cmd->add_option("--work", a->work,
+                  "Scratch directory (created or empty; default: a new one in $TMPDIR)");
+  cmd->add_flag("--keep", a->keep, "Keep the scratch directory even when every state passed");
+  return [a] { return Run(*a); };
+}
+
+}  // namespace faultfs::cli

@@ -1,0 +1,168 @@
+#include "crashtest_check.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "crash_json.h"
+#include "faultfs/core/subprocess.h"
+#include "faultfs/core/tree_copy.h"
+#include "faultfs/core/tree_hash.h"
+#include "faultfs/crash/materialize.h"
+
+namespace faultfs::cli {
+
+namespace {
+
+constexpr size_t kOutputTailBytes = 2000;
+
+// "states 120/400 (3 failed)" on stderr: rewritten in place on a terminal, else every 10%.
+class Progress {
+ public:
+  Progress(bool on, size_t total) : on_(on), total_(total), tty_(isatty(STDERR_FILENO) != 0) {}
+  void Done(bool failed) {
+    const size_t done = ++done_;
+    failed_ += failed ? 1 : 0;
+    if (!on_) return;
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    const bool last = done == total_;
+    if (tty_ ? (last || now - shown_ > std::chrono::milliseconds(100))
+             : (last || done * 10 / total_ != step_)) {
+      std::fprintf(stderr, "%sstates %zu/%zu checked (%zu failed)%s", tty_ ? "\r" : "", done,
+                   total_, failed_.load(), tty_ && !last ? "" : "\n");
+      std::fflush(stderr);
+      shown_ = now;
+      step_ = done * 10 / total_;
+    }
+  }
+
+ private:
+  const bool on_;
+  const size_t total_;
+  const bool tty_;
+  std::atomic<size_t> done_{0};
+  std::atomic<size_t> failed_{0};
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point shown_;
+  size_t step_ = 0;
+};
+
+class Checker {
+ public:
+  Checker(const CheckRun& run, const record::ReadLog& log,
+          const std::vector<crash::CrashState>& states)
+      : run_(run),
+        log_(log),
+        states_(states),
+        results_(states.size()),
+        progress_(run.progress, states.size()) {}
+
+  std::vector<StateResult> Run() {
+    std::vector<std::thread> workers;
+    for (unsigned slot = 0; slot < std::max(1u, run_.jobs); ++slot)
+      workers.emplace_back([this, slot] { Work(slot); });
+    for (auto& w : workers) w.join();
+    return std::move(results_);
+  }
+
+ private:
+  void Work(unsigned slot) {
+    const std::string base = run_.work + "/states/" + std::to_string(slot);
+    for (size_t i = next_++; i < states_.size(); i = next_++) {
+      results_[i] = CheckOne(states_[i], base);
+      progress_.Done(results_[i].verdict == Verdict::kFailed);
+    }
+  }
+
+  StateResult CheckOne(const crash::CrashState& state, const std::string& base) {
+    StateResult r;
+    const std::string dir = base + "/state";
+    Status s = RemoveTree(dir);
+    if (s.ok() && mkdir(dir.c_str(), 0755) != 0) s = Status::FromErrno(errno, "creating " + dir);
+    if (s.ok()) s = crash::Materialize(run_.snapshot, log_, state, run_.seed, dir);
+    auto hash = s.ok() ? HashTree(dir) : Result<std::string>(s);
+    if (!hash.ok()) {
+      r.how = "could not rebuild the state: " + hash.status().ToString();
+      return r;
+    }
+    r.hash = *hash;
+    {
+      // Same content with other markers before the crash is another question for the checker.
+      std::string key = r.hash;
+      for (const auto& m : MarksBefore(log_.ops, state)) key += "\n" + m;
+      std::lock_guard lock(mu_);
+      auto [it, fresh] = first_with_hash_.try_emplace(std::move(key), state.id);
+      if (!fresh) {
+        r.verdict = Verdict::kDuplicate;
+        r.duplicate_of = it->second;
+        return r;
+      }
+    }
+    RunChecker(state, base, dir, r);
+    return r;
+  }
+
+  void RunChecker(const crash::CrashState& state, const std::string& base, const std::string& dir,
+                  StateResult& r) {
+    const std::string marks = base + "/marks";
+    {
+      std::ofstream out(marks, std::ios::trunc);
+      for (const auto& m : MarksBefore(log_.ops, state)) out << m << "\n";
+    }
+    SubprocessSpec spec;
+    spec.command = run_.check;
+    spec.cwd = dir;
+    spec.env = {{"FAULTFS_STATE_DIR", dir},
+                {"FAULTFS_MARKS", marks},
+                {"FAULTFS_STATE_ID", state.id},
+                {"FAULTFS_MODEL", run_.model.Name()},
+                {"FAULTFS_SEED", std::to_string(run_.seed)}};
+    spec.output = base + "/check.out";
+    spec.timeout_s = run_.timeout_s;
+    auto ran = RunSubprocess(spec);
+    if (!ran.ok()) {
+      r.how = ran.status().ToString();
+      return;
+    }
+    r.how = ran->timed_out
+                ? "timed out after " + std::to_string(static_cast<int>(run_.timeout_s)) + " s"
+                : ran->Describe();
+    r.output_tail = FileTail(spec.output, kOutputTailBytes);
+    const bool exited = !ran->timed_out && ran->signal == 0;
+    r.verdict = exited && ran->exit_code == 0   ? Verdict::kPassed
+                : exited && ran->exit_code == 1 ? Verdict::kFailed
+                                                : Verdict::kInconclusive;
+  }
+
+  const CheckRun& run_;
+  const record::ReadLog& log_;
+  const std::vector<crash::CrashState>& states_;
+  std::vector<StateResult> results_;
+  Progress progress_;
+  std::atomic<size_t> next_{0};
+  std::mutex mu_;
+  std::map<std::string, std::string>
+      first_with_hash_;  // content hash + markers -> the state checked
+};
+
+}  // namespace
+
+std::vector<StateResult> CheckStates(const CheckRun& run, const record::ReadLog& log,
+                                     const std::vector<crash::CrashState>& states) {
+  const std::string root = run.work + "/states";
+  (void)mkdir(root.c_str(), 0755);
+  for (unsigned slot = 0; slot < std::max(1u, run.jobs); ++slot) {
+    (void)mkdir((root + "/" + std::to_string(slot)).c_str(), 0755);
+  }
+  return Checker(run, log, states).Run();
+}
+
+}  // namespace faultfs::cli

@@ -1,0 +1,46 @@
+#include "record_log.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <iostream>
+
+namespace faultfs::cli {
+
+Result<LoadedLog> LoadRecordLog(const std::string& path, bool quiet) {
+  auto log = record::ReadLogFile(path);
+  if (!log.ok()) return log.status();
+  if (log->damage && !quiet) {
+    std::cerr << "faultfs: " << path << " is damaged at " << log->damage->ToString()
+              << "; using the " << log->ops.size() << " intact records before it\n";
+  }
+  LoadedLog loaded{std::move(*log), {}};
+  const std::string& snap = loaded.log.header.snapshot;
+  const size_t slash = path.rfind('/');
+  // A relative snapshot lives beside the log.
+  loaded.snapshot =
+      snap.starts_with('/') || slash == std::string::npos ? snap : path.substr(0, slash + 1) + snap;
+  return loaded;
+}
+
+bool EmptyOrMissing(const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return errno == ENOENT;
+  int entries = 0;
+  while (const dirent* d = readdir(dir)) {
+    entries += std::string_view(d->d_name) != "." && std::string_view(d->d_name) != "..";
+  }
+  closedir(dir);
+  return entries == 0;
+}
+
+Status MakeEmptyDir(const std::string& path) {
+  if (mkdir(path.c_str(), 0755) == 0) return Status::Ok();
+  if (errno != EEXIST) return Status::FromErrno(errno, "creating '" + path + "'");
+  if (!EmptyOrMissing(path))
+    return Status::Invalid("'" + path + "' exists and is not an empty directory");
+  return Status::Ok();
+}
+
+}  // namespace faultfs::cli

@@ -1,0 +1,181 @@
+#include "faultfs/core/tree_copy.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "faultfs/core/unique_fd.h"
+
+namespace faultfs {
+namespace {
+
+// Copies `size` bytes of data, keeping holes: reflink when possible, else copy_file_range over
+// each data extent (SEEK_DATA/SEEK_HOLE).
+Status CopyData(int in, int out, off_t size) {
+  if (ioctl(out, FICLONE, in) == 0) return Status::Ok();
+  off_t pos = 0;
+  while (pos < size) {
+    off_t data = lseek(in, pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole remains
+      data = pos;                 // no SEEK_DATA: copy everything
+    }
+    off_t hole = lseek(in, data, SEEK_HOLE);
+    if (hole < 0 || hole > size) hole = size;
+    loff_t src = data, dst = data;
+    while (src < hole) {
+      const ssize_t n = copy_file_range(in, &src, out, &dst, static_cast<size_t>(hole - src), 0);
+      if (n < 0) return Status::FromErrno(errno, "copying file data");
+      if (n == 0) break;  // the source shrank meanwhile
+    }
+    pos = hole;
+  }
+  if (ftruncate(out, size) != 0)
+    return Status::FromErrno(errno, "setting file size");  // trailing hole
+  return Status::Ok();
+}
+
+void CopyXattrs(int dir_in, int dir_out, const char* name) {
+  // By path through /proc/self/fd: the l*xattr calls do not follow a final symlink.
+  const std::string in = "/proc/self/fd/" + std::to_string(dir_in) + "/" + name;
+  const std::string out = "/proc/self/fd/" + std::to_string(dir_out) + "/" + name;
+  std::vector<char> names(4096);
+  ssize_t n = llistxattr(in.c_str(), names.data(), names.size());
+  if (n <= 0) return;
+  std::vector<char> value(65536);
+  for (ssize_t i = 0; i < n;
+       i += static_cast<ssize_t>(std::string_view(names.data() + i).size()) + 1) {
+    const char* attr = names.data() + i;
+    const ssize_t len = lgetxattr(in.c_str(), attr, value.data(), value.size());
+    if (len >= 0) (void)lsetxattr(out.c_str(), attr, value.data(), static_cast<size_t>(len), 0);
+  }
+}
+
+class TreeCopier {
+ public:
+  TreeCopier(int out_root, InodeNames* inodes) : out_root_(out_root), inodes_(inodes) {}
+  Status CopyDir(int in_dir, int out_dir, const std::string& where) {
+    DIR* dir = fdopendir(dup(in_dir));
+    if (dir == nullptr) return Status::FromErrno(errno, "reading " + where);
+    Status result;
+    while (const dirent* d = readdir(dir)) {
+      const std::string_view name = d->d_name;
+      if (name == "." || name == "..") continue;
+      result = CopyEntry(dirfd(dir), out_dir, d->d_name,
+                         where.empty() ? std::string(name) : where + "/" + d->d_name);
+      if (!result.ok()) break;
+    }
+    closedir(dir);
+    return result;
+  }
+
+ private:
+  Status CopyEntry(int in_dir, int out_dir, const char* name, const std::string& where) {
+    struct stat st {};
+    if (fstatat(in_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return Status::FromErrno(errno, "stat " + where);
+    if (inodes_ != nullptr) inodes_->emplace_back(static_cast<uint64_t>(st.st_ino), where);
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+      const auto seen = links_.find({st.st_dev, st.st_ino});
+      if (seen != links_.end()) {
+        if (linkat(out_root_, seen->second.c_str(), out_dir, name, 0) != 0) {
+          return Status::FromErrno(errno, "linking " + where);
+        }
+        return Status::Ok();
+      }
+    }
+    FAULTFS_RETURN_IF_ERROR(CreateCopy(in_dir, out_dir, name, st, where));
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
+      links_[{st.st_dev, st.st_ino}] = where;  // later names link here
+    CopyXattrs(in_dir, out_dir, name);
+    (void)fchownat(out_dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+    if (!S_ISLNK(st.st_mode)) (void)fchmodat(out_dir, name, st.st_mode & 07777, 0);
+    const timespec times[2] = {st.st_atim, st.st_mtim};
+    (void)utimensat(out_dir, name, times, AT_SYMLINK_NOFOLLOW);
+    return Status::Ok();
+  }
+
+  Status CreateCopy(int in_dir, int out_dir, const char* name, const struct stat& st,
+                    const std::string& where) {
+    if (S_ISDIR(st.st_mode)) {
+      if (mkdirat(out_dir, name, 0700) != 0) return Status::FromErrno(errno, "mkdir " + where);
+      UniqueFd in(openat(in_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd out(openat(out_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!in || !out) return Status::FromErrno(errno, "opening " + where);
+      return CopyDir(in.get(), out.get(), where);
+    }
+    if (S_ISREG(st.st_mode)) {
+      UniqueFd in(openat(in_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (!in) return Status::FromErrno(errno, "opening " + where);
+      UniqueFd out(openat(out_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      if (!out) return Status::FromErrno(errno, "creating " + where);
+      return CopyData(in.get(), out.get(), st.st_size);
+    }
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : PATH_MAX) + 1, '\0');
+      const ssize_t n = readlinkat(in_dir, name, target.data(), target.size());
+      if (n < 0) return Status::FromErrno(errno, "readlink " + where);
+      target.resize(static_cast<size_t>(n));
+      if (symlinkat(target.c_str(), out_dir, name) != 0)
+        return Status::FromErrno(errno, "symlink " + where);
+      return Status::Ok();
+    }
+    if (mknodat(out_dir, name, st.st_mode & (S_IFMT | 0600), st.st_rdev) != 0) {
+      return Status::FromErrno(errno, "mknod " + where);
+    }
+    return Status::Ok();
+  }
+
+  const int out_root_;
+  InodeNames* const inodes_;
+  std::map<std::pair<dev_t, ino_t>, std::string>
+      links_;  // first copy of each multiply linked inode
+};
+
+}  // namespace
+
+Status CopyTree(const std::string& from, const std::string& to, InodeNames* inodes) {
+  UniqueFd in(open(from.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!in) return Status::FromErrno(errno, "opening '" + from + "'");
+  UniqueFd out(open(to.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!out) return Status::FromErrno(errno, "opening '" + to + "'");
+  if (inodes != nullptr) {
+    struct stat st {};
+    if (fstat(in.get(), &st) != 0) return Status::FromErrno(errno, "stat '" + from + "'");
+    inodes->emplace_back(static_cast<uint64_t>(st.st_ino), "");
+  }
+  TreeCopier copier(out.get(), inodes);
+  Status s = copier.CopyDir(in.get(), out.get(), "");
+  if (!s.ok())
+    return Status::FromErrno(s.code(), "copying '" + from + "' to '" + to + "': " + s.message());
+  return Status::Ok();
+}
+
+Status RemoveTree(const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0)
+    return errno == ENOENT ? Status::Ok() : Status::FromErrno(errno, path);
+  const int res = nftw(
+      path.c_str(),
+      [](const char* p, const struct stat*, int, FTW*) {
+        return remove(p) == 0 || errno == ENOENT ? 0 : -1;
+      },
+      64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+  if (res != 0) return Status::FromErrno(errno, "removing '" + path + "'");
+  return Status::Ok();
+}
+
+}  // namespace faultfs

@@ -1,0 +1,157 @@
+#include "faultfs/core/tree_hash.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "faultfs/core/random.h"
+#include "faultfs/core/unique_fd.h"
+
+namespace faultfs {
+
+namespace {
+
+class Hasher {
+ public:
+  void Bytes(const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (; n >= 8; n -= 8, p += 8) {
+      uint64_t w;
+      std::memcpy(&w, p, 8);
+      Word(w);
+    }
+    uint64_t last = 0;
+    std::memcpy(&last, p, n);
+    Word(last ^ (static_cast<uint64_t>(n) << 56));
+  }
+  void U64(uint64_t v) { Word(v); }
+  void Str(const std::string& s) {
+    U64(s.size());
+    Bytes(s.data(), s.size());
+  }
+  std::string Hex() const {
+    char buf[40];
+    std::snprintf(buf, sizeof(buf), "%016llx%016llx",
+                  static_cast<unsigned long long>(Mix64(a_ ^ count_)),
+                  static_cast<unsigned long long>(Mix64(b_ + count_)));
+    return buf;
+  }
+
+ private:
+  void Word(uint64_t w) {
+    a_ = Mix64(a_ ^ w);
+    b_ = Mix64(b_ + w * 0xD6E8FEB86659FD93ULL) ^ (b_ >> 17);
+    ++count_;
+  }
+  uint64_t a_ = 0x243F6A8885A308D3ULL;
+  uint64_t b_ = 0x13198A2E03707344ULL;
+  uint64_t count_ = 0;
+};
+
+class TreeHasher {
+ public:
+  Status Dir(int fd, const std::string& where) {
+    std::vector<std::string> names;
+    DIR* dir = fdopendir(dup(fd));
+    if (dir == nullptr) return Status::FromErrno(errno, "reading " + where);
+    while (const dirent* d = readdir(dir)) {
+      if (std::strcmp(d->d_name, ".") != 0 && std::strcmp(d->d_name, "..") != 0)
+        names.emplace_back(d->d_name);
+    }
+    closedir(dir);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) FAULTFS_RETURN_IF_ERROR(Entry(fd, name, where + "/" + name));
+    h_.U64(0xD1D1D1D1);  // end of directory: "a/b" and "a" + "b" hash differently
+    return Status::Ok();
+  }
+  std::string Hex() const { return h_.Hex(); }
+
+ private:
+  Status Entry(int dir, const std::string& name, const std::string& where) {
+    struct stat st {};
+    if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return Status::FromErrno(errno, "stat " + where);
+    h_.Str(name);
+    h_.U64(st.st_mode);
+    h_.U64((static_cast<uint64_t>(st.st_uid) << 32) | st.st_gid);
+    if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
+      // Names of one file: the first name seen stands for the inode.
+      auto [it, fresh] = links_.try_emplace(st.st_ino, where);
+      h_.Str(it->second);
+      if (!fresh) return Status::Ok();
+    }
+    Xattrs(dir, name);
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd sub(openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!sub) return Status::FromErrno(errno, "opening " + where);
+      return Dir(sub.get(), where);
+    }
+    if (S_ISREG(st.st_mode)) return Contents(dir, name, where);
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(PATH_MAX, '\0');
+      const ssize_t n = readlinkat(dir, name.c_str(), target.data(), target.size());
+      if (n < 0) return Status::FromErrno(errno, "readlink " + where);
+      target.resize(static_cast<size_t>(n));
+      h_.Str(target);
+      return Status::Ok();
+    }
+    h_.U64(st.st_rdev);
+    return Status::Ok();
+  }
+
+  Status Contents(int dir, const std::string& name, const std::string& where) {
+    UniqueFd fd(openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return Status::FromErrno(errno, "opening " + where);
+    for (;;) {
+      const ssize_t n = read(fd.get(), buf_.data(), buf_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Status::FromErrno(errno, "reading " + where);
+      if (n == 0) break;
+      h_.Bytes(buf_.data(), static_cast<size_t>(n));
+    }
+    h_.U64(0xE0FE0FE0);
+    return Status::Ok();
+  }
+
+  void Xattrs(int dir, const std::string& name) {
+    const std::string path = "/proc/self/fd/" + std::to_string(dir) + "/" + name;
+    std::vector<char> list(65536);
+    const ssize_t n = llistxattr(path.c_str(), list.data(), list.size());
+    if (n <= 0) return;
+    std::vector<std::string> names;
+    for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(list.data() + i)) + 1)
+      names.emplace_back(list.data() + i);
+    std::sort(names.begin(), names.end());
+    std::string value(65536, '\0');
+    for (const auto& attr : names) {
+      const ssize_t len = lgetxattr(path.c_str(), attr.c_str(), value.data(), value.size());
+      h_.Str(attr);
+      h_.Str(len >= 0 ? value.substr(0, static_cast<size_t>(len)) : std::string());
+    }
+  }
+
+  Hasher h_;
+  std::map<ino_t, std::string> links_;
+  std::vector<char> buf_ = std::vector<char>(1 << 20);
+};
+
+}  // namespace
+
+Result<std::string> HashTree(const std::string& dir) {
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(errno, "opening '" + dir + "'");
+  TreeHasher hasher;
+  FAULTFS_RETURN_IF_ERROR(hasher.Dir(fd.get(), ""));
+  return hasher.Hex();
+}
+
+}  // namespace faultfs

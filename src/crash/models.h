@@ -1,0 +1,96 @@
+// The persistence models behind Enumerate() (docs/persistence-models.md). Each model is a plan
+// over the whole log that answers, per crash point, how many states it defines and what state
+// number i is. States are built only when chosen, so a model may define billions of them (2^m
+// subsets of unsynced entries, k-subsets of a long epoch) while Enumerate() stays cheap.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "faultfs/crash/state.h"
+#include "faultfs/record/op.h"
+
+namespace faultfs::crash::models {
+
+// No crash point defines more states than this; it keeps sums of counts far from overflow.
+inline constexpr uint64_t kMaxStatesPerPoint = uint64_t{1} << 40;
+
+class ModelPlan {
+ public:
+  virtual ~ModelPlan() = default;
+  // Whether crash point c (0 < c < n) may add states that crash point c - 1 lacks. Points 0 and n
+  // are always kept.
+  virtual bool KeepsPoint(uint32_t c) const = 0;
+  // How many states crash point c has (>= 1; state 0 is the plain one).
+  virtual uint64_t Count(uint32_t c) const = 0;
+  // State `index` of crash point c: only `applied` and `deviations` are filled.
+  virtual CrashState Make(uint32_t c, uint64_t index) const = 0;
+};
+
+std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Model& model);
+std::unique_ptr<ModelPlan> MakePrefixPlan(const std::vector<record::Op>& ops);
+std::unique_ptr<ModelPlan> MakePpPlan(const std::vector<record::Op>& ops, bool strict);
+std::unique_ptr<ModelPlan> MakeWeakPlan(const std::vector<record::Op>& ops, bool half_renames);
+std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<record::Op>& ops, uint32_t k);
+std::unique_ptr<ModelPlan> MakeTornPlan(const std::vector<record::Op>& ops, uint32_t sector);
+
+// --- Op classes (op_classes.cc) ---
+bool IsEntryKind(
+    record::OpKind kind);              // create, mknod, mkdir, symlink, link, unlink, rmdir, rename
+bool IsDataKind(record::OpKind kind);  // write, truncate, fallocate
+bool IsMetaKind(record::OpKind kind);  // chmod, chown, setxattr, removexattr
+bool IsSyncWrite(const record::Op& op);  // a write to an O_SYNC or O_DSYNC file
+// Ends an epoch: fsync, fdatasync, fsyncdir or a sync write.
+bool IsBarrier(const record::Op& op);
+// Changes the disk when re-applied: everything but markers and fsync-family ops.
+bool IsDiskOp(const record::Op& op);
+// "a/b/c" -> "a/b", "c" -> "" (the root).
+std::string ParentDir(std::string_view path);
+// A directory path as fsyncdir names it, normalized ("." and "/" are the root "").
+std::string NormalDir(std::string_view path);
+// The directory whose entry an entry op creates (link, rename: the new name's directory).
+std::string EntryDir(const record::Op& op);
+// What identifies the op's object across ops: its inode, or its path when the inode is unknown.
+std::string ObjectKey(const record::Op& op);
+
+// Every disk op in [begin, end), in order, whole.
+void AppendWhole(const std::vector<record::Op>& ops, uint32_t begin, uint32_t end,
+                 std::vector<Applied>* out);
+// The disk ops in [begin, end) (the indices).
+std::vector<uint32_t> DiskOps(const std::vector<record::Op>& ops, uint32_t begin, uint32_t end);
+
+// Where each crash point's epoch starts: the op after the last barrier before it (0 if none).
+class EpochIndex {
+ public:
+  explicit EpochIndex(const std::vector<record::Op>& ops);
+  uint32_t Start(uint32_t c) const { return start_[c]; }
+  // Disk ops in [Start(c), c).
+  uint64_t DiskOpsInEpoch(uint32_t c) const { return disk_before_[c] - disk_before_[start_[c]]; }
+  // Disk ops in [0, c).
+  uint64_t DiskOpsBefore(uint32_t c) const { return disk_before_[c]; }
+
+ private:
+  std::vector<uint32_t> start_;        // per crash point 0..n
+  std::vector<uint64_t> disk_before_;  // per crash point: disk ops in [0, c)
+};
+
+// Pieces of the write `op` whose data bytes reach the disk: [begin, end) of op.data.
+struct Piece {
+  uint64_t begin = 0;
+  uint64_t end = 0;
+};
+// The write's data cut at `unit`-aligned file offsets (the first and last piece may be partial).
+uint64_t CountUnits(const record::Op& op, uint64_t unit);
+Piece UnitRange(const record::Op& op, uint64_t unit, uint64_t first, uint64_t last);
+
+// One line for humans: the crash point and the first deviations (describe.cc).
+std::string Summary(const std::vector<record::Op>& ops, const CrashState& state);
+
+// C(n, k), saturated at kMaxStatesPerPoint.
+uint64_t Binomial(uint64_t n, uint64_t k);
+uint64_t SaturatingAdd(uint64_t a, uint64_t b);
+
+}  // namespace faultfs::crash::models

@@ -1,0 +1,101 @@
+// Building the records a recording mount appends (see recorder.h): who did what to which object.
+// Every record names the object by its backing inode as well as by path, so that crash-state tools
+// can follow an object across renames and hard links.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "passthrough.h"
+
+namespace faultfs::fs {
+
+namespace {
+
+// The backing inode of the entry `name` in `dir_fd` (the entry itself, not a symlink's target);
+// 0 when it cannot be seen.
+uint64_t InoAt(int dir_fd, const char* name) {
+  struct stat st {};
+  if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+}  // namespace
+
+record::Op Passthrough::NewRecord(record::OpKind kind, fuse_req_t req, const Inode* inode,
+                                  std::string path) {
+  record::Op op;
+  op.kind = kind;
+  op.pid = static_cast<uint32_t>(fuse_req_ctx(req)->pid);
+  op.ino = inode != nullptr ? static_cast<uint64_t>(inode->key().ino) : 0;
+  op.path = std::move(path);
+  return op;
+}
+
+record::Op Passthrough::NewRecordAt(record::OpKind kind, fuse_req_t req, const Inode& parent,
+                                    int parent_fd, const char* name) const {
+  record::Op op = NewRecord(kind, req, nullptr, TargetPath(nullptr, &parent, name));
+  op.ino = InoAt(parent_fd, name);
+  return op;
+}
+
+void Passthrough::RecordOpenTruncate(fuse_req_t req, int fd, std::string path) {
+  struct stat st {};
+  // O_TRUNC changes nothing on what is not a regular file (a FIFO, a device).
+  if (!recording() || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
+  record::Op op = NewRecord(record::OpKind::kTruncate, req, nullptr, std::move(path));
+  op.ino = static_cast<uint64_t>(st.st_ino);
+  op.offset = 0;
+  Record(std::move(op));
+}
+
+void Passthrough::RecordWrite(fuse_req_t req, const FileHandle& h, const char* data, size_t n,
+                              off_t off) {
+  if (recorder_ == nullptr || n == 0) return;
+  record::Op op = NewRecord(record::OpKind::kWrite, req, h.inode, inodes_.PathOf(*h.inode));
+  op.offset = static_cast<uint64_t>(off);
+  op.length = n;
+  op.data.assign(data, n);
+  // O_SYNC includes the O_DSYNC bit: test the stronger flag (all of its bits) first.
+  if ((h.flags & O_SYNC) == O_SYNC) {
+    op.flags = record::kSyncAll;
+  } else if ((h.flags & O_DSYNC) != 0) {
+    op.flags = record::kSyncData;
+  }
+  recorder_->Append(std::move(op));
+}
+
+ssize_t Passthrough::WriteAndRecord(fuse_req_t req, const FileHandle& h, const char* data, size_t n,
+                                    off_t off) {
+  auto order = RecordOrder();
+  const ssize_t written = pwrite(h.fd.get(), data, n, off);
+  if (written <= 0 || !recording()) return written;
+  off_t at = off;
+  if ((h.flags & O_APPEND) != 0) {
+    // pwrite() on an O_APPEND file writes at the end, whatever `off` says. Every change through
+    // the mount holds the record order, so the file's end is still where this write ended.
+    struct stat st {};
+    if (fstat(h.fd.get(), &st) == 0) at = st.st_size - written;
+  }
+  RecordWrite(req, h, data, static_cast<size_t>(written), at);
+  return written;
+}
+
+void Passthrough::RecordCopy(fuse_req_t req, const FileHandle& dst, size_t n, off_t off) {
+  if (!recording() || n == 0) return;
+  // The destination may be open write-only: read it back through a descriptor of our own.
+  UniqueFd in(open(ProcFdPath(dst.fd.get()).c_str(), O_RDONLY | O_CLOEXEC));
+  std::string data(n, '\0');
+  const ssize_t got = in ? pread(in.get(), data.data(), n, off) : -1;
+  if (got != static_cast<ssize_t>(n)) {
+    const int err = got < 0 ? errno : EIO;
+    recorder_->Fail(
+        Status::FromErrno(err, "reading back a copy_file_range destination to record it"));
+    return;
+  }
+  RecordWrite(req, dst, data.data(), n, off);
+}
+
+}  // namespace faultfs::fs

@@ -1,0 +1,97 @@
+#include "recorder.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "faultfs/core/tree_copy.h"
+
+namespace faultfs::fs {
+
+Result<std::unique_ptr<Recorder>> Recorder::Start(const std::string& log_path,
+                                                  const std::string& backing) {
+  const std::string base = log_path + ".base";
+  struct stat st {};
+  if (lstat(log_path.c_str(), &st) == 0)
+    return Status::Invalid("record log '" + log_path + "' exists; give a new path");
+  if (lstat(base.c_str(), &st) == 0)
+    return Status::Invalid("snapshot directory '" + base + "' exists; give a new log path");
+  if (mkdir(base.c_str(), 0700) != 0)
+    return Status::FromErrno(errno, "creating snapshot directory '" + base + "'");
+  const auto started = std::chrono::steady_clock::now();
+  record::LogHeader header;
+  if (Status s = CopyTree(backing, base, &header.inodes); !s.ok()) {
+    (void)RemoveTree(base);
+    return s;
+  }
+  spdlog::info("recording: starting state copied to {} in {:.2f} s", base,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  const size_t slash = base.rfind('/');
+  header.snapshot = slash == std::string::npos ? base : base.substr(slash + 1);  // beside the log
+  header.start_unix_ns =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+  auto writer = record::LogWriter::Create(log_path, header);
+  if (!writer.ok()) {
+    (void)RemoveTree(base);
+    return writer.status();
+  }
+  return std::unique_ptr<Recorder>(new Recorder(std::move(*writer), log_path, base));
+}
+
+void Recorder::Append(record::Op op) {
+  op.time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         std::chrono::steady_clock::now() - start_)
+                                         .count());
+  auto seq = writer_->Append(std::move(op));
+  if (!seq.ok()) Fail(seq.status());
+}
+
+void Recorder::Fail(Status why) {
+  std::lock_guard lock(error_mu_);
+  if (error_.ok()) {
+    error_ = std::move(why);
+    spdlog::error("recording failed, the record log is incomplete from here: {}",
+                  error_.ToString());
+  }
+}
+
+Status Recorder::Mark(std::string text) {
+  record::Op op;
+  op.kind = record::OpKind::kMark;
+  op.data = std::move(text);
+  auto order = Order();
+  if (finished_) return Status::Invalid("the recording has finished (the mount is stopping)");
+  Append(std::move(op));
+  std::lock_guard lock(error_mu_);
+  return error_;
+}
+
+Status Recorder::Finish() {
+  {
+    auto order = Order();
+    finished_ = true;
+  }
+  Status synced = writer_->Sync();
+  std::lock_guard lock(error_mu_);
+  if (!error_.ok()) return error_;
+  return synced;
+}
+
+Status Recorder::Discard() {
+  {
+    auto order = Order();
+    finished_ = true;
+  }
+  writer_.reset();
+  Status removed = RemoveTree(base_);
+  if (unlink(log_path_.c_str()) != 0 && errno != ENOENT) {
+    return Status::FromErrno(errno, "removing record log '" + log_path_ + "'");
+  }
+  return removed;
+}
+
+}  // namespace faultfs::fs

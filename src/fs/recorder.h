@@ -1,0 +1,56 @@
+// Recorder: the recording side of a mount (`faultfs mount --record LOG`). Before the mount starts
+// it copies the backing directory to LOG.base (the starting state); then it appends every
+// mutation and persistence point the mount applies to the record log, in the order they reached
+// the backing directory, and the workload's markers in between.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "faultfs/core/status.h"
+#include "faultfs/record/log.h"
+
+namespace faultfs::fs {
+
+class Recorder {
+ public:
+  // Snapshots `backing` into `log_path`.base and creates the log; both must not exist yet.
+  static Result<std::unique_ptr<Recorder>> Start(const std::string& log_path,
+                                                 const std::string& backing);
+
+  // Held by a mutation from before it changes the backing directory until its record is
+  // appended, so that the log's order is the order of the changes.
+  std::unique_lock<std::mutex> Order() { return std::unique_lock(order_mu_); }
+  // Appends `op` (time stamped here). A failure stops the recording: it is logged once, and
+  // Finish() reports it.
+  void Append(record::Op op);
+  // A change that reached the backing directory but could not be recorded: the recording is
+  // incomplete from here. Logged once; Finish() reports it.
+  void Fail(Status why);
+  // A marker from the workload, in order with the ops; an error once the recording is finished.
+  Status Mark(std::string text);
+  // Writes out and syncs the log; the first error of the recording, if any. Markers are refused
+  // from then on (the mount has stopped: nothing they could be ordered with follows).
+  Status Finish();
+  // Removes the log and its snapshot: the mount they were for never started.
+  Status Discard();
+  uint64_t recorded() const { return writer_ != nullptr ? writer_->appended() : 0; }
+  const std::string& log_path() const { return log_path_; }
+
+ private:
+  Recorder(std::unique_ptr<record::LogWriter> writer, std::string log_path, std::string base)
+      : writer_(std::move(writer)), log_path_(std::move(log_path)), base_(std::move(base)) {}
+  std::unique_ptr<record::LogWriter> writer_;
+  const std::string log_path_;
+  const std::string base_;  // the snapshot directory
+  bool finished_ = false;   // guarded by order_mu_
+  std::mutex order_mu_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::mutex error_mu_;
+  Status error_;  // the first failure; guarded by error_mu_
+};
+
+}  // namespace faultfs::fs

@@ -1,0 +1,195 @@
+// Goal: `faultfs crashtest`, `crash list/materialize` and `replay` work end to end through real
+// recording mounts: the classic "write a temp file, rename it over the old one" bug is flagged
+// under pp and weak with a finding that names the missing fsync, the fsynced version is clean,
+// the checker gets its documented environment, bad usage and failed workloads exit 2, a damaged
+// log still lists the states of its intact prefix, and replay rebuilds the workload's result.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_support.h"
+
+namespace faultfs::testing {
+namespace {
+
+// Replaces f with new contents; the unsafe version has no fsync at all.
+constexpr char kUnsafe[] = "printf new > f.tmp && mv f.tmp f";
+// sync FILE fsyncs the file; sync . the directory (coreutils).
+constexpr char kSafe[] = "printf new > f.tmp && sync f.tmp && mv f.tmp f && sync .";
+// f must hold the old or the new contents, whole.
+constexpr char kCheck[] =
+    "c=$(cat f); [ \"$c\" = old ] || [ \"$c\" = new ] || { echo \"f holds '$c'\"; exit 1; }";
+
+class Crashtest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(mkdir(data_.c_str(), 0755), 0);
+    WriteFile(data_ + "/f", "old");
+  }
+  CommandResult Run(const std::string& workload, const std::string& check, const std::string& model,
+                    std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {FaultfsBinary(), "crashtest", "--dir",   data_,
+                                     "--workload",    workload,    "--check", check,
+                                     "--model",       model,       "--seed",  "7"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunCommand(argv, {"TMPDIR=" + dir_.path()}, 240);
+  }
+  // The scratch directory crashtest kept, from its report.
+  static std::string KeptWork(const std::string& out) {
+    const std::string key = "outputs): ";
+    const size_t at = out.find(key);
+    if (at == std::string::npos) return "";
+    return out.substr(at + key.size(), out.find('\n', at) - at - key.size());
+  }
+
+  TempDir dir_{"crashtest"};
+  std::string data_ = dir_ / "data";
+};
+
+TEST_F(Crashtest, UnsafeReplaceIsFlaggedUnderPpWithTheMissingFsync) {
+  const CommandResult r = Run(kUnsafe, kCheck, "pp", {"--json", dir_ / "states.jsonl"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("needs an fsync of f.tmp"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("f holds ''"), std::string::npos) << r.out;  // the checker's words
+  EXPECT_NE(r.err.find("states "), std::string::npos) << r.err;     // progress
+  // Every state has a JSON line; the failing one's reproducer rebuilds exactly that state.
+  std::ifstream lines(dir_ / "states.jsonl");
+  std::string line, reproduce;
+  int states = 0, failed = 0;
+  while (std::getline(lines, line)) {
+    const auto j = nlohmann::json::parse(line);
+    ++states;
+    if (j["verdict"] == "failed") {
+      ++failed;
+      reproduce = j["reproduce"];
+      EXPECT_EQ(j["model"], "pp");
+      EXPECT_FALSE(j["deviations"].empty());
+    }
+  }
+  EXPECT_GT(states, 2);
+  ASSERT_GE(failed, 1);
+  const std::string out = dir_ / "rebuilt";
+  reproduce = reproduce.substr(0, reproduce.find(" --out ")) + " --out " + out;
+  reproduce.replace(0, std::string("faultfs").size(), FaultfsBinary());
+  const CommandResult rebuilt = RunShell(reproduce);
+  ASSERT_EQ(rebuilt.exit_code, 0) << reproduce << "\n" << rebuilt.err;
+  EXPECT_EQ(ReadFile(out + "/f"), "");  // the rename survived, the data did not
+}
+
+TEST_F(Crashtest, UnsafeReplaceIsFlaggedUnderWeak) {
+  const CommandResult r = Run(kUnsafe, kCheck, "weak");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("op 2 (write f.tmp) must persist before op 3 (rename f.tmp -> f)"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(Crashtest, FsyncedReplaceIsCleanUnderEveryModel) {
+  for (const char* model : {"pp", "pp-strict", "weak", "prefix", "reorder-2", "torn-512"}) {
+    const CommandResult r = Run(kSafe, kCheck, model);
+    EXPECT_EQ(r.exit_code, 0) << model << "\n" << r.out << r.err;
+    EXPECT_NE(r.out.find(" 0 failed"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(Crashtest, CheckerGetsItsEnvironmentAndTheMarkersBeforeTheCrash) {
+  // Acknowledged after the file's fsync only: under pp-strict the file's name is not durable until
+  // its directory is synced, so a state after the marker may lack it; under pp it may not.
+  const std::string workload =
+      "printf a > a && sync a && \"$FAULTFS\" ctl \"$FAULTFS_DIR\" mark wrote-a";
+  const std::string check =
+      "[ \"$PWD\" = \"$FAULTFS_STATE_DIR\" ] && [ \"$FAULTFS_MODEL\" = \"$M\" ] && [ "
+      "\"$FAULTFS_SEED\" = 7 ] && "
+      "[ -n \"$FAULTFS_STATE_ID\" ] && [ -f \"$FAULTFS_MARKS\" ] || exit 3; "
+      "if grep -qx wrote-a \"$FAULTFS_MARKS\"; then [ \"$(cat a 2>/dev/null)\" = a ] || { echo "
+      "lost a; exit 1; }; fi";
+  CommandResult pp = Run(workload, "M=pp; " + check, "pp");
+  EXPECT_EQ(pp.exit_code, 0) << pp.out << pp.err;
+  CommandResult strict = Run(workload, "M=pp-strict; " + check, "pp-strict");
+  EXPECT_EQ(strict.exit_code, 1) << strict.out << strict.err;
+  EXPECT_NE(strict.out.find("needs an fsync of the root directory"), std::string::npos)
+      << strict.out;
+  EXPECT_NE(strict.out.find("lost a"), std::string::npos) << strict.out;
+}
+
+TEST_F(Crashtest, InconclusiveCheckerIsNotAPass) {
+  const CommandResult r = Run(kSafe, "exit 5", "prefix");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find(" 0 failed, "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(" 0 inconclusive"), std::string::npos) << r.out;
+}
+
+TEST_F(Crashtest, BadUsageAndFailedWorkloadsExitTwo) {
+  CommandResult r = Run("exit 3", kCheck, "pp");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("the workload failed (exit 3)"), std::string::npos) << r.err;
+  r = Run(kSafe, kCheck, "sometimes");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("pp-strict"), std::string::npos) << r.err;  // the valid names are listed
+  r = RunCommand({FaultfsBinary(), "crashtest", "--dir", dir_ / "missing", "--workload", "true",
+                  "--check", "true"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("missing' is not a directory"), std::string::npos) << r.err;
+}
+
+TEST_F(Crashtest, DamagedLogStillListsItsIntactPrefix) {
+  const CommandResult r = Run(kUnsafe, kCheck, "prefix");
+  const std::string work =
+      KeptWork(r.out);  // kept because a state failed... or not: keep it explicitly
+  const CommandResult kept = work.empty() ? Run(kUnsafe, "true", "prefix", {"--keep"}) : r;
+  const std::string log = KeptWork(kept.out) + "/record.log";
+  const CommandResult whole =
+      RunCommand({FaultfsBinary(), "crash", "list", log, "--model", "prefix"});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  EXPECT_NE(whole.out.find(" 3 ops"), std::string::npos) << whole.out;
+  // Cut the last record in half: the first two remain usable.
+  std::string bytes = ReadFile(log);
+  WriteFile(log, bytes.substr(0, bytes.size() - 10));
+  CommandResult cut = RunCommand({FaultfsBinary(), "crash", "list", log, "--model", "prefix"});
+  EXPECT_EQ(cut.exit_code, 0) << cut.err;
+  EXPECT_NE(cut.err.find("damaged at record 3"), std::string::npos) << cut.err;
+  EXPECT_NE(cut.err.find("truncated record"), std::string::npos) << cut.err;
+  EXPECT_NE(cut.out.find(" 2 ops"), std::string::npos) << cut.out;
+  // Flip a bit in the second record: only the first remains.
+  bytes[bytes.size() / 2 + 40] ^= 0x04;
+  WriteFile(log, bytes);
+  CommandResult flipped = RunCommand({FaultfsBinary(), "crash", "list", log, "--model", "prefix"});
+  EXPECT_EQ(flipped.exit_code, 0) << flipped.err;
+  EXPECT_NE(flipped.err.find("checksum mismatch"), std::string::npos) << flipped.err;
+  // Not a log at all: an error, exit 1.
+  WriteFile(log, "garbage");
+  CommandResult garbage = RunCommand({FaultfsBinary(), "crash", "list", log});
+  EXPECT_EQ(garbage.exit_code, 1);
+  EXPECT_NE(garbage.err.find("not a usable faultfs record log"), std::string::npos) << garbage.err;
+}
+
+TEST_F(Crashtest, ReplayRebuildsTheWorkloadsResult) {
+  const std::string workload =
+      "mkdir -p d/e && printf 1 > d/e/x && \"$FAULTFS\" ctl \"$FAULTFS_DIR\" mark one && printf 22 "
+      ">> d/e/x && "
+      "mv d/e d/g && ln d/g/x y && rm f && sync d/g/x";
+  const CommandResult r = Run(workload, "true", "prefix", {"--keep"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string work = KeptWork(r.out);
+  const std::string to = dir_ / "replayed";
+  CommandResult replay = RunCommand({FaultfsBinary(), "replay", work + "/record.log", "--to", to});
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(RunShell("diff -r " + work + "/data " + to).exit_code, 0);
+  EXPECT_EQ(ReadFile(to + "/y"), "122");
+  const std::string until = dir_ / "until";
+  replay = RunCommand(
+      {FaultfsBinary(), "replay", work + "/record.log", "--to", until, "--until-mark", "one"});
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  EXPECT_EQ(ReadFile(until + "/d/e/x"), "1");
+  EXPECT_EQ(ReadFile(until + "/f"), "old");
+  replay = RunCommand({FaultfsBinary(), "replay", work + "/record.log", "--to", dir_ / "u2",
+                       "--until-mark", "nope"});
+  EXPECT_EQ(replay.exit_code, 2);
+  EXPECT_NE(replay.err.find("no marker 'nope'"), std::string::npos) << replay.err;
+}
+
+}  // namespace
+}  // namespace faultfs::testing
