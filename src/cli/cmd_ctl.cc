@@ -25,11 +25,13 @@ struct CtlArgs {
   bool json = false;
   bool follow = false;
   bool wait = false;
+  std::string model = "pp";
+  std::vector<std::string> kill;
 };
 
 const char* kCommands =
     "status, rules, stats, add FILE, remove ID, enable ID, disable ID, load FILE, freeze, thaw, "
-    "release, events, mark TEXT";
+    "release, events, mark TEXT, crash [--model M] [--kill NAME,...], recover";
 
 Result<std::string> SocketOf(const std::string& mountpoint) {
   char resolved[PATH_MAX];
@@ -68,7 +70,10 @@ Result<nlohmann::json> BuildRequest(const CtlArgs& a) {
     return nlohmann::json{{"cmd", c}, {"id", a.argument}};
   if (c == "events") return nlohmann::json{{"cmd", c}, {"follow", a.follow}};
   if (c == "mark") return nlohmann::json{{"cmd", c}, {"text", a.argument}};
-  for (const char* simple : {"status", "rules", "stats", "freeze", "thaw", "release"}) {
+  if (c == "crash") return nlohmann::json{{"cmd", c}, {"model", a.model}, {"kill", a.kill}};
+  if (!a.kill.empty() || a.model != "pp")
+    return Status::Invalid("--model and --kill are for 'crash'");
+  for (const char* simple : {"status", "rules", "stats", "freeze", "thaw", "release", "recover"}) {
     if (c == simple) return nlohmann::json{{"cmd", c}};
   }
   return Status::Invalid(std::string("unknown command '") + c + "' (commands: " + kCommands + ")");
@@ -154,6 +159,12 @@ Runner AddCtl(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print the reply as JSON");
   cmd->add_flag("-f,--follow", a->follow, "events: keep printing new events as they happen");
   cmd->add_flag("--wait", a->wait, "thaw, release: wait until the held requests have run");
+  cmd->add_option("--model", a->model,
+                  "crash: the persistence model the rolled-back state is chosen under")
+      ->capture_default_str();
+  cmd->add_option("--kill", a->kill,
+                  "crash: kill (SIGKILL) the processes with these command names (default: none)")
+      ->delimiter(',');
   return [a] { return RunCtl(*a); };
 }
 

@@ -40,6 +40,17 @@ nlohmann::json CapacityJson(const Mount& mount) {
   return j;
 }
 
+nlohmann::json CrashJson(const LiveCrashReport& r) {
+  nlohmann::json j{{"model", r.model},         {"state", r.state},
+                   {"crash_point", r.crash_point}, {"states", r.states},
+                   {"summary", r.summary},     {"state_dir", r.state_dir},
+                   {"seed", r.seed},           {"killed", r.killed},
+                   {"recovered", r.recovered}};
+  if (!r.rule.empty()) j["rule"] = r.rule;
+  if (!r.error.empty()) j["error"] = r.error;
+  return j;
+}
+
 }  // namespace
 
 Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
@@ -52,7 +63,12 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
           {"mountpoint", self.mountpoint_},        {"seed", engine.seed()},
           {"rules", engine.Stats().size()},        {"frozen", self.mount_.Frozen()},
           {"stalled", self.mount_.Stalled()},      {"events", self.mount_.EventCount()},
-          {"capacity", CapacityJson(self.mount_)}, {"recording", self.mount_.Recording()}};
+          {"capacity", CapacityJson(self.mount_)}, {"recording", self.mount_.Recording()},
+          {"crashed", self.mount_.Crashed()},      {"crash", LastCrashJson()}};
+    }
+    nlohmann::json LastCrashJson() const {
+      const auto last = self.mount_.LastCrash();
+      return last ? CrashJson(*last) : nlohmann::json(nullptr);
     }
     Result<nlohmann::json> operator()(const control::ListRules&) const {
       return nlohmann::json{{"rules", RulesJson(engine)}};
@@ -64,6 +80,7 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
     Result<nlohmann::json> operator()(const control::AddRules& a) const {
       auto policy = ParseText(a.policy_toml);
       if (!policy.ok()) return policy.status();
+      FAULTFS_RETURN_IF_ERROR(self.mount_.CheckPolicy(*policy));
       // A [capacity] in added text sets the budget too (rules already live stay).
       if (policy->capacity) FAULTFS_RETURN_IF_ERROR(self.mount_.SetCapacity(policy->capacity));
       nlohmann::json added = nlohmann::json::array();
@@ -86,6 +103,7 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
     Result<nlohmann::json> operator()(const control::LoadPolicy& l) const {
       auto policy = ParseText(l.policy_toml);
       if (!policy.ok()) return policy.status();
+      FAULTFS_RETURN_IF_ERROR(self.mount_.CheckPolicy(*policy));
       if (!policy->seed) policy->seed = engine.seed();  // keep the mount's seed unless told
       const size_t n = policy->rules.size();
       // The new policy replaces everything: without [capacity], a budget in force is lifted.
@@ -113,6 +131,17 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
       // Mark() returns once the marker is appended: ops answered before this reply precede it.
       FAULTFS_RETURN_IF_ERROR(self.mount_.Mark(m.text));
       return nlohmann::json{{"marked", m.text}, {"records", self.mount_.Recorded()}};
+    }
+    Result<nlohmann::json> operator()(const control::CrashMount& c) const {
+      // Returns once the backing directory is rolled back: the state is there to inspect.
+      auto report = self.mount_.Crash(c.model, c.kill);
+      if (!report.ok()) return report.status();
+      return nlohmann::json{{"crashed", true}, {"crash", CrashJson(*report)}};
+    }
+    Result<nlohmann::json> operator()(const control::RecoverMount&) const {
+      auto report = self.mount_.Recover();
+      if (!report.ok()) return report.status();
+      return nlohmann::json{{"crashed", false}, {"crash", CrashJson(*report)}};
     }
   };
   return std::visit(Visitor{*this, engine}, command);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "faultfs/core/tree_copy.h"
 #include "faultfs/core/tree_hash.h"
 #include "faultfs/crash/materialize.h"
+#include "faultfs/crash/state_builder.h"
 
 namespace faultfs::cli {
 
@@ -55,6 +57,45 @@ class Progress {
   size_t step_ = 0;
 };
 
+// The oracle's or the checker's verdict on the state built in `dir`.
+void Judge(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
+           const std::string& base, const std::string& dir, StateResult& r) {
+  if (run.oracle != nullptr) {
+    const auto missing = run.oracle->Check(state.crash_point, dir);
+    r.verdict = missing.empty() ? Verdict::kPassed : Verdict::kFailed;
+    r.how = "built-in oracle";
+    for (const auto& m : missing) r.output_tail += m + "\n";
+    return;
+  }
+  const std::string marks = base + "/marks";
+  {
+    std::ofstream out(marks, std::ios::trunc);
+    for (const auto& m : MarksBefore(log.ops, state)) out << m << "\n";
+  }
+  SubprocessSpec spec;
+  spec.command = run.check;
+  spec.cwd = dir;
+  spec.env = {{"FAULTFS_STATE_DIR", dir},
+              {"FAULTFS_MARKS", marks},
+              {"FAULTFS_STATE_ID", state.id},
+              {"FAULTFS_MODEL", run.model.Name()},
+              {"FAULTFS_SEED", std::to_string(run.seed)}};
+  spec.output = base + "/check.out";
+  spec.timeout_s = run.timeout_s;
+  auto ran = RunSubprocess(spec);
+  if (!ran.ok()) {
+    r.how = ran.status().ToString();
+    return;
+  }
+  r.how = ran->timed_out ? "timed out after " + std::to_string(static_cast<int>(run.timeout_s)) + " s"
+                         : ran->Describe();
+  r.output_tail = FileTail(spec.output, kOutputTailBytes);
+  const bool exited = !ran->timed_out && ran->signal == 0;
+  r.verdict = exited && ran->exit_code == 0   ? Verdict::kPassed
+              : exited && ran->exit_code == 1 ? Verdict::kFailed
+                                              : Verdict::kInconclusive;
+}
+
 class Checker {
  public:
   Checker(const CheckRun& run, const record::ReadLog& log,
@@ -76,19 +117,32 @@ class Checker {
  private:
   void Work(unsigned slot) {
     const std::string base = run_.work + "/states/" + std::to_string(slot);
+    // Lends the snapshot's untouched files to each state instead of copying them all; without
+    // it (it could not make its copy of the snapshot), every state is a whole copy.
+    auto builder = crash::StateBuilder::Create(run_.snapshot, log_, run_.seed, base);
+    if (!builder.ok()) {
+      std::cerr << "faultfs crashtest: copying every state whole: "
+                << builder.status().ToString() << "\n";
+    }
     for (size_t i = next_++; i < states_.size(); i = next_++) {
-      results_[i] = CheckOne(states_[i], base);
+      results_[i] = CheckOne(states_[i], base, builder.ok() ? builder->get() : nullptr);
       progress_.Done(results_[i].verdict == Verdict::kFailed);
     }
   }
 
-  StateResult CheckOne(const crash::CrashState& state, const std::string& base) {
+  // Builds the state in `dir` and hashes it; the builder takes it back when it builds the next.
+  Result<std::string> Build(const crash::CrashState& state, const std::string& dir,
+                            crash::StateBuilder* builder) {
+    if (builder != nullptr) return builder->Build(state, dir);
+    FAULTFS_RETURN_IF_ERROR(BuildState(run_, log_, state, dir));
+    return HashTree(dir);
+  }
+
+  StateResult CheckOne(const crash::CrashState& state, const std::string& base,
+                       crash::StateBuilder* builder) {
     StateResult r;
     const std::string dir = base + "/state";
-    Status s = RemoveTree(dir);
-    if (s.ok() && mkdir(dir.c_str(), 0755) != 0) s = Status::FromErrno(errno, "creating " + dir);
-    if (s.ok()) s = crash::Materialize(run_.snapshot, log_, state, run_.seed, dir);
-    auto hash = s.ok() ? HashTree(dir) : Result<std::string>(s);
+    auto hash = Build(state, dir, builder);
     if (!hash.ok()) {
       r.how = "could not rebuild the state: " + hash.status().ToString();
       return r;
@@ -106,40 +160,8 @@ class Checker {
         return r;
       }
     }
-    RunChecker(state, base, dir, r);
+    Judge(run_, log_, state, base, dir, r);
     return r;
-  }
-
-  void RunChecker(const crash::CrashState& state, const std::string& base, const std::string& dir,
-                  StateResult& r) {
-    const std::string marks = base + "/marks";
-    {
-      std::ofstream out(marks, std::ios::trunc);
-      for (const auto& m : MarksBefore(log_.ops, state)) out << m << "\n";
-    }
-    SubprocessSpec spec;
-    spec.command = run_.check;
-    spec.cwd = dir;
-    spec.env = {{"FAULTFS_STATE_DIR", dir},
-                {"FAULTFS_MARKS", marks},
-                {"FAULTFS_STATE_ID", state.id},
-                {"FAULTFS_MODEL", run_.model.Name()},
-                {"FAULTFS_SEED", std::to_string(run_.seed)}};
-    spec.output = base + "/check.out";
-    spec.timeout_s = run_.timeout_s;
-    auto ran = RunSubprocess(spec);
-    if (!ran.ok()) {
-      r.how = ran.status().ToString();
-      return;
-    }
-    r.how = ran->timed_out
-                ? "timed out after " + std::to_string(static_cast<int>(run_.timeout_s)) + " s"
-                : ran->Describe();
-    r.output_tail = FileTail(spec.output, kOutputTailBytes);
-    const bool exited = !ran->timed_out && ran->signal == 0;
-    r.verdict = exited && ran->exit_code == 0   ? Verdict::kPassed
-                : exited && ran->exit_code == 1 ? Verdict::kFailed
-                                                : Verdict::kInconclusive;
   }
 
   const CheckRun& run_;
@@ -154,6 +176,25 @@ class Checker {
 };
 
 }  // namespace
+
+Status BuildState(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
+                  const std::string& dir) {
+  FAULTFS_RETURN_IF_ERROR(RemoveTree(dir));
+  if (mkdir(dir.c_str(), 0755) != 0) return Status::FromErrno(errno, "creating " + dir);
+  return crash::Materialize(run.snapshot, log, state, run.seed, dir);
+}
+
+StateResult JudgeState(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
+                       const std::string& slot) {
+  StateResult r;
+  const std::string dir = slot + "/state";
+  if (Status s = BuildState(run, log, state, dir); !s.ok()) {
+    r.how = "could not rebuild the state: " + s.ToString();
+    return r;
+  }
+  Judge(run, log, state, slot, dir, r);
+  return r;
+}
 
 std::vector<StateResult> CheckStates(const CheckRun& run, const record::ReadLog& log,
                                      const std::vector<crash::CrashState>& states) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "faultfs/crash/oracle.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/log.h"
 
@@ -19,18 +20,31 @@ struct StateResult {
   std::string duplicate_of;  // kDuplicate: the state with the same content that was checked
   std::string how;           // the checker's end ("exit 1", "timed out") or the error
   std::string output_tail;   // the checker's last lines
+  // kFailed: what the state's failure comes down to (crashtest_explain.h), and whether undoing
+  // that one cause made the checker accept the state.
+  std::string finding;
+  bool finding_confirmed = false;
 };
 
 struct CheckRun {
   std::string snapshot;  // the starting state
   std::string work;      // scratch for states/
   std::string check;     // sh -c command; "" = the built-in oracle
+  const crash::DurabilityOracle* oracle = nullptr;  // set when check is ""
   crash::Model model;
   uint64_t seed = 0;
   unsigned jobs = 1;
   double timeout_s = 60;
   bool progress = true;  // a "states done / total" line on stderr
 };
+
+// Rebuilds `state` in `dir` (emptied first).
+Status BuildState(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
+                  const std::string& dir);
+
+// Rebuilds and judges one state in the slot directory `slot` (no deduplication, no progress).
+StateResult JudgeState(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
+                       const std::string& slot);
 
 // One result per state, in the order of `states`.
 std::vector<StateResult> CheckStates(const CheckRun& run, const record::ReadLog& log,

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
-#include <numeric>
 #include <set>
 
 #include "crash_json.h"
@@ -77,33 +76,19 @@ Counts Count(const std::vector<StateResult>& results) {
 std::vector<Finding> GroupFindings(const ReportInput& in) {
   const auto& states = in.enumeration->states;
   const auto index = IndexById(in);
-  std::vector<size_t> failing;
-  for (size_t i = 0; i < states.size(); ++i) {
-    if (Effective(in, i, index) == Verdict::kFailed) failing.push_back(i);
-  }
-  std::stable_sort(failing.begin(), failing.end(), [&](size_t a, size_t b) {
-    return states[a].deviations.size() < states[b].deviations.size();
-  });
   std::vector<Finding> findings;
   std::map<std::string, size_t> by_text;
-  for (size_t i : failing) {
-    std::vector<std::string> texts;
-    for (const auto& d : states[i].deviations) texts.push_back(crash::FindingText(in.log->ops, d));
-    std::string known;
-    for (const auto& t : texts) known = known.empty() && by_text.count(t) != 0 ? t : known;
-    if (known.empty()) {
-      known = texts.empty()
-                  ? "the state holds every op before the crash point, and the checker still fails"
-                  : std::accumulate(
-                        std::next(texts.begin()), texts.end(), texts[0],
-                        [](std::string a, const std::string& b) { return a + "; and " + b; });
-      if (by_text.count(known) == 0) {
-        by_text[known] = findings.size();
-        findings.push_back({known, {}});
-      }
-    }
-    findings[by_text[known]].states.push_back(states[i].id);
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (Effective(in, i, index) != Verdict::kFailed) continue;
+    const StateResult& r = (*in.results)[i];
+    // A duplicate fails for its original's reason.
+    const StateResult& judged = r.verdict == Verdict::kDuplicate ? (*in.results)[index.at(r.duplicate_of)] : r;
+    auto [it, fresh] = by_text.try_emplace(judged.finding, findings.size());
+    if (fresh) findings.push_back({judged.finding, judged.finding_confirmed, {}});
+    findings[it->second].states.push_back(states[i].id);
   }
+  std::stable_sort(findings.begin(), findings.end(),
+                   [](const Finding& a, const Finding& b) { return a.confirmed > b.confirmed; });
   return findings;
 }
 
@@ -119,11 +104,18 @@ void PrintReport(const ReportInput& in, std::ostream& out) {
   if (c.errors > 0) out << ", " << c.errors << " could not be built";
   char secs[32];
   std::snprintf(secs, sizeof(secs), "%.2f", in.seconds);
-  out << " (" << secs << " s)\n";
+  out << " (" << secs << " s";
+  if (in.check_seconds > 0) {
+    std::snprintf(secs, sizeof(secs), "%.0f", static_cast<double>(c.enumerated) / in.check_seconds);
+    out << "; " << secs << " states/s";
+  }
+  out << ")\n";
   const auto findings = GroupFindings(in);
   if (!findings.empty()) out << "\nFindings:\n";
   for (size_t f = 0; f < findings.size(); ++f) {
-    out << "  " << f + 1 << ". " << findings[f].text << "\n     (" << findings[f].states.size()
+    out << "  " << f + 1 << ". " << findings[f].text << "\n     ("
+        << (findings[f].confirmed ? "" : "not confirmed: no single change made the checker pass; ")
+        << findings[f].states.size()
         << " failing state" << (findings[f].states.size() == 1 ? "" : "s") << ", e.g. "
         << findings[f].states[0] << ")\n";
   }

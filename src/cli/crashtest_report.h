@@ -22,6 +22,7 @@ struct ReportInput {
   const crash::Enumeration* enumeration = nullptr;
   const std::vector<StateResult>* results = nullptr;
   double seconds = 0;
+  double check_seconds = 0;  // the checking phase alone: building, hashing and judging states
 };
 
 struct Counts {
@@ -31,15 +32,14 @@ struct Counts {
 
 Counts Count(const std::vector<StateResult>& results);
 
-// A finding: one deviation (or a combination) that failing states share.
+// A finding: what failing states come down to (crashtest_explain.h).
 struct Finding {
   std::string text;
+  bool confirmed = false;           // undoing it made the checker accept a failing state
   std::vector<std::string> states;  // failing states it explains (duplicates included)
 };
 
-// Failing states grouped: a state whose deviations include an already known finding counts for
-// it; otherwise its deviations, together, are a new finding. States with fewer deviations are
-// considered first, so findings are as small as the states allow.
+// Failing states grouped by finding; confirmed findings first.
 std::vector<Finding> GroupFindings(const ReportInput& in);
 
 void PrintReport(const ReportInput& in, std::ostream& out);

@@ -18,6 +18,26 @@ Result<std::string> StringArg(const nlohmann::json& j, const char* key, const st
   return it->get<std::string>();
 }
 
+// {"model": "pp", "kill": ["postgres"]}: both optional.
+Result<Command> ParseCrash(const nlohmann::json& j) {
+  CrashMount c;
+  if (j.contains("model")) {
+    auto model = StringArg(j, "model", "crash");
+    if (!model.ok()) return model.status();
+    c.model = std::move(*model);
+  }
+  if (const auto k = j.find("kill"); k != j.end()) {
+    if (!k->is_array())
+      return Status::Invalid("'crash': \"kill\" must be an array of process names");
+    for (const auto& name : *k) {
+      if (!name.is_string() || name.get<std::string>().empty())
+        return Status::Invalid("'crash': \"kill\" must hold process names (non-empty strings)");
+      c.kill.push_back(name.get<std::string>());
+    }
+  }
+  return Command{std::move(c)};
+}
+
 }  // namespace
 
 Result<Command> ParseCommand(std::string_view line) {
@@ -29,7 +49,7 @@ Result<Command> ParseCommand(std::string_view line) {
   if (cmd_it == j.end() || !cmd_it->is_string()) {
     return Status::Invalid(
         "a request needs \"cmd\" (status, rules, stats, add, remove, enable, "
-        "disable, load, freeze, thaw, release, events, mark)");
+        "disable, load, freeze, thaw, release, events, mark, crash, recover)");
   }
   const std::string cmd = cmd_it->get<std::string>();
   if (cmd == "status") return Command{GetStatus{}};
@@ -38,6 +58,8 @@ Result<Command> ParseCommand(std::string_view line) {
   if (cmd == "freeze") return Command{FreezeMount{}};
   if (cmd == "thaw") return Command{ThawMount{}};
   if (cmd == "release") return Command{ReleaseStalled{}};
+  if (cmd == "recover") return Command{RecoverMount{}};
+  if (cmd == "crash") return ParseCrash(j);
   if (cmd == "events") {
     const auto f = j.find("follow");
     if (f != j.end() && !f->is_boolean())

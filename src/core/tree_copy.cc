@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -48,10 +49,10 @@ Status CopyData(int in, int out, off_t size) {
   return Status::Ok();
 }
 
-void CopyXattrs(int dir_in, int dir_out, const char* name) {
+void CopyXattrs(int dir_in, const char* in_name, int dir_out, const char* out_name) {
   // By path through /proc/self/fd: the l*xattr calls do not follow a final symlink.
-  const std::string in = "/proc/self/fd/" + std::to_string(dir_in) + "/" + name;
-  const std::string out = "/proc/self/fd/" + std::to_string(dir_out) + "/" + name;
+  const std::string in = "/proc/self/fd/" + std::to_string(dir_in) + "/" + in_name;
+  const std::string out = "/proc/self/fd/" + std::to_string(dir_out) + "/" + out_name;
   std::vector<char> names(4096);
   ssize_t n = llistxattr(in.c_str(), names.data(), names.size());
   if (n <= 0) return;
@@ -64,9 +65,16 @@ void CopyXattrs(int dir_in, int dir_out, const char* name) {
   }
 }
 
+// An entry's name in the source directory and in the copy.
+struct Names {
+  const char* in;
+  const char* out;
+};
+
 class TreeCopier {
  public:
-  TreeCopier(int out_root, InodeNames* inodes) : out_root_(out_root), inodes_(inodes) {}
+  TreeCopier(int out_root, InodeNames* inodes, const TakeFile& take)
+      : out_root_(out_root), inodes_(inodes), take_(take) {}
   Status CopyDir(int in_dir, int out_dir, const std::string& where) {
     DIR* dir = fdopendir(dup(in_dir));
     if (dir == nullptr) return Status::FromErrno(errno, "reading " + where);
@@ -74,7 +82,7 @@ class TreeCopier {
     while (const dirent* d = readdir(dir)) {
       const std::string_view name = d->d_name;
       if (name == "." || name == "..") continue;
-      result = CopyEntry(dirfd(dir), out_dir, d->d_name,
+      result = CopyEntry(dirfd(dir), out_dir, {d->d_name, d->d_name},
                          where.empty() ? std::string(name) : where + "/" + d->d_name);
       if (!result.ok()) break;
     }
@@ -82,16 +90,20 @@ class TreeCopier {
     return result;
   }
 
- private:
-  Status CopyEntry(int in_dir, int out_dir, const char* name, const std::string& where) {
+  Status CopyEntry(int in_dir, int out_dir, Names name, const std::string& where) {
     struct stat st {};
-    if (fstatat(in_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    if (fstatat(in_dir, name.in, &st, AT_SYMLINK_NOFOLLOW) != 0)
       return Status::FromErrno(errno, "stat " + where);
     if (inodes_ != nullptr) inodes_->emplace_back(static_cast<uint64_t>(st.st_ino), where);
+    if (take_ && S_ISREG(st.st_mode) && st.st_nlink == 1) {
+      auto taken = take_(where, st, out_dir, name.out);
+      if (!taken.ok()) return taken.status();
+      if (*taken) return Status::Ok();
+    }
     if (!S_ISDIR(st.st_mode) && st.st_nlink > 1) {
       const auto seen = links_.find({st.st_dev, st.st_ino});
       if (seen != links_.end()) {
-        if (linkat(out_root_, seen->second.c_str(), out_dir, name, 0) != 0) {
+        if (linkat(out_root_, seen->second.c_str(), out_dir, name.out, 0) != 0) {
           return Status::FromErrno(errno, "linking " + where);
         }
         return Status::Ok();
@@ -100,40 +112,41 @@ class TreeCopier {
     FAULTFS_RETURN_IF_ERROR(CreateCopy(in_dir, out_dir, name, st, where));
     if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
       links_[{st.st_dev, st.st_ino}] = where;  // later names link here
-    CopyXattrs(in_dir, out_dir, name);
-    (void)fchownat(out_dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
-    if (!S_ISLNK(st.st_mode)) (void)fchmodat(out_dir, name, st.st_mode & 07777, 0);
+    CopyXattrs(in_dir, name.in, out_dir, name.out);
+    (void)fchownat(out_dir, name.out, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+    if (!S_ISLNK(st.st_mode)) (void)fchmodat(out_dir, name.out, st.st_mode & 07777, 0);
     const timespec times[2] = {st.st_atim, st.st_mtim};
-    (void)utimensat(out_dir, name, times, AT_SYMLINK_NOFOLLOW);
+    (void)utimensat(out_dir, name.out, times, AT_SYMLINK_NOFOLLOW);
     return Status::Ok();
   }
 
-  Status CreateCopy(int in_dir, int out_dir, const char* name, const struct stat& st,
+ private:
+  Status CreateCopy(int in_dir, int out_dir, Names name, const struct stat& st,
                     const std::string& where) {
     if (S_ISDIR(st.st_mode)) {
-      if (mkdirat(out_dir, name, 0700) != 0) return Status::FromErrno(errno, "mkdir " + where);
-      UniqueFd in(openat(in_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      UniqueFd out(openat(out_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (mkdirat(out_dir, name.out, 0700) != 0) return Status::FromErrno(errno, "mkdir " + where);
+      UniqueFd in(openat(in_dir, name.in, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd out(openat(out_dir, name.out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!in || !out) return Status::FromErrno(errno, "opening " + where);
       return CopyDir(in.get(), out.get(), where);
     }
     if (S_ISREG(st.st_mode)) {
-      UniqueFd in(openat(in_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd in(openat(in_dir, name.in, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (!in) return Status::FromErrno(errno, "opening " + where);
-      UniqueFd out(openat(out_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+      UniqueFd out(openat(out_dir, name.out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
       if (!out) return Status::FromErrno(errno, "creating " + where);
       return CopyData(in.get(), out.get(), st.st_size);
     }
     if (S_ISLNK(st.st_mode)) {
       std::string target(static_cast<size_t>(st.st_size > 0 ? st.st_size : PATH_MAX) + 1, '\0');
-      const ssize_t n = readlinkat(in_dir, name, target.data(), target.size());
+      const ssize_t n = readlinkat(in_dir, name.in, target.data(), target.size());
       if (n < 0) return Status::FromErrno(errno, "readlink " + where);
       target.resize(static_cast<size_t>(n));
-      if (symlinkat(target.c_str(), out_dir, name) != 0)
+      if (symlinkat(target.c_str(), out_dir, name.out) != 0)
         return Status::FromErrno(errno, "symlink " + where);
       return Status::Ok();
     }
-    if (mknodat(out_dir, name, st.st_mode & (S_IFMT | 0600), st.st_rdev) != 0) {
+    if (mknodat(out_dir, name.out, st.st_mode & (S_IFMT | 0600), st.st_rdev) != 0) {
       return Status::FromErrno(errno, "mknod " + where);
     }
     return Status::Ok();
@@ -141,13 +154,24 @@ class TreeCopier {
 
   const int out_root_;
   InodeNames* const inodes_;
+  const TakeFile& take_;
   std::map<std::pair<dev_t, ino_t>, std::string>
       links_;  // first copy of each multiply linked inode
 };
 
+// The directory `path` lies in, opened relative to `dir` (or `dir` itself), and its last name.
+Result<std::string> SplitAt(int dir, const std::string& path, UniqueFd& parent) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return path;
+  parent = UniqueFd(openat(dir, path.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!parent) return Status::FromErrno(errno, "opening the directory of '" + path + "'");
+  return path.substr(slash + 1);
+}
+
 }  // namespace
 
-Status CopyTree(const std::string& from, const std::string& to, InodeNames* inodes) {
+Status CopyTree(const std::string& from, const std::string& to, InodeNames* inodes,
+                const TakeFile& take) {
   UniqueFd in(open(from.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!in) return Status::FromErrno(errno, "opening '" + from + "'");
   UniqueFd out(open(to.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -157,11 +181,24 @@ Status CopyTree(const std::string& from, const std::string& to, InodeNames* inod
     if (fstat(in.get(), &st) != 0) return Status::FromErrno(errno, "stat '" + from + "'");
     inodes->emplace_back(static_cast<uint64_t>(st.st_ino), "");
   }
-  TreeCopier copier(out.get(), inodes);
+  TreeCopier copier(out.get(), inodes, take);
   Status s = copier.CopyDir(in.get(), out.get(), "");
   if (!s.ok())
     return Status::FromErrno(s.code(), "copying '" + from + "' to '" + to + "': " + s.message());
   return Status::Ok();
+}
+
+Status CopyEntry(int from_dir, const std::string& from, int to_dir, const std::string& to) {
+  UniqueFd in_parent, out_parent;
+  auto in_name = SplitAt(from_dir, from, in_parent);
+  if (!in_name.ok()) return in_name.status();
+  auto out_name = SplitAt(to_dir, to, out_parent);
+  if (!out_name.ok()) return out_name.status();
+  const TakeFile none;
+  TreeCopier copier(to_dir, nullptr, none);
+  return copier.CopyEntry(in_parent ? in_parent.get() : from_dir,
+                          out_parent ? out_parent.get() : to_dir,
+                          {in_name->c_str(), out_name->c_str()}, from);
 }
 
 Status RemoveTree(const std::string& path) {

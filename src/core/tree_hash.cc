@@ -11,6 +11,8 @@
 #include <climits>
 #include <cstring>
 #include <map>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "faultfs/core/random.h"
@@ -34,7 +36,7 @@ class Hasher {
     Word(last ^ (static_cast<uint64_t>(n) << 56));
   }
   void U64(uint64_t v) { Word(v); }
-  void Str(const std::string& s) {
+  void Str(std::string_view s) {
     U64(s.size());
     Bytes(s.data(), s.size());
   }
@@ -57,8 +59,58 @@ class Hasher {
   uint64_t count_ = 0;
 };
 
+// Buffers reused by every hash a thread computes (allocating and clearing them per file would cost
+// more than hashing a small file).
+std::vector<char>& DataBuffer() {
+  thread_local std::vector<char> buf(1 << 20);
+  return buf;
+}
+
+// Feeds the extended attributes of (dir, name), by name, into `h`.
+void HashXattrs(Hasher& h, int dir, const std::string& name) {
+  thread_local std::vector<char> list(65536);
+  thread_local std::vector<char> value(65536);
+  const std::string path = "/proc/self/fd/" + std::to_string(dir) + "/" + name;
+  const ssize_t n = llistxattr(path.c_str(), list.data(), list.size());
+  if (n <= 0) return;
+  std::vector<std::string_view> names;
+  for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(list.data() + i)) + 1)
+    names.emplace_back(list.data() + i);
+  std::sort(names.begin(), names.end());
+  for (const auto attr : names) {
+    const ssize_t len = lgetxattr(path.c_str(), attr.data(), value.data(), value.size());
+    h.Str(attr);
+    h.Str(std::string_view(value.data(), len >= 0 ? static_cast<size_t>(len) : 0));
+  }
+}
+
+// Feeds a regular file's contents into `h`.
+Status HashContents(Hasher& h, int dir, const std::string& name, const std::string& where) {
+  UniqueFd fd(openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(errno, "opening " + where);
+  std::vector<char>& buf = DataBuffer();
+  for (;;) {
+    const ssize_t n = read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "reading " + where);
+    if (n == 0) break;
+    h.Bytes(buf.data(), static_cast<size_t>(n));
+  }
+  h.U64(0xE0FE0FE0);
+  return Status::Ok();
+}
+
+// A regular file's own part of a tree hash: its extended attributes and contents.
+Result<std::string> FileEntryDigest(int dir, const std::string& name, const std::string& where) {
+  Hasher h;
+  HashXattrs(h, dir, name);
+  FAULTFS_RETURN_IF_ERROR(HashContents(h, dir, name, where));
+  return h.Hex();
+}
+
 class TreeHasher {
  public:
+  explicit TreeHasher(const KnownDigest& known) : known_(known) {}
   Status Dir(int fd, const std::string& where) {
     std::vector<std::string> names;
     DIR* dir = fdopendir(dup(fd));
@@ -69,7 +121,9 @@ class TreeHasher {
     }
     closedir(dir);
     std::sort(names.begin(), names.end());
-    for (const auto& name : names) FAULTFS_RETURN_IF_ERROR(Entry(fd, name, where + "/" + name));
+    for (const auto& name : names) {
+      FAULTFS_RETURN_IF_ERROR(Entry(fd, name, where.empty() ? name : where + "/" + name));
+    }
     h_.U64(0xD1D1D1D1);  // end of directory: "a/b" and "a" + "b" hash differently
     return Status::Ok();
   }
@@ -89,13 +143,13 @@ class TreeHasher {
       h_.Str(it->second);
       if (!fresh) return Status::Ok();
     }
-    Xattrs(dir, name);
+    if (S_ISREG(st.st_mode)) return File(dir, name, where, st);
+    HashXattrs(h_, dir, name);
     if (S_ISDIR(st.st_mode)) {
       UniqueFd sub(openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!sub) return Status::FromErrno(errno, "opening " + where);
       return Dir(sub.get(), where);
     }
-    if (S_ISREG(st.st_mode)) return Contents(dir, name, where);
     if (S_ISLNK(st.st_mode)) {
       std::string target(PATH_MAX, '\0');
       const ssize_t n = readlinkat(dir, name.c_str(), target.data(), target.size());
@@ -108,48 +162,53 @@ class TreeHasher {
     return Status::Ok();
   }
 
-  Status Contents(int dir, const std::string& name, const std::string& where) {
-    UniqueFd fd(openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) return Status::FromErrno(errno, "opening " + where);
-    for (;;) {
-      const ssize_t n = read(fd.get(), buf_.data(), buf_.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::FromErrno(errno, "reading " + where);
-      if (n == 0) break;
-      h_.Bytes(buf_.data(), static_cast<size_t>(n));
+  // A regular file enters the tree's hash as a digest of its own, so that a caller who knows
+  // the digest of an unchanged file spares reading it.
+  Status File(int dir, const std::string& name, const std::string& where, const struct stat& st) {
+    if (known_) {
+      if (const std::string* digest = known_(where, st)) {
+        h_.Str(*digest);
+        return Status::Ok();
+      }
     }
-    h_.U64(0xE0FE0FE0);
+    auto digest = FileEntryDigest(dir, name, where);
+    if (!digest.ok()) return digest.status();
+    h_.Str(*digest);
     return Status::Ok();
   }
 
-  void Xattrs(int dir, const std::string& name) {
-    const std::string path = "/proc/self/fd/" + std::to_string(dir) + "/" + name;
-    std::vector<char> list(65536);
-    const ssize_t n = llistxattr(path.c_str(), list.data(), list.size());
-    if (n <= 0) return;
-    std::vector<std::string> names;
-    for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(list.data() + i)) + 1)
-      names.emplace_back(list.data() + i);
-    std::sort(names.begin(), names.end());
-    std::string value(65536, '\0');
-    for (const auto& attr : names) {
-      const ssize_t len = lgetxattr(path.c_str(), attr.c_str(), value.data(), value.size());
-      h_.Str(attr);
-      h_.Str(len >= 0 ? value.substr(0, static_cast<size_t>(len)) : std::string());
-    }
-  }
-
+  const KnownDigest& known_;
   Hasher h_;
   std::map<ino_t, std::string> links_;
-  std::vector<char> buf_ = std::vector<char>(1 << 20);
 };
+
+// The directory `path` is in, opened, and its last name.
+Result<std::pair<UniqueFd, std::string>> OpenParent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(errno, "opening '" + dir + "'");
+  return std::pair(std::move(fd), slash == std::string::npos ? path : path.substr(slash + 1));
+}
 
 }  // namespace
 
-Result<std::string> HashTree(const std::string& dir) {
+Result<std::string> HashFile(const std::string& path) {
+  Hasher h;
+  FAULTFS_RETURN_IF_ERROR(HashContents(h, AT_FDCWD, path, path));
+  return h.Hex();
+}
+
+Result<std::string> HashFileEntry(const std::string& path) {
+  auto parent = OpenParent(path);
+  if (!parent.ok()) return parent.status();
+  return FileEntryDigest(parent->first.get(), parent->second, path);
+}
+
+Result<std::string> HashTree(const std::string& dir, const KnownDigest& known) {
   UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, "opening '" + dir + "'");
-  TreeHasher hasher;
+  TreeHasher hasher(known);
   FAULTFS_RETURN_IF_ERROR(hasher.Dir(fd.get(), ""));
   return hasher.Hex();
 }

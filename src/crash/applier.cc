@@ -105,6 +105,18 @@ std::optional<std::string> Applier::PathOf(const Op& op) const {
   return it->second.count(op.path) != 0 ? op.path : *it->second.begin();
 }
 
+Status Applier::Changing(const std::string& path, bool follow) {
+  return hooks_ != nullptr ? hooks_->BeforeChange(path, follow) : Status::Ok();
+}
+
+Status Applier::Removing(const std::string& path) {
+  return hooks_ != nullptr ? hooks_->BeforeRemove(path) : Status::Ok();
+}
+
+Status Applier::Removed() {
+  return hooks_ != nullptr ? hooks_->AfterRemove() : Status::Ok();
+}
+
 Status Applier::Failed(int err, const Op& op, const char* what) const {
   const bool missing = err == ENOENT || err == ENOTDIR || err == EEXIST || err == ENOTEMPTY;
   if (!strict_ && missing) return Status::Ok();  // its target did not survive in this state
@@ -155,15 +167,20 @@ Status Applier::ApplyEntry(const Op& op) {
     case OpKind::kLink: {
       const auto from = PathOf(op);
       if (!from) return Failed(ENOENT, op, "link");
+      FAULTFS_RETURN_IF_ERROR(Changing(*from, false));
       rc = linkat(dir, from->c_str(), dir, op.path2.c_str(), 0);
       if (rc == 0) Named(op.ino, op.path2);
       return rc == 0 ? Status::Ok() : Failed(errno, op, "link");
     }
     case OpKind::kUnlink:
-    case OpKind::kRmdir:
+    case OpKind::kRmdir: {
+      FAULTFS_RETURN_IF_ERROR(Removing(op.path));
       rc = unlinkat(dir, path, op.kind == OpKind::kRmdir ? AT_REMOVEDIR : 0);
+      const int err = rc == 0 ? 0 : errno;
+      FAULTFS_RETURN_IF_ERROR(Removed());
       if (rc == 0) Unnamed(op.path);
-      return rc == 0 ? Status::Ok() : Failed(errno, op, "unlink");
+      return rc == 0 ? Status::Ok() : Failed(err, op, "unlink");
+    }
     case OpKind::kRename:
       return Rename(op);
     default:
@@ -175,10 +192,14 @@ Status Applier::ApplyEntry(const Op& op) {
 }
 
 Status Applier::Rename(const Op& op) {
-  if (renameat2(root_.get(), op.path.c_str(), root_.get(), op.path2.c_str(), op.flags) != 0) {
-    return Failed(errno, op, "rename");
-  }
-  if ((op.flags & RENAME_EXCHANGE) != 0) {
+  // An exchange removes no name; any other rename may replace its destination.
+  const bool exchange = (op.flags & RENAME_EXCHANGE) != 0;
+  if (!exchange) FAULTFS_RETURN_IF_ERROR(Removing(op.path2));
+  const int rc = renameat2(root_.get(), op.path.c_str(), root_.get(), op.path2.c_str(), op.flags);
+  const int err = rc == 0 ? 0 : errno;
+  if (!exchange) FAULTFS_RETURN_IF_ERROR(Removed());
+  if (rc != 0) return Failed(err, op, "rename");
+  if (exchange) {
     const std::string parked = "\x01exchange";  // a name no path can have
     Moved(op.path, parked);
     Moved(op.path2, op.path);
@@ -199,9 +220,11 @@ Status Applier::UnlinkTarget(const Op& op) {
   struct stat st {};
   if (fstatat(root_.get(), op.path2.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return Failed(errno, op, "half rename");
-  if (unlinkat(root_.get(), op.path2.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0) {
-    return Failed(errno, op, "half rename");
-  }
+  FAULTFS_RETURN_IF_ERROR(Removing(op.path2));
+  const int rc = unlinkat(root_.get(), op.path2.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+  const int err = rc == 0 ? 0 : errno;
+  FAULTFS_RETURN_IF_ERROR(Removed());
+  if (rc != 0) return Failed(err, op, "half rename");
   Unnamed(op.path2);
   return Status::Ok();
 }
@@ -209,6 +232,7 @@ Status Applier::UnlinkTarget(const Op& op) {
 Status Applier::ApplyData(const Op& op, const Applied& how, uint64_t seed) {
   const auto path = PathOf(op);
   if (!path) return strict_ ? Failed(ENOENT, op, "opening") : Status::Ok();  // no name left
+  FAULTFS_RETURN_IF_ERROR(Changing(*path, false));
   UniqueFd fd(openat(root_.get(), path->c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return Failed(errno, op, "opening");
   int rc = 0;
@@ -231,6 +255,7 @@ Status Applier::ApplyMeta(const Op& op) {
   if (!found) return strict_ ? Failed(ENOENT, op, "finding") : Status::Ok();
   const std::string& path = *found;
   const std::string abs = AbsPath(path);
+  FAULTFS_RETURN_IF_ERROR(Changing(path, op.kind == OpKind::kChmod));  // only chmod follows
   int rc = 0;
   switch (op.kind) {
     case OpKind::kChmod:

@@ -7,17 +7,22 @@
 
 namespace faultfs::crash {
 
+Status ApplyState(Applier& applier, const record::ReadLog& log, const CrashState& state,
+                  uint64_t seed) {
+  for (const Applied& how : state.applied) {
+    FAULTFS_CHECK(how.op < log.ops.size())
+        << "state " << state.id << " applies op index " << how.op;
+    FAULTFS_RETURN_IF_ERROR(applier.Apply(log.ops[how.op], how, seed));
+  }
+  return Status::Ok();
+}
+
 Status Materialize(const std::string& snapshot, const record::ReadLog& log, const CrashState& state,
                    uint64_t seed, const std::string& out) {
   FAULTFS_RETURN_IF_ERROR(CopyTree(snapshot, out));
   auto applier = Applier::Open(out, log, /*strict=*/false);
   if (!applier.ok()) return applier.status();
-  for (const Applied& how : state.applied) {
-    FAULTFS_CHECK(how.op < log.ops.size())
-        << "state " << state.id << " applies op index " << how.op;
-    FAULTFS_RETURN_IF_ERROR(applier->Apply(log.ops[how.op], how, seed));
-  }
-  return Status::Ok();
+  return ApplyState(*applier, log, state, seed);
 }
 
 Status Replay(const record::ReadLog& log, const std::string& dir, uint64_t until,

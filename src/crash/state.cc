@@ -132,4 +132,19 @@ Enumeration Enumerate(const std::vector<record::Op>& ops, const Model& model, ui
   return out;
 }
 
+uint64_t CountStatesAt(const std::vector<record::Op>& ops, const Model& model,
+                       uint32_t crash_point) {
+  FAULTFS_CHECK(crash_point <= ops.size()) << "crash point " << crash_point << " of " << ops.size();
+  return models::MakePlan(ops, model)->Count(crash_point);
+}
+
+CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint32_t crash_point,
+                   uint64_t index) {
+  FAULTFS_CHECK(crash_point <= ops.size()) << "crash point " << crash_point << " of " << ops.size();
+  const auto plan = models::MakePlan(ops, model);
+  FAULTFS_CHECK(index < plan->Count(crash_point))
+      << "state " << index << " of crash point " << crash_point;
+  return Build(ops, *plan, crash_point, index);
+}
+
 }  // namespace faultfs::crash

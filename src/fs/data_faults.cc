@@ -101,6 +101,8 @@ std::string DescribeOutcome(const policy::Action& a, uint64_t draw, int err, uin
     return std::string("signal ") + (sigabbrev_np(k->signal) ? sigabbrev_np(k->signal) : "?") +
            (k->before ? " before the op" : " after the op");
   }
+  if (const auto* c = std::get_if<policy::CrashAction>(&a))
+    return "power cut (model " + c->model + ")";
   return policy::ActionName(a);
 }
 

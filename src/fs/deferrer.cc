@@ -108,6 +108,38 @@ void Deferrer::HoldFrozen(std::vector<char> request, std::optional<engine::Decis
   if (run_now) work_cv_.notify_one();
 }
 
+void Deferrer::Doom() {
+  {
+    std::lock_guard lock(mu_);
+    for (; !timers_.empty(); timers_.pop()) ready_.push_back(timers_.top().request);
+    for (auto& r : frozen_requests_) ready_.push_back(std::move(r));
+    frozen_requests_.clear();
+    frozen_.store(false, std::memory_order_release);
+    for (const auto& r : ready_) doomed_.insert(UniqueOf(r));
+    doomed_count_.store(doomed_.size(), std::memory_order_release);
+    saved_.clear();  // a doomed request's rerun fails before it would look for its decision
+    saved_count_.store(0, std::memory_order_release);
+  }
+  work_cv_.notify_all();
+  timer_cv_.notify_one();
+}
+
+void Deferrer::DoomOne(uint64_t unique) {
+  std::lock_guard lock(mu_);
+  doomed_.insert(unique);
+  doomed_count_.store(doomed_.size(), std::memory_order_release);
+  saved_.erase(unique);
+  saved_count_.store(saved_.size(), std::memory_order_release);
+}
+
+bool Deferrer::TakeDoomed(uint64_t unique) {
+  if (doomed_count_.load(std::memory_order_acquire) == 0) return false;
+  std::lock_guard lock(mu_);
+  if (doomed_.erase(unique) == 0) return false;
+  doomed_count_.store(doomed_.size(), std::memory_order_release);
+  return true;
+}
+
 void Deferrer::RunTimer() {
   std::unique_lock lock(mu_);
   while (!stopping_) {

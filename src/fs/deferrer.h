@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <queue>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -45,6 +46,13 @@ class Deferrer {
   // While frozen: keep until Thaw(); `decision`, if any, is what the rerun uses.
   void HoldFrozen(std::vector<char> request, std::optional<engine::Decision> decision = std::nullopt);
 
+  // A live crash: every held request (delayed, stalled, frozen) reruns now and is doomed, since
+  // the world it was asked in is gone; the mount is thawed. TakeDoomed() says whether a request is
+  // one of them (true once per request): it must fail, whenever it reruns, even after recovery.
+  void Doom();
+  void DoomOne(uint64_t unique);  // one request held since before a crash that has ended
+  bool TakeDoomed(uint64_t unique);
+
  private:
   struct Timed {
     Clock::time_point when;
@@ -66,6 +74,8 @@ class Deferrer {
   std::vector<std::vector<char>> frozen_requests_;
   std::map<uint64_t, engine::Decision> saved_;
   std::atomic<size_t> saved_count_{0};  // lets TakeSaved() skip the lock in the common case
+  std::set<uint64_t> doomed_;
+  std::atomic<size_t> doomed_count_{0};  // lets TakeDoomed() skip the lock in the common case
   uint64_t seq_ = 0;
   bool stopping_ = false;
   std::atomic<bool> frozen_{false};

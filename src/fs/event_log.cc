@@ -26,20 +26,23 @@ void EventLog::Subscribe(std::function<bool(const std::string&)> subscriber) {
 }
 
 void EventLog::Write(const FaultEvent& e) {
-  const engine::OpContext& c = *e.ctx;
   nlohmann::json j;
   j["t_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
                   std::chrono::steady_clock::now().time_since_epoch()).count();
-  j["pid"] = c.pid;
-  j["process"] = ProcessName(c.pid);
-  j["op"] = policy::OpName(c.op);
-  j["path"] = std::string(c.path);
-  if (!c.path2.empty()) j["path2"] = std::string(c.path2);
-  j["offset"] = c.offset;
-  j["size"] = c.size;
+  if (e.ctx != nullptr) {
+    const engine::OpContext& c = *e.ctx;
+    j["pid"] = c.pid;
+    j["process"] = ProcessName(c.pid);
+    j["op"] = policy::OpName(c.op);
+    j["path"] = std::string(c.path);
+    if (!c.path2.empty()) j["path2"] = std::string(c.path2);
+    j["offset"] = c.offset;
+    j["size"] = c.size;
+  }
   j["rule"] = std::string(e.rule);
   j["action"] = std::string(e.action);
   j["result"] = e.result;
+  for (const auto& [key, value] : e.details) j[key] = value;
   std::lock_guard lock(mu_);  // the sequence number follows the order of the lines
   j["seq"] = seq_.fetch_add(1, std::memory_order_relaxed) + 1;
   const std::string line = j.dump();

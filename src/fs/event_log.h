@@ -1,7 +1,9 @@
 // The fault event log: one JSON line per injected fault (what the application was told), to a
 // file given at mount. Fields: seq, t_ns (monotonic), pid, process, op, path, path2, offset, size,
-// rule, action, result. Everything but t_ns, pid and process is a function of the operations and
-// the seed, so two single-threaded runs of the same workload give the same lines in those fields.
+// rule, action, result; a live crash adds model, state, state_dir, killed, and has no op fields
+// when it came from the control socket. Everything but t_ns, pid and process is a function of the
+// operations and the seed, so two single-threaded runs of the same workload give the same lines in
+// those fields.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "faultfs/core/status.h"
@@ -21,10 +24,12 @@
 namespace faultfs::fs {
 
 struct FaultEvent {
-  const engine::OpContext* ctx = nullptr;
+  const engine::OpContext* ctx = nullptr;  // null when no op caused it (`faultfs ctl MOUNT crash`)
   std::string_view rule;
   std::string_view action;
   std::string result;  // "EIO", "delayed 12.5 ms", "torn: 2 of 4 units kept", ...
+  // More fields, for events that carry more than a result (a live crash: its state, ...).
+  std::vector<std::pair<std::string, std::string>> details = {};
 };
 
 class EventLog {

@@ -82,12 +82,17 @@ Inode& InodeTable::Ref(const struct stat& st, UniqueFd fd, uint64_t n) {
   {
     std::lock_guard lock(shard.mu);
     auto [it, inserted] = shard.map.try_emplace(key);
-    if (!inserted && fd.valid() && IsReusedNumber(*it->second, fd.get())) {
+    // A stale inode (from before a live crash) is never the file found now, even by number.
+    if (!inserted &&
+        (IsStale(*it->second) || (fd.valid() && IsReusedNumber(*it->second, fd.get())))) {
       it->second->retired_ = true;  // the kernel still refers to it; its forget frees it
       shard.retired.push_back(std::move(it->second));
       inserted = true;
     }
-    if (inserted) it->second = std::make_unique<Inode>(key, st.st_mode & S_IFMT);
+    if (inserted) {
+      it->second = std::make_unique<Inode>(key, st.st_mode & S_IFMT,
+                                           epoch_.load(std::memory_order_acquire));
+    }
     inode = it->second.get();
     inode->nlookup_ += n;
     // Adopt the caller's descriptor while the shard lock keeps a concurrent forget away.
@@ -221,6 +226,32 @@ std::string InodeTable::PathOf(const Inode& inode) const {
     path += *it;
   }
   return path;
+}
+
+std::vector<InodeTable::KnownName> InodeTable::KnownNames() const {
+  std::vector<KnownName> out;
+  std::vector<InodeKey> parents;  // resolved after: one shard lock at a time
+  for (const auto& shard : shards_) {
+    std::lock_guard shard_lock(shard.mu);
+    auto add = [&](const Inode& inode) {
+      std::lock_guard lock(path_mu_);
+      out.push_back(KnownName{&inode, nullptr, inode.name_});
+      parents.push_back(inode.parent_);
+    };
+    for (const auto& [key, inode] : shard.map) add(*inode);
+    for (const auto& inode : shard.retired) add(*inode);
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (parents[i] == root_->key()) {
+      out[i].parent = root_.get();
+      continue;
+    }
+    const Shard& shard = const_cast<InodeTable*>(this)->ShardFor(parents[i]);
+    std::lock_guard shard_lock(shard.mu);
+    const auto it = shard.map.find(parents[i]);
+    if (it != shard.map.end()) out[i].parent = it->second.get();
+  }
+  return out;
 }
 
 size_t InodeTable::size() const {

@@ -24,6 +24,11 @@
 // rename), so rules on paths can be matched without keeping path strings per inode; PathOf() walks
 // the parents. A hard-linked file answers to the name it was last reached by.
 //
+// Live crashes. After a live crash rolled the backing directory back (live_crash.h), every inode
+// known until then names an object that is gone. MarkAllStale() starts a new epoch: inodes of
+// earlier epochs are stale (ops on them fail with ESTALE, and a lookup that finds one by number
+// retires it like a reused number), and new lookups get new inodes.
+//
 // Lock order: evict_mu_ -> Shard::mu -> Inode::mu_ -> path_mu_. Inode::mu_ is never held across a
 // FUSE reply.
 #pragma once
@@ -60,7 +65,7 @@ struct InodeKeyHash {
 
 class Inode {
  public:
-  Inode(InodeKey key, mode_t type) : key_(key), type_(type) {}
+  Inode(InodeKey key, mode_t type, uint32_t epoch = 0) : key_(key), type_(type), epoch_(epoch) {}
   Inode(const Inode&) = delete;
   Inode& operator=(const Inode&) = delete;
 
@@ -74,6 +79,7 @@ class Inode {
   friend class InodeFd;
   const InodeKey key_;
   const mode_t type_;
+  const uint32_t epoch_;  // the table's epoch when this inode was made (see MarkAllStale)
   uint64_t nlookup_ = 0;  // guarded by the shard mutex of the table holding this inode
 
   std::mutex mu_;
@@ -140,6 +146,21 @@ class InodeTable {
   // The inode's path relative to the root ("" for the root), from the names it was reached by.
   std::string PathOf(const Inode& inode) const;
   size_t cached_fds() const { return cached_fds_.load(std::memory_order_relaxed); }
+
+  // After a live crash: every inode known now is stale (the root never is).
+  void MarkAllStale() { epoch_.fetch_add(1, std::memory_order_release); }
+  bool IsStale(const Inode& inode) const {
+    return inode.epoch_ != epoch_.load(std::memory_order_acquire) && &inode != root_.get();
+  }
+  // Every inode the table knows (retired ones too), with the directory and name it was last
+  // reached by; `parent` is null when that directory is no longer known. The pointers only
+  // identify inodes: a concurrent forget may free them.
+  struct KnownName {
+    const Inode* inode = nullptr;
+    const Inode* parent = nullptr;
+    std::string name;
+  };
+  std::vector<KnownName> KnownNames() const;
   size_t max_cached_fds() const { return max_cached_fds_; }
 
  private:
@@ -168,6 +189,7 @@ class InodeTable {
   std::mutex evict_mu_;
   mutable std::mutex path_mu_;  // every inode's parent_ and name_
   std::array<Shard, kShards> shards_;
+  std::atomic<uint32_t> epoch_{0};
 };
 
 }  // namespace faultfs::fs

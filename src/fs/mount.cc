@@ -25,6 +25,7 @@
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/random.h"
 #include "fuse_uring_abi.h"
+#include "live_crash.h"
 #include "passthrough.h"
 #include "request_loop.h"
 #include "uring_transport.h"
@@ -181,6 +182,20 @@ void AbortConnection(const MountEntry& mount) {
   abort_file << "1";
 }
 
+// A crash rule rolls the backing directory back to a state of the recording: without one there is
+// nothing to roll back to.
+Status CheckCrashRules(const policy::Policy& policy, bool recording) {
+  if (recording) return Status::Ok();
+  for (const policy::Rule& rule : policy.rules) {
+    if (std::holds_alternative<policy::CrashAction>(rule.action)) {
+      return Status::Invalid("rule '" + rule.id +
+                             "' has action crash, which needs a recording mount (mount with "
+                             "--record LOG): the crash rolls back to a state of the recording");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool IsInPlace(const MountOptions& options) {
@@ -198,6 +213,7 @@ struct Mount::Impl {
   std::unique_ptr<fs::Passthrough> fs;
   std::unique_ptr<fs::UringTransport> uring;
   std::unique_ptr<fs::Deferrer> deferrer;
+  std::unique_ptr<fs::LiveCrash> live_crash;  // recording mounts only
   fuse_session* session = nullptr;
   std::optional<MountEntry> mount;  // this mount, as the kernel listed it when mounted
   unsigned read_ahead_kb = 0;       // applied after INIT
@@ -250,6 +266,7 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   const sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   FAULTFS_RETURN_IF_ERROR(ValidateOptions(options));
+  FAULTFS_RETURN_IF_ERROR(CheckCrashRules(options.policy, !options.record_file.empty()));
   auto backing = RealDir(options.backing, "backing directory");
   if (!backing.ok()) return backing.status();
   auto mountpoint =
@@ -295,6 +312,11 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   if (impl->session == nullptr) return Status::Invalid("libfuse could not create a session");
   impl->deferrer = std::make_unique<fs::Deferrer>(impl->session, 4);
   impl->fs->set_faults(impl->engine.get(), impl->deferrer.get(), &impl->events);
+  if (impl->recorder) {
+    impl->live_crash = std::make_unique<fs::LiveCrash>(
+        *impl->fs, impl->session, *impl->recorder, *impl->deferrer, impl->events);
+    impl->fs->set_live_crash(impl->live_crash.get());
+  }
   const int dev_fd = dev->get();
   const fuse_custom_io io{RouteReply, ReadRequest, nullptr, nullptr};
   if (fuse_session_custom_io(impl->session, &io, dev->release()) != 0) {
@@ -410,6 +432,31 @@ Status Mount::Mark(std::string text) {
 bool Mount::Recording() const { return impl_->recorder != nullptr; }
 uint64_t Mount::Recorded() const {
   return impl_->recorder != nullptr ? impl_->recorder->recorded() : 0;
+}
+Result<LiveCrashReport> Mount::Crash(const std::string& model,
+                                     const std::vector<std::string>& kill) {
+  if (impl_->live_crash == nullptr)
+    return Status::Invalid("this mount is not recording (mount it with --record LOG): a crash "
+                           "rolls back to a state of the recording");
+  fs::CrashRequest request;
+  request.model = model;
+  request.kill =
+      kill.empty() ? policy::CrashAction::Kill::kNone : policy::CrashAction::Kill::kNamed;
+  request.process_names = kill;
+  return impl_->live_crash->Crash(request, impl_->engine->seed());
+}
+Result<LiveCrashReport> Mount::Recover() {
+  if (impl_->live_crash == nullptr)
+    return Status::Invalid("the mount has not crashed: nothing to recover");
+  return impl_->live_crash->Recover();
+}
+bool Mount::Crashed() const { return impl_->fs->Crashed(); }
+std::optional<LiveCrashReport> Mount::LastCrash() const {
+  if (impl_->live_crash == nullptr) return std::nullopt;
+  return impl_->live_crash->Last();
+}
+Status Mount::CheckPolicy(const policy::Policy& policy) const {
+  return CheckCrashRules(policy, Recording());
 }
 void Mount::SubscribeEvents(std::function<bool(const std::string&)> sink) {
   impl_->events.Subscribe(std::move(sink));

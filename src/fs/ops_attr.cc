@@ -91,6 +91,7 @@ void Passthrough::Setattr(Reply& r, fuse_ino_t ino, struct stat* attr, int to_se
     change.emplace(*space, inode.key(), fd->get());
   }
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   int applied = 0;
   const int err = ApplySetattr(open_fd, fd->get(), *attr, to_set, &applied);
   if (change) change->Settle();

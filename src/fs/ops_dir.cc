@@ -140,6 +140,7 @@ void Passthrough::Fsyncdir(Reply& r, fuse_ino_t, int datasync, fuse_file_info* f
   const int fd = DirOf(fi).fd.get();
   // Held across the sync: every change recorded before it happened before the sync started.
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   const int res = datasync ? fdatasync(fd) : fsync(fd);
   const int err = res == 0 ? 0 : errno;
   if (err == 0 && recording()) {

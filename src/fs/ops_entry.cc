@@ -101,6 +101,7 @@ void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted()) return (void)r.Err(inode.err());
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   if (mknodat(pfd->get(), name, mode, rdev) != 0) return (void)r.Err(errno);
   inode.Keep();
   if (recording()) {
@@ -121,6 +122,7 @@ void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted()) return (void)r.Err(inode.err());
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   if (mkdirat(pfd->get(), name, mode) != 0) return (void)r.Err(errno);
   inode.Keep();
   if (recording()) {
@@ -139,6 +141,7 @@ void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted()) return (void)r.Err(inode.err());
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   if (symlinkat(target, pfd->get(), name) != 0) return (void)r.Err(errno);
   inode.Keep();
   if (recording()) {
@@ -161,6 +164,7 @@ void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const ch
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   // AT_EMPTY_PATH links the inode itself (the daemon has CAP_DAC_READ_SEARCH as root).
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   if (linkat(fd->get(), "", pfd->get(), new_name, AT_EMPTY_PATH) != 0) return (void)r.Err(errno);
   if (recording()) {
     record::Op op =
@@ -180,6 +184,7 @@ int Passthrough::RemoveName(fuse_req_t req, const Inode& dir, int dir_fd, const 
   if (SpaceAccount* space = space_.load(std::memory_order_acquire))
     removal.emplace(*space, dir_fd, name);
   auto order = RecordOrder();
+  if (Fenced()) return EIO;
   // Named before the removal: afterwards the entry (and perhaps the object) is gone.
   std::optional<record::Op> op;
   if (recording()) {
@@ -222,6 +227,7 @@ void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino
     replaced->UnlessSameAs(pfd->get(), name);
   }
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   // Named as before the rename (the record says what moved where): the object at the old name.
   std::optional<record::Op> op;
   if (recording()) {

@@ -12,6 +12,7 @@
 #include "data_faults.h"
 #include "deferrer.h"
 #include "event_log.h"
+#include "live_crash.h"
 #include "passthrough.h"
 
 namespace faultfs::fs {
@@ -73,6 +74,8 @@ std::string Passthrough::TargetPath(const Inode* inode, const Inode* parent, con
 void Passthrough::LogFired(const engine::OpContext& ctx, const engine::Decision& d) {
   if (events_ == nullptr) return;
   for (const policy::Rule* rule : d.fired) {
+    // A crash logs itself once it knows the state it rolled back to (live_crash.cc).
+    if (rule == d.outcome && std::holds_alternative<policy::CrashAction>(rule->action)) continue;
     FaultEvent e;
     e.ctx = &ctx;
     e.rule = rule->id;
@@ -96,7 +99,61 @@ bool Passthrough::Uncached(const Inode& inode) const {
          (writes && engine_->MayTarget(policy::Op::kWrite, path, inode.type()));
 }
 
+void Passthrough::DoomIfCrashedMeanwhile() {
+  // A crash that began after this op's gate doomed what it found held, maybe before this request
+  // was. While crashed, everything held is from before the crash; once recovered, only this one
+  // is known to be.
+  if (crash_state_.load(std::memory_order_acquire) == gate_crash_state_) return;
+  if (Crashed()) {
+    deferrer_->Doom();
+  } else {
+    deferrer_->DoomOne(CurrentRequest::unique());
+  }
+}
+
+int Passthrough::CrashError(const OpTarget& t) {
+  // A request held since before the crash (delay, stall, freeze) would rerun in another world.
+  const bool doomed = deferrer_ != nullptr && deferrer_->TakeDoomed(CurrentRequest::unique());
+  if (doomed || Crashed()) return EIO;
+  for (const Inode* inode : {t.inode, t.inode2, t.parent, t.parent2}) {
+    if (inode != nullptr && inodes_.IsStale(*inode)) return ESTALE;
+  }
+  return 0;
+}
+
+Passthrough::GateResult Passthrough::CrashHere(Reply& r, const policy::CrashAction& c,
+                                               const engine::OpContext& ctx,
+                                               const std::string& rule) {
+  if (live_crash_ != nullptr) {
+    const CrashRequest request{.model = c.model,
+                               .kill = c.kill,
+                               .process_names = c.process_names,
+                               .caller = ctx.pid,
+                               .rule = rule,
+                               .op = &ctx};
+    // The op answers EIO once its caller is killed, before the rollback: the caller must not see
+    // a result, and need not wait for the rollback. A failed rollback is logged by the crash.
+    (void)live_crash_->Crash(request, engine_->seed(), [&r] { r.Err(EIO); });
+    if (r.answered()) return GateResult::kAnswered;
+  }
+  // Not crashed by this rule: another crash came first (the op fails like every other), or the
+  // recording ended at an earlier crash (logged; the op runs).
+  if (live_crash_ == nullptr || Crashed()) {
+    r.Err(EIO);
+    return GateResult::kAnswered;
+  }
+  return GateResult::kRun;
+}
+
 Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f) {
+  // While the mount never crashed, this one relaxed load is all a crash costs an op.
+  gate_crash_state_ = crash_state_.load(std::memory_order_relaxed);
+  if (gate_crash_state_ != 0) {
+    if (const int err = CrashError(t); err != 0) {
+      r.Err(err);
+      return GateResult::kAnswered;
+    }
+  }
   if (engine_ == nullptr) return GateResult::kRun;
   std::optional<engine::Decision> saved;
   if (deferrer_ != nullptr) {
@@ -104,6 +161,7 @@ Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f)
     if (!saved && deferrer_->frozen()) {  // the mount answers nothing until thawed
       deferrer_->HoldFrozen(std::vector<char>(CurrentRequest::data(), CurrentRequest::data() + CurrentRequest::size()));
       r.None();
+      DoomIfCrashedMeanwhile();
       return GateResult::kDeferred;
     }
   }
@@ -154,10 +212,13 @@ Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f)
         deferrer_->Defer(std::move(copy), std::move(rest), Deferrer::Clock::now() + wait, d.stall != nullptr);
       }
       r.None();
+      DoomIfCrashedMeanwhile();
       return GateResult::kDeferred;
     }
   }
   f.caller_ = ctx.pid;
+  if (const auto* c = f.As<policy::CrashAction>())
+    return CrashHere(r, *c, ctx, f.decision_.outcome->id);
   if (f.As<policy::ErrnoAction>() != nullptr) {
     r.Err(f.err());
     return GateResult::kAnswered;

@@ -91,6 +91,7 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   }
   // Only a truncating open changes the file (and takes its place in the record order).
   auto order = (fi->flags & O_TRUNC) != 0 ? RecordOrder() : std::unique_lock<std::mutex>();
+  if ((fi->flags & O_TRUNC) != 0 && Fenced()) return (void)r.Err(EIO);
   UniqueFd fd(open(ProcFdPath(ifd->get()).c_str(), (fi->flags & ~kNotForReopen) | O_CLOEXEC));
   const int err = fd ? 0 : errno;
   if (change) change->Settle();
@@ -115,6 +116,7 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
   int err = 0;
   if (new_inode.granted()) {
     auto order = RecordOrder();
+    if (Fenced()) return (void)r.Err(EIO);
     fd.reset(openat(pfd->get(), name, flags | O_CREAT | O_EXCL, mode));
     err = fd ? 0 : errno;
     if (err == 0 && recording()) RecordCreate(r.req(), dir, fd.get(), name, mode);
@@ -186,6 +188,10 @@ UniqueFd Passthrough::OpenExisting(fuse_req_t req, const Inode& dir, int dir_fd,
       change.emplace(*space, InodeKey{st.st_ino, st.st_dev}, path.get());
   }
   auto order = RecordOrder();
+  if (Fenced()) {
+    errno = EIO;
+    return UniqueFd();
+  }
   UniqueFd fd(openat(dir_fd, name, flags));
   const int err = errno;
   if (change) change->Settle();
@@ -295,6 +301,7 @@ void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) 
   // nothing is recorded. The order is held across the sync, so that every change recorded before
   // it happened before the sync started and is covered by it.
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   const int res = datasync ? fdatasync(h.fd.get()) : fsync(h.fd.get());
   if (res != 0) return (void)r.Err(errno);
   if (recording()) {
@@ -322,6 +329,7 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
     }
   }
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   const int err = fallocate(h.fd.get(), mode, off, len) == 0 ? 0 : errno;
   if (change) change->Settle();
   if (err == 0 && recording()) {
@@ -359,6 +367,7 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
   loff_t in = off_in;
   loff_t out = off_out;
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   const ssize_t n = copy_file_range(HandleOf(fi_in).fd.get(), &in, dst.fd.get(), &out, len,
                                     static_cast<unsigned>(flags));
   const int err = n < 0 ? errno : 0;

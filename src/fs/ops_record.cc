@@ -70,6 +70,10 @@ void Passthrough::RecordWrite(fuse_req_t req, const FileHandle& h, const char* d
 ssize_t Passthrough::WriteAndRecord(fuse_req_t req, const FileHandle& h, const char* data, size_t n,
                                     off_t off) {
   auto order = RecordOrder();
+  if (Fenced()) {
+    errno = EIO;
+    return -1;
+  }
   const ssize_t written = pwrite(h.fd.get(), data, n, off);
   if (written <= 0 || !recording()) return written;
   off_t at = off;

@@ -177,6 +177,19 @@ Status Passthrough::SetCapacity(const std::optional<policy::Capacity>& budget) {
   return Status::Ok();
 }
 
+Status Passthrough::RemeasureSpace() {
+  std::lock_guard lock(space_mu_);
+  if (space_owner_ == nullptr) return Status::Ok();
+  auto root = inodes_.Fd(inodes_.root());
+  if (!root.ok()) return root.status();
+  auto used = SpaceAccount::Measure(root->get());
+  if (!used.ok()) return used.status();
+  space_owner_->model().SetUsed(*used);
+  return Status::Ok();
+}
+
+void Passthrough::ForgetWriteHistory() { history_->Clear(); }
+
 const fuse_lowlevel_ops& Passthrough::Ops() {
   static const fuse_lowlevel_ops ops = MakeOps();
   return ops;

@@ -33,6 +33,7 @@ void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const cha
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   const int err =
       setxattr(ProcFdPath(fd->get()).c_str(), name, value, size, flags) == 0 ? 0 : errno;
   if (err == 0 && recording()) {
@@ -69,6 +70,7 @@ void Passthrough::Removexattr(Reply& r, fuse_ino_t ino, const char* name) {
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   auto order = RecordOrder();
+  if (Fenced()) return (void)r.Err(EIO);
   const int err = removexattr(ProcFdPath(fd->get()).c_str(), name) == 0 ? 0 : errno;
   if (err == 0 && recording()) {
     record::Op op = NewRecord(record::OpKind::kRemovexattr, r.req(), &InodeOf(ino),

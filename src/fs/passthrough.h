@@ -29,6 +29,7 @@ class UringTransport;
 class Deferrer;
 class EventLog;
 class WriteHistory;
+class LiveCrash;
 
 // What an operation is about, as the fault gate describes it to the engine.
 struct OpTarget {
@@ -156,6 +157,23 @@ class Passthrough {
   // Recording (--record): null when off.
   void set_recorder(Recorder* recorder) { recorder_ = recorder; }
 
+  // Live crash points (live_crash.h): null unless the mount records.
+  void set_live_crash(LiveCrash* crash) { live_crash_ = crash; }
+  // Crashed: every op fails with EIO, and mutations that passed the gate before the crash find
+  // themselves fenced (Fenced()) when they take the record order. Once recovered, ops on inodes
+  // from before the crash fail with ESTALE.
+  void SetCrashed(bool crashed) {
+    crash_state_.store(crashed ? kCrashed | kHasCrashed : kHasCrashed, std::memory_order_seq_cst);
+  }
+  bool Crashed() const { return (crash_state_.load(std::memory_order_acquire) & kCrashed) != 0; }
+  // After a live crash replaced the backing directory's contents.
+  void ForgetWriteHistory();
+  Status RemeasureSpace();
+  // The FUSE node id of an inode of the table (which may be gone: the kernel only compares it).
+  fuse_ino_t NodeId(const Inode* inode) {
+    return inode == &inodes_.root() ? FUSE_ROOT_ID : reinterpret_cast<fuse_ino_t>(inode);
+  }
+
   // Where libfuse's replies go (the session's custom writev): the io_uring transport when set.
   void set_uring(UringTransport* uring) { uring_ = uring; }
   UringTransport* uring() const { return uring_; }
@@ -166,6 +184,13 @@ class Passthrough {
   // op) answered it, kDeferred when it will rerun later (delay, stall, freeze).
   enum class GateResult { kRun, kAnswered, kDeferred };
   GateResult Gate(Reply& r, const OpTarget& t, Fault& f);
+  // The gate after a live crash: EIO while crashed (and for requests held since before it),
+  // ESTALE for objects from before it; 0 lets the op go on.
+  int CrashError(const OpTarget& t);
+  void DoomIfCrashedMeanwhile();
+  // A crash rule fired for this op (which then does not run).
+  GateResult CrashHere(Reply& r, const policy::CrashAction& c, const engine::OpContext& ctx,
+                       const std::string& rule);
   std::string TargetPath(const Inode* inode, const Inode* parent, const char* name) const;
   void LogFired(const engine::OpContext& ctx, const engine::Decision& d);
   // Whether a file at `path` must be served around the page cache (rules on its reads or writes).
@@ -192,6 +217,12 @@ class Passthrough {
     return recorder_ != nullptr ? recorder_->Order() : std::unique_lock<std::mutex>();
   }
   bool recording() const { return recorder_ != nullptr; }
+  // Checked by a mutation once it holds RecordOrder(): a live crash began since its gate (whether
+  // or not the mount has recovered since), so it must not touch the backing directory (the crash
+  // waited for the order, then rolled back). An op runs on one thread from its gate on.
+  bool Fenced() const {
+    return crash_state_.load(std::memory_order_relaxed) != gate_crash_state_;
+  }
   void Record(record::Op op) {
     if (recorder_ != nullptr) recorder_->Append(std::move(op));
   }
@@ -235,6 +266,11 @@ class Passthrough {
   std::unique_ptr<WriteHistory> history_;
   InitPatch init_patch_;
   Recorder* recorder_ = nullptr;
+  LiveCrash* live_crash_ = nullptr;
+  static constexpr uint32_t kCrashed = 1;     // crashed now
+  static constexpr uint32_t kHasCrashed = 2;  // crashed at some point: stale inodes may exist
+  std::atomic<uint32_t> crash_state_{0};      // 0 until a crash: the gate's one extra load
+  static inline thread_local uint32_t gate_crash_state_ = 0;  // crash_state_ at this op's gate
   std::mutex space_mu_;  // serializes SetCapacity
   std::unique_ptr<SpaceAccount> space_owner_;
   std::atomic<SpaceAccount*> space_{nullptr};  // set once, then lives as long as the mount

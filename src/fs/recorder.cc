@@ -43,6 +43,7 @@ Result<std::unique_ptr<Recorder>> Recorder::Start(const std::string& log_path,
 }
 
 void Recorder::Append(record::Op op) {
+  if (finished_) return;  // after a live crash, changes to the rolled-back directory
   op.time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::steady_clock::now() - start_)
                                          .count());
@@ -64,15 +65,16 @@ Status Recorder::Mark(std::string text) {
   op.kind = record::OpKind::kMark;
   op.data = std::move(text);
   auto order = Order();
-  if (finished_) return Status::Invalid("the recording has finished (the mount is stopping)");
+  if (finished_) return Status::Invalid("the recording has finished (" + finished_why_ + ")");
   Append(std::move(op));
   std::lock_guard lock(error_mu_);
   return error_;
 }
 
-Status Recorder::Finish() {
+Status Recorder::Finish(std::string why) {
   {
     auto order = Order();
+    if (!finished_) finished_why_ = std::move(why);
     finished_ = true;
   }
   Status synced = writer_->Sync();

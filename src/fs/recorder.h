@@ -24,17 +24,22 @@ class Recorder {
   // Held by a mutation from before it changes the backing directory until its record is
   // appended, so that the log's order is the order of the changes.
   std::unique_lock<std::mutex> Order() { return std::unique_lock(order_mu_); }
-  // Appends `op` (time stamped here). A failure stops the recording: it is logged once, and
-  // Finish() reports it.
+  // Appends `op` (time stamped here), unless the recording has finished; called with Order()
+  // held. A failure stops the recording: it is logged once, and Finish() reports it.
   void Append(record::Op op);
   // A change that reached the backing directory but could not be recorded: the recording is
   // incomplete from here. Logged once; Finish() reports it.
   void Fail(Status why);
   // A marker from the workload, in order with the ops; an error once the recording is finished.
   Status Mark(std::string text);
-  // Writes out and syncs the log; the first error of the recording, if any. Markers are refused
-  // from then on (the mount has stopped: nothing they could be ordered with follows).
-  Status Finish();
+  // Writes out and syncs the log; the first error of the recording, if any. Nothing is recorded
+  // from then on, and markers are refused saying `why` (the mount is stopping, or a live crash
+  // ended the recording). Finishing again only syncs again.
+  Status Finish(std::string why = "the mount is stopping");
+  bool finished() {
+    auto order = Order();
+    return finished_;
+  }
   // Removes the log and its snapshot: the mount they were for never started.
   Status Discard();
   uint64_t recorded() const { return writer_ != nullptr ? writer_->appended() : 0; }
@@ -47,6 +52,7 @@ class Recorder {
   const std::string log_path_;
   const std::string base_;  // the snapshot directory
   bool finished_ = false;   // guarded by order_mu_
+  std::string finished_why_;  // guarded by order_mu_
   std::mutex order_mu_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::mutex error_mu_;

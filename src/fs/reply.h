@@ -21,6 +21,7 @@ class Reply {
   ~Reply();
 
   fuse_req_t req() const { return req_; }
+  bool answered() const { return req_ == nullptr; }
 
   // Each returns libfuse's result: non-zero means the kernel did not get the reply (the request was
   // interrupted), which matters to replies that hand the kernel a reference (entries, open files).

@@ -30,6 +30,11 @@ class WriteHistory {
   // Puts back what the file held at its last successful sync; false if history was incomplete.
   bool DropUnsynced(const InodeKey& inode, int fd);
   void Synced(const InodeKey& inode);  // a real fsync succeeded: the history restarts
+  // After a live crash: the files it knew are gone (and their numbers may name new files).
+  void Clear() {
+    std::lock_guard lock(mu_);
+    files_.clear();
+  }
 
  private:
   struct Entry {

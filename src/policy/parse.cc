@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "faultfs/core/errno_names.h"
+#include "faultfs/crash/state.h"
 #include "faultfs/policy/glob.h"
 #include "faultfs/policy/path_regex.h"
 
@@ -73,6 +74,7 @@ OpSet ApplicableOps(const Action& action) {
     OpSet operator()(const FsyncFailAction&) const { return of({Op::kFsync, Op::kFdatasync}); }
     OpSet operator()(const KillAction&) const { return OpSet().set(); }
     OpSet operator()(const FreezeAction&) const { return OpSet().set(); }
+    OpSet operator()(const CrashAction&) const { return OpSet().set(); }
   };
   return std::visit(Visitor{set_of}, action);
 }
@@ -312,7 +314,7 @@ class Parser {
                   "flags", "pid", "uid", "gid", "process", "probability", "nth", "every", "after",
                   "max_times", "window", "flakey", "after_rule", "action", "errno", "delay",
                   "bandwidth", "stall", "short", "torn", "corrupt", "misdirect", "fsync_fail",
-                  "kill"},
+                  "kill", "crash"},
               "a [[rule]]");
     if (const auto* n = t.get("id")) {
       if (auto id = String(*n, "id")) {
@@ -449,12 +451,12 @@ class Parser {
   void ParseAction(const toml::table& t, Rule& rule) {
     static const std::vector<std::string> kActions = {
         "errno", "delay", "bandwidth", "stall", "short", "torn", "corrupt", "misdirect",
-        "stale", "lose", "lie", "fsync_fail", "kill", "freeze"};
+        "stale", "lose", "lie", "fsync_fail", "kill", "freeze", "crash"};
     const auto* n = t.get("action");
     if (n == nullptr) {
       Error(t, "rule '" + rule.id + "' has no action (expected action = one of: errno, delay, "
                "bandwidth, stall, short, torn, corrupt, misdirect, stale, lose, lie, fsync_fail, "
-               "kill, freeze)");
+               "kill, freeze, crash)");
       return;
     }
     const auto name = String(*n, "action");
@@ -497,9 +499,12 @@ class Parser {
       rule.action = ParseKill(params);
     } else if (*name == "freeze") {
       rule.action = FreezeAction{};
+    } else if (*name == "crash") {
+      rule.action = ParseCrash(params);
     } else {
       Error(*n, "unknown action '" + *name + "' (expected one of: errno, delay, bandwidth, "
-                "stall, short, torn, corrupt, misdirect, stale, lose, lie, fsync_fail, kill, freeze)");
+                "stall, short, torn, corrupt, misdirect, stale, lose, lie, fsync_fail, kill, "
+                "freeze, crash)");
       return;
     }
     const bool takes_params = *name != "stale" && *name != "lose" && *name != "lie" && *name != "freeze";
@@ -789,6 +794,55 @@ class Parser {
       }
     }
     return k;
+  }
+
+  CrashAction ParseCrash(const toml::node* params) {
+    CrashAction c;
+    const auto* t = params == nullptr ? nullptr : Table(*params, "crash");
+    if (t == nullptr) return c;
+    CheckKeys(*t, {"model", "kill"}, "crash");
+    if (const auto* n = t->get("model")) {
+      c.model = String(*n, "crash.model").value_or(c.model);
+      if (auto model = crash::ParseModel(c.model); !model.ok()) {
+        // The model list of ParseModel's message spans lines; a policy error is one line.
+        const std::string& why = model.status().message();
+        Error(*n, "crash.model: " + why.substr(0, why.find(';')) +
+                      " (expected prefix, pp, pp-strict, weak, weak-rename, reorder-K or torn-N; "
+                      "see docs/persistence-models.md)");
+      }
+    }
+    if (const auto* n = t->get("kill")) ParseCrashKill(*n, c);
+    return c;
+  }
+
+  // "caller", "group", "none", or the command names of the processes to kill.
+  void ParseCrashKill(const toml::node& n, CrashAction& c) {
+    if (const auto s = n.value<std::string>()) {
+      if (*s == "caller") {
+        c.kill = CrashAction::Kill::kCaller;
+      } else if (*s == "group") {
+        c.kill = CrashAction::Kill::kGroup;
+      } else if (*s == "none") {
+        c.kill = CrashAction::Kill::kNone;
+      } else {
+        Error(n, "crash.kill must be \"caller\", \"group\", \"none\" or an array of process "
+                 "names (e.g. [\"postgres\"]), got '" + *s + "'");
+      }
+      return;
+    }
+    if (n.as_array() == nullptr) {
+      Error(n, "crash.kill must be \"caller\", \"group\", \"none\" or an array of process names");
+      return;
+    }
+    c.kill = CrashAction::Kill::kNamed;
+    for (auto& [name, at] : Strings(n, "crash.kill")) {
+      if (name.empty() || name.size() > 15) {
+        Error(*at, "crash.kill: '" + name + "' is not a command name (1 to 15 characters, as in "
+                   "/proc/PID/comm)");
+      }
+      c.process_names.push_back(name);
+    }
+    if (c.process_names.empty()) Error(n, "crash.kill: an empty list kills no one; write \"none\"");
   }
 
   void CheckOpsFitAction(const toml::table& t, Rule& rule) {

@@ -23,6 +23,14 @@ TEST(ParseCommand, EveryCommand) {
   EXPECT_TRUE(std::get<EnableRule>(*ParseCommand(R"({"cmd":"enable","id":"r"})")).enabled);
   EXPECT_TRUE(std::get<TailEvents>(*ParseCommand(R"({"cmd":"events","follow":true})")).follow);
   EXPECT_FALSE(std::get<TailEvents>(*ParseCommand(R"({"cmd":"events"})")).follow);
+  EXPECT_TRUE(std::holds_alternative<RecoverMount>(*ParseCommand(R"({"cmd":"recover"})")));
+  const auto plain = std::get<CrashMount>(*ParseCommand(R"({"cmd":"crash"})"));
+  EXPECT_EQ(plain.model, "pp");
+  EXPECT_TRUE(plain.kill.empty()) << "no caller: nobody is killed unless named";
+  const auto named =
+      std::get<CrashMount>(*ParseCommand(R"({"cmd":"crash","model":"weak","kill":["pg","x"]})"));
+  EXPECT_EQ(named.model, "weak");
+  EXPECT_EQ(named.kill, (std::vector<std::string>{"pg", "x"}));
 }
 
 TEST(ParseCommand, MalformedRequestsSayWhy) {
@@ -40,6 +48,9 @@ TEST(ParseCommand, MalformedRequestsSayWhy) {
       {R"({"cmd":"remove","id":7})", "must be a string"},
       {R"({"cmd":"enable","id":""})", "is empty"},
       {R"({"cmd":"events","follow":"yes"})", "true or false"},
+      {R"({"cmd":"crash","model":""})", "is empty"},
+      {R"({"cmd":"crash","kill":"postgres"})", "must be an array"},
+      {R"({"cmd":"crash","kill":[""]})", "must hold process names"},
       {std::string(kMaxLineBytes + 1, ' '), "longer than 1 MiB"},
   };
   for (const auto& c : cases) {

@@ -115,6 +115,14 @@ TEST_F(Crashtest, CheckerGetsItsEnvironmentAndTheMarkersBeforeTheCrash) {
   EXPECT_NE(strict.out.find("lost a"), std::string::npos) << strict.out;
 }
 
+TEST_F(Crashtest, WithoutACheckerTheBuiltInOracleJudges) {
+  const CommandResult r = RunCommand({FaultfsBinary(), "crashtest", "--dir", data_, "--workload", kSafe, "--model",
+                                      "pp", "--seed", "7"},
+                                     {"TMPDIR=" + dir_.path()}, 240);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("built-in oracle checks 2 durability facts"), std::string::npos) << r.err;
+}
+
 TEST_F(Crashtest, InconclusiveCheckerIsNotAPass) {
   const CommandResult r = Run(kSafe, "exit 5", "prefix");
   EXPECT_EQ(r.exit_code, 1) << r.out;

@@ -256,7 +256,8 @@ TEST(DescribeOutcome, EveryActionHasADescription) {
                                                policy::LyingFsyncAction{},
                                                policy::FsyncFailAction{},
                                                policy::KillAction{},
-                                               policy::FreezeAction{}};
+                                               policy::FreezeAction{},
+                                               policy::CrashAction{}};
   ASSERT_EQ(actions.size(), std::variant_size_v<policy::Action>) << "one of each kind";
   for (const auto& a : actions) {
     EXPECT_FALSE(DescribeOutcome(a, 5, EIO, 4096, 4 * 4096).empty()) << policy::ActionName(a);

@@ -191,6 +191,55 @@ TEST(ParsePolicy, ContradictionsAndMisplacedParameters) {
   EXPECT_TRUE(AnyContains(Errors("[[rule]]\nwindow = [5, 1]\naction = \"lie\"\n"), "window is empty"));
 }
 
+TEST(ParsePolicy, CrashAction) {
+  const Policy p = MustParse(R"(
+[[rule]]
+ops = ["fsync"]
+path = "**/*.wal"
+nth = 3
+action = "crash"
+[[rule]]
+action = "crash"
+crash = { model = "pp-strict", kill = "group" }
+[[rule]]
+action = "crash"
+crash = { kill = "none" }
+[[rule]]
+action = "crash"
+crash = { model = "reorder-3", kill = ["postgres", "pg_ctl"] }
+)");
+  ASSERT_EQ(p.rules.size(), 4U);
+  const auto& plain = std::get<CrashAction>(p.rules[0].action);
+  EXPECT_EQ(plain.model, "pp");
+  EXPECT_EQ(plain.kill, CrashAction::Kill::kCaller);
+  EXPECT_EQ(p.rules[0].match.nth, 3U);
+  EXPECT_EQ(std::get<CrashAction>(p.rules[1].action).model, "pp-strict");
+  EXPECT_EQ(std::get<CrashAction>(p.rules[1].action).kill, CrashAction::Kill::kGroup);
+  EXPECT_EQ(std::get<CrashAction>(p.rules[2].action).kill, CrashAction::Kill::kNone);
+  const auto& named = std::get<CrashAction>(p.rules[3].action);
+  EXPECT_EQ(named.kill, CrashAction::Kill::kNamed);
+  EXPECT_EQ(named.process_names, (std::vector<std::string>{"postgres", "pg_ctl"}));
+  EXPECT_TRUE(p.rules[1].match.ops.all()) << "a crash acts on any op";
+  EXPECT_NE(Explain(p).find("cuts the power"), std::string::npos) << Explain(p);
+}
+
+TEST(ParsePolicy, CrashErrorsHavePositions) {
+  const auto errors = Errors("[[rule]]\naction = \"crash\"\ncrash = { model = \"ppp\", when = 1 }\n"
+                             "[[rule]]\naction = \"crash\"\ncrash = { kill = \"all\" }\n"
+                             "[[rule]]\naction = \"crash\"\ncrash = { kill = [] }\n"
+                             "[[rule]]\naction = \"errno\"\nerrno = \"EIO\"\ncrash = {}\n");
+  EXPECT_TRUE(AnyContains(errors, "p.toml:3:19: crash.model: unknown persistence model 'ppp'"))
+      << ::testing::PrintToString(errors);
+  EXPECT_TRUE(AnyContains(errors, "p.toml:3:33: unknown key 'when' in crash"))
+      << ::testing::PrintToString(errors);
+  EXPECT_TRUE(AnyContains(errors, "p.toml:6:18: crash.kill must be"))
+      << ::testing::PrintToString(errors);
+  EXPECT_TRUE(AnyContains(errors, "p.toml:9:18: crash.kill: an empty list kills no one"))
+      << ::testing::PrintToString(errors);
+  EXPECT_TRUE(AnyContains(errors, "'crash' configures action 'crash'"))
+      << ::testing::PrintToString(errors);
+}
+
 TEST(ParsePolicy, ProbabilityEdgesAreAccepted) {
   EXPECT_TRUE(ParsePolicy("[[rule]]\nprobability = 0\naction = \"lie\"\n", "p").ok());
   EXPECT_TRUE(ParsePolicy("[[rule]]\nprobability = 1\naction = \"lie\"\n", "p").ok());

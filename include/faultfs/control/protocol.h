@@ -11,12 +11,18 @@
 //   freeze, thaw, release       the whole mount stops / resumes; stalled requests run now
 //   events {"follow": bool}     past event count, then (follow) every new event as its own line
 //   mark {"text": TEXT}         appends a marker to the record log (a recording mount only)
+//   crash {"model": M, "kill": [NAME...]}  a live crash point (a recording mount only): every op
+//                               fails, processes with those command names are killed, the
+//                               backing directory is rolled back to a crash state under model M
+//                               (default "pp"); the reply names the state
+//   recover                     a crashed mount serves again, on the rolled-back contents
 // A reply is sent once the change has taken effect: later operations see it.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "faultfs/core/status.h"
 
@@ -47,10 +53,16 @@ struct TailEvents {
 struct AddMark {
   std::string text;
 };
+struct CrashMount {
+  std::string model = "pp";
+  std::vector<std::string> kill;  // command names of the processes to kill; empty: none
+};
+struct RecoverMount {};
 
 using Command =
     std::variant<GetStatus, ListRules, GetStats, AddRules, RemoveRule, EnableRule, LoadPolicy,
-                 FreezeMount, ThawMount, ReleaseStalled, TailEvents, AddMark>;
+                 FreezeMount, ThawMount, ReleaseStalled, TailEvents, AddMark, CrashMount,
+                 RecoverMount>;
 
 // Parses one request line. Every malformed request gets an error saying what is wrong.
 Result<Command> ParseCommand(std::string_view line);

@@ -4,7 +4,10 @@
 // starts from and for every crash state built from it.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,9 +20,21 @@ namespace faultfs {
 // ("" for the root itself); a multiply linked inode appears once per name.
 using InodeNames = std::vector<std::pair<uint64_t, std::string>>;
 
+// Lets the caller put a regular file that has a single name in place itself instead of having it
+// copied (say, by moving in an identical copy it keeps): `path` is the file's path relative to the
+// source root, `st` its lstat, (`out_dir`, `name`) where it goes. True: the caller put a file
+// there, identical to a copy in contents and metadata. False: copy it.
+using TakeFile = std::function<Result<bool>(const std::string& path, const struct stat& st,
+                                            int out_dir, const char* name)>;
+
 // Copies the contents of directory `from` into directory `to`, which must exist and be empty.
 // When `inodes` is given, it receives the source's inode names.
-Status CopyTree(const std::string& from, const std::string& to, InodeNames* inodes = nullptr);
+Status CopyTree(const std::string& from, const std::string& to, InodeNames* inodes = nullptr,
+                const TakeFile& take = {});
+
+// Copies one object that is not a directory, `from` relative to directory `from_dir`, to `to`
+// relative to `to_dir` (which must not exist), the way CopyTree copies it.
+Status CopyEntry(int from_dir, const std::string& from, int to_dir, const std::string& to);
 
 // Removes `path` and everything under it (not following symlinks, not crossing mount points).
 // A missing path is not an error.

@@ -99,6 +99,14 @@ struct Enumeration {
 Enumeration Enumerate(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
                       uint64_t max_states);
 
+// The states of one crash point alone, without listing the others (a live crash needs only the
+// last one): how many `model` defines at `crash_point` (at most ops.size()), and state `index`
+// (below that count) of them, with the id and content Enumerate() gives it.
+uint64_t CountStatesAt(const std::vector<record::Op>& ops, const Model& model,
+                       uint32_t crash_point);
+CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint32_t crash_point,
+                   uint64_t index);
+
 // One line naming op `i` for humans: "op 7 (rename a/x -> a/y)".
 std::string DescribeOp(const std::vector<record::Op>& ops, uint32_t i);
 // The finding a deviation stands for, in ALICE's words.

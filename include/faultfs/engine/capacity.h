@@ -49,6 +49,11 @@ class CapacityModel {
   int err() const { return err_.load(std::memory_order_relaxed); }  // ENOSPC or EDQUOT
 
   CapacityUsage used() const;
+  // The tree was measured anew (after a live crash replaced its contents).
+  void SetUsed(CapacityUsage used) {
+    bytes_used_.store(used.bytes, std::memory_order_relaxed);
+    inodes_used_.store(used.inodes, std::memory_order_relaxed);
+  }
   uint64_t RoomBytes() const;  // bytes that may still be allocated (UINT64_MAX: no byte budget)
 
   // Reserves `want` bytes if they fit, else nothing.

@@ -2,11 +2,14 @@
 // users (the CLI and the tests); libfuse stays behind it.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "faultfs/core/status.h"
 #include "faultfs/engine/capacity.h"
@@ -66,6 +69,24 @@ struct MountOptions {
 
 bool IsInPlace(const MountOptions& options);
 
+// A live crash point (a power cut of a recording mount; docs/architecture.md): what was cut, and
+// which crash state the backing directory was rolled back to.
+struct LiveCrashReport {
+  std::string rule;   // the rule whose op hit the crash point; "" for `faultfs ctl MOUNT crash`
+  std::string model;  // the persistence model the state was chosen under
+  // The chosen state: its id (as `faultfs crash list` prints it), its crash point (every op
+  // recorded before the power cut), how many states the model defines there, and its summary.
+  std::string state;
+  uint32_t crash_point = 0;
+  uint64_t states = 0;
+  std::string summary;
+  std::string state_dir;  // where the state was built (LOG.crash-N), kept for inspection
+  uint64_t seed = 0;      // the seed that chose the state (and fills garbage, for models that do)
+  std::vector<pid_t> killed;
+  std::string error;       // set when the rollback failed: the backing directory is not a state
+  bool recovered = false;  // `faultfs ctl MOUNT recover` resumed the mount
+};
+
 // A live mount. Create() returns once the kernel has accepted the mount (the backing directory is
 // opened first, so an in-place mount still reaches what it covers). Serve() answers requests until
 // the filesystem is unmounted: by `faultfs umount`, or by SIGTERM, SIGINT or SIGHUP, which unmount
@@ -104,6 +125,19 @@ class Mount {
   Status Mark(std::string text);
   bool Recording() const;
   uint64_t Recorded() const;  // records appended so far (markers included)
+
+  // Live crash points (a recording mount; policies/README.md). Crash() cuts the power now: every
+  // op fails with EIO, the processes whose command names are in `kill` are killed (SIGKILL), and
+  // the backing directory is rolled back to a crash state of everything recorded, under `model`.
+  // It returns once the rollback is done. Recover() resumes serving on the rolled-back contents.
+  // A recording ends at its crash, so a mount crashes at most once.
+  Result<LiveCrashReport> Crash(const std::string& model, const std::vector<std::string>& kill);
+  Result<LiveCrashReport> Recover();
+  bool Crashed() const;
+  std::optional<LiveCrashReport> LastCrash() const;
+  // Whether this mount can run `policy` (crash rules need a recording mount); loading it through
+  // the engine directly skips this check, so callers ask first.
+  Status CheckPolicy(const policy::Policy& policy) const;
 
   // Blocks until unmounted. SIGUSR1 logs the request counts. Create() blocks SIGTERM, SIGINT,
   // SIGHUP, SIGUSR1 and SIGUSR2 in the calling

@@ -114,11 +114,24 @@ struct KillAction {
   bool before = true;  // before the op (which then does not run) or after it
 };
 struct FreezeAction {};
+// A power cut at this op (a recording mount only): the op does not run, the mount fails every op
+// with EIO, `kill` says who dies with the power, and the backing directory is rolled back to a
+// crash state of the recording under `model`; `faultfs ctl MOUNT recover` resumes.
+struct CrashAction {
+  std::string model = "pp";  // a persistence model (docs/persistence-models.md)
+  enum class Kill {
+    kCaller,  // the process whose op hit the crash point
+    kGroup,   // its process group
+    kNone,
+    kNamed,  // every process whose command name (/proc/PID/comm) is in `process_names`
+  } kill = Kill::kCaller;
+  std::vector<std::string> process_names;
+};
 
 using Action = std::variant<ErrnoAction, DelayAction, BandwidthAction, StallAction, ShortAction,
                             TornAction, CorruptAction, MisdirectAction, StaleReadAction,
                             LostWriteAction, LyingFsyncAction, FsyncFailAction, KillAction,
-                            FreezeAction>;
+                            FreezeAction, CrashAction>;
 const char* ActionName(const Action& a);
 
 struct Rule {

@@ -1,0 +1,30 @@
+// Why a crash state failed. A state usually differs from "everything persisted" in many ways
+// (under pp every unsynced write is lost), and most of them are harmless. A cause is one way it
+// differs: one omitted, reordered or torn op, one directory entry that was not durable, or all
+// the lost unsynced changes of one file together (a checker rarely cares about one write of many).
+// Undoing one cause gives the state that differs from the failing one only there; if the checker
+// accepts that state, the cause is what the application depends on, and it becomes a finding.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "faultfs/crash/state.h"
+#include "faultfs/record/op.h"
+
+namespace faultfs::crash {
+
+struct Cause {
+  std::vector<Deviation> deviations;  // one, or the lost changes of one file
+  std::string text;                   // the finding, in ALICE's words
+};
+
+// The causes of `state`, in the order of their first op.
+std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const CrashState& state);
+
+// `state` with `cause` undone: its ops applied whole, its deviations gone. The id gets a suffix
+// ("12.3-without-2") so that it is never mistaken for an enumerated state.
+CrashState Undo(const CrashState& state, const Cause& cause, size_t cause_index);
+
+}  // namespace faultfs::crash

@@ -1,0 +1,101 @@
+// Building crash states one after another, fast. Materialize copies the whole starting snapshot
+// for every state and HashTree reads it all back: both cost the snapshot's size per state, though
+// most files are untouched by the recorded ops. A StateBuilder keeps, in its slot directory, a
+// private copy of the snapshot (the pristine copy) and lends its files to each state instead:
+//
+//  * a regular file with a single name is moved (renamed) from the pristine copy into the state;
+//    everything else (directories, symlinks, special files, hard-linked files) is copied as
+//    CopyTree copies it;
+//  * before an op would change a lent file in place (data, mode, owner, xattrs) or give it a
+//    second name, the file goes back and the state gets a real copy from the snapshot instead;
+//    a lent file whose name an op removes goes back too;
+//  * the content hash uses the known digest of every lent file, reading only the others;
+//  * after the checker, lent files are lent on to the next state (or go back) unless the checker
+//    changed, moved or removed them (their inode, size, times, links, mode or owner differ from
+//    when the state was hashed: the kernel stamps any change with a new ctime); those are copied
+//    again from the snapshot.
+//
+// A state built here holds the same names, contents, modes, owners, xattrs, link counts and
+// modification times as Materialize's, and hashes the same (tests/crash/state_builder_test.cc).
+// The one difference: a lent file's access time may be that of an earlier state's reads.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "faultfs/core/status.h"
+#include "faultfs/core/unique_fd.h"
+#include "faultfs/crash/state.h"
+#include "faultfs/record/log.h"
+
+namespace faultfs::crash {
+
+class StateBuilder {
+ public:
+  // `slot`: a directory of this builder's own (created if missing) on the filesystem where the
+  // states will be built; the pristine copy goes in `slot`/pristine.
+  static Result<std::unique_ptr<StateBuilder>> Create(const std::string& snapshot,
+                                                      const record::ReadLog& log, uint64_t seed,
+                                                      const std::string& slot);
+  ~StateBuilder();  // takes the last state back and removes the pristine copy
+  StateBuilder(const StateBuilder&) = delete;
+  StateBuilder& operator=(const StateBuilder&) = delete;
+
+  // Builds `state` in `out` (replacing whatever is there; on the slot's filesystem), exactly as
+  // Materialize would, and returns its HashTree. The previous state, if not taken back yet, is
+  // taken back first.
+  Result<std::string> Build(const CrashState& state, const std::string& out);
+  // Takes the lent files of the last state back and removes the state. An error means the
+  // pristine copy had to be rebuilt and could not be. (Build does this itself, lending the
+  // intact files of the last state directly to the next.)
+  Status TakeBack();
+
+  struct Stats {
+    uint64_t lent = 0;      // files moved into states
+    uint64_t unshared = 0;  // lent files an op was about to change, replaced by copies
+    uint64_t recopied = 0;  // pristine files copied again (changed by a checker, or lost)
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct File;
+  class Hooks;
+  StateBuilder(std::string snapshot, const record::ReadLog& log, uint64_t seed,
+               const std::string& slot);
+  Status FillPristine();
+  Result<bool> Lend(const std::string& path, int out_dir, const char* name);
+  Result<std::string> Hash();
+  File* LentAt(int dir, const std::string& path, bool follow, std::string* rel);
+  Status Unshare(const std::string& path, bool follow);
+  Status Recopy(File& f);
+  Status Judged(File& f);
+  Status Park();
+  Status Unpark();
+
+  const std::string snapshot_path_;
+  const record::ReadLog& log_;
+  const uint64_t seed_;
+  const std::string pristine_path_;
+  const std::string previous_path_;  // the previous state, moved aside whole
+  UniqueFd snapshot_;
+  UniqueFd pristine_;
+  UniqueFd previous_;
+  dev_t dev_ = 0;  // the pristine copy's filesystem
+  std::unordered_map<std::string, std::unique_ptr<File>> files_;  // by path in the snapshot
+  std::unordered_map<ino_t, File*> by_ino_;                      // pristine inode -> file
+  std::vector<File*> out_;     // files lent to the current state
+  std::vector<File*> parked_;  // intact files left in the previous state
+  std::string state_path_;     // the current state ("" when none)
+  UniqueFd state_;
+  File* removing_ = nullptr;  // the lent file whose name an op is removing
+  bool ctime_checked_ = false;
+  bool ctime_fine_ = false;  // every change gets a new ctime (else: wait out the clock tick)
+  Stats stats_;
+};
+
+}  // namespace faultfs::crash

@@ -1,0 +1,56 @@
+#include "faultfs/crash/causes.h"
+
+#include <algorithm>
+#include <map>
+
+namespace faultfs::crash {
+
+namespace {
+
+// "durability of the changes to db-journal (ops 15, 16, 17, 18, ...) needs an fsync of
+// db-journal": one finding however many of the file's changes a state lost, so the states of
+// every crash point group under it.
+std::string FileText(const std::vector<record::Op>& ops, const std::vector<Deviation>& devs) {
+  if (devs.size() == 1) return FindingText(ops, devs[0]);
+  const std::string& path = ops[devs[0].op].path;
+  return "durability of the changes to " + path + " needs an fsync of " + path;
+}
+
+}  // namespace
+
+std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const CrashState& state) {
+  std::vector<Cause> causes;
+  std::map<uint64_t, size_t> file_cause;  // inode -> its cause of lost unsynced changes
+  for (const Deviation& d : state.deviations) {
+    if (d.kind == Deviation::Kind::kDataNotDurable && d.op < ops.size()) {
+      const uint64_t key = ops[d.op].ino != 0 ? ops[d.op].ino : UINT64_MAX - d.op;
+      auto [it, fresh] = file_cause.try_emplace(key, causes.size());
+      if (fresh) causes.emplace_back();
+      causes[it->second].deviations.push_back(d);
+      continue;
+    }
+    causes.push_back({{d}, FindingText(ops, d)});
+  }
+  for (auto& c : causes) {
+    if (c.text.empty()) c.text = FileText(ops, c.deviations);
+  }
+  return causes;
+}
+
+CrashState Undo(const CrashState& state, const Cause& cause, size_t cause_index) {
+  CrashState out = state;
+  out.id = state.id + "-without-" + std::to_string(cause_index + 1);
+  for (const Deviation& d : cause.deviations) {
+    auto it = std::find_if(out.applied.begin(), out.applied.end(), [&](const Applied& a) { return a.op >= d.op; });
+    if (it != out.applied.end() && it->op == d.op) {
+      *it = Applied{.op = d.op};  // torn or half done: now whole
+    } else {
+      out.applied.insert(it, Applied{.op = d.op});
+    }
+    std::erase(out.deviations, d);
+  }
+  out.summary = state.summary + " (without: " + cause.text + ")";
+  return out;
+}
+
+}  // namespace faultfs::crash

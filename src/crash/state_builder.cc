@@ -1,0 +1,377 @@
+#include "faultfs/crash/state_builder.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "applier.h"
+#include "faultfs/core/tree_copy.h"
+#include "faultfs/core/tree_hash.h"
+
+namespace faultfs::crash {
+
+struct StateBuilder::File {
+  std::string home;    // its path in the snapshot and in the pristine copy
+  std::string digest;  // HashFileEntry: its xattrs and contents
+  ino_t ino = 0;       // its inode in the pristine copy
+  // At home; in the current state; or, intact, in the previous state's tree at `seen_path`.
+  enum class Where { kHome, kLent, kParked } where = Where::kHome;
+  bool lent() const { return where == Where::kLent; }
+  // Where and how the current state's hash saw it: what the checker must leave alone.
+  bool seen = false;
+  std::string seen_path;
+  struct stat seen_st {};
+};
+
+// Forwards the applier's notices to the builder.
+class StateBuilder::Hooks : public ApplyHooks {
+ public:
+  explicit Hooks(StateBuilder& b) : b_(b) {}
+  Status BeforeChange(const std::string& path, bool follow) override {
+    return b_.Unshare(path, follow);
+  }
+  Status BeforeRemove(const std::string& path) override {
+    // The file goes home by a second name first, so that it survives losing this one.
+    File* f = b_.LentAt(b_.state_.get(), path, false, nullptr);
+    if (f == nullptr) return Status::Ok();
+    if (linkat(b_.state_.get(), path.c_str(), b_.pristine_.get(), f->home.c_str(), 0) != 0)
+      return Status::FromErrno(errno, "linking '" + path + "' back to the pristine copy");
+    b_.removing_ = f;
+    return Status::Ok();
+  }
+  Status AfterRemove() override {
+    File* f = std::exchange(b_.removing_, nullptr);
+    if (f == nullptr) return Status::Ok();
+    struct stat st {};
+    if (fstatat(b_.pristine_.get(), f->home.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return Status::FromErrno(errno, "stat of pristine '" + f->home + "'");
+    if (st.st_nlink == 1) {
+      f->where = File::Where::kHome;  // the op removed its name in the state: it is home only
+      return Status::Ok();
+    }
+    // The removal failed (or left another name): the state keeps it, so its home link goes.
+    if (unlinkat(b_.pristine_.get(), f->home.c_str(), 0) != 0)
+      return Status::FromErrno(errno, "unlinking pristine '" + f->home + "'");
+    return Status::Ok();
+  }
+
+ private:
+  StateBuilder& b_;
+};
+
+namespace {
+
+bool SameFile(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec &&
+         a.st_nlink == b.st_nlink && a.st_mode == b.st_mode && a.st_uid == b.st_uid &&
+         a.st_gid == b.st_gid;
+}
+
+// Whether every change to a file after a stat() of it gets a ctime that differs from what that
+// stat() saw. Linux 6.13+ promises it on ext4, xfs, btrfs and tmpfs (multigrain timestamps);
+// elsewhere a change within the same clock tick may keep the ctime.
+bool CtimeShowsEveryChange(int fd) {
+  struct statfs fs {};
+  if (fstatfs(fd, &fs) != 0) return false;
+  const auto type = static_cast<unsigned long>(fs.f_type);
+  if (type != EXT4_SUPER_MAGIC && type != XFS_SUPER_MAGIC && type != BTRFS_SUPER_MAGIC &&
+      type != TMPFS_MAGIC) {
+    return false;
+  }
+  utsname u {};
+  int major = 0, minor = 0;
+  if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 6 || (major == 6 && minor >= 13);
+}
+
+bool Before(const timespec& a, const timespec& b) {
+  return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+// Waits until the clock the kernel stamps ctimes with has passed `t`, so that a change from now
+// on gets a later ctime than `t`.
+void WaitPast(const timespec& t) {
+  for (;;) {
+    timespec now {};
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    if (Before(t, now)) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+}  // namespace
+
+StateBuilder::StateBuilder(std::string snapshot, const record::ReadLog& log, uint64_t seed,
+                           const std::string& slot)
+    : snapshot_path_(std::move(snapshot)),
+      log_(log),
+      seed_(seed),
+      pristine_path_(slot + "/pristine"),
+      previous_path_(slot + "/previous") {}
+
+Result<std::unique_ptr<StateBuilder>> StateBuilder::Create(const std::string& snapshot,
+                                                           const record::ReadLog& log,
+                                                           uint64_t seed,
+                                                           const std::string& slot) {
+  if (mkdir(slot.c_str(), 0755) != 0 && errno != EEXIST)
+    return Status::FromErrno(errno, "creating '" + slot + "'");
+  std::unique_ptr<StateBuilder> b(new StateBuilder(snapshot, log, seed, slot));
+  b->snapshot_ = UniqueFd(open(snapshot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!b->snapshot_) return Status::FromErrno(errno, "opening '" + snapshot + "'");
+  FAULTFS_RETURN_IF_ERROR(b->FillPristine());
+  return b;
+}
+
+StateBuilder::~StateBuilder() {
+  (void)TakeBack();
+  pristine_.reset();
+  (void)RemoveTree(pristine_path_);
+  (void)RemoveTree(previous_path_);
+}
+
+// (Re)creates the pristine copy and the table of its files that can be lent.
+Status StateBuilder::FillPristine() {
+  files_.clear();
+  by_ino_.clear();
+  out_.clear();
+  parked_.clear();
+  pristine_.reset();
+  previous_.reset();
+  FAULTFS_RETURN_IF_ERROR(RemoveTree(previous_path_));
+  FAULTFS_RETURN_IF_ERROR(RemoveTree(pristine_path_));
+  if (mkdir(pristine_path_.c_str(), 0700) != 0)
+    return Status::FromErrno(errno, "creating '" + pristine_path_ + "'");
+  FAULTFS_RETURN_IF_ERROR(CopyTree(snapshot_path_, pristine_path_));
+  pristine_ = UniqueFd(open(pristine_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st {};
+  if (!pristine_ || fstat(pristine_.get(), &st) != 0)
+    return Status::FromErrno(errno, "opening '" + pristine_path_ + "'");
+  dev_ = st.st_dev;
+  // The files CopyTree lends: regular, with a single name.
+  std::vector<std::string> dirs = {""};
+  while (!dirs.empty()) {
+    const std::string dir = std::move(dirs.back());
+    dirs.pop_back();
+    UniqueFd fd(openat(pristine_.get(), dir.empty() ? "." : dir.c_str(),
+                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    DIR* d = fd ? fdopendir(fd.release()) : nullptr;
+    if (d == nullptr) return Status::FromErrno(errno, "reading pristine '" + dir + "'");
+    while (const dirent* e = readdir(d)) {
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      const std::string path = dir.empty() ? e->d_name : dir + "/" + e->d_name;
+      if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISDIR(st.st_mode)) dirs.push_back(path);
+      if (!S_ISREG(st.st_mode) || st.st_nlink != 1) continue;
+      auto digest = HashFileEntry(pristine_path_ + "/" + path);
+      if (!digest.ok()) {
+        closedir(d);
+        return digest.status();
+      }
+      auto f = std::make_unique<File>();
+      f->home = path;
+      f->digest = std::move(*digest);
+      f->ino = st.st_ino;
+      by_ino_[st.st_ino] = f.get();
+      files_[path] = std::move(f);
+    }
+    closedir(d);
+  }
+  return Status::Ok();
+}
+
+Result<bool> StateBuilder::Lend(const std::string& path, int out_dir, const char* name) {
+  auto it = files_.find(path);
+  if (it == files_.end() || it->second->lent()) return false;
+  File& f = *it->second;
+  const bool parked = f.where == File::Where::kParked;
+  const int from = parked ? previous_.get() : pristine_.get();
+  const std::string& from_path = parked ? f.seen_path : f.home;
+  if (renameat(from, from_path.c_str(), out_dir, name) != 0) {
+    // Not where it should be, somehow: copy it this time, and mend the pristine copy afterwards.
+    by_ino_.erase(f.ino);
+    f.where = File::Where::kLent;
+    f.seen = false;
+    out_.push_back(&f);
+    return false;
+  }
+  f.where = File::Where::kLent;
+  f.seen = false;
+  out_.push_back(&f);
+  ++stats_.lent;
+  return true;
+}
+
+StateBuilder::File* StateBuilder::LentAt(int dir, const std::string& path, bool follow,
+                                         std::string* rel) {
+  UniqueFd fd(openat(dir, path.empty() ? "." : path.c_str(),
+                     O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)));
+  struct stat st {};
+  if (!fd || fstat(fd.get(), &st) != 0) return nullptr;  // the op will fail the same way
+  if (st.st_dev != dev_ || !S_ISREG(st.st_mode)) return nullptr;
+  auto it = by_ino_.find(st.st_ino);
+  if (it == by_ino_.end() || !it->second->lent()) return nullptr;
+  if (rel != nullptr) {
+    // Its name in the state, after whatever symlinks the op's path went through.
+    char buf[PATH_MAX];
+    const std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
+    const ssize_t n = readlink(proc.c_str(), buf, sizeof(buf));
+    const std::string abs = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    const std::string prefix = state_path_ + "/";
+    if (abs.compare(0, prefix.size(), prefix) != 0) return nullptr;
+    *rel = abs.substr(prefix.size());
+  }
+  return it->second;
+}
+
+Status StateBuilder::Unshare(const std::string& path, bool follow) {
+  std::string rel;
+  File* f = LentAt(state_.get(), path, follow, &rel);
+  if (f == nullptr) return Status::Ok();
+  if (renameat(state_.get(), rel.c_str(), pristine_.get(), f->home.c_str()) != 0)
+    return Status::FromErrno(errno, "moving '" + rel + "' back to the pristine copy");
+  f->where = File::Where::kHome;
+  ++stats_.unshared;
+  return CopyEntry(snapshot_.get(), f->home, state_.get(), rel);
+}
+
+Result<std::string> StateBuilder::Hash() {
+  const KnownDigest known = [this](const std::string& path,
+                                   const struct stat& st) -> const std::string* {
+    if (st.st_dev != dev_) return nullptr;
+    auto it = by_ino_.find(st.st_ino);
+    if (it == by_ino_.end() || !it->second->lent()) return nullptr;
+    File& f = *it->second;
+    f.seen = true;
+    f.seen_path = path;
+    f.seen_st = st;
+    return &f.digest;
+  };
+  return HashTree(state_path_, known);
+}
+
+Result<std::string> StateBuilder::Build(const CrashState& state, const std::string& out) {
+  FAULTFS_RETURN_IF_ERROR(Park());
+  FAULTFS_RETURN_IF_ERROR(RemoveTree(out));
+  if (mkdir(out.c_str(), 0755) != 0) return Status::FromErrno(errno, "creating '" + out + "'");
+  char real[PATH_MAX];
+  if (realpath(out.c_str(), real) == nullptr)
+    return Status::FromErrno(errno, "resolving '" + out + "'");
+  state_path_ = real;
+  state_ = UniqueFd(open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  struct stat st {};
+  if (!state_ || fstat(state_.get(), &st) != 0)
+    return Status::FromErrno(errno, "opening '" + out + "'");
+  if (st.st_dev != dev_) return Status::Invalid("'" + out + "' is not on the slot's filesystem");
+  const TakeFile take = [this](const std::string& path, const struct stat&, int out_dir,
+                               const char* name) { return Lend(path, out_dir, name); };
+  Status copied = CopyTree(snapshot_path_, out, nullptr, take);
+  FAULTFS_RETURN_IF_ERROR(Unpark());  // what the new state did not take
+  FAULTFS_RETURN_IF_ERROR(copied);
+  auto applier = Applier::Open(out, log_, /*strict=*/false);
+  if (!applier.ok()) return applier.status();
+  Hooks hooks(*this);
+  applier->SetHooks(&hooks);
+  FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, log_, state, seed_));
+  auto hash = Hash();
+  if (!hash.ok()) return hash;
+  if (!ctime_checked_) {
+    ctime_fine_ = CtimeShowsEveryChange(state_.get());
+    ctime_checked_ = true;
+  }
+  if (!ctime_fine_) {
+    timespec latest {};
+    for (const File* f : out_) {
+      if (f->seen && Before(latest, f->seen_st.st_ctim)) latest = f->seen_st.st_ctim;
+    }
+    WaitPast(latest);
+  }
+  return hash;
+}
+
+Status StateBuilder::Recopy(File& f) {
+  f.where = File::Where::kHome;
+  ++stats_.recopied;
+  if (unlinkat(pristine_.get(), f.home.c_str(), 0) != 0 && errno != ENOENT)
+    return Status::FromErrno(errno, "removing pristine '" + f.home + "'");
+  FAULTFS_RETURN_IF_ERROR(CopyEntry(snapshot_.get(), f.home, pristine_.get(), f.home));
+  struct stat st {};
+  if (fstatat(pristine_.get(), f.home.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return Status::FromErrno(errno, "stat of pristine '" + f.home + "'");
+  if (auto it = by_ino_.find(f.ino); it != by_ino_.end() && it->second == &f) by_ino_.erase(it);
+  f.ino = st.st_ino;
+  by_ino_[f.ino] = &f;
+  return Status::Ok();
+}
+
+// A lent file the checker left as the state's hash saw it stays where it is, to be lent to the
+// next state from there (one rename per state instead of two); any other is copied again.
+Status StateBuilder::Judged(File& f) {
+  struct stat now {};
+  const bool intact =
+      f.seen && fstatat(state_.get(), f.seen_path.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+      SameFile(now, f.seen_st);
+  if (!intact) return Recopy(f);
+  f.where = File::Where::kParked;
+  parked_.push_back(&f);
+  return Status::Ok();
+}
+
+// Moves the judged state aside whole, its intact lent files in it.
+Status StateBuilder::Park() {
+  if (state_path_.empty()) return Status::Ok();
+  Status s;
+  for (File* f : out_) {
+    if (s.ok() && f->lent()) s = Judged(*f);
+  }
+  out_.clear();
+  removing_ = nullptr;
+  state_.reset();
+  if (s.ok()) s = RemoveTree(previous_path_);
+  if (s.ok() && rename(state_path_.c_str(), previous_path_.c_str()) != 0)
+    s = Status::FromErrno(errno, "moving '" + state_path_ + "' aside");
+  if (s.ok()) {
+    previous_ = UniqueFd(open(previous_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!previous_) s = Status::FromErrno(errno, "opening '" + previous_path_ + "'");
+  }
+  const std::string state = std::exchange(state_path_, "");
+  if (s.ok()) return s;
+  (void)RemoveTree(state);
+  return FillPristine();  // start over from the snapshot
+}
+
+// Moves the parked files home, and removes the previous state.
+Status StateBuilder::Unpark() {
+  Status s;
+  for (File* f : parked_) {
+    if (!s.ok() || f->where != File::Where::kParked) continue;
+    if (renameat(previous_.get(), f->seen_path.c_str(), pristine_.get(), f->home.c_str()) == 0) {
+      f->where = File::Where::kHome;
+    } else {
+      s = Recopy(*f);
+    }
+  }
+  parked_.clear();
+  previous_.reset();
+  if (s.ok()) s = RemoveTree(previous_path_);
+  return s.ok() ? s : FillPristine();
+}
+
+Status StateBuilder::TakeBack() {
+  FAULTFS_RETURN_IF_ERROR(Park());
+  return Unpark();
+}
+
+}  // namespace faultfs::crash

@@ -1,0 +1,245 @@
+// Goal: a StateBuilder, which lends the files of its pristine copy to states instead of copying
+// the snapshot, builds every state exactly as Materialize does (same names, contents, modes,
+// owners, xattrs, link counts; same HashTree), for every model's states of a log whose ops write,
+// truncate, chmod, link, replace and remove files of the starting state (by inode, by path, and by
+// an inode the state does not know). Whatever a checker does to a state (writes, same-size
+// rewrites with the old mtime put back, chmods, removals, renames, hard links) does not leak into
+// later states, whether its files are lent on to the next state or taken back: after a state is
+// taken back, the pristine copy equals the snapshot.
+#include "faultfs/crash/state_builder.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "faultfs/core/tree_hash.h"
+#include "faultfs/crash/materialize.h"
+
+namespace faultfs::crash {
+namespace {
+
+namespace stdfs = std::filesystem;
+using record::Op;
+using record::OpKind;
+
+void Write(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+// Everything HashTree covers, plus link counts: one line per object, sorted by path.
+std::string Describe(const std::string& root) {
+  std::map<std::string, std::string> lines;
+  for (const auto& e : stdfs::recursive_directory_iterator(root)) {
+    const std::string path = e.path().string().substr(root.size());
+    struct stat st {};
+    EXPECT_EQ(lstat(e.path().c_str(), &st), 0) << path;
+    std::string line = std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) + ":" +
+                       std::to_string(st.st_gid) + " links " + std::to_string(st.st_nlink);
+    if (S_ISREG(st.st_mode)) {
+      auto digest = HashFile(e.path());
+      line += " size " + std::to_string(st.st_size) + " " + (digest.ok() ? *digest : "?");
+    }
+    char value[256];
+    const ssize_t n = lgetxattr(e.path().c_str(), "user.k", value, sizeof(value));
+    if (n >= 0) line += " user.k=" + std::string(value, static_cast<size_t>(n));
+    lines[path] = line;
+  }
+  std::string out;
+  for (const auto& [path, line] : lines) out += path + " " + line + "\n";
+  return out;
+}
+
+std::vector<std::string> RegularFiles(const std::string& root) {
+  std::vector<std::string> files;
+  for (const auto& e : stdfs::recursive_directory_iterator(root)) {
+    if (e.is_regular_file() && !e.is_symlink()) files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+class StateBuilderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/faultfs-sb-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    snap_ = root_ + "/snap";
+    stdfs::create_directories(snap_ + "/d");
+    Write(snap_ + "/a", std::string(5000, 'a'));
+    Write(snap_ + "/b", "bee");
+    Write(snap_ + "/c", "sea");
+    Write(snap_ + "/d/e", std::string(9000, 'e'));
+    Write(snap_ + "/d/f", "eff");
+    Write(snap_ + "/big", std::string(1 << 20, 'B'));
+    Write(snap_ + "/h1", "linked");
+    ASSERT_EQ(link((snap_ + "/h1").c_str(), (snap_ + "/h2").c_str()), 0);
+    ASSERT_EQ(symlink("a", (snap_ + "/sym").c_str()), 0);
+    Write(snap_ + "/x", "ex");
+    ASSERT_EQ(setxattr((snap_ + "/x").c_str(), "user.k", "v1", 2, 0), 0);
+    log_.header.inodes = {{1, ""},    {2, "a"},   {3, "b"},  {4, "c"},   {5, "d"},
+                          {6, "d/e"}, {7, "d/f"}, {8, "big"}, {9, "h1"}, {9, "h2"},
+                          {10, "sym"}, {11, "x"}};
+    Add(OpKind::kWrite, "a", 2, "hello");
+    Add(OpKind::kFsync, "a", 2);
+    Add(OpKind::kCreate, "n", 20);
+    Add(OpKind::kWrite, "n", 20, "new");
+    Add(OpKind::kRename, "n", 20, "", "b");  // over a file of the starting state
+    Add(OpKind::kUnlink, "c", 4);
+    Add(OpKind::kLink, "d/e", 6, "", "d/e2");
+    Add(OpKind::kWrite, "d/e2", 6, "X").offset = 3;  // through its new name
+    Add(OpKind::kChmod, "d/f", 7).mode = 0600;
+    Add(OpKind::kFsyncdir, "d", 5);
+    Add(OpKind::kRename, "d", 5, "", "d2");
+    Add(OpKind::kWrite, "d2/f", 7, "moved").offset = 1;
+    Add(OpKind::kSetxattr, "x", 11, "v2", "user.k");
+    Add(OpKind::kTruncate, "big", 8).offset = 1000;
+    Add(OpKind::kWrite, "h1", 9, "H");
+    Add(OpKind::kFsync, "big", 8);
+    Add(OpKind::kWrite, "b", 0, "by path");   // no inode: the path stands in
+    Add(OpKind::kWrite, "d2/e", 99, "unknown");  // an inode the state never saw
+    Add(OpKind::kRename, "a", 2, "", "x");       // replaces x
+    Add(OpKind::kMark, "", 0, "done");
+    Add(OpKind::kFsync, "x", 2);
+  }
+  void TearDown() override { stdfs::remove_all(root_); }
+
+  Op& Add(OpKind kind, std::string path, uint64_t ino, std::string data = "",
+          std::string path2 = "") {
+    Op op;
+    op.seq = log_.ops.size() + 1;
+    op.kind = kind;
+    op.path = std::move(path);
+    op.path2 = std::move(path2);
+    op.ino = ino;
+    op.data = std::move(data);
+    op.length = op.data.size();
+    op.mode = kind == OpKind::kMkdir ? 0755 : 0644;
+    log_.ops.push_back(op);
+    return log_.ops.back();
+  }
+
+  // What a checker might do to state `dir`: every third state is left alone, in the others each
+  // file gets one of the deeds below (`i` rotates which).
+  static void Meddle(const std::string& dir, size_t i) {
+    if (i % 3 == 0) return;
+    const auto files = RegularFiles(dir);
+    for (size_t j = 0; j < files.size(); ++j) Meddle(dir, files[j], i + j, j);
+  }
+  static void Meddle(const std::string& dir, const std::string& f, size_t deed, size_t j) {
+    if (!stdfs::exists(f)) return;  // another name of a file renamed or removed already
+    switch (deed % 7) {
+      case 0:  // append
+        std::ofstream(f, std::ios::app) << "checker was here";
+        break;
+      case 1: {  // rewrite one byte in place, and put the old times back
+        struct stat st {};
+        ASSERT_EQ(stat(f.c_str(), &st), 0);
+        const int fd = open(f.c_str(), O_WRONLY);
+        ASSERT_GE(fd, 0);
+        if (st.st_size > 0) {
+          ASSERT_EQ(pwrite(fd, "#", 1, 0), 1);
+        }
+        const timespec times[2] = {st.st_atim, st.st_mtim};
+        ASSERT_EQ(futimens(fd, times), 0);
+        close(fd);
+        break;
+      }
+      case 2:
+        ASSERT_EQ(chmod(f.c_str(), 0640), 0);
+        break;
+      case 3:
+        ASSERT_EQ(unlink(f.c_str()), 0);
+        break;
+      case 4:
+        ASSERT_EQ(rename(f.c_str(), (dir + "/renamed" + std::to_string(j)).c_str()), 0);
+        break;
+      case 5:
+        ASSERT_EQ(link(f.c_str(), (dir + "/another-name" + std::to_string(j)).c_str()), 0);
+        break;
+      default:
+        break;  // a checker that only reads
+    }
+  }
+
+  // Builds every state of `model` both ways and compares; meddles with each fast one afterwards.
+  void CheckModel(const std::string& model_name) {
+    SCOPED_TRACE(model_name);
+    auto model = ParseModel(model_name);
+    ASSERT_TRUE(model.ok());
+    const Enumeration e = Enumerate(log_.ops, *model, 3, 400);
+    ASSERT_GT(e.states.size(), 3u);
+    auto builder = StateBuilder::Create(snap_, log_, 3, root_ + "/slot");
+    ASSERT_TRUE(builder.ok()) << builder.status().ToString();
+    auto snapshot_hash = HashTree(snap_);
+    ASSERT_TRUE(snapshot_hash.ok());
+    const std::string fast = root_ + "/slot/state", plain = root_ + "/plain";
+    for (size_t i = 0; i < e.states.size(); ++i) {
+      const CrashState& state = e.states[i];
+      SCOPED_TRACE("state " + state.id);
+      auto hash = (*builder)->Build(state, fast);
+      ASSERT_TRUE(hash.ok()) << hash.status().ToString();
+      stdfs::remove_all(plain);
+      stdfs::create_directory(plain);
+      ASSERT_TRUE(Materialize(snap_, log_, state, 3, plain).ok());
+      EXPECT_EQ(*hash, *HashTree(plain));
+      EXPECT_EQ(*hash, *HashTree(fast));  // the lent files' known digests are right
+      EXPECT_EQ(Describe(fast), Describe(plain));
+      Meddle(fast, i);
+      // Every other state is taken back here; the others are lent on to the next state.
+      if (i % 2 == 0) continue;
+      ASSERT_TRUE((*builder)->TakeBack().ok());
+      EXPECT_EQ(*HashTree(root_ + "/slot/pristine"), *snapshot_hash);
+      EXPECT_FALSE(stdfs::exists(fast));
+    }
+    ASSERT_TRUE((*builder)->TakeBack().ok());
+    EXPECT_EQ(*HashTree(root_ + "/slot/pristine"), *snapshot_hash);
+    const auto& stats = (*builder)->stats();
+    EXPECT_GT(stats.lent, e.states.size());  // the fast path was taken
+    EXPECT_GT(stats.unshared, 0u);
+    EXPECT_GT(stats.recopied, 0u);
+    builder->reset();
+    EXPECT_FALSE(stdfs::exists(root_ + "/slot/pristine"));
+  }
+
+  std::string root_, snap_;
+  record::ReadLog log_;
+};
+
+TEST_F(StateBuilderTest, PrefixStatesEqualMaterialize) { CheckModel("prefix"); }
+TEST_F(StateBuilderTest, PpStatesEqualMaterialize) { CheckModel("pp"); }
+TEST_F(StateBuilderTest, PpStrictStatesEqualMaterialize) { CheckModel("pp-strict"); }
+TEST_F(StateBuilderTest, WeakRenameStatesEqualMaterialize) { CheckModel("weak-rename"); }
+TEST_F(StateBuilderTest, ReorderStatesEqualMaterialize) { CheckModel("reorder-3"); }
+
+TEST_F(StateBuilderTest, AStateThatCannotBeBuiltLeavesThePristineCopyWhole) {
+  // A write to a symlink fails (ELOOP is not "its target did not survive") after most ops were
+  // applied; the next state is still exact.
+  Add(OpKind::kWrite, "sym", 10, "through a symlink");
+  CrashState bad;
+  bad.id = "bad";
+  for (uint32_t i = 0; i < log_.ops.size(); ++i) bad.applied.push_back(Applied{i});
+  auto builder = StateBuilder::Create(snap_, log_, 3, root_ + "/slot");
+  ASSERT_TRUE(builder.ok());
+  EXPECT_FALSE((*builder)->Build(bad, root_ + "/slot/state").ok());
+  CrashState good;
+  good.id = "good";
+  good.applied = {Applied{0}, Applied{4}};
+  auto hash = (*builder)->Build(good, root_ + "/slot/state");
+  ASSERT_TRUE(hash.ok());
+  stdfs::create_directory(root_ + "/plain");
+  ASSERT_TRUE(Materialize(snap_, log_, good, 3, root_ + "/plain").ok());
+  EXPECT_EQ(*hash, *HashTree(root_ + "/plain"));
+  ASSERT_TRUE((*builder)->TakeBack().ok());
+  EXPECT_EQ(*HashTree(root_ + "/slot/pristine"), *HashTree(snap_));
+}
+
+}  // namespace
+}  // namespace faultfs::crash
