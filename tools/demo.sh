@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The faultfs demo: installs what is missing, builds, then mounts faultfs in place over a small
-# "database" directory, runs a workload through the mount, shows what happened, and unmounts.
+# "database" directory, runs a workload through the mount, shows what happened, and unmounts;
+# injects faults; and runs crash-consistency tests (faultfs crashtest), SQLite's among them.
 # No mount is left behind, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,6 +106,23 @@ cat "$work/events.jsonl"
 "$faultfs" umount "$data"
 printf 'CURRENT on the disk, after unmount (reads were corrupted, the disk never was): '
 od -An -c "$data/CURRENT" | head -1
+
+step "crash consistency: replace a file by rename, without fsync, and check every crash state (model pp)"
+mkdir -p "$work/app" && echo old > "$work/app/config"
+check='c=$(cat config); [ "$c" = old ] || [ "$c" = new ] || { echo "config holds: $c"; exit 1; }'
+TMPDIR=$work "$faultfs" crashtest --dir "$work/app" --seed 1 --model pp \
+  --workload 'echo new > config.tmp && mv config.tmp config' --check "$check" 2>/dev/null \
+  || echo "(exit status $?: a crash state failed)"
+
+step "the same with fsyncs of the file and of the directory: clean"
+TMPDIR=$work "$faultfs" crashtest --dir "$work/app" --seed 1 --model pp \
+  --workload 'echo new > config.tmp && sync config.tmp && mv config.tmp config && sync .' \
+  --check "$check" 2>/dev/null
+
+step "SQLite, rollback journal, synchronous=FULL: acknowledged commits under model pp"
+TMPDIR=$work "$faultfs" crashtest --dir "$(mktemp -d "$work/db-XXXX")" --seed 1 --model pp \
+  --workload "sh $PWD/examples/sqlite/workload.sh delete full 2" \
+  --check "sh $PWD/examples/sqlite/check.sh" 2>/dev/null | sed -n '1,6p' || true
 
 step "daemon log"
 cat "$work/daemon.log"

@@ -98,12 +98,14 @@ int Run(CrashtestArgs a) {
   std::optional<crash::DurabilityOracle> oracle;
   if (a.check.empty()) {
     auto built = crash::DurabilityOracle::Build(in->snapshot, in->log, *model, *work + "/oracle");
-    if (!built.ok()) return Fail("building the durability oracle: " + built.status().ToString(), kExitFailure);
+    if (!built.ok())
+      return Fail("building the durability oracle: " + built.status().ToString(), kExitFailure);
     oracle = std::move(*built);
     std::cerr << "faultfs crashtest: no --check: the built-in oracle checks " << oracle->facts()
               << " durability facts (fsynced files and directories)\n";
   }
-  CheckRun run{in->snapshot, *work, a.check, oracle ? &*oracle : nullptr, *model, a.seed, a.jobs, a.timeout_s, true};
+  CheckRun run{in->snapshot, *work,       a.check, oracle ? &*oracle : nullptr, *model, a.seed,
+               a.jobs,       a.timeout_s, true};
   const auto check_start = std::chrono::steady_clock::now();
   auto results = CheckStates(run, in->log, enumeration.states);
   const double check_secs =
@@ -111,9 +113,8 @@ int Run(CrashtestArgs a) {
   ExplainFailures(run, in->log, enumeration.states, results);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const ReportInput report{rec.log,      &in->log,     *model,   a.seed,
-                           a.max_states, &enumeration, &results, secs,
-                           check_secs};
+  const ReportInput report{rec.log,      &in->log, *model, a.seed,    a.max_states,
+                           &enumeration, &results, secs,   check_secs};
   PrintReport(report, std::cout);
   if (!a.json.empty()) {
     if (Status s = WriteJsonLines(report, a.json); !s.ok()) return Fail(s.ToString(), kExitFailure);
@@ -148,9 +149,10 @@ Runner AddCrashtest(CLI::App& app) {
       "workload failed.");
   cmd->add_option("--dir", a->dir, "The starting directory (copied; never changed)")->required();
   cmd->add_option("--workload", a->workload, "Command that changes the data (sh -c)")->required();
-  cmd->add_option("--check", a->check,
-                  "Command that judges a crash state (sh -c). Without it, a built-in oracle checks that\n"
-                  "every file and directory made durable before the crash is there, as it was then");
+  cmd->add_option(
+      "--check", a->check,
+      "Command that judges a crash state (sh -c). Without it, a built-in oracle checks that\n"
+      "every file and directory made durable before the crash is there, as it was then");
   cmd->add_option("--model", a->model, "Persistence model:\n" + crash::ModelHelp())
       ->capture_default_str();
   cmd->add_option("--max-states", a->max_states,

@@ -41,11 +41,9 @@ nlohmann::json CapacityJson(const Mount& mount) {
 }
 
 nlohmann::json CrashJson(const LiveCrashReport& r) {
-  nlohmann::json j{{"model", r.model},         {"state", r.state},
-                   {"crash_point", r.crash_point}, {"states", r.states},
-                   {"summary", r.summary},     {"state_dir", r.state_dir},
-                   {"seed", r.seed},           {"killed", r.killed},
-                   {"recovered", r.recovered}};
+  nlohmann::json j{{"model", r.model},   {"state", r.state},     {"crash_point", r.crash_point},
+                   {"states", r.states}, {"summary", r.summary}, {"state_dir", r.state_dir},
+                   {"seed", r.seed},     {"killed", r.killed},   {"recovered", r.recovered}};
   if (!r.rule.empty()) j["rule"] = r.rule;
   if (!r.error.empty()) j["error"] = r.error;
   return j;

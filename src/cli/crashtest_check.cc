@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -87,8 +88,9 @@ void Judge(const CheckRun& run, const record::ReadLog& log, const crash::CrashSt
     r.how = ran.status().ToString();
     return;
   }
-  r.how = ran->timed_out ? "timed out after " + std::to_string(static_cast<int>(run.timeout_s)) + " s"
-                         : ran->Describe();
+  r.how = ran->timed_out
+              ? "timed out after " + std::to_string(static_cast<int>(run.timeout_s)) + " s"
+              : ran->Describe();
   r.output_tail = FileTail(spec.output, kOutputTailBytes);
   const bool exited = !ran->timed_out && ran->signal == 0;
   r.verdict = exited && ran->exit_code == 0   ? Verdict::kPassed
@@ -121,12 +123,18 @@ class Checker {
     // it (it could not make its copy of the snapshot), every state is a whole copy.
     auto builder = crash::StateBuilder::Create(run_.snapshot, log_, run_.seed, base);
     if (!builder.ok()) {
-      std::cerr << "faultfs crashtest: copying every state whole: "
-                << builder.status().ToString() << "\n";
+      std::cerr << "faultfs crashtest: copying every state whole: " << builder.status().ToString()
+                << "\n";
     }
-    for (size_t i = next_++; i < states_.size(); i = next_++) {
-      results_[i] = CheckOne(states_[i], base, builder.ok() ? builder->get() : nullptr);
-      progress_.Done(results_[i].verdict == Verdict::kFailed);
+    // Runs of consecutive states: a state that continues the one before it in the same slot
+    // (the next crash point) is built by extending it.
+    constexpr size_t kRun = 8;
+    for (size_t first = next_.fetch_add(kRun); first < states_.size();
+         first = next_.fetch_add(kRun)) {
+      for (size_t i = first; i < std::min(first + kRun, states_.size()); ++i) {
+        results_[i] = CheckOne(states_[i], base, builder.ok() ? builder->get() : nullptr);
+        progress_.Done(results_[i].verdict == Verdict::kFailed);
+      }
     }
   }
 
@@ -184,8 +192,8 @@ Status BuildState(const CheckRun& run, const record::ReadLog& log, const crash::
   return crash::Materialize(run.snapshot, log, state, run.seed, dir);
 }
 
-StateResult JudgeState(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
-                       const std::string& slot) {
+StateResult JudgeState(const CheckRun& run, const record::ReadLog& log,
+                       const crash::CrashState& state, const std::string& slot) {
   StateResult r;
   const std::string dir = slot + "/state";
   if (Status s = BuildState(run, log, state, dir); !s.ok()) {

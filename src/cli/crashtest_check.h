@@ -27,9 +27,9 @@ struct StateResult {
 };
 
 struct CheckRun {
-  std::string snapshot;  // the starting state
-  std::string work;      // scratch for states/
-  std::string check;     // sh -c command; "" = the built-in oracle
+  std::string snapshot;                             // the starting state
+  std::string work;                                 // scratch for states/
+  std::string check;                                // sh -c command; "" = the built-in oracle
   const crash::DurabilityOracle* oracle = nullptr;  // set when check is ""
   crash::Model model;
   uint64_t seed = 0;
@@ -43,8 +43,8 @@ Status BuildState(const CheckRun& run, const record::ReadLog& log, const crash::
                   const std::string& dir);
 
 // Rebuilds and judges one state in the slot directory `slot` (no deduplication, no progress).
-StateResult JudgeState(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
-                       const std::string& slot);
+StateResult JudgeState(const CheckRun& run, const record::ReadLog& log,
+                       const crash::CrashState& state, const std::string& slot);
 
 // One result per state, in the order of `states`.
 std::vector<StateResult> CheckStates(const CheckRun& run, const record::ReadLog& log,

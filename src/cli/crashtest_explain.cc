@@ -19,12 +19,13 @@ constexpr size_t kCausesNamed = 3;
 std::string Together(const std::vector<crash::Cause>& causes) {
   std::string text = causes.empty() ? "" : causes[0].text;
   for (size_t i = 1; i < causes.size() && i < kCausesNamed; ++i) text += "; and " + causes[i].text;
-  if (causes.size() > kCausesNamed) text += "; and " + std::to_string(causes.size() - kCausesNamed) + " more";
+  if (causes.size() > kCausesNamed)
+    text += "; and " + std::to_string(causes.size() - kCausesNamed) + " more";
   return text;
 }
 
-void Explain(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state, const std::string& slot,
-             StateResult& r) {
+void Explain(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
+             const std::string& slot, StateResult& r) {
   const auto causes = crash::CausesOf(log.ops, state);
   if (causes.empty()) {
     r.finding = "the checker fails although every op before the crash point persisted";
@@ -43,14 +44,16 @@ void Explain(const CheckRun& run, const record::ReadLog& log, const crash::Crash
 
 }  // namespace
 
-void ExplainFailures(const CheckRun& run, const record::ReadLog& log, const std::vector<crash::CrashState>& states,
+void ExplainFailures(const CheckRun& run, const record::ReadLog& log,
+                     const std::vector<crash::CrashState>& states,
                      std::vector<StateResult>& results) {
   std::vector<size_t> failed;
   for (size_t i = 0; i < results.size(); ++i) {
     if (results[i].verdict == Verdict::kFailed) failed.push_back(i);
   }
   if (failed.empty()) return;
-  if (run.progress) std::cerr << "faultfs crashtest: explaining " << failed.size() << " failing states\n";
+  if (run.progress)
+    std::cerr << "faultfs crashtest: explaining " << failed.size() << " failing states\n";
   const std::string root = run.work + "/explain";
   (void)mkdir(root.c_str(), 0755);
   std::atomic<size_t> next{0};
@@ -59,7 +62,8 @@ void ExplainFailures(const CheckRun& run, const record::ReadLog& log, const std:
     workers.emplace_back([&, j] {
       const std::string slot = root + "/" + std::to_string(j);
       (void)mkdir(slot.c_str(), 0755);
-      for (size_t k = next++; k < failed.size(); k = next++) Explain(run, log, states[failed[k]], slot, results[failed[k]]);
+      for (size_t k = next++; k < failed.size(); k = next++)
+        Explain(run, log, states[failed[k]], slot, results[failed[k]]);
     });
   }
   for (auto& w : workers) w.join();

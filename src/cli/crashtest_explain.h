@@ -12,7 +12,8 @@
 namespace faultfs::cli {
 
 // Fills `finding` and `finding_confirmed` of every failed state in `results`.
-void ExplainFailures(const CheckRun& run, const record::ReadLog& log, const std::vector<crash::CrashState>& states,
+void ExplainFailures(const CheckRun& run, const record::ReadLog& log,
+                     const std::vector<crash::CrashState>& states,
                      std::vector<StateResult>& results);
 
 }  // namespace faultfs::cli

@@ -82,7 +82,8 @@ std::vector<Finding> GroupFindings(const ReportInput& in) {
     if (Effective(in, i, index) != Verdict::kFailed) continue;
     const StateResult& r = (*in.results)[i];
     // A duplicate fails for its original's reason.
-    const StateResult& judged = r.verdict == Verdict::kDuplicate ? (*in.results)[index.at(r.duplicate_of)] : r;
+    const StateResult& judged =
+        r.verdict == Verdict::kDuplicate ? (*in.results)[index.at(r.duplicate_of)] : r;
     auto [it, fresh] = by_text.try_emplace(judged.finding, findings.size());
     if (fresh) findings.push_back({judged.finding, judged.finding_confirmed, {}});
     findings[it->second].states.push_back(states[i].id);
@@ -115,9 +116,9 @@ void PrintReport(const ReportInput& in, std::ostream& out) {
   for (size_t f = 0; f < findings.size(); ++f) {
     out << "  " << f + 1 << ". " << findings[f].text << "\n     ("
         << (findings[f].confirmed ? "" : "not confirmed: no single change made the checker pass; ")
-        << findings[f].states.size()
-        << " failing state" << (findings[f].states.size() == 1 ? "" : "s") << ", e.g. "
-        << findings[f].states[0] << ")\n";
+        << findings[f].states.size() << " failing state"
+        << (findings[f].states.size() == 1 ? "" : "s") << ", e.g. " << findings[f].states[0]
+        << ")\n";
   }
   bool header = false;
   for (size_t i = 0; i < states.size(); ++i) {

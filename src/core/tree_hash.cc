@@ -110,7 +110,7 @@ Result<std::string> FileEntryDigest(int dir, const std::string& name, const std:
 
 class TreeHasher {
  public:
-  explicit TreeHasher(const KnownDigest& known) : known_(known) {}
+  explicit TreeHasher(HashObserver* observer) : observer_(observer) {}
   Status Dir(int fd, const std::string& where) {
     std::vector<std::string> names;
     DIR* dir = fdopendir(dup(fd));
@@ -134,6 +134,7 @@ class TreeHasher {
     struct stat st {};
     if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return Status::FromErrno(errno, "stat " + where);
+    if (observer_ != nullptr) observer_->Saw(where, st);
     h_.Str(name);
     h_.U64(st.st_mode);
     h_.U64((static_cast<uint64_t>(st.st_uid) << 32) | st.st_gid);
@@ -165,8 +166,8 @@ class TreeHasher {
   // A regular file enters the tree's hash as a digest of its own, so that a caller who knows
   // the digest of an unchanged file spares reading it.
   Status File(int dir, const std::string& name, const std::string& where, const struct stat& st) {
-    if (known_) {
-      if (const std::string* digest = known_(where, st)) {
+    if (observer_ != nullptr) {
+      if (const std::string* digest = observer_->Known(where, st)) {
         h_.Str(*digest);
         return Status::Ok();
       }
@@ -174,10 +175,11 @@ class TreeHasher {
     auto digest = FileEntryDigest(dir, name, where);
     if (!digest.ok()) return digest.status();
     h_.Str(*digest);
+    if (observer_ != nullptr) observer_->Learned(st, *digest);
     return Status::Ok();
   }
 
-  const KnownDigest& known_;
+  HashObserver* const observer_;
   Hasher h_;
   std::map<ino_t, std::string> links_;
 };
@@ -185,7 +187,9 @@ class TreeHasher {
 // The directory `path` is in, opened, and its last name.
 Result<std::pair<UniqueFd, std::string>> OpenParent(const std::string& path) {
   const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, "opening '" + dir + "'");
   return std::pair(std::move(fd), slash == std::string::npos ? path : path.substr(slash + 1));
@@ -205,10 +209,10 @@ Result<std::string> HashFileEntry(const std::string& path) {
   return FileEntryDigest(parent->first.get(), parent->second, path);
 }
 
-Result<std::string> HashTree(const std::string& dir, const KnownDigest& known) {
+Result<std::string> HashTree(const std::string& dir, HashObserver* observer) {
   UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, "opening '" + dir + "'");
-  TreeHasher hasher(known);
+  TreeHasher hasher(observer);
   FAULTFS_RETURN_IF_ERROR(hasher.Dir(fd.get(), ""));
   return hasher.Hex();
 }

@@ -113,9 +113,7 @@ Status Applier::Removing(const std::string& path) {
   return hooks_ != nullptr ? hooks_->BeforeRemove(path) : Status::Ok();
 }
 
-Status Applier::Removed() {
-  return hooks_ != nullptr ? hooks_->AfterRemove() : Status::Ok();
-}
+Status Applier::Removed() { return hooks_ != nullptr ? hooks_->AfterRemove() : Status::Ok(); }
 
 Status Applier::Failed(int err, const Op& op, const char* what) const {
   const bool missing = err == ENOENT || err == ENOTDIR || err == EEXIST || err == ENOTEMPTY;

@@ -41,7 +41,8 @@ CrashState Undo(const CrashState& state, const Cause& cause, size_t cause_index)
   CrashState out = state;
   out.id = state.id + "-without-" + std::to_string(cause_index + 1);
   for (const Deviation& d : cause.deviations) {
-    auto it = std::find_if(out.applied.begin(), out.applied.end(), [&](const Applied& a) { return a.op >= d.op; });
+    auto it = std::find_if(out.applied.begin(), out.applied.end(),
+                           [&](const Applied& a) { return a.op >= d.op; });
     if (it != out.applied.end() && it->op == d.op) {
       *it = Applied{.op = d.op};  // torn or half done: now whole
     } else {

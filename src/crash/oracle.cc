@@ -25,35 +25,41 @@ std::string Parent(const std::string& path) {
 // `path` is `top` or lies under it.
 bool Within(const std::string& path, const std::string& top) {
   if (top.empty() || path == top) return true;
-  return path.size() > top.size() && path.compare(0, top.size(), top) == 0 && path[top.size()] == '/';
+  return path.size() > top.size() && path.compare(0, top.size(), top) == 0 &&
+         path[top.size()] == '/';
 }
 
 bool IsSyncWrite(const Op& op) {
   return op.kind == OpKind::kWrite && (op.flags & (record::kSyncData | record::kSyncAll)) != 0;
 }
 
-bool IsNameChange(OpKind k) { return k == OpKind::kRename || k == OpKind::kUnlink || k == OpKind::kRmdir; }
+bool IsNameChange(OpKind k) {
+  return k == OpKind::kRename || k == OpKind::kUnlink || k == OpKind::kRmdir;
+}
 
 bool IsEntryOp(OpKind k) {
-  return k == OpKind::kCreate || k == OpKind::kMknod || k == OpKind::kMkdir || k == OpKind::kSymlink ||
-         k == OpKind::kLink || IsNameChange(k);
+  return k == OpKind::kCreate || k == OpKind::kMknod || k == OpKind::kMkdir ||
+         k == OpKind::kSymlink || k == OpKind::kLink || IsNameChange(k);
 }
 
 // Whether the model promises that a file's fsync also keeps the name it was reached by.
 bool FsyncKeepsName(const Model& model, const Op& op) {
   if (model.kind == ModelKind::kPpStrict) return false;
-  if (model.kind == ModelKind::kPp) return op.kind == OpKind::kFsync || (op.flags & record::kSyncAll) != 0;
+  if (model.kind == ModelKind::kPp)
+    return op.kind == OpKind::kFsync || (op.flags & record::kSyncAll) != 0;
   return true;  // the other models persist everything before the last persistence point
 }
 
 // Does op `op` change what a fact about `path` (object `ino`) says?
 bool Touches(const Op& op, bool is_dir, const std::string& path, uint64_t ino) {
   if (op.kind == OpKind::kMark || record::IsPersistencePoint(op.kind)) return false;
-  if (IsNameChange(op.kind) && (Within(path, op.path) || (op.kind == OpKind::kRename && Within(path, op.path2)))) {
+  if (IsNameChange(op.kind) &&
+      (Within(path, op.path) || (op.kind == OpKind::kRename && Within(path, op.path2)))) {
     return true;  // the object itself, or a directory above it, was moved or removed
   }
   if (!is_dir) return op.ino == ino && op.ino != 0;
-  return IsEntryOp(op.kind) && (Parent(op.path) == path || (!op.path2.empty() && Parent(op.path2) == path));
+  return IsEntryOp(op.kind) &&
+         (Parent(op.path) == path || (!op.path2.empty() && Parent(op.path2) == path));
 }
 
 std::vector<std::string> ListNames(const std::string& dir) {
@@ -69,7 +75,9 @@ std::vector<std::string> ListNames(const std::string& dir) {
   return names;
 }
 
-std::string Join(const std::string& dir, const std::string& rel) { return rel.empty() ? dir : dir + "/" + rel; }
+std::string Join(const std::string& dir, const std::string& rel) {
+  return rel.empty() ? dir : dir + "/" + rel;
+}
 
 bool Exists(const std::string& path) {
   struct stat st {};
@@ -78,9 +86,11 @@ bool Exists(const std::string& path) {
 
 }  // namespace
 
-Result<DurabilityOracle> DurabilityOracle::Build(const std::string& snapshot, const record::ReadLog& log,
-                                                 const Model& model, const std::string& scratch) {
-  if (mkdir(scratch.c_str(), 0755) != 0) return Status::FromErrno(errno, "creating '" + scratch + "'");
+Result<DurabilityOracle> DurabilityOracle::Build(const std::string& snapshot,
+                                                 const record::ReadLog& log, const Model& model,
+                                                 const std::string& scratch) {
+  if (mkdir(scratch.c_str(), 0755) != 0)
+    return Status::FromErrno(errno, "creating '" + scratch + "'");
   FAULTFS_RETURN_IF_ERROR(CopyTree(snapshot, scratch));
   auto applier = Applier::Open(scratch, log, /*strict=*/false);
   if (!applier.ok()) return applier.status();
@@ -121,7 +131,8 @@ Result<DurabilityOracle> DurabilityOracle::Build(const std::string& snapshot, co
   return oracle;
 }
 
-std::vector<std::string> DurabilityOracle::Check(uint32_t crash_point, const std::string& state_dir) const {
+std::vector<std::string> DurabilityOracle::Check(uint32_t crash_point,
+                                                 const std::string& state_dir) const {
   std::vector<std::string> missing;
   for (const Fact& fact : facts_) {
     if (crash_point < fact.at + 1 || crash_point > fact.valid_until) continue;
@@ -140,7 +151,8 @@ std::vector<std::string> DurabilityOracle::Check(uint32_t crash_point, const std
       continue;
     }
     auto hash = HashFile(where);
-    if (!hash.ok() || *hash != fact.content) missing.push_back(shown + by + " does not hold what it held then");
+    if (!hash.ok() || *hash != fact.content)
+      missing.push_back(shown + by + " does not hold what it held then");
   }
   return missing;
 }

@@ -7,6 +7,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -91,7 +92,7 @@ bool CtimeShowsEveryChange(int fd) {
       type != TMPFS_MAGIC) {
     return false;
   }
-  utsname u {};
+  utsname u{};
   int major = 0, minor = 0;
   if (uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
   return major > 6 || (major == 6 && minor >= 13);
@@ -105,7 +106,7 @@ bool Before(const timespec& a, const timespec& b) {
 // on gets a later ctime than `t`.
 void WaitPast(const timespec& t) {
   for (;;) {
-    timespec now {};
+    timespec now{};
     clock_gettime(CLOCK_REALTIME_COARSE, &now);
     if (Before(t, now)) return;
     std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -124,8 +125,7 @@ StateBuilder::StateBuilder(std::string snapshot, const record::ReadLog& log, uin
 
 Result<std::unique_ptr<StateBuilder>> StateBuilder::Create(const std::string& snapshot,
                                                            const record::ReadLog& log,
-                                                           uint64_t seed,
-                                                           const std::string& slot) {
+                                                           uint64_t seed, const std::string& slot) {
   if (mkdir(slot.c_str(), 0755) != 0 && errno != EEXIST)
     return Status::FromErrno(errno, "creating '" + slot + "'");
   std::unique_ptr<StateBuilder> b(new StateBuilder(snapshot, log, seed, slot));
@@ -247,22 +247,93 @@ Status StateBuilder::Unshare(const std::string& path, bool follow) {
   return CopyEntry(snapshot_.get(), f->home, state_.get(), rel);
 }
 
-Result<std::string> StateBuilder::Hash() {
-  const KnownDigest known = [this](const std::string& path,
-                                   const struct stat& st) -> const std::string* {
-    if (st.st_dev != dev_) return nullptr;
-    auto it = by_ino_.find(st.st_ino);
-    if (it == by_ino_.end() || !it->second->lent()) return nullptr;
+// Lent files' digests are known. (Not those of other files seen before: an inode number freed by
+// an op and reused within one clock tick can look unchanged by its stat.) Records what the
+// checker must leave alone.
+class StateBuilder::Observer : public HashObserver {
+ public:
+  explicit Observer(StateBuilder& b) : b_(b) {}
+  void Saw(const std::string& path, const struct stat& st) override {
+    b_.seen_.emplace_back(path, st);
+  }
+  const std::string* Known(const std::string& path, const struct stat& st) override {
+    if (st.st_dev != b_.dev_) return nullptr;
+    auto it = b_.by_ino_.find(st.st_ino);
+    if (it == b_.by_ino_.end() || !it->second->lent()) return nullptr;
     File& f = *it->second;
     f.seen = true;
     f.seen_path = path;
     f.seen_st = st;
     return &f.digest;
-  };
-  return HashTree(state_path_, known);
+  }
+  void Learned(const struct stat&, const std::string&) override {}
+
+ private:
+  StateBuilder& b_;
+};
+
+Result<std::string> StateBuilder::Hash() {
+  seen_.clear();
+  struct stat root {};
+  if (fstat(state_.get(), &root) != 0) return Status::FromErrno(errno, "stat of the state");
+  seen_.emplace_back("", root);
+  Observer observer(*this);
+  return HashTree(state_path_, &observer);
+}
+
+// Hashes the state just built and makes sure the checker's changes will show (see WaitPast).
+Result<std::string> StateBuilder::Finish() {
+  auto hash = Hash();
+  if (!hash.ok()) return hash;
+  if (!ctime_checked_) {
+    ctime_fine_ = CtimeShowsEveryChange(state_.get());
+    ctime_checked_ = true;
+  }
+  if (!ctime_fine_) {
+    timespec latest{};
+    for (const auto& [path, st] : seen_) {
+      if (Before(latest, st.st_ctim)) latest = st.st_ctim;
+    }
+    WaitPast(latest);
+  }
+  return hash;
+}
+
+// Whether `state` applies the current state's ops and more, in `out`, and the current state is
+// exactly as it was built.
+bool StateBuilder::Continues(const CrashState& state, const std::string& out) const {
+  return applier_ != nullptr && out == out_path_ && state.applied.size() >= built_.size() &&
+         std::equal(built_.begin(), built_.end(), state.applied.begin()) && Intact();
+}
+
+// Every object the hash saw is still there, unchanged; the directories' unchanged times say that
+// nothing was added either.
+bool StateBuilder::Intact() const {
+  struct stat now {};
+  for (const auto& [path, st] : seen_) {
+    const int rc = path.empty() ? fstat(state_.get(), &now)
+                                : fstatat(state_.get(), path.c_str(), &now, AT_SYMLINK_NOFOLLOW);
+    if (rc != 0 || !SameFile(now, st)) return false;
+  }
+  return !seen_.empty();
 }
 
 Result<std::string> StateBuilder::Build(const CrashState& state, const std::string& out) {
+  if (Continues(state, out)) {
+    std::unique_ptr<Applier> applier = std::move(applier_);  // back only if all goes well
+    for (size_t i = built_.size(); i < state.applied.size(); ++i) {
+      const Applied& how = state.applied[i];
+      FAULTFS_CHECK(how.op < log_.ops.size()) << "state " << state.id << " applies op " << how.op;
+      FAULTFS_RETURN_IF_ERROR(applier->Apply(log_.ops[how.op], how, seed_));
+    }
+    auto hash = Finish();
+    if (!hash.ok()) return hash;
+    ++stats_.extended;
+    built_ = state.applied;
+    applier_ = std::move(applier);
+    return hash;
+  }
+  applier_.reset();
   FAULTFS_RETURN_IF_ERROR(Park());
   FAULTFS_RETURN_IF_ERROR(RemoveTree(out));
   if (mkdir(out.c_str(), 0755) != 0) return Status::FromErrno(errno, "creating '" + out + "'");
@@ -282,22 +353,14 @@ Result<std::string> StateBuilder::Build(const CrashState& state, const std::stri
   FAULTFS_RETURN_IF_ERROR(copied);
   auto applier = Applier::Open(out, log_, /*strict=*/false);
   if (!applier.ok()) return applier.status();
-  Hooks hooks(*this);
-  applier->SetHooks(&hooks);
+  if (hooks_ == nullptr) hooks_ = std::make_unique<Hooks>(*this);
+  applier->SetHooks(hooks_.get());
   FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, log_, state, seed_));
-  auto hash = Hash();
+  auto hash = Finish();
   if (!hash.ok()) return hash;
-  if (!ctime_checked_) {
-    ctime_fine_ = CtimeShowsEveryChange(state_.get());
-    ctime_checked_ = true;
-  }
-  if (!ctime_fine_) {
-    timespec latest {};
-    for (const File* f : out_) {
-      if (f->seen && Before(latest, f->seen_st.st_ctim)) latest = f->seen_st.st_ctim;
-    }
-    WaitPast(latest);
-  }
+  applier_ = std::make_unique<Applier>(std::move(*applier));
+  built_ = state.applied;
+  out_path_ = out;
   return hash;
 }
 
@@ -320,9 +383,9 @@ Status StateBuilder::Recopy(File& f) {
 // next state from there (one rename per state instead of two); any other is copied again.
 Status StateBuilder::Judged(File& f) {
   struct stat now {};
-  const bool intact =
-      f.seen && fstatat(state_.get(), f.seen_path.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-      SameFile(now, f.seen_st);
+  const bool intact = f.seen &&
+                      fstatat(state_.get(), f.seen_path.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+                      SameFile(now, f.seen_st);
   if (!intact) return Recopy(f);
   f.where = File::Where::kParked;
   parked_.push_back(&f);
@@ -331,6 +394,8 @@ Status StateBuilder::Judged(File& f) {
 
 // Moves the judged state aside whole, its intact lent files in it.
 Status StateBuilder::Park() {
+  applier_.reset();
+  seen_.clear();
   if (state_path_.empty()) return Status::Ok();
   Status s;
   for (File* f : out_) {

@@ -39,7 +39,8 @@ TornPlan PlanTorn(const policy::TornAction& a, uint64_t draw, uint64_t offset, s
     }
     case policy::TornAction::Keep::kRandom:
       for (size_t i = 0; i < units; ++i) p.keep[i] = rng.Below(2) == 1;
-      if (std::all_of(p.keep.begin(), p.keep.end(), [](bool k) { return k; })) p.keep[rng.Below(units)] = false;
+      if (std::all_of(p.keep.begin(), p.keep.end(), [](bool k) { return k; }))
+        p.keep[rng.Below(units)] = false;
       break;
   }
   return p;
@@ -75,12 +76,15 @@ void Corrupt(const policy::CorruptAction& a, uint64_t draw, char* data, size_t s
   }
 }
 
-std::string DescribeOutcome(const policy::Action& a, uint64_t draw, int err, uint64_t offset, size_t size) {
-  if (std::holds_alternative<policy::ErrnoAction>(a) || std::holds_alternative<policy::FsyncFailAction>(a)) {
+std::string DescribeOutcome(const policy::Action& a, uint64_t draw, int err, uint64_t offset,
+                            size_t size) {
+  if (std::holds_alternative<policy::ErrnoAction>(a) ||
+      std::holds_alternative<policy::FsyncFailAction>(a)) {
     return ErrnoName(err);
   }
   if (const auto* s = std::get_if<policy::ShortAction>(&a)) {
-    return "short: " + std::to_string(ShortLength(*s, size)) + " of " + std::to_string(size) + " bytes";
+    return "short: " + std::to_string(ShortLength(*s, size)) + " of " + std::to_string(size) +
+           " bytes";
   }
   if (const auto* t = std::get_if<policy::TornAction>(&a)) {
     const TornPlan p = PlanTorn(*t, draw, offset, size);

@@ -34,7 +34,8 @@ class Deferrer {
 
   // Keeps a copy of `request` and reruns it at `when`; `stall` requests also rerun on Release().
   // `decision` is what the rerun uses (with its delay and stall already served).
-  void Defer(std::vector<char> request, engine::Decision decision, Clock::time_point when, bool stall);
+  void Defer(std::vector<char> request, engine::Decision decision, Clock::time_point when,
+             bool stall);
   // The saved decision of a rerun, or nullopt for a request seen for the first time.
   std::optional<engine::Decision> TakeSaved(uint64_t unique);
 
@@ -44,7 +45,8 @@ class Deferrer {
   void Thaw();  // every request held by the freeze runs now
   bool frozen() const { return frozen_.load(std::memory_order_acquire); }
   // While frozen: keep until Thaw(); `decision`, if any, is what the rerun uses.
-  void HoldFrozen(std::vector<char> request, std::optional<engine::Decision> decision = std::nullopt);
+  void HoldFrozen(std::vector<char> request,
+                  std::optional<engine::Decision> decision = std::nullopt);
 
   // A live crash: every held request (delayed, stalled, frozen) reruns now and is doomed, since
   // the world it was asked in is gone; the mount is thawed. TakeDoomed() says whether a request is

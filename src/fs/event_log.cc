@@ -28,7 +28,8 @@ void EventLog::Subscribe(std::function<bool(const std::string&)> subscriber) {
 void EventLog::Write(const FaultEvent& e) {
   nlohmann::json j;
   j["t_ns"] = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                  std::chrono::steady_clock::now().time_since_epoch()).count();
+                  std::chrono::steady_clock::now().time_since_epoch())
+                  .count();
   if (e.ctx != nullptr) {
     const engine::OpContext& c = *e.ctx;
     j["pid"] = c.pid;

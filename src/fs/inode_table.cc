@@ -90,8 +90,8 @@ Inode& InodeTable::Ref(const struct stat& st, UniqueFd fd, uint64_t n) {
       inserted = true;
     }
     if (inserted) {
-      it->second = std::make_unique<Inode>(key, st.st_mode & S_IFMT,
-                                           epoch_.load(std::memory_order_acquire));
+      it->second =
+          std::make_unique<Inode>(key, st.st_mode & S_IFMT, epoch_.load(std::memory_order_acquire));
     }
     inode = it->second.get();
     inode->nlookup_ += n;

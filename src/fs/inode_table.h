@@ -2,12 +2,12 @@
 // lookup count.
 //
 // Descriptors. Each inode may hold an O_PATH descriptor for *at syscalls. The process may not hold
-// more than 20,000 descriptors on these machines, and the kernel can know far more inodes than that,
-// so the descriptors form a bounded cache: when more than `max_cached_fds` are open, idle ones are
-// closed (clock / second-chance order) after their file handle (name_to_handle_at) is saved, and
-// reopened from it with open_by_handle_at when next needed. Inodes whose handle cannot be saved
-// (filesystem without export support, another device) or whose link count is zero (an unlinked file
-// has no handle that reopens it) keep their descriptor.
+// more than 20,000 descriptors on these machines, and the kernel can know far more inodes than
+// that, so the descriptors form a bounded cache: when more than `max_cached_fds` are open, idle
+// ones are closed (clock / second-chance order) after their file handle (name_to_handle_at) is
+// saved, and reopened from it with open_by_handle_at when next needed. Inodes whose handle cannot
+// be saved (filesystem without export support, another device) or whose link count is zero (an
+// unlinked file has no handle that reopens it) keep their descriptor.
 //
 // Inode numbers are reused. While an inode holds a descriptor its file cannot be freed, so its
 // number cannot be reused; once its descriptor is evicted, it can. A lookup that finds an evicted

@@ -313,8 +313,8 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   impl->deferrer = std::make_unique<fs::Deferrer>(impl->session, 4);
   impl->fs->set_faults(impl->engine.get(), impl->deferrer.get(), &impl->events);
   if (impl->recorder) {
-    impl->live_crash = std::make_unique<fs::LiveCrash>(
-        *impl->fs, impl->session, *impl->recorder, *impl->deferrer, impl->events);
+    impl->live_crash = std::make_unique<fs::LiveCrash>(*impl->fs, impl->session, *impl->recorder,
+                                                       *impl->deferrer, impl->events);
     impl->fs->set_live_crash(impl->live_crash.get());
   }
   const int dev_fd = dev->get();
@@ -436,8 +436,9 @@ uint64_t Mount::Recorded() const {
 Result<LiveCrashReport> Mount::Crash(const std::string& model,
                                      const std::vector<std::string>& kill) {
   if (impl_->live_crash == nullptr)
-    return Status::Invalid("this mount is not recording (mount it with --record LOG): a crash "
-                           "rolls back to a state of the recording");
+    return Status::Invalid(
+        "this mount is not recording (mount it with --record LOG): a crash "
+        "rolls back to a state of the recording");
   fs::CrashRequest request;
   request.model = model;
   request.kill =

@@ -37,7 +37,8 @@ void SendKill(const policy::KillAction& k, pid_t caller) {
     case policy::KillAction::Target::kCallerGroup: {
       const pid_t group = getpgid(caller);
       if (group > 1 && group != getpgrp()) {
-        if (kill(-group, k.signal) != 0) spdlog::warn("kill group {}: {}", group, std::strerror(errno));
+        if (kill(-group, k.signal) != 0)
+          spdlog::warn("kill group {}: {}", group, std::strerror(errno));
       } else {
         spdlog::warn("kill: refusing to signal process group {}", group);
       }
@@ -53,7 +54,8 @@ std::string DescribeWait(const engine::Decision& d) {
   if (d.freeze) return "froze the mount";
   if (d.stall != nullptr) return "stalled (at most " + std::to_string(d.stall->timeout_s) + " s)";
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "delayed %.3f ms", std::chrono::duration<double, std::milli>(d.delay).count());
+  std::snprintf(buf, sizeof(buf), "delayed %.3f ms",
+                std::chrono::duration<double, std::milli>(d.delay).count());
   return buf;
 }
 
@@ -64,7 +66,8 @@ void Fault::KillAfter(void* fault) {
   SendKill(*f.As<policy::KillAction>(), f.caller_);
 }
 
-std::string Passthrough::TargetPath(const Inode* inode, const Inode* parent, const char* name) const {
+std::string Passthrough::TargetPath(const Inode* inode, const Inode* parent,
+                                    const char* name) const {
   if (inode != nullptr) return inodes_.PathOf(*inode);
   if (parent == nullptr || name == nullptr) return "";
   const std::string dir = inodes_.PathOf(*parent);
@@ -159,7 +162,8 @@ Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f)
   if (deferrer_ != nullptr) {
     saved = deferrer_->TakeSaved(CurrentRequest::unique());
     if (!saved && deferrer_->frozen()) {  // the mount answers nothing until thawed
-      deferrer_->HoldFrozen(std::vector<char>(CurrentRequest::data(), CurrentRequest::data() + CurrentRequest::size()));
+      deferrer_->HoldFrozen(std::vector<char>(CurrentRequest::data(),
+                                              CurrentRequest::data() + CurrentRequest::size()));
       r.None();
       DoomIfCrashedMeanwhile();
       return GateResult::kDeferred;
@@ -197,19 +201,23 @@ Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f)
     const engine::Decision& d = f.decision_;
     if (d.freeze || d.stall != nullptr || d.delay.count() > 0) {
       if (deferrer_ == nullptr) return GateResult::kRun;  // no deferral machinery: run at once
-      std::vector<char> copy(CurrentRequest::data(), CurrentRequest::data() + CurrentRequest::size());
+      std::vector<char> copy(CurrentRequest::data(),
+                             CurrentRequest::data() + CurrentRequest::size());
       engine::Decision rest = d;
       rest.delay = std::chrono::nanoseconds(0);
       rest.stall = nullptr;
       rest.freeze = false;
       if (d.freeze) {
         deferrer_->Freeze();
-        deferrer_->HoldFrozen(std::move(copy), std::move(rest));  // reruns after thaw, with the rest
+        deferrer_->HoldFrozen(std::move(copy),
+                              std::move(rest));  // reruns after thaw, with the rest
       } else {
         auto wait = d.delay;
-        if (d.stall != nullptr) wait += std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    std::chrono::duration<double>(d.stall->timeout_s));
-        deferrer_->Defer(std::move(copy), std::move(rest), Deferrer::Clock::now() + wait, d.stall != nullptr);
+        if (d.stall != nullptr)
+          wait += std::chrono::duration_cast<std::chrono::nanoseconds>(
+              std::chrono::duration<double>(d.stall->timeout_s));
+        deferrer_->Defer(std::move(copy), std::move(rest), Deferrer::Clock::now() + wait,
+                         d.stall != nullptr);
       }
       r.None();
       DoomIfCrashedMeanwhile();

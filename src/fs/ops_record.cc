@@ -57,14 +57,15 @@ void Passthrough::RecordWrite(fuse_req_t req, const FileHandle& h, const char* d
   record::Op op = NewRecord(record::OpKind::kWrite, req, h.inode, inodes_.PathOf(*h.inode));
   op.offset = static_cast<uint64_t>(off);
   op.length = n;
-  op.data.assign(data, n);
   // O_SYNC includes the O_DSYNC bit: test the stronger flag (all of its bits) first.
   if ((h.flags & O_SYNC) == O_SYNC) {
     op.flags = record::kSyncAll;
   } else if ((h.flags & O_DSYNC) != 0) {
     op.flags = record::kSyncData;
   }
-  recorder_->Append(std::move(op));
+  // The data goes to the log from the request's buffer: the caller holds the record order and
+  // has not replied yet, so the buffer is still this write's.
+  recorder_->AppendWrite(std::move(op), std::string_view(data, n));
 }
 
 ssize_t Passthrough::WriteAndRecord(fuse_req_t req, const FileHandle& h, const char* data, size_t n,

@@ -59,7 +59,9 @@ fuse_lowlevel_ops MakeOps() {
     FAULTFS_OP(kGetattr, fs.Getattr(r, ino, fi));
   };
   ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
-                   fuse_file_info* fi) { FAULTFS_OP(kSetattr, fs.Setattr(r, ino, attr, to_set, fi)); };
+                   fuse_file_info* fi) {
+    FAULTFS_OP(kSetattr, fs.Setattr(r, ino, attr, to_set, fi));
+  };
   ops.readlink = [](fuse_req_t req, fuse_ino_t ino) { FAULTFS_OP(kReadlink, fs.Readlink(r, ino)); };
   ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
     FAULTFS_OP(kMknod, fs.Mknod(r, parent, name, mode, rdev));
@@ -87,7 +89,9 @@ fuse_lowlevel_ops MakeOps() {
     FAULTFS_OP(kOpen, fs.Open(r, ino, fi));
   };
   ops.create = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-                  fuse_file_info* fi) { FAULTFS_OP(kCreate, fs.Create(r, parent, name, mode, fi)); };
+                  fuse_file_info* fi) {
+    FAULTFS_OP(kCreate, fs.Create(r, parent, name, mode, fi));
+  };
   ops.read = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     FAULTFS_OP(kRead, fs.Read(r, ino, size, off, fi));
   };
@@ -108,8 +112,9 @@ fuse_lowlevel_ops MakeOps() {
   ops.readdir = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     FAULTFS_OP(kReaddir, fs.Readdir(r, ino, size, off, fi, false));
   };
-  ops.readdirplus = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                       fuse_file_info* fi) { FAULTFS_OP(kReaddirplus, fs.Readdir(r, ino, size, off, fi, true)); };
+  ops.readdirplus = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+    FAULTFS_OP(kReaddirplus, fs.Readdir(r, ino, size, off, fi, true));
+  };
   ops.releasedir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     FAULTFS_OP(kReleasedir, fs.Releasedir(r, ino, fi));
   };
@@ -134,7 +139,9 @@ fuse_lowlevel_ops MakeOps() {
     FAULTFS_OP(kAccess, fs.Access(r, ino, mask));
   };
   ops.fallocate = [](fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
-                     fuse_file_info* fi) { FAULTFS_OP(kFallocate, fs.Fallocate(r, ino, mode, off, len, fi)); };
+                     fuse_file_info* fi) {
+    FAULTFS_OP(kFallocate, fs.Fallocate(r, ino, mode, off, len, fi));
+  };
   ops.copy_file_range = [](fuse_req_t req, fuse_ino_t ino_in, off_t off_in, fuse_file_info* fi_in,
                            fuse_ino_t ino_out, off_t off_out, fuse_file_info* fi_out, size_t len,
                            int flags) {
@@ -169,7 +176,8 @@ Status Passthrough::SetCapacity(const std::optional<policy::Capacity>& budget) {
     if (!root.ok()) return root.status();
     auto used = SpaceAccount::Measure(root->get());
     if (!used.ok()) return used.status();
-    spdlog::info("capacity: the tree uses {} bytes of data in {} inodes", used->bytes, used->inodes);
+    spdlog::info("capacity: the tree uses {} bytes of data in {} inodes", used->bytes,
+                 used->inodes);
     space_owner_ = std::make_unique<SpaceAccount>(*used);
   }
   space_owner_->model().SetBudget(budget);
@@ -203,7 +211,8 @@ void Passthrough::Init(fuse_conn_info* conn) {
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_HANDLE_KILLPRIV);
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   // The request loop reads whole requests into memory (see request_loop.h), so no splicing.
-  conn->want &= ~static_cast<unsigned>(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  conn->want &=
+      ~static_cast<unsigned>(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   spdlog::info("kernel FUSE protocol {}.{}; max_write {} KiB, max_readahead {} KiB",
                conn->proto_major, conn->proto_minor, conn->max_write / 1024,
                conn->max_readahead / 1024);

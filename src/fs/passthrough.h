@@ -220,9 +220,7 @@ class Passthrough {
   // Checked by a mutation once it holds RecordOrder(): a live crash began since its gate (whether
   // or not the mount has recovered since), so it must not touch the backing directory (the crash
   // waited for the order, then rolled back). An op runs on one thread from its gate on.
-  bool Fenced() const {
-    return crash_state_.load(std::memory_order_relaxed) != gate_crash_state_;
-  }
+  bool Fenced() const { return crash_state_.load(std::memory_order_relaxed) != gate_crash_state_; }
   void Record(record::Op op) {
     if (recorder_ != nullptr) recorder_->Append(std::move(op));
   }
@@ -271,7 +269,7 @@ class Passthrough {
   static constexpr uint32_t kHasCrashed = 2;  // crashed at some point: stale inodes may exist
   std::atomic<uint32_t> crash_state_{0};      // 0 until a crash: the gate's one extra load
   static inline thread_local uint32_t gate_crash_state_ = 0;  // crash_state_ at this op's gate
-  std::mutex space_mu_;  // serializes SetCapacity
+  std::mutex space_mu_;                                       // serializes SetCapacity
   std::unique_ptr<SpaceAccount> space_owner_;
   std::atomic<SpaceAccount*> space_{nullptr};  // set once, then lives as long as the mount
 };

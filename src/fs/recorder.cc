@@ -43,11 +43,16 @@ Result<std::unique_ptr<Recorder>> Recorder::Start(const std::string& log_path,
 }
 
 void Recorder::Append(record::Op op) {
+  const std::string data = std::move(op.data);
+  AppendWrite(std::move(op), data);
+}
+
+void Recorder::AppendWrite(record::Op op, std::string_view data) {
   if (finished_) return;  // after a live crash, changes to the rolled-back directory
   op.time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::steady_clock::now() - start_)
                                          .count());
-  auto seq = writer_->Append(std::move(op));
+  auto seq = writer_->Append(std::move(op), data);
   if (!seq.ok()) Fail(seq.status());
 }
 

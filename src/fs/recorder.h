@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "faultfs/core/status.h"
 #include "faultfs/record/log.h"
@@ -27,6 +28,8 @@ class Recorder {
   // Appends `op` (time stamped here), unless the recording has finished; called with Order()
   // held. A failure stops the recording: it is logged once, and Finish() reports it.
   void Append(record::Op op);
+  // Appends a write whose data is `data` (op.data is ignored), without copying it first.
+  void AppendWrite(record::Op op, std::string_view data);
   // A change that reached the backing directory but could not be recorded: the recording is
   // incomplete from here. Logged once; Finish() reports it.
   void Fail(Status why);
@@ -50,8 +53,8 @@ class Recorder {
       : writer_(std::move(writer)), log_path_(std::move(log_path)), base_(std::move(base)) {}
   std::unique_ptr<record::LogWriter> writer_;
   const std::string log_path_;
-  const std::string base_;  // the snapshot directory
-  bool finished_ = false;   // guarded by order_mu_
+  const std::string base_;    // the snapshot directory
+  bool finished_ = false;     // guarded by order_mu_
   std::string finished_why_;  // guarded by order_mu_
   std::mutex order_mu_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();

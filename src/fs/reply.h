@@ -36,8 +36,12 @@ class Reply {
   int Open(const fuse_file_info* fi) { return fuse_reply_open(Take(), fi); }
   int Readlink(const char* target) { return fuse_reply_readlink(Take(), target); }
   int Write(size_t count) { return fuse_reply_write(Take(), count); }
-  int Buf(const void* data, size_t size) { return fuse_reply_buf(Take(), static_cast<const char*>(data), size); }
-  int Data(fuse_bufvec* bufv, fuse_buf_copy_flags flags) { return fuse_reply_data(Take(), bufv, flags); }
+  int Buf(const void* data, size_t size) {
+    return fuse_reply_buf(Take(), static_cast<const char*>(data), size);
+  }
+  int Data(fuse_bufvec* bufv, fuse_buf_copy_flags flags) {
+    return fuse_reply_data(Take(), bufv, flags);
+  }
   int Statfs(const struct statvfs& st) { return fuse_reply_statfs(Take(), &st); }
   int Xattr(size_t size) { return fuse_reply_xattr(Take(), size); }
   int Lseek(off_t off) { return fuse_reply_lseek(Take(), off); }

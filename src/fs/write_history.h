@@ -25,7 +25,8 @@ class WriteHistory {
 
   // Before writing `size` bytes at `offset` of the file open as `fd`: saves what is there.
   void BeforeWrite(const InodeKey& inode, int fd, uint64_t offset, size_t size);
-  // Overlays, onto `buf` (a read of [offset, offset + n)), what each byte held before its last write.
+  // Overlays, onto `buf` (a read of [offset, offset + n)), what each byte held before its last
+  // write.
   void Stale(const InodeKey& inode, uint64_t offset, char* buf, size_t n);
   // Puts back what the file held at its last successful sync; false if history was incomplete.
   bool DropUnsynced(const InodeKey& inode, int fd);

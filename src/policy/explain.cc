@@ -37,7 +37,11 @@ std::string RangeInWords(const Range& r) {
 
 std::string Ordinal(uint64_t n) {
   const uint64_t tens = n % 100;
-  const char* suffix = (tens >= 11 && tens <= 13) ? "th" : n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+  const char* suffix = (tens >= 11 && tens <= 13) ? "th"
+                       : n % 10 == 1              ? "st"
+                       : n % 10 == 2              ? "nd"
+                       : n % 10 == 3              ? "rd"
+                                                  : "th";
   return std::to_string(n) + suffix;
 }
 
@@ -51,11 +55,21 @@ std::string DistributionInWords(const Distribution& d) {
   using Kind = Distribution::Kind;
   std::ostringstream s;
   switch (d.kind) {
-    case Kind::kFixed: s << Ms(d.a_ms); break;
-    case Kind::kUniform: s << "uniformly between " << Ms(d.a_ms) << " and " << Ms(d.b_ms); break;
-    case Kind::kNormal: s << "normally distributed, mean " << Ms(d.a_ms) << ", stddev " << Ms(d.b_ms); break;
-    case Kind::kLognormal: s << "log-normally distributed, median " << Ms(d.a_ms) << ", sigma " << d.b_ms; break;
-    case Kind::kPareto: s << "Pareto-distributed (heavy tail), scale " << Ms(d.a_ms) << ", shape " << d.b_ms; break;
+    case Kind::kFixed:
+      s << Ms(d.a_ms);
+      break;
+    case Kind::kUniform:
+      s << "uniformly between " << Ms(d.a_ms) << " and " << Ms(d.b_ms);
+      break;
+    case Kind::kNormal:
+      s << "normally distributed, mean " << Ms(d.a_ms) << ", stddev " << Ms(d.b_ms);
+      break;
+    case Kind::kLognormal:
+      s << "log-normally distributed, median " << Ms(d.a_ms) << ", sigma " << d.b_ms;
+      break;
+    case Kind::kPareto:
+      s << "Pareto-distributed (heavy tail), scale " << Ms(d.a_ms) << ", shape " << d.b_ms;
+      break;
   }
   if (d.kind != Kind::kFixed && d.kind != Kind::kUniform) {
     s << ", bounded to [" << Ms(d.min_ms) << ", " << Ms(d.max_ms) << "]";
@@ -65,7 +79,8 @@ std::string DistributionInWords(const Distribution& d) {
 
 struct ActionWords {
   std::string operator()(const ErrnoAction& a) const {
-    if (a.realistic) return "fails it with an errno this operation can really return, drawn at random";
+    if (a.realistic)
+      return "fails it with an errno this operation can really return, drawn at random";
     if (a.choices.size() == 1) return "fails it with " + ErrnoName(a.choices[0].first);
     std::vector<std::string> parts;
     for (const auto& [code, weight] : a.choices) {
@@ -76,7 +91,8 @@ struct ActionWords {
     return "fails it with one of " + Join(parts);
   }
   std::string operator()(const DelayAction& a) const {
-    return "delays it by " + DistributionInWords(a.distribution) + " (other operations proceed meanwhile)";
+    return "delays it by " + DistributionInWords(a.distribution) +
+           " (other operations proceed meanwhile)";
   }
   std::string operator()(const BandwidthAction& a) const {
     return "limits its throughput to " + std::to_string(a.bytes_per_s) + " bytes/s (bursts up to " +
@@ -88,7 +104,9 @@ struct ActionWords {
     return s.str();
   }
   std::string operator()(const ShortAction& a) const {
-    if (a.bytes) return "transfers only the first " + std::to_string(*a.bytes) + " bytes and reports that count";
+    if (a.bytes)
+      return "transfers only the first " + std::to_string(*a.bytes) +
+             " bytes and reports that count";
     std::ostringstream s;
     s << "transfers only " << (*a.fraction * 100) << "% of the bytes and reports that count";
     return s.str();
@@ -101,50 +119,76 @@ struct ActionWords {
   std::string operator()(const CorruptAction& a) const {
     std::string what;
     switch (a.mode) {
-      case CorruptAction::Mode::kFlipBits: what = "flips " + std::to_string(a.bits) + " random bit(s)"; break;
-      case CorruptAction::Mode::kZero: what = "zero-fills the data"; break;
-      case CorruptAction::Mode::kRandom: what = "fills the data with random bytes"; break;
+      case CorruptAction::Mode::kFlipBits:
+        what = "flips " + std::to_string(a.bits) + " random bit(s)";
+        break;
+      case CorruptAction::Mode::kZero:
+        what = "zero-fills the data";
+        break;
+      case CorruptAction::Mode::kRandom:
+        what = "fills the data with random bytes";
+        break;
     }
     if (a.range) what += " in bytes " + RangeInWords(*a.range) + " of the transfer";
-    return what + (a.on_write ? "; the corruption is stored on disk" : "; the reader sees it, the disk is unchanged");
+    return what + (a.on_write ? "; the corruption is stored on disk"
+                              : "; the reader sees it, the disk is unchanged");
   }
   std::string operator()(const MisdirectAction& a) const {
-    return "stores the data " + std::to_string(a.shift_bytes) + " bytes away from where it was aimed";
+    return "stores the data " + std::to_string(a.shift_bytes) +
+           " bytes away from where it was aimed";
   }
-  std::string operator()(const StaleReadAction&) const { return "returns the data the range held before its last write"; }
-  std::string operator()(const LostWriteAction&) const { return "reports success and stores nothing (a lost write)"; }
-  std::string operator()(const LyingFsyncAction&) const { return "reports success without syncing anything (a lying fsync)"; }
+  std::string operator()(const StaleReadAction&) const {
+    return "returns the data the range held before its last write";
+  }
+  std::string operator()(const LostWriteAction&) const {
+    return "reports success and stores nothing (a lost write)";
+  }
+  std::string operator()(const LyingFsyncAction&) const {
+    return "reports success without syncing anything (a lying fsync)";
+  }
   std::string operator()(const FsyncFailAction& a) const {
     return "fails it with " + ErrnoName(a.err) +
-           (a.drop_dirty ? "; the file's unsynced data is dropped and later fsyncs succeed (Linux ext4/xfs)"
-                         : "; the unsynced data stays dirty (btrfs)");
+           (a.drop_dirty
+                ? "; the file's unsynced data is dropped and later fsyncs succeed (Linux ext4/xfs)"
+                : "; the unsynced data stays dirty (btrfs)");
   }
   std::string operator()(const KillAction& a) const {
     std::string target = a.target == KillAction::Target::kCaller ? "the calling process"
-                         : a.target == KillAction::Target::kCallerGroup ? "the caller's process group"
-                                                                         : "processes " ;
+                         : a.target == KillAction::Target::kCallerGroup
+                             ? "the caller's process group"
+                             : "processes ";
     if (a.target == KillAction::Target::kPids) {
       std::vector<std::string> pids;
       for (pid_t p : a.pids) pids.push_back(std::to_string(p));
       target += Join(pids);
     }
-    return "sends " + std::string(sigabbrev_np(a.signal) ? sigabbrev_np(a.signal) : "?") + " to " + target +
+    return "sends " + std::string(sigabbrev_np(a.signal) ? sigabbrev_np(a.signal) : "?") + " to " +
+           target +
            (a.before ? " before the operation, which then does not run" : " after the operation");
   }
-  std::string operator()(const FreezeAction&) const { return "freezes the whole mount until thawed"; }
+  std::string operator()(const FreezeAction&) const {
+    return "freezes the whole mount until thawed";
+  }
   std::string operator()(const CrashAction& a) const {
     std::string kill;
     switch (a.kill) {
-      case CrashAction::Kill::kCaller: kill = "the calling process is killed"; break;
-      case CrashAction::Kill::kGroup: kill = "the caller's process group is killed"; break;
-      case CrashAction::Kill::kNone: kill = "no process is killed"; break;
+      case CrashAction::Kill::kCaller:
+        kill = "the calling process is killed";
+        break;
+      case CrashAction::Kill::kGroup:
+        kill = "the caller's process group is killed";
+        break;
+      case CrashAction::Kill::kNone:
+        kill = "no process is killed";
+        break;
       case CrashAction::Kill::kNamed:
         kill = "processes named " + Join(a.process_names) + " are killed";
         break;
     }
     return "cuts the power before it runs: the mount fails every operation with EIO, " + kill +
            ", and the backing directory is rolled back to a crash state of the recording under "
-           "model '" + a.model + "' (needs --record; faultfs ctl MOUNT recover resumes)";
+           "model '" +
+           a.model + "' (needs --record; faultfs ctl MOUNT recover resumes)";
   }
 };
 
@@ -152,7 +196,8 @@ std::string Targets(const Match& m) {
   std::vector<std::string> parts;
   parts.push_back(OpsInWords(m.ops));
   if (!m.path_globs.empty()) parts.push_back("on paths matching " + Join(m.path_globs, " or "));
-  if (!m.path_regexes.empty()) parts.push_back("on paths matching the regex " + Join(m.path_regexes, " or "));
+  if (!m.path_regexes.empty())
+    parts.push_back("on paths matching the regex " + Join(m.path_regexes, " or "));
   if (!m.file_types.empty()) {
     std::vector<std::string> t;
     for (auto ft : m.file_types) t.push_back(FileTypeName(ft));
@@ -202,7 +247,8 @@ std::string When(const Match& m) {
 
 std::string Explain(const Policy& policy) {
   std::ostringstream out;
-  out << "seed: " << (policy.seed ? std::to_string(*policy.seed) : "chosen at mount (printed then)") << "\n";
+  out << "seed: " << (policy.seed ? std::to_string(*policy.seed) : "chosen at mount (printed then)")
+      << "\n";
   if (policy.capacity) {
     const Capacity& c = *policy.capacity;
     out << "capacity: a disk of ";

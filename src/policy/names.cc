@@ -11,11 +11,11 @@ namespace faultfs::policy {
 namespace {
 
 constexpr std::array<const char*, kOpCount> kOpNames = {
-    "lookup",  "getattr",   "setattr",  "truncate", "readlink",  "mknod",      "mkdir",
-    "unlink",  "rmdir",     "symlink",  "rename",   "link",      "open",       "create",
-    "read",    "write",     "flush",    "release",  "fsync",     "fdatasync",  "fsyncdir",
-    "opendir", "readdir",   "releasedir", "statfs", "setxattr",  "getxattr",   "listxattr",
-    "removexattr", "access", "fallocate", "copy_file_range", "lseek"};
+    "lookup",      "getattr", "setattr",    "truncate",        "readlink", "mknod",     "mkdir",
+    "unlink",      "rmdir",   "symlink",    "rename",          "link",     "open",      "create",
+    "read",        "write",   "flush",      "release",         "fsync",    "fdatasync", "fsyncdir",
+    "opendir",     "readdir", "releasedir", "statfs",          "setxattr", "getxattr",  "listxattr",
+    "removexattr", "access",  "fallocate",  "copy_file_range", "lseek"};
 
 constexpr std::array<const char*, 7> kFileTypeNames = {
     "regular", "directory", "symlink", "fifo", "socket", "char_device", "block_device"};
@@ -40,7 +40,8 @@ std::optional<Op> OpFromName(std::string_view name) {
 
 std::optional<OpSet> OpGroupFromName(std::string_view name) {
   if (name == "all") return OpSet().set();
-  if (name == "xattr") return SetOf({Op::kSetxattr, Op::kGetxattr, Op::kListxattr, Op::kRemovexattr});
+  if (name == "xattr")
+    return SetOf({Op::kSetxattr, Op::kGetxattr, Op::kListxattr, Op::kRemovexattr});
   if (name == "sync") return SetOf({Op::kFsync, Op::kFdatasync, Op::kFsyncdir});
   return std::nullopt;
 }
@@ -56,21 +57,29 @@ std::optional<FileType> FileTypeFromName(std::string_view name) {
 
 std::optional<FileType> FileTypeFromMode(mode_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return FileType::kRegular;
-    case S_IFDIR: return FileType::kDirectory;
-    case S_IFLNK: return FileType::kSymlink;
-    case S_IFIFO: return FileType::kFifo;
-    case S_IFSOCK: return FileType::kSocket;
-    case S_IFCHR: return FileType::kCharDevice;
-    case S_IFBLK: return FileType::kBlockDevice;
-    default: return std::nullopt;
+    case S_IFREG:
+      return FileType::kRegular;
+    case S_IFDIR:
+      return FileType::kDirectory;
+    case S_IFLNK:
+      return FileType::kSymlink;
+    case S_IFIFO:
+      return FileType::kFifo;
+    case S_IFSOCK:
+      return FileType::kSocket;
+    case S_IFCHR:
+      return FileType::kCharDevice;
+    case S_IFBLK:
+      return FileType::kBlockDevice;
+    default:
+      return std::nullopt;
   }
 }
 
 const char* ActionName(const Action& a) {
   static constexpr std::array<const char*, std::variant_size_v<Action>> kNames = {
-      "errno", "delay", "bandwidth", "stall", "short", "torn", "corrupt", "misdirect",
-      "stale", "lose", "lie", "fsync_fail", "kill", "freeze", "crash"};
+      "errno", "delay", "bandwidth", "stall",      "short", "torn",   "corrupt", "misdirect",
+      "stale", "lose",  "lie",       "fsync_fail", "kill",  "freeze", "crash"};
   return kNames[a.index()];
 }
 

@@ -5,6 +5,7 @@
 #include "faultfs/policy/parse.h"
 
 #include <fcntl.h>
+#include <toml++/toml.h>
 
 #include <cmath>
 #include <csignal>
@@ -13,7 +14,6 @@
 #include <map>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "faultfs/core/errno_names.h"
 #include "faultfs/crash/state.h"
@@ -29,10 +29,17 @@ std::string PolicyError::ToString() const {
 }
 
 std::optional<uint64_t> ParseBytes(std::string_view text) {
-  static const std::map<std::string, uint64_t, std::less<>> kUnits = {
-      {"", 1},          {"B", 1},          {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
-      {"GiB", 1ULL << 30}, {"TiB", 1ULL << 40}, {"kB", 1000},      {"KB", 1000},
-      {"MB", 1000'000}, {"GB", 1000'000'000}, {"TB", 1000'000'000'000}};
+  static const std::map<std::string, uint64_t, std::less<>> kUnits = {{"", 1},
+                                                                      {"B", 1},
+                                                                      {"KiB", 1ULL << 10},
+                                                                      {"MiB", 1ULL << 20},
+                                                                      {"GiB", 1ULL << 30},
+                                                                      {"TiB", 1ULL << 40},
+                                                                      {"kB", 1000},
+                                                                      {"KB", 1000},
+                                                                      {"MB", 1000'000},
+                                                                      {"GB", 1000'000'000},
+                                                                      {"TB", 1000'000'000'000}};
   std::string s(text);
   size_t pos = 0;
   double value = 0;
@@ -62,15 +69,21 @@ OpSet ApplicableOps(const Action& action) {
     decltype(set_of)& of;
     OpSet operator()(const ErrnoAction&) const { return OpSet().set(); }
     OpSet operator()(const DelayAction&) const { return OpSet().set(); }
-    OpSet operator()(const BandwidthAction&) const { return of({Op::kRead, Op::kWrite, Op::kCopyFileRange}); }
+    OpSet operator()(const BandwidthAction&) const {
+      return of({Op::kRead, Op::kWrite, Op::kCopyFileRange});
+    }
     OpSet operator()(const StallAction&) const { return OpSet().set(); }
     OpSet operator()(const ShortAction&) const { return of({Op::kRead, Op::kWrite}); }
     OpSet operator()(const TornAction&) const { return of({Op::kWrite}); }
-    OpSet operator()(const CorruptAction& c) const { return c.on_write ? of({Op::kWrite}) : of({Op::kRead}); }
+    OpSet operator()(const CorruptAction& c) const {
+      return c.on_write ? of({Op::kWrite}) : of({Op::kRead});
+    }
     OpSet operator()(const MisdirectAction&) const { return of({Op::kWrite}); }
     OpSet operator()(const StaleReadAction&) const { return of({Op::kRead}); }
     OpSet operator()(const LostWriteAction&) const { return of({Op::kWrite}); }
-    OpSet operator()(const LyingFsyncAction&) const { return of({Op::kFsync, Op::kFdatasync, Op::kFsyncdir}); }
+    OpSet operator()(const LyingFsyncAction&) const {
+      return of({Op::kFsync, Op::kFdatasync, Op::kFsyncdir});
+    }
     OpSet operator()(const FsyncFailAction&) const { return of({Op::kFsync, Op::kFdatasync}); }
     OpSet operator()(const KillAction&) const { return OpSet().set(); }
     OpSet operator()(const FreezeAction&) const { return OpSet().set(); }
@@ -81,17 +94,16 @@ OpSet ApplicableOps(const Action& action) {
 
 const std::map<std::string, int, std::less<>>& OpenFlagNames() {
   static const std::map<std::string, int, std::less<>> kFlags = {
-      {"O_DIRECT", O_DIRECT}, {"O_SYNC", O_SYNC},       {"O_DSYNC", O_DSYNC},
-      {"O_APPEND", O_APPEND}, {"O_TRUNC", O_TRUNC},     {"O_CREAT", O_CREAT},
-      {"O_EXCL", O_EXCL},     {"O_NOATIME", O_NOATIME}, {"O_WRONLY", O_WRONLY},
-      {"O_RDWR", O_RDWR}};
+      {"O_DIRECT", O_DIRECT}, {"O_SYNC", O_SYNC},   {"O_DSYNC", O_DSYNC}, {"O_APPEND", O_APPEND},
+      {"O_TRUNC", O_TRUNC},   {"O_CREAT", O_CREAT}, {"O_EXCL", O_EXCL},   {"O_NOATIME", O_NOATIME},
+      {"O_WRONLY", O_WRONLY}, {"O_RDWR", O_RDWR}};
   return kFlags;
 }
 
 std::optional<int> SignalFromName(std::string_view name) {
   static const std::map<std::string, int, std::less<>> kSignals = {
-      {"SIGKILL", SIGKILL}, {"SIGTERM", SIGTERM}, {"SIGINT", SIGINT},   {"SIGQUIT", SIGQUIT},
-      {"SIGABRT", SIGABRT}, {"SIGSTOP", SIGSTOP}, {"SIGHUP", SIGHUP},   {"SIGUSR1", SIGUSR1},
+      {"SIGKILL", SIGKILL}, {"SIGTERM", SIGTERM}, {"SIGINT", SIGINT}, {"SIGQUIT", SIGQUIT},
+      {"SIGABRT", SIGABRT}, {"SIGSTOP", SIGSTOP}, {"SIGHUP", SIGHUP}, {"SIGUSR1", SIGUSR1},
       {"SIGUSR2", SIGUSR2}, {"SIGSEGV", SIGSEGV}, {"SIGBUS", SIGBUS}};
   const auto it = kSignals.find(name);
   return it == kSignals.end() ? std::nullopt : std::optional<int>(it->second);
@@ -127,7 +139,8 @@ class Parser {
   }
 
   void Error(const toml::source_region& where, std::string message) {
-    errors_.push_back({std::string(name_), where.begin.line, where.begin.column, std::move(message)});
+    errors_.push_back(
+        {std::string(name_), where.begin.line, where.begin.column, std::move(message)});
   }
   void Error(const toml::node& at, std::string message) { Error(at.source(), std::move(message)); }
 
@@ -139,7 +152,8 @@ class Parser {
       if (known) continue;
       std::string list;
       for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      Error(value, "unknown key '" + std::string(key.str()) + "' in " + where + " (expected one of: " + list + ")");
+      Error(value, "unknown key '" + std::string(key.str()) + "' in " + where +
+                       " (expected one of: " + list + ")");
     }
   }
 
@@ -186,7 +200,8 @@ class Parser {
     if (node.is_integer()) return Count(node, what);
     if (const auto s = node.value<std::string>()) {
       if (auto b = ParseBytes(*s)) return b;
-      Error(node, what + ": '" + *s + "' is not a size (write bytes, or e.g. \"64 KiB\", \"1 MiB\")");
+      Error(node,
+            what + ": '" + *s + "' is not a size (write bytes, or e.g. \"64 KiB\", \"1 MiB\")");
       return std::nullopt;
     }
     Error(node, what + " must be a size (bytes, or a string such as \"64 KiB\")");
@@ -201,7 +216,7 @@ class Parser {
 
   // A string or an array of strings.
   std::vector<std::pair<std::string, const toml::node*>> Strings(const toml::node& node,
-                                                                  const std::string& what) {
+                                                                 const std::string& what) {
     std::vector<std::pair<std::string, const toml::node*>> out;
     if (const auto s = node.value<std::string>()) {
       out.emplace_back(*s, &node);
@@ -245,7 +260,8 @@ class Parser {
       return std::nullopt;
     }
     const auto lo = bytes ? Bytes(*arr->get(0), what + " low") : Count(*arr->get(0), what + " low");
-    const auto hi = bytes ? Bytes(*arr->get(1), what + " high") : Count(*arr->get(1), what + " high");
+    const auto hi =
+        bytes ? Bytes(*arr->get(1), what + " high") : Count(*arr->get(1), what + " high");
     if (!lo || !hi) return std::nullopt;
     if (*lo >= *hi) {
       Error(node, what + " is empty: low (" + std::to_string(*lo) + ") must be below high (" +
@@ -310,11 +326,12 @@ class Parser {
 
   bool ParseRule(const toml::table& t, Rule& rule) {
     const size_t errors_before = errors_.size();
-    CheckKeys(t, {"id", "enabled", "ops", "path", "path_regex", "file_type", "offset", "size",
-                  "flags", "pid", "uid", "gid", "process", "probability", "nth", "every", "after",
-                  "max_times", "window", "flakey", "after_rule", "action", "errno", "delay",
-                  "bandwidth", "stall", "short", "torn", "corrupt", "misdirect", "fsync_fail",
-                  "kill", "crash"},
+    CheckKeys(t, {"id",         "enabled",     "ops",        "path",   "path_regex", "file_type",
+                  "offset",     "size",        "flags",      "pid",    "uid",        "gid",
+                  "process",    "probability", "nth",        "every",  "after",      "max_times",
+                  "window",     "flakey",      "after_rule", "action", "errno",      "delay",
+                  "bandwidth",  "stall",       "short",      "torn",   "corrupt",    "misdirect",
+                  "fsync_fail", "kill",        "crash"},
               "a [[rule]]");
     if (const auto* n = t.get("id")) {
       if (auto id = String(*n, "id")) {
@@ -344,8 +361,9 @@ class Parser {
         } else if (const auto group = OpGroupFromName(name)) {
           m.ops |= *group;
         } else {
-          Error(*at, "unknown op '" + name + "' (expected an op such as read, write, fsync, "
-                     "rename, or a group: xattr, sync, all)");
+          Error(*at, "unknown op '" + name +
+                         "' (expected an op such as read, write, fsync, "
+                         "rename, or a group: xattr, sync, all)");
         }
       }
     }
@@ -373,8 +391,9 @@ class Parser {
         if (const auto ft = FileTypeFromName(name)) {
           m.file_types.push_back(*ft);
         } else {
-          Error(*at, "unknown file_type '" + name + "' (expected regular, directory, symlink, "
-                     "fifo, socket, char_device or block_device)");
+          Error(*at, "unknown file_type '" + name +
+                         "' (expected regular, directory, symlink, "
+                         "fifo, socket, char_device or block_device)");
         }
       }
     }
@@ -384,7 +403,8 @@ class Parser {
       for (const auto& [name, at] : Strings(*n, "flags")) {
         const auto it = OpenFlagNames().find(name);
         if (it == OpenFlagNames().end()) {
-          Error(*at, "unknown open flag '" + name + "' (expected e.g. O_DIRECT, O_SYNC, O_DSYNC, O_APPEND)");
+          Error(*at, "unknown open flag '" + name +
+                         "' (expected e.g. O_DIRECT, O_SYNC, O_DSYNC, O_APPEND)");
         } else {
           m.open_flags |= it->second;
         }
@@ -410,7 +430,8 @@ class Parser {
     if (const auto* n = t.get("after")) m.after = Count(*n, "after");
     if (const auto* n = t.get("max_times")) m.max_fires = Positive(*n, "max_times");
     if (m.nth && m.every) Error(*t.get("every"), "nth and every contradict each other: use one");
-    if (m.nth && m.max_fires) Error(*t.get("max_times"), "nth already fires once: max_times is redundant");
+    if (m.nth && m.max_fires)
+      Error(*t.get("max_times"), "nth already fires once: max_times is redundant");
     if (const auto* n = t.get("window")) ParseWindow(*n, m);
     if (const auto* n = t.get("flakey")) ParseFlakey(*n, m);
     if (const auto* n = t.get("after_rule")) m.after_rule = String(*n, "after_rule");
@@ -450,13 +471,15 @@ class Parser {
   // The action and its parameters, which sit under a key named like the action.
   void ParseAction(const toml::table& t, Rule& rule) {
     static const std::vector<std::string> kActions = {
-        "errno", "delay", "bandwidth", "stall", "short", "torn", "corrupt", "misdirect",
-        "stale", "lose", "lie", "fsync_fail", "kill", "freeze", "crash"};
+        "errno", "delay", "bandwidth", "stall",      "short", "torn",   "corrupt", "misdirect",
+        "stale", "lose",  "lie",       "fsync_fail", "kill",  "freeze", "crash"};
     const auto* n = t.get("action");
     if (n == nullptr) {
-      Error(t, "rule '" + rule.id + "' has no action (expected action = one of: errno, delay, "
-               "bandwidth, stall, short, torn, corrupt, misdirect, stale, lose, lie, fsync_fail, "
-               "kill, freeze, crash)");
+      Error(t,
+            "rule '" + rule.id +
+                "' has no action (expected action = one of: errno, delay, "
+                "bandwidth, stall, short, torn, corrupt, misdirect, stale, lose, lie, fsync_fail, "
+                "kill, freeze, crash)");
       return;
     }
     const auto name = String(*n, "action");
@@ -464,11 +487,13 @@ class Parser {
     // Parameter tables for other actions than this one are mistakes, not extras.
     for (const auto& a : kActions) {
       if (a != *name && a != "errno" && t.get(a) != nullptr) {
-        Error(*t.get(a), "'" + a + "' configures action '" + a + "', but this rule's action is '" + *name + "'");
+        Error(*t.get(a), "'" + a + "' configures action '" + a + "', but this rule's action is '" +
+                             *name + "'");
       }
     }
     if (*name != "errno" && *name != "fsync_fail" && t.get("errno") != nullptr) {
-      Error(*t.get("errno"), "'errno' configures actions errno and fsync_fail, not '" + *name + "'");
+      Error(*t.get("errno"),
+            "'errno' configures actions errno and fsync_fail, not '" + *name + "'");
     }
     const toml::node* params = t.get(*name);
     if (*name == "errno") {
@@ -502,20 +527,24 @@ class Parser {
     } else if (*name == "crash") {
       rule.action = ParseCrash(params);
     } else {
-      Error(*n, "unknown action '" + *name + "' (expected one of: errno, delay, bandwidth, "
-                "stall, short, torn, corrupt, misdirect, stale, lose, lie, fsync_fail, kill, "
-                "freeze, crash)");
+      Error(*n, "unknown action '" + *name +
+                    "' (expected one of: errno, delay, bandwidth, "
+                    "stall, short, torn, corrupt, misdirect, stale, lose, lie, fsync_fail, kill, "
+                    "freeze, crash)");
       return;
     }
-    const bool takes_params = *name != "stale" && *name != "lose" && *name != "lie" && *name != "freeze";
-    if (!takes_params && params != nullptr) Error(*params, "action '" + *name + "' takes no parameters");
+    const bool takes_params =
+        *name != "stale" && *name != "lose" && *name != "lie" && *name != "freeze";
+    if (!takes_params && params != nullptr)
+      Error(*params, "action '" + *name + "' takes no parameters");
   }
 
   ErrnoAction ParseErrnoAction(const toml::node* params, const toml::node& action_node) {
     ErrnoAction a;
     if (params == nullptr) {
-      Error(action_node, "action 'errno' needs errno = \"EIO\", [\"EIO\", \"ENOSPC\"], "
-                         "{ EIO = 3, ENOSPC = 1 } or \"realistic\"");
+      Error(action_node,
+            "action 'errno' needs errno = \"EIO\", [\"EIO\", \"ENOSPC\"], "
+            "{ EIO = 3, ENOSPC = 1 } or \"realistic\"");
       return a;
     }
     if (const auto s = params->value<std::string>(); s && *s == "realistic") {
@@ -535,7 +564,8 @@ class Parser {
         if (const auto code = ErrnoFromName(name)) {
           a.choices.emplace_back(*code, 1.0);
         } else {
-          Error(*at, "unknown errno '" + name + "' (expected a name such as EIO, ENOSPC, or \"realistic\")");
+          Error(*at, "unknown errno '" + name +
+                         "' (expected a name such as EIO, ENOSPC, or \"realistic\")");
         }
       }
     }
@@ -547,13 +577,15 @@ class Parser {
     const auto* t = params == nullptr ? nullptr : Table(*params, "delay");
     if (t == nullptr) {
       if (params == nullptr) {
-        Error(action_node, "action 'delay' needs delay = { fixed_ms = 100 } or a distribution, "
-                           "e.g. { distribution = \"lognormal\", median_ms = 5, sigma = 1 }");
+        Error(action_node,
+              "action 'delay' needs delay = { fixed_ms = 100 } or a distribution, "
+              "e.g. { distribution = \"lognormal\", median_ms = 5, sigma = 1 }");
       }
       return d;
     }
-    CheckKeys(*t, {"fixed_ms", "distribution", "min_ms", "max_ms", "mean_ms", "stddev_ms",
-                   "median_ms", "sigma", "scale_ms", "shape"},
+    CheckKeys(*t,
+              {"fixed_ms", "distribution", "min_ms", "max_ms", "mean_ms", "stddev_ms", "median_ms",
+               "sigma", "scale_ms", "shape"},
               "delay");
     auto get = [&](const char* key) -> std::optional<double> {
       const auto* n = t->get(key);
@@ -565,7 +597,8 @@ class Parser {
       return v.value_or(0);
     };
     std::string kind = t->get("fixed_ms") != nullptr ? "fixed" : "";
-    if (const auto* n = t->get("distribution")) kind = String(*n, "delay.distribution").value_or("");
+    if (const auto* n = t->get("distribution"))
+      kind = String(*n, "delay.distribution").value_or("");
     if (kind == "fixed") {
       d.kind = Distribution::Kind::kFixed;
       d.a_ms = require("fixed_ms");
@@ -589,8 +622,9 @@ class Parser {
       if (d.b_ms <= 0) Error(*t, "delay: pareto shape must be > 0");
     } else {
       Error(t->get("distribution") ? *t->get("distribution") : static_cast<const toml::node&>(*t),
-            "delay: unknown distribution '" + kind + "' (expected fixed_ms, or distribution = "
-            "uniform, normal, lognormal or pareto)");
+            "delay: unknown distribution '" + kind +
+                "' (expected fixed_ms, or distribution = "
+                "uniform, normal, lognormal or pareto)");
     }
     if (kind != "uniform") {
       if (const auto v = get("min_ms")) d.min_ms = *v;
@@ -608,7 +642,8 @@ class Parser {
     BandwidthAction b;
     const auto* t = params == nullptr ? nullptr : Table(*params, "bandwidth");
     if (t == nullptr) {
-      if (params == nullptr) Error(action_node, "action 'bandwidth' needs bandwidth = { bytes_per_s = \"1 MiB\" }");
+      if (params == nullptr)
+        Error(action_node, "action 'bandwidth' needs bandwidth = { bytes_per_s = \"1 MiB\" }");
       return b;
     }
     CheckKeys(*t, {"bytes_per_s", "burst"}, "bandwidth");
@@ -619,7 +654,8 @@ class Parser {
       Error(*t, "bandwidth needs bytes_per_s");
     }
     b.burst_bytes = b.bytes_per_s;  // one second's worth unless told
-    if (const auto* n = t->get("burst")) b.burst_bytes = Bytes(*n, "bandwidth.burst").value_or(b.burst_bytes);
+    if (const auto* n = t->get("burst"))
+      b.burst_bytes = Bytes(*n, "bandwidth.burst").value_or(b.burst_bytes);
     return b;
   }
 
@@ -639,7 +675,8 @@ class Parser {
     ShortAction s;
     const auto* t = params == nullptr ? nullptr : Table(*params, "short");
     if (t == nullptr) {
-      if (params == nullptr) Error(action_node, "action 'short' needs short = { bytes = 512 } or { fraction = 0.5 }");
+      if (params == nullptr)
+        Error(action_node, "action 'short' needs short = { bytes = 512 } or { fraction = 0.5 }");
       return s;
     }
     CheckKeys(*t, {"bytes", "fraction"}, "short");
@@ -649,7 +686,8 @@ class Parser {
       if (f && (*f < 0 || *f >= 1)) Error(*n, "short.fraction must be in [0, 1)");
       s.fraction = f;
     }
-    if (s.bytes.has_value() == s.fraction.has_value()) Error(*t, "short needs exactly one of bytes and fraction");
+    if (s.bytes.has_value() == s.fraction.has_value())
+      Error(*t, "short needs exactly one of bytes and fraction");
     return s;
   }
 
@@ -701,7 +739,8 @@ class Parser {
     if (const auto* n = t->get("bits")) {
       const auto bits = Positive(*n, "corrupt.bits");
       if (bits) c.bits = static_cast<uint32_t>(*bits);
-      if (c.mode != CorruptAction::Mode::kFlipBits) Error(*n, "corrupt.bits is for mode = \"flip\"");
+      if (c.mode != CorruptAction::Mode::kFlipBits)
+        Error(*n, "corrupt.bits is for mode = \"flip\"");
     }
     if (const auto* n = t->get("range")) c.range = RangeOf(*n, "corrupt.range", true);
     if (const auto* n = t->get("on")) {
@@ -709,8 +748,9 @@ class Parser {
       if (on == "write") {
         c.on_write = true;
       } else if (on != "read") {
-        Error(*n, "corrupt.on must be read (the reader sees it, the disk is unchanged) or write "
-                  "(the corruption is stored)");
+        Error(*n,
+              "corrupt.on must be read (the reader sees it, the disk is unchanged) or write "
+              "(the corruption is stored)");
       }
     }
     return c;
@@ -745,8 +785,9 @@ class Parser {
       } else if (s == "keep") {
         f.drop_dirty = false;
       } else {
-        Error(*n, "fsync_fail.semantics must be linux (unsynced data is dropped, later fsyncs "
-                  "succeed: ext4, xfs) or keep (unsynced data stays dirty: btrfs)");
+        Error(*n,
+              "fsync_fail.semantics must be linux (unsynced data is dropped, later fsyncs "
+              "succeed: ext4, xfs) or keep (unsynced data stays dirty: btrfs)");
       }
     }
     return f;
@@ -762,7 +803,8 @@ class Parser {
       if (const auto sig = SignalFromName(name)) {
         k.signal = *sig;
       } else {
-        Error(*n, "kill.signal: unknown signal '" + name + "' (expected e.g. SIGKILL, SIGTERM, SIGSTOP)");
+        Error(*n, "kill.signal: unknown signal '" + name +
+                      "' (expected e.g. SIGKILL, SIGTERM, SIGSTOP)");
       }
     }
     if (const auto* n = t->get("target")) {
@@ -783,8 +825,10 @@ class Parser {
         if (p <= 1) Error(*n, "kill.pids: pid " + std::to_string(p) + " is never killed");
       }
     }
-    if (k.target == KillAction::Target::kPids && k.pids.empty()) Error(*t, "kill.target = \"pids\" needs pids");
-    if (k.target != KillAction::Target::kPids && !k.pids.empty()) Error(*t, "kill.pids needs target = \"pids\"");
+    if (k.target == KillAction::Target::kPids && k.pids.empty())
+      Error(*t, "kill.target = \"pids\" needs pids");
+    if (k.target != KillAction::Target::kPids && !k.pids.empty())
+      Error(*t, "kill.pids needs target = \"pids\"");
     if (const auto* n = t->get("when")) {
       const auto when = String(*n, "kill.when").value_or("");
       if (when == "after") {
@@ -825,8 +869,10 @@ class Parser {
       } else if (*s == "none") {
         c.kill = CrashAction::Kill::kNone;
       } else {
-        Error(n, "crash.kill must be \"caller\", \"group\", \"none\" or an array of process "
-                 "names (e.g. [\"postgres\"]), got '" + *s + "'");
+        Error(n,
+              "crash.kill must be \"caller\", \"group\", \"none\" or an array of process "
+              "names (e.g. [\"postgres\"]), got '" +
+                  *s + "'");
       }
       return;
     }
@@ -837,8 +883,9 @@ class Parser {
     c.kill = CrashAction::Kill::kNamed;
     for (auto& [name, at] : Strings(n, "crash.kill")) {
       if (name.empty() || name.size() > 15) {
-        Error(*at, "crash.kill: '" + name + "' is not a command name (1 to 15 characters, as in "
-                   "/proc/PID/comm)");
+        Error(*at, "crash.kill: '" + name +
+                       "' is not a command name (1 to 15 characters, as in "
+                       "/proc/PID/comm)");
       }
       c.process_names.push_back(name);
     }
@@ -856,11 +903,13 @@ class Parser {
     std::string names;
     std::string allowed;
     for (size_t i = 0; i < kOpCount; ++i) {
-      if (misfit.test(i)) names += (names.empty() ? "" : ", ") + std::string(OpName(static_cast<Op>(i)));
-      if (applicable.test(i)) allowed += (allowed.empty() ? "" : ", ") + std::string(OpName(static_cast<Op>(i)));
+      if (misfit.test(i))
+        names += (names.empty() ? "" : ", ") + std::string(OpName(static_cast<Op>(i)));
+      if (applicable.test(i))
+        allowed += (allowed.empty() ? "" : ", ") + std::string(OpName(static_cast<Op>(i)));
     }
-    Error(*t.get("ops"), "action '" + std::string(ActionName(rule.action)) + "' cannot act on " + names +
-                             " (it applies to: " + allowed + ")");
+    Error(*t.get("ops"), "action '" + std::string(ActionName(rule.action)) + "' cannot act on " +
+                             names + " (it applies to: " + allowed + ")");
   }
 
   void CheckRuleReferences(const std::vector<Rule>& rules) {
@@ -870,7 +919,8 @@ class Parser {
       if (!r.match.after_rule) continue;
       const toml::source_region& at = after_rule_at_[r.id];
       if (ids.count(*r.match.after_rule) == 0) {
-        Error(at, "after_rule names '" + *r.match.after_rule + "', which is not a rule of this policy");
+        Error(at,
+              "after_rule names '" + *r.match.after_rule + "', which is not a rule of this policy");
       } else if (*r.match.after_rule == r.id) {
         Error(at, "rule '" + r.id + "' cannot come after itself");
       }
@@ -892,7 +942,8 @@ ParseOutcome ParsePolicyFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     ParseOutcome out;
-    out.errors.push_back({path, 0, 0, std::string("cannot read the policy: ") + std::strerror(errno)});
+    out.errors.push_back(
+        {path, 0, 0, std::string("cannot read the policy: ") + std::strerror(errno)});
     return out;
   }
   std::stringstream text;

@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -20,6 +22,7 @@ namespace {
 constexpr char kMagic[8] = {'F', 'A', 'U', 'L', 'T', 'F', 'S', 'R'};
 constexpr size_t kFrameHeaderBytes = 8;         // u32 length, u32 CRC
 constexpr size_t kFlushBytes = 1u << 20;        // the writer's buffer
+constexpr size_t kMaxQueuedBytes = 64u << 20;   // appended, not yet written: Append waits
 constexpr size_t kMaxHeaderPayload = 1u << 30;  // mostly the starting state's inode list
 // Room for everything in a write record except its data.
 constexpr size_t kOpOverhead = 4096;
@@ -104,13 +107,6 @@ bool KnownKind(uint8_t k) {
   return k >= static_cast<uint8_t>(OpKind::kWrite) && k <= static_cast<uint8_t>(OpKind::kMark);
 }
 
-void AppendFrame(std::string& out, std::string_view payload) {
-  Encoder e(out);
-  e.U32(static_cast<uint32_t>(payload.size()));
-  e.U32(Crc32c(payload.data(), payload.size()));
-  out.append(payload);
-}
-
 std::string EncodeHeader(const LogHeader& h) {
   std::string payload;
   Encoder p(payload);
@@ -186,9 +182,9 @@ uint32_t Crc32c(const void* data, size_t size, uint32_t crc) {
   return ~crc;
 }
 
-std::string EncodeOp(const Op& op) {
-  std::string out;
-  out.reserve(op.data.size() + op.path.size() + op.path2.size() + 96);
+// Appends an op's encoding to `out`, up to and including its data's byte count: everything but
+// the data bytes themselves, which follow.
+void EncodeFields(const Op& op, size_t data_size, std::string& out) {
   Encoder e(out);
   e.U8(static_cast<uint8_t>(op.kind));
   e.U64(op.seq);
@@ -203,7 +199,14 @@ std::string EncodeOp(const Op& op) {
   e.U32(op.flags);
   e.U32(op.uid);
   e.U32(op.gid);
-  e.Str(op.data);
+  e.U32(static_cast<uint32_t>(data_size));
+}
+
+std::string EncodeOp(const Op& op) {
+  std::string out;
+  out.reserve(op.data.size() + op.path.size() + op.path2.size() + 96);
+  EncodeFields(op, op.data.size(), out);
+  out.append(op.data);
   return out;
 }
 
@@ -227,61 +230,244 @@ Result<Op> DecodeOp(std::string_view payload) {
   return op;
 }
 
+LogWriter::LogWriter(UniqueFd fd)
+    : fd_(std::move(fd)),
+      file_(std::make_unique<LogFile>(fd_.get())),
+      thread_([this] { WriterLoop(); }) {}
+
 Result<std::unique_ptr<LogWriter>> LogWriter::Create(const std::string& path,
                                                      const LogHeader& header) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) return Status::FromErrno(errno, "creating record log '" + path + "'");
   std::unique_ptr<LogWriter> w(new LogWriter(std::move(fd)));
-  w->buffer_ = EncodeHeader(header);
+  {
+    std::lock_guard lock(w->mu_);
+    w->batch_.bytes = EncodeHeader(header);
+  }
   FAULTFS_RETURN_IF_ERROR(w->Sync());
   return w;
 }
 
 LogWriter::~LogWriter() {
-  std::lock_guard lock(mu_);
-  (void)WriteFrame({});  // best effort: whatever is buffered
+  {
+    std::lock_guard lock(mu_);
+    Queue();  // whatever is appended is written, as far as it can be
+    stop_ = true;
+  }
+  queued_cv_.notify_one();
+  thread_.join();
 }
 
-Status LogWriter::WriteFrame(const std::string& payload) {
-  if (!payload.empty()) AppendFrame(buffer_, payload);
-  if (payload.empty() || buffer_.size() >= kFlushBytes) {
-    size_t done = 0;
-    while (done < buffer_.size()) {
-      ssize_t n = ::write(fd_.get(), buffer_.data() + done, buffer_.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Status::FromErrno(errno, "writing the record log");
-      done += static_cast<size_t>(n);
-    }
-    buffer_.clear();
+namespace {
+
+// Writes all of `len` bytes at `at`.
+Status PwriteAll(int fd, const char* p, size_t len, uint64_t at) {
+  while (len > 0) {
+    const ssize_t n = ::pwrite(fd, p, len, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "writing the record log");
+    p += n, len -= static_cast<size_t>(n), at += static_cast<uint64_t>(n);
   }
   return Status::Ok();
 }
 
-Result<uint64_t> LogWriter::Append(Op op) {
-  std::lock_guard lock(mu_);
-  const size_t piece = kMaxPayloadBytes - kOpOverhead - op.path.size() - op.path2.size();
-  if (op.kind == OpKind::kWrite && op.data.size() > piece) {
-    // One record per piece, each a write of its own range; the last keeps the sync flags.
-    for (size_t at = 0; at < op.data.size(); at += piece) {
-      Op part = op;
-      part.data = op.data.substr(at, piece);
-      part.offset = op.offset + at;
-      part.length = part.data.size();
-      if (at + piece < op.data.size()) part.flags = 0;
-      part.seq = next_seq_++;
-      FAULTFS_RETURN_IF_ERROR(WriteFrame(EncodeOp(part)));
-    }
-    return next_seq_ - 1;
+}  // namespace
+
+// The log file as the writer thread appends to it: with O_DIRECT where the filesystem allows it.
+// The log is written once and not read back while recording, and it is half of all a recording
+// writes: copying it into the page cache would cost the mount as much CPU as the workload's own
+// data. Direct writes are whole aligned blocks, so the last partial block stays in memory; it is
+// written padded (and the file cut to its true size) whenever the writer runs out of work.
+class LogFile {
+ public:
+  explicit LogFile(int fd) : fd_(fd) {
+    const int flags = fcntl(fd, F_GETFL);
+    direct_ = flags >= 0 && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
   }
-  op.seq = next_seq_++;
-  if (op.kind == OpKind::kWrite) op.length = op.data.size();
-  FAULTFS_RETURN_IF_ERROR(WriteFrame(EncodeOp(op)));
-  return op.seq;
+  Status Append(std::string_view bytes) {
+    if (!direct_) return Buffered(bytes);
+    FAULTFS_RETURN_IF_ERROR(Reserve(tail_ + bytes.size()));
+    std::memcpy(stage_.get() + tail_, bytes.data(), bytes.size());
+    const size_t total = tail_ + bytes.size();
+    const size_t whole = total & ~(kBlock - 1);
+    const uint64_t at = end_ - tail_;  // block-aligned
+    if (whole > 0) {
+      Status s = PwriteAll(fd_, stage_.get(), whole, at);
+      if (s.code() == EINVAL) return Undirect(bytes.size());
+      FAULTFS_RETURN_IF_ERROR(s);
+    }
+    std::memmove(stage_.get(), stage_.get() + whole, total - whole);
+    tail_ = total - whole;
+    end_ += bytes.size();
+    sealed_ = tail_ == 0;
+    return Status::Ok();
+  }
+  // Makes the file hold everything appended.
+  Status Seal() {
+    if (!direct_ || sealed_) return Status::Ok();
+    std::memset(stage_.get() + tail_, 0, kBlock - tail_);
+    Status s = PwriteAll(fd_, stage_.get(), kBlock, end_ - tail_);
+    if (s.code() == EINVAL) return Undirect(0);
+    FAULTFS_RETURN_IF_ERROR(s);
+    if (ftruncate(fd_, static_cast<off_t>(end_)) != 0)
+      return Status::FromErrno(errno, "cutting the record log to size");
+    sealed_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  static constexpr size_t kBlock = 4096;
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  Status Buffered(std::string_view bytes) {
+    FAULTFS_RETURN_IF_ERROR(PwriteAll(fd_, bytes.data(), bytes.size(), end_));
+    end_ += bytes.size();
+    return Status::Ok();
+  }
+  // The filesystem refused a direct write after all: the staged bytes (the tail and the
+  // `appended` bytes just added after it) are written the ordinary way, and so is all the rest.
+  Status Undirect(size_t appended) {
+    direct_ = false;
+    const int flags = fcntl(fd_, F_GETFL);
+    if (flags < 0 || fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0)
+      return Status::FromErrno(errno, "turning off O_DIRECT on the record log");
+    const size_t staged = tail_ + appended;
+    FAULTFS_RETURN_IF_ERROR(PwriteAll(fd_, stage_.get(), staged, end_ - tail_));
+    end_ += appended;
+    if (ftruncate(fd_, static_cast<off_t>(end_)) != 0)
+      return Status::FromErrno(errno, "cutting the record log to size");
+    tail_ = 0;
+    return Status::Ok();
+  }
+  Status Reserve(size_t n) {
+    if (n + kBlock <= capacity_) return Status::Ok();
+    size_t capacity = std::max<size_t>(capacity_ * 2, 2u << 20);
+    while (capacity < n + kBlock) capacity *= 2;
+    void* p = nullptr;
+    if (posix_memalign(&p, kBlock, capacity) != 0) return Status::FromErrno(ENOMEM, "log buffer");
+    if (tail_ > 0) std::memcpy(p, stage_.get(), tail_);
+    stage_.reset(static_cast<char*>(p));
+    capacity_ = capacity;
+    return Status::Ok();
+  }
+
+  const int fd_;
+  bool direct_ = false;
+  std::unique_ptr<char, Free> stage_;
+  size_t capacity_ = 0;
+  size_t tail_ = 0;     // bytes of the last partial block, at the start of stage_
+  uint64_t end_ = 0;    // bytes appended
+  bool sealed_ = true;  // the file holds them all
+};
+
+namespace {
+
+// Fills in the checksum of every frame of `batch`.
+void Seal(std::string& bytes, const std::vector<size_t>& frames) {
+  for (const size_t at : frames) {
+    uint32_t length = 0;
+    std::memcpy(&length, bytes.data() + at, 4);
+    const uint32_t crc = Crc32c(bytes.data() + at + kFrameHeaderBytes, length);
+    std::memcpy(bytes.data() + at + 4, &crc, 4);  // x86: little-endian
+  }
+}
+
+}  // namespace
+
+// The writer thread: checksums and writes the queued batches, in order. Writing the log here
+// keeps the copy into the page cache (and the checksum) off the path of the write being recorded,
+// which waits for its record under the mount's order lock.
+void LogWriter::WriterLoop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    queued_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything is written
+    Batch batch = std::move(queue_.front());
+    queue_.pop_front();
+    const bool failed = !error_.ok();
+    lock.unlock();
+    Status s;
+    if (!failed) {
+      Seal(batch.bytes, batch.frames);
+      s = file_->Append(batch.bytes);
+    }
+    lock.lock();
+    if (s.ok() && !failed && queue_.empty()) {
+      lock.unlock();
+      s = file_->Seal();  // out of work: the file holds everything so far
+      lock.lock();
+    }
+    if (error_.ok() && !s.ok()) error_ = std::move(s);
+    queued_bytes_ -= batch.bytes.size();
+    written_cv_.notify_all();
+  }
+}
+
+void LogWriter::Queue() {
+  if (batch_.bytes.empty()) return;
+  queued_bytes_ += batch_.bytes.size();
+  queue_.push_back(std::move(batch_));
+  batch_ = Batch{};
+  queued_cv_.notify_one();
+}
+
+// Waits until everything queued is written.
+Status LogWriter::Drain(std::unique_lock<std::mutex>& lock) {
+  Queue();
+  written_cv_.wait(lock, [this] { return queued_bytes_ == 0; });
+  return error_;
+}
+
+// One frame, encoded in place in the batch; its checksum is filled in by the writer thread.
+void LogWriter::AddFrame(const Op& op, std::string_view data) {
+  std::string& out = batch_.bytes;
+  const size_t frame = out.size();
+  batch_.frames.push_back(frame);
+  out.append(kFrameHeaderBytes, '\0');
+  EncodeFields(op, data.size(), out);
+  out.append(data);
+  const auto length = static_cast<uint32_t>(out.size() - frame - kFrameHeaderBytes);
+  std::memcpy(out.data() + frame, &length, 4);  // x86: little-endian
+}
+
+Result<uint64_t> LogWriter::Append(Op op) {
+  const std::string data = std::move(op.data);
+  op.data.clear();
+  return Append(std::move(op), data);
+}
+
+Result<uint64_t> LogWriter::Append(Op op, std::string_view data) {
+  std::unique_lock lock(mu_);
+  if (!error_.ok()) return error_;
+  // Bounded memory: a workload that writes faster than the log can take waits for it.
+  written_cv_.wait(lock, [this] { return queued_bytes_ < kMaxQueuedBytes || !error_.ok(); });
+  const size_t piece = kMaxPayloadBytes - kOpOverhead - op.path.size() - op.path2.size();
+  if (op.kind == OpKind::kWrite && data.size() > piece) {
+    // One record per piece, each a write of its own range; the last keeps the sync flags.
+    const uint32_t flags = op.flags;
+    const uint64_t offset = op.offset;
+    for (size_t at = 0; at < data.size(); at += piece) {
+      const std::string_view part = data.substr(at, piece);
+      op.offset = offset + at;
+      op.length = part.size();
+      op.flags = at + piece < data.size() ? 0 : flags;
+      op.seq = next_seq_++;
+      AddFrame(op, part);
+      Queue();
+    }
+  } else {
+    op.seq = next_seq_++;
+    if (op.kind == OpKind::kWrite) op.length = data.size();
+    AddFrame(op, data);
+    if (batch_.bytes.size() >= kFlushBytes) Queue();
+  }
+  return next_seq_ - 1;
 }
 
 Status LogWriter::Sync() {
-  std::lock_guard lock(mu_);
-  FAULTFS_RETURN_IF_ERROR(WriteFrame({}));
+  std::unique_lock lock(mu_);
+  FAULTFS_RETURN_IF_ERROR(Drain(lock));
   if (::fdatasync(fd_.get()) != 0) return Status::FromErrno(errno, "syncing the record log");
   return Status::Ok();
 }

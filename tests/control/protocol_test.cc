@@ -14,7 +14,8 @@ TEST(ParseCommand, EveryCommand) {
   EXPECT_TRUE(std::holds_alternative<FreezeMount>(*ParseCommand(R"({"cmd":"freeze"})")));
   EXPECT_TRUE(std::holds_alternative<ThawMount>(*ParseCommand(R"({"cmd":"thaw"})")));
   EXPECT_TRUE(std::holds_alternative<ReleaseStalled>(*ParseCommand(R"({"cmd":"release"})")));
-  EXPECT_EQ(std::get<AddRules>(*ParseCommand(R"({"cmd":"add","policy":"[[rule]]"})")).policy_toml, "[[rule]]");
+  EXPECT_EQ(std::get<AddRules>(*ParseCommand(R"({"cmd":"add","policy":"[[rule]]"})")).policy_toml,
+            "[[rule]]");
   EXPECT_EQ(std::get<LoadPolicy>(*ParseCommand(R"({"cmd":"load","policy":"x"})")).policy_toml, "x");
   EXPECT_EQ(std::get<LoadPolicy>(*ParseCommand(R"({"cmd":"load","policy":""})")).policy_toml, "")
       << "an empty policy clears every rule and budget";

@@ -48,7 +48,8 @@ class OracleTest : public ::testing::Test {
   }
   DurabilityOracle Oracle(const char* model) {
     static int n = 0;
-    auto o = DurabilityOracle::Build(root_ + "/snap", log_, *ParseModel(model), root_ + "/oracle" + std::to_string(n++));
+    auto o = DurabilityOracle::Build(root_ + "/snap", log_, *ParseModel(model),
+                                     root_ + "/oracle" + std::to_string(n++));
     EXPECT_TRUE(o.ok()) << o.status().ToString();
     return std::move(*o);
   }
@@ -91,7 +92,8 @@ TEST_F(OracleTest, StrictModelDoesNotPromiseTheNameOfAnFsyncedFile) {
   // Crash point 3: f fsynced, its directory not yet. pp keeps the name; pp-strict does not.
   EXPECT_FALSE(Oracle("pp").Check(3, State({})).empty());
   EXPECT_TRUE(Oracle("pp-strict").Check(3, State({})).empty());
-  EXPECT_FALSE(Oracle("pp-strict").Check(3, State({{"f", "v0"}})).empty());  // present: must be right
+  EXPECT_FALSE(
+      Oracle("pp-strict").Check(3, State({{"f", "v0"}})).empty());  // present: must be right
 }
 
 TEST_F(OracleTest, EveryStateOfTheModelsPasses) {

@@ -116,8 +116,8 @@ TEST_F(Crashtest, CheckerGetsItsEnvironmentAndTheMarkersBeforeTheCrash) {
 }
 
 TEST_F(Crashtest, WithoutACheckerTheBuiltInOracleJudges) {
-  const CommandResult r = RunCommand({FaultfsBinary(), "crashtest", "--dir", data_, "--workload", kSafe, "--model",
-                                      "pp", "--seed", "7"},
+  const CommandResult r = RunCommand({FaultfsBinary(), "crashtest", "--dir", data_, "--workload",
+                                      kSafe, "--model", "pp", "--seed", "7"},
                                      {"TMPDIR=" + dir_.path()}, 240);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("built-in oracle checks 2 durability facts"), std::string::npos) << r.err;

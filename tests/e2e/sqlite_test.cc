@@ -14,12 +14,14 @@ namespace {
 class Sqlite : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_EQ(mkdir(data_.c_str(), 0755), 0); }
-  CommandResult Crashtest(const std::string& mode, const std::string& sync, const std::string& model) {
+  CommandResult Crashtest(const std::string& mode, const std::string& sync,
+                          const std::string& model) {
     const std::string examples = SourceDir() + "/examples/sqlite";
-    return RunCommand({FaultfsBinary(), "crashtest", "--dir", data_, "--workload",
-                       "sh " + examples + "/workload.sh " + mode + " " + sync + " 3", "--check",
-                       "sh " + examples + "/check.sh", "--model", model, "--seed", "1", "--max-states", "400"},
-                      {"TMPDIR=" + dir_.path()}, 600);
+    return RunCommand(
+        {FaultfsBinary(), "crashtest", "--dir", data_, "--workload",
+         "sh " + examples + "/workload.sh " + mode + " " + sync + " 3", "--check",
+         "sh " + examples + "/check.sh", "--model", model, "--seed", "1", "--max-states", "400"},
+        {"TMPDIR=" + dir_.path()}, 600);
   }
   static void ExpectNoCorruption(const CommandResult& r) {
     EXPECT_EQ(r.out.find("integrity_check:"), std::string::npos) << r.out;
@@ -39,7 +41,9 @@ TEST_F(Sqlite, WalModeWithFullSyncIsCleanUnderPp) {
 TEST_F(Sqlite, RollbackModeWithFullSyncNeedsADirectoryFsyncOfTheJournalUnlink) {
   const CommandResult r = Crashtest("delete", "full", "pp");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("(unlink db-journal) needs an fsync of the root directory"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(unlink db-journal) needs an fsync of the root directory"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("was acknowledged but is missing"), std::string::npos) << r.out;
   ExpectNoCorruption(r);
 }
@@ -49,7 +53,8 @@ TEST_F(Sqlite, WithoutSyncBothModesLoseAcknowledgedRows) {
     const CommandResult r = Crashtest(mode, "off", "pp");
     EXPECT_EQ(r.exit_code, 1) << mode << "\n" << r.out << r.err;
     EXPECT_NE(r.out.find("durability of the changes to db needs an fsync of db"), std::string::npos)
-        << mode << "\n" << r.out;
+        << mode << "\n"
+        << r.out;
     ExpectNoCorruption(r);
   }
 }

@@ -121,7 +121,8 @@ kill = { signal = "SIGTERM", target = "group", when = "after" }
 action = "freeze"
 )");
   ASSERT_EQ(p.rules.size(), 13U);
-  EXPECT_EQ(std::get<DelayAction>(p.rules[0].action).distribution.kind, Distribution::Kind::kPareto);
+  EXPECT_EQ(std::get<DelayAction>(p.rules[0].action).distribution.kind,
+            Distribution::Kind::kPareto);
   EXPECT_EQ(std::get<BandwidthAction>(p.rules[1].action).bytes_per_s, 1U << 20);
   EXPECT_EQ(std::get<TornAction>(p.rules[4].action).unit_bytes, 512U);
   EXPECT_TRUE(std::get<CorruptAction>(p.rules[5].action).on_write);
@@ -132,7 +133,8 @@ action = "freeze"
   EXPECT_EQ(p.rules[4].match.ops.count(), 1U) << "torn applies to write only";
   EXPECT_TRUE(p.rules[4].match.ops.test(static_cast<size_t>(Op::kWrite)));
   EXPECT_TRUE(p.rules[0].match.ops.all()) << "delay applies to every op";
-  for (size_t i = 0; i < p.rules.size(); ++i) EXPECT_EQ(p.rules[i].id, "rule-" + std::to_string(i + 1));
+  for (size_t i = 0; i < p.rules.size(); ++i)
+    EXPECT_EQ(p.rules[i].id, "rule-" + std::to_string(i + 1));
 }
 
 TEST(ParsePolicy, Capacity) {
@@ -155,7 +157,8 @@ colour = "red"
 [[rule]]
 action = "explode"
 )");
-  EXPECT_TRUE(AnyContains(errors, "p.toml:2:17: unknown op 'frobnicate'")) << ::testing::PrintToString(errors);
+  EXPECT_TRUE(AnyContains(errors, "p.toml:2:17: unknown op 'frobnicate'"))
+      << ::testing::PrintToString(errors);
   EXPECT_TRUE(AnyContains(errors, "p.toml:3:15: probability must be between 0 and 1"));
   EXPECT_TRUE(AnyContains(errors, "nth and every contradict"));
   EXPECT_TRUE(AnyContains(errors, "p.toml:6:10: offset is empty"));
@@ -174,21 +177,28 @@ TEST(ParsePolicy, SyntaxErrorHasPosition) {
 TEST(ParsePolicy, ContradictionsAndMisplacedParameters) {
   EXPECT_TRUE(AnyContains(Errors("[[rule]]\nops = [\"read\"]\naction = \"torn\"\n"),
                           "action 'torn' cannot act on read"));
-  EXPECT_TRUE(AnyContains(Errors("[[rule]]\naction = \"errno\"\nerrno = \"EIO\"\ndelay = { fixed_ms = 1 }\n"),
-                          "'delay' configures action 'delay', but this rule's action is 'errno'"));
-  EXPECT_TRUE(AnyContains(Errors("[[rule]]\naction = \"lose\"\nlose = 1\n"), "takes no parameters"));
-  EXPECT_TRUE(AnyContains(Errors("[[rule]]\nid = \"a\"\naction = \"lie\"\n[[rule]]\nid = \"a\"\naction = \"lie\"\n"),
-                          "duplicate rule id 'a'"));
+  EXPECT_TRUE(AnyContains(
+      Errors("[[rule]]\naction = \"errno\"\nerrno = \"EIO\"\ndelay = { fixed_ms = 1 }\n"),
+      "'delay' configures action 'delay', but this rule's action is 'errno'"));
+  EXPECT_TRUE(
+      AnyContains(Errors("[[rule]]\naction = \"lose\"\nlose = 1\n"), "takes no parameters"));
+  EXPECT_TRUE(AnyContains(
+      Errors("[[rule]]\nid = \"a\"\naction = \"lie\"\n[[rule]]\nid = \"a\"\naction = \"lie\"\n"),
+      "duplicate rule id 'a'"));
   EXPECT_TRUE(AnyContains(Errors("[[rule]]\nafter_rule = \"ghost\"\naction = \"lie\"\n"),
                           "p.toml:2:14: after_rule names 'ghost'"));
-  EXPECT_TRUE(AnyContains(Errors("[[rule]]\naction = \"kill\"\nkill = { target = \"pids\", pids = [1] }\n"),
-                          "pid 1 is never killed"));
-  EXPECT_TRUE(AnyContains(Errors("[[rule]]\naction = \"delay\"\ndelay = { distribution = \"lognormal\", median_ms = 5 }\n"),
+  EXPECT_TRUE(
+      AnyContains(Errors("[[rule]]\naction = \"kill\"\nkill = { target = \"pids\", pids = [1] }\n"),
+                  "pid 1 is never killed"));
+  EXPECT_TRUE(AnyContains(Errors("[[rule]]\naction = \"delay\"\ndelay = { distribution = "
+                                 "\"lognormal\", median_ms = 5 }\n"),
                           "delay needs sigma"));
   EXPECT_TRUE(AnyContains(Errors("[[rule]]\naction = \"errno\"\n"), "action 'errno' needs errno"));
-  EXPECT_TRUE(AnyContains(Errors("[[rule]]\npath = \"/abs\"\naction = \"lie\"\n"), "relative to the mount root"));
+  EXPECT_TRUE(AnyContains(Errors("[[rule]]\npath = \"/abs\"\naction = \"lie\"\n"),
+                          "relative to the mount root"));
   EXPECT_TRUE(AnyContains(Errors("[capacity]\nerrno = \"EIO\"\n"), "ENOSPC or EDQUOT"));
-  EXPECT_TRUE(AnyContains(Errors("[[rule]]\nwindow = [5, 1]\naction = \"lie\"\n"), "window is empty"));
+  EXPECT_TRUE(
+      AnyContains(Errors("[[rule]]\nwindow = [5, 1]\naction = \"lie\"\n"), "window is empty"));
 }
 
 TEST(ParsePolicy, CrashAction) {
@@ -224,10 +234,11 @@ crash = { model = "reorder-3", kill = ["postgres", "pg_ctl"] }
 }
 
 TEST(ParsePolicy, CrashErrorsHavePositions) {
-  const auto errors = Errors("[[rule]]\naction = \"crash\"\ncrash = { model = \"ppp\", when = 1 }\n"
-                             "[[rule]]\naction = \"crash\"\ncrash = { kill = \"all\" }\n"
-                             "[[rule]]\naction = \"crash\"\ncrash = { kill = [] }\n"
-                             "[[rule]]\naction = \"errno\"\nerrno = \"EIO\"\ncrash = {}\n");
+  const auto errors = Errors(
+      "[[rule]]\naction = \"crash\"\ncrash = { model = \"ppp\", when = 1 }\n"
+      "[[rule]]\naction = \"crash\"\ncrash = { kill = \"all\" }\n"
+      "[[rule]]\naction = \"crash\"\ncrash = { kill = [] }\n"
+      "[[rule]]\naction = \"errno\"\nerrno = \"EIO\"\ncrash = {}\n");
   EXPECT_TRUE(AnyContains(errors, "p.toml:3:19: crash.model: unknown persistence model 'ppp'"))
       << ::testing::PrintToString(errors);
   EXPECT_TRUE(AnyContains(errors, "p.toml:3:33: unknown key 'when' in crash"))
@@ -259,7 +270,8 @@ TEST(ParsePolicy, EveryShippedPolicyParses) {
 
 TEST(ParsePolicy, BrokenPoliciesAreReportedNotCrashed) {
   size_t checked = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(FAULTFS_SOURCE_DIR "/tests/policy/broken")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(FAULTFS_SOURCE_DIR "/tests/policy/broken")) {
     const auto out = ParsePolicyFile(entry.path());
     EXPECT_FALSE(out.ok()) << entry.path() << " should be rejected";
     for (const auto& e : out.errors) EXPECT_GT(e.line, 0U) << entry.path() << ": " << e.ToString();

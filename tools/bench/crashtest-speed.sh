@@ -52,7 +52,7 @@ image="" loop="" fsdir="" scratch=""
 cleanup() {
   # crashtest unmounts its own recording mount, even when interrupted; this catches the rest.
   if [ -n "$scratch" ]; then
-    grep " $scratch/" /proc/mounts | awk '{ print $2 }' | while read -r m; do umount -l "$m"; done
+    awk -v s=" $scratch/" 'index($0, s) { print $2 }' /proc/mounts | while read -r m; do umount -l "$m"; done
     rm -rf "$scratch"
   fi
   if [ -n "$loop" ]; then

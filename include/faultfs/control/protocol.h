@@ -59,10 +59,9 @@ struct CrashMount {
 };
 struct RecoverMount {};
 
-using Command =
-    std::variant<GetStatus, ListRules, GetStats, AddRules, RemoveRule, EnableRule, LoadPolicy,
-                 FreezeMount, ThawMount, ReleaseStalled, TailEvents, AddMark, CrashMount,
-                 RecoverMount>;
+using Command = std::variant<GetStatus, ListRules, GetStats, AddRules, RemoveRule, EnableRule,
+                             LoadPolicy, FreezeMount, ThawMount, ReleaseStalled, TailEvents,
+                             AddMark, CrashMount, RecoverMount>;
 
 // Parses one request line. Every malformed request gets an error saying what is wrong.
 Result<Command> ParseCommand(std::string_view line);

@@ -6,21 +6,30 @@
 
 #include <sys/stat.h>
 
-#include <functional>
 #include <string>
 
 #include "faultfs/core/status.h"
 
 namespace faultfs {
 
-// A regular file's HashFileEntry that the caller already knows, given the file's path relative
-// to the hashed root and its lstat; nullptr: read the file. A caller that knows a file is
-// unchanged (by its inode, say) spares HashTree reading it.
-using KnownDigest = std::function<const std::string*(const std::string& path, const struct stat&)>;
+// What HashTree tells a caller about the objects it hashes, and asks of it. Paths are relative to
+// the hashed root.
+class HashObserver {
+ public:
+  virtual ~HashObserver() = default;
+  // Every object under the root, as lstat saw it.
+  virtual void Saw(const std::string& path, const struct stat& st) = 0;
+  // A regular file's HashFileEntry if the caller already knows it (it knows, by the inode say,
+  // that the file is unchanged); nullptr: HashTree reads the file.
+  virtual const std::string* Known(const std::string& path, const struct stat& st) = 0;
+  // The HashFileEntry HashTree read for a regular file.
+  virtual void Learned(const struct stat& st, const std::string& digest) = 0;
+};
 
 // 32 hex digits (128 bits: two independently seeded lanes, so accidental collisions are out of
-// reach; it is not meant to resist a deliberate one). A file's contents enter as its HashFile.
-Result<std::string> HashTree(const std::string& dir, const KnownDigest& known = {});
+// reach; it is not meant to resist a deliberate one). A regular file enters as its
+// HashFileEntry.
+Result<std::string> HashTree(const std::string& dir, HashObserver* observer = nullptr);
 
 // The same kind of hash of one regular file's contents only.
 Result<std::string> HashFile(const std::string& path);

@@ -20,8 +20,8 @@ class DurabilityOracle {
  public:
   // Replays `log` into `scratch` (created; left behind for inspection) from `snapshot`, noting
   // what each persistence point made durable under `model`.
-  static Result<DurabilityOracle> Build(const std::string& snapshot, const record::ReadLog& log, const Model& model,
-                                        const std::string& scratch);
+  static Result<DurabilityOracle> Build(const std::string& snapshot, const record::ReadLog& log,
+                                        const Model& model, const std::string& scratch);
 
   // What `state_dir` (a crash at `crash_point`) lacks; empty when it holds everything durable.
   std::vector<std::string> Check(uint32_t crash_point, const std::string& state_dir) const;
@@ -33,11 +33,11 @@ class DurabilityOracle {
     uint32_t at = 0;           // the persistence point (op index)
     uint32_t valid_until = 0;  // checked for crash points in (at, valid_until]
     bool is_dir = false;
-    std::string path;          // the file or directory, as named at `at`
-    bool name_durable = true;  // files: must exist (else: only checked when present)
-    std::string content;       // files: content hash at `at`
+    std::string path;                // the file or directory, as named at `at`
+    bool name_durable = true;        // files: must exist (else: only checked when present)
+    std::string content;             // files: content hash at `at`
     std::vector<std::string> names;  // directories: the names listed at `at`
-    uint32_t seq = 0;          // for messages
+    uint32_t seq = 0;                // for messages
   };
   std::vector<Fact> facts_;
 };

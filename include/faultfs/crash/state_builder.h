@@ -10,6 +10,10 @@
 //    second name, the file goes back and the state gets a real copy from the snapshot instead;
 //    a lent file whose name an op removes goes back too;
 //  * the content hash uses the known digest of every lent file, reading only the others;
+//  * when a state applies the ops of the previous one and more (crash points one after another),
+//    and the checker left the previous state exactly as it was built (every object's stat is as
+//    the hash saw it), the new state is the previous one with the further ops applied: building
+//    it costs the ops it adds, not the ops it holds;
 //  * after the checker, lent files are lent on to the next state (or go back) unless the checker
 //    changed, moved or removed them (their inode, size, times, links, mode or owner differ from
 //    when the state was hashed: the kernel stamps any change with a new ctime); those are copied
@@ -48,7 +52,7 @@ class StateBuilder {
 
   // Builds `state` in `out` (replacing whatever is there; on the slot's filesystem), exactly as
   // Materialize would, and returns its HashTree. The previous state, if not taken back yet, is
-  // taken back first.
+  // taken back first, or extended when `state` continues it (same `out`).
   Result<std::string> Build(const CrashState& state, const std::string& out);
   // Takes the lent files of the last state back and removes the state. An error means the
   // pristine copy had to be rebuilt and could not be. (Build does this itself, lending the
@@ -59,17 +63,22 @@ class StateBuilder {
     uint64_t lent = 0;      // files moved into states
     uint64_t unshared = 0;  // lent files an op was about to change, replaced by copies
     uint64_t recopied = 0;  // pristine files copied again (changed by a checker, or lost)
+    uint64_t extended = 0;  // states built by applying more ops to the previous state
   };
   const Stats& stats() const { return stats_; }
 
  private:
   struct File;
   class Hooks;
+  class Observer;
   StateBuilder(std::string snapshot, const record::ReadLog& log, uint64_t seed,
                const std::string& slot);
   Status FillPristine();
   Result<bool> Lend(const std::string& path, int out_dir, const char* name);
   Result<std::string> Hash();
+  Result<std::string> Finish();
+  bool Continues(const CrashState& state, const std::string& out) const;
+  bool Intact() const;
   File* LentAt(int dir, const std::string& path, bool follow, std::string* rel);
   Status Unshare(const std::string& path, bool follow);
   Status Recopy(File& f);
@@ -85,14 +94,21 @@ class StateBuilder {
   UniqueFd snapshot_;
   UniqueFd pristine_;
   UniqueFd previous_;
-  dev_t dev_ = 0;  // the pristine copy's filesystem
+  dev_t dev_ = 0;                                                 // the pristine copy's filesystem
   std::unordered_map<std::string, std::unique_ptr<File>> files_;  // by path in the snapshot
-  std::unordered_map<ino_t, File*> by_ino_;                      // pristine inode -> file
-  std::vector<File*> out_;     // files lent to the current state
+  std::unordered_map<ino_t, File*> by_ino_;                       // pristine inode -> file
+  std::vector<File*> out_;                                        // files lent to the current state
   std::vector<File*> parked_;  // intact files left in the previous state
   std::string state_path_;     // the current state ("" when none)
   UniqueFd state_;
   File* removing_ = nullptr;  // the lent file whose name an op is removing
+  std::unique_ptr<Hooks> hooks_;
+  // The current state as built, to be extended: its applier, the ops it applied, where it was
+  // asked for, and every object in it as its hash saw it (the root first).
+  std::unique_ptr<class Applier> applier_;
+  std::vector<Applied> built_;
+  std::string out_path_;
+  std::vector<std::pair<std::string, struct stat>> seen_;
   bool ctime_checked_ = false;
   bool ctime_fine_ = false;  // every change gets a new ctime (else: wait out the clock tick)
   Stats stats_;

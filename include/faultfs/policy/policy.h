@@ -18,10 +18,40 @@ namespace faultfs::policy {
 
 // Logical operations: what an application did, however the kernel delivered it.
 enum class Op : uint8_t {
-  kLookup, kGetattr, kSetattr, kTruncate, kReadlink, kMknod, kMkdir, kUnlink, kRmdir,
-  kSymlink, kRename, kLink, kOpen, kCreate, kRead, kWrite, kFlush, kRelease, kFsync,
-  kFdatasync, kFsyncdir, kOpendir, kReaddir, kReleasedir, kStatfs, kSetxattr, kGetxattr,
-  kListxattr, kRemovexattr, kAccess, kFallocate, kCopyFileRange, kLseek, kCount
+  kLookup,
+  kGetattr,
+  kSetattr,
+  kTruncate,
+  kReadlink,
+  kMknod,
+  kMkdir,
+  kUnlink,
+  kRmdir,
+  kSymlink,
+  kRename,
+  kLink,
+  kOpen,
+  kCreate,
+  kRead,
+  kWrite,
+  kFlush,
+  kRelease,
+  kFsync,
+  kFdatasync,
+  kFsyncdir,
+  kOpendir,
+  kReaddir,
+  kReleasedir,
+  kStatfs,
+  kSetxattr,
+  kGetxattr,
+  kListxattr,
+  kRemovexattr,
+  kAccess,
+  kFallocate,
+  kCopyFileRange,
+  kLseek,
+  kCount
 };
 inline constexpr size_t kOpCount = static_cast<size_t>(Op::kCount);
 using OpSet = std::bitset<kOpCount>;
@@ -31,7 +61,15 @@ std::optional<Op> OpFromName(std::string_view name);
 // "xattr" (the four xattr ops), "sync" (fsync, fdatasync, fsyncdir), "all".
 std::optional<OpSet> OpGroupFromName(std::string_view name);
 
-enum class FileType : uint8_t { kRegular, kDirectory, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice };
+enum class FileType : uint8_t {
+  kRegular,
+  kDirectory,
+  kSymlink,
+  kFifo,
+  kSocket,
+  kCharDevice,
+  kBlockDevice
+};
 const char* FileTypeName(FileType t);
 std::optional<FileType> FileTypeFromName(std::string_view name);
 std::optional<FileType> FileTypeFromMode(mode_t mode);
@@ -47,23 +85,23 @@ struct Range {
 
 // Which operations a rule applies to. An unset field matches everything.
 struct Match {
-  OpSet ops;                          // empty: every op
-  std::vector<std::string> path_globs;  // "**" crosses directories, "*" and "?" do not
+  OpSet ops;                              // empty: every op
+  std::vector<std::string> path_globs;    // "**" crosses directories, "*" and "?" do not
   std::vector<std::string> path_regexes;  // anchored (whole path)
   std::vector<FileType> file_types;
-  std::optional<Range> offset;        // byte offsets the op touches
-  std::optional<Range> size;          // bytes the op reads or writes
-  int open_flags = 0;                 // every flag here must be among the file's open flags
+  std::optional<Range> offset;  // byte offsets the op touches
+  std::optional<Range> size;    // bytes the op reads or writes
+  int open_flags = 0;           // every flag here must be among the file's open flags
   std::vector<pid_t> pids;
   std::vector<uid_t> uids;
   std::vector<gid_t> gids;
   std::vector<std::string> process_names;  // /proc/PID/comm of the caller
-  double probability = 1.0;           // 0 never, 1 always
-  std::optional<uint64_t> nth;        // only the nth matching call (1-based)
-  std::optional<uint64_t> every;      // every nth matching call
-  std::optional<uint64_t> after;      // only after this many matching calls
-  std::optional<uint64_t> max_fires;  // at most this many times
-  std::optional<double> window_start_s;  // seconds after mount (or after the policy was loaded)
+  double probability = 1.0;                // 0 never, 1 always
+  std::optional<uint64_t> nth;             // only the nth matching call (1-based)
+  std::optional<uint64_t> every;           // every nth matching call
+  std::optional<uint64_t> after;           // only after this many matching calls
+  std::optional<uint64_t> max_fires;       // at most this many times
+  std::optional<double> window_start_s;    // seconds after mount (or after the policy was loaded)
   std::optional<double> window_end_s;
   std::optional<double> flakey_up_s;  // dm-flakey cycles: healthy for up_s, then faulty down_s
   std::optional<double> flakey_down_s;
@@ -85,21 +123,33 @@ struct Distribution {
   double min_ms = 0;
   double max_ms = 60'000;  // every delay is bounded
 };
-struct DelayAction { Distribution distribution; };
-struct BandwidthAction { uint64_t bytes_per_s = 0; uint64_t burst_bytes = 0; };
-struct StallAction { double timeout_s = 60; };  // held until released (control socket) or timeout
-struct ShortAction { std::optional<uint64_t> bytes; std::optional<double> fraction; };
+struct DelayAction {
+  Distribution distribution;
+};
+struct BandwidthAction {
+  uint64_t bytes_per_s = 0;
+  uint64_t burst_bytes = 0;
+};
+struct StallAction {
+  double timeout_s = 60;
+};  // held until released (control socket) or timeout
+struct ShortAction {
+  std::optional<uint64_t> bytes;
+  std::optional<double> fraction;
+};
 struct TornAction {
   uint32_t unit_bytes = 4096;
   enum class Keep { kFirst, kLast, kRandom } keep = Keep::kRandom;  // which units reach the disk
 };
 struct CorruptAction {
   enum class Mode { kFlipBits, kZero, kRandom } mode = Mode::kFlipBits;
-  uint32_t bits = 1;                // flip: how many bits
-  std::optional<Range> range;       // which bytes of the transfer are hit (default: all)
-  bool on_write = false;            // false: the reader sees it (disk unchanged); true: persisted
+  uint32_t bits = 1;           // flip: how many bits
+  std::optional<Range> range;  // which bytes of the transfer are hit (default: all)
+  bool on_write = false;       // false: the reader sees it (disk unchanged); true: persisted
 };
-struct MisdirectAction { int64_t shift_bytes = 4096; };
+struct MisdirectAction {
+  int64_t shift_bytes = 4096;
+};
 struct StaleReadAction {};
 struct LostWriteAction {};
 struct LyingFsyncAction {};
@@ -128,10 +178,10 @@ struct CrashAction {
   std::vector<std::string> process_names;
 };
 
-using Action = std::variant<ErrnoAction, DelayAction, BandwidthAction, StallAction, ShortAction,
-                            TornAction, CorruptAction, MisdirectAction, StaleReadAction,
-                            LostWriteAction, LyingFsyncAction, FsyncFailAction, KillAction,
-                            FreezeAction, CrashAction>;
+using Action =
+    std::variant<ErrnoAction, DelayAction, BandwidthAction, StallAction, ShortAction, TornAction,
+                 CorruptAction, MisdirectAction, StaleReadAction, LostWriteAction, LyingFsyncAction,
+                 FsyncFailAction, KillAction, FreezeAction, CrashAction>;
 const char* ActionName(const Action& a);
 
 struct Rule {

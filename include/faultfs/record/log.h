@@ -9,11 +9,15 @@
 // wrong, and everything before it stays usable.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -51,19 +55,43 @@ class LogWriter {
   ~LogWriter();
 
   // Appends `op`, assigning its seq (returned). Thread-safe; ops are numbered in the order they
-  // are appended. Writes larger than kMaxPayloadBytes are split into several kWrite records.
+  // are appended, and reach the file in that order. Writes larger than kMaxPayloadBytes are split
+  // into several kWrite records. The file is written by a thread of the writer's own: an error
+  // writing it is returned by a later Append or Sync.
   Result<uint64_t> Append(Op op);
+  // The same with `data` as the op's data (op.data is ignored), copied once, into the frame.
+  Result<uint64_t> Append(Op op, std::string_view data);
   // Makes everything appended so far durable (fdatasync of the log).
   Status Sync();
   uint64_t appended() const;
 
  private:
-  explicit LogWriter(UniqueFd fd) : fd_(std::move(fd)) {}
-  Status WriteFrame(const std::string& payload);
+  // Frames gathered for one write(2): their bytes, and where each frame starts (its checksum is
+  // left for the writer thread to fill in).
+  struct Batch {
+    std::string bytes;
+    std::vector<size_t> frames;
+  };
+  explicit LogWriter(UniqueFd fd);
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+  void AddFrame(const Op& op, std::string_view data);
+  void Queue();  // the current batch goes to the writer thread
+  Status Drain(std::unique_lock<std::mutex>& lock);
+  void WriterLoop();
+
   mutable std::mutex mu_;
+  std::condition_variable queued_cv_;   // the writer thread has work, or must stop
+  std::condition_variable written_cv_;  // the writer thread wrote what it had taken
   UniqueFd fd_;
+  std::unique_ptr<class LogFile> file_;  // used by the writer thread only
   uint64_t next_seq_ = 1;
-  std::string buffer_;  // frames not yet written (flushed at a size threshold and by Sync)
+  Batch batch_;              // frames not yet queued (queued at a size threshold and by Sync)
+  std::deque<Batch> queue_;  // for the writer thread, in order
+  size_t queued_bytes_ = 0;  // in queue_ and being written
+  bool stop_ = false;
+  Status error_;  // the writer thread's first error; the log is incomplete from there
+  std::thread thread_;
 };
 
 // The damage a reader found: where, and what is wrong.
