@@ -135,18 +135,14 @@ Runner AddCrashtest(CLI::App& app) {
   auto a = std::make_shared<CrashtestArgs>();
   CLI::App* cmd = app.add_subcommand(
       "crashtest",
-      "Crash-consistency test: record WORKLOAD on a faultfs mount over a copy of DIR, then run "
-      "CHECK on\n"
-      "every crash state the persistence model allows. The workload runs in the mount "
-      "(FAULTFS_DIR; the\n"
-      "faultfs binary is $FAULTFS, e.g. \"$FAULTFS\" ctl \"$FAULTFS_DIR\" mark committed-1). The "
-      "checker runs\n"
-      "in the state's directory with FAULTFS_STATE_DIR, FAULTFS_MARKS (a file of the markers "
-      "before the\n"
-      "crash), FAULTFS_STATE_ID, FAULTFS_MODEL and FAULTFS_SEED; it exits 0 (consistent), 1 "
-      "(violation)\n"
-      "or anything else (inconclusive). Exit: 0 all passed, 1 a state failed, 2 bad usage or the\n"
-      "workload failed.");
+      "Crash-consistency test: record WORKLOAD on a faultfs mount over a copy of DIR, then run\n"
+      "CHECK on every crash state the persistence model allows. The workload runs in the mount\n"
+      "(FAULTFS_DIR; the faultfs binary is $FAULTFS, e.g. \"$FAULTFS\" ctl \"$FAULTFS_DIR\" mark\n"
+      "committed-1). The checker runs in the state's directory with FAULTFS_STATE_DIR,\n"
+      "FAULTFS_MARKS (a file of the markers before the crash), FAULTFS_STATE_ID, FAULTFS_MODEL "
+      "and\n"
+      "FAULTFS_SEED; it exits 0 (consistent), 1 (violation) or anything else (inconclusive).\n"
+      "Exit: 0 all passed, 1 a state failed, 2 bad usage or the workload failed.");
   cmd->add_option("--dir", a->dir, "The starting directory (copied; never changed)")->required();
   cmd->add_option("--workload", a->workload, "Command that changes the data (sh -c)")->required();
   cmd->add_option(

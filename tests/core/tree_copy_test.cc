@@ -13,26 +13,25 @@
 #include <fstream>
 #include <string>
 
+#include "test_support.h"
+
 namespace faultfs {
 namespace {
 
 class TreeCopy : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/faultfs-treecopy-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     from_ = root_ + "/from";
     to_ = root_ + "/to";
     ASSERT_EQ(mkdir(from_.c_str(), 0755), 0);
     ASSERT_EQ(mkdir(to_.c_str(), 0755), 0);
   }
-  void TearDown() override { ASSERT_TRUE(RemoveTree(root_).ok()); }
   static std::string Read(const std::string& p) {
     std::ifstream in(p, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
-  std::string root_, from_, to_;
+  testing::TempDir tmp_{"treecopy"};
+  std::string root_ = tmp_.path(), from_, to_;
 };
 
 TEST_F(TreeCopy, ReproducesEveryKindOfEntry) {

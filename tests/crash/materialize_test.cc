@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "faultfs/core/tree_hash.h"
+#include "test_support.h"
 
 namespace faultfs::crash {
 namespace {
@@ -23,15 +24,11 @@ using record::OpKind;
 class MaterializeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/faultfs-mat-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     snap_ = root_ + "/snap";
     stdfs::create_directory(snap_);
     std::ofstream(snap_ + "/old") << "old";
     log_.header.inodes = {{1, ""}, {2, "old"}};
   }
-  void TearDown() override { stdfs::remove_all(root_); }
 
   Op& Add(OpKind kind, std::string path, uint64_t ino, std::string data = "",
           std::string path2 = "") {
@@ -68,7 +65,8 @@ class MaterializeTest : public ::testing::Test {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
 
-  std::string root_, snap_;
+  testing::TempDir tmp_{"mat"};
+  std::string root_ = tmp_.path(), snap_;
   record::ReadLog log_;
 };
 

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "faultfs/crash/materialize.h"
+#include "test_support.h"
 
 namespace faultfs::crash {
 namespace {
@@ -20,9 +21,6 @@ using record::OpKind;
 class OracleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/faultfs-oracle-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     stdfs::create_directory(root_ + "/snap");
     log_.header.inodes = {{1, ""}};
     // create f; write "v1"; fsync f; create g; fsyncdir /; write f "v2" (unsynced)
@@ -33,7 +31,6 @@ class OracleTest : public ::testing::Test {
     Add(OpKind::kFsyncdir, "", 1);
     Add(OpKind::kWrite, "f", 11, "v2");
   }
-  void TearDown() override { stdfs::remove_all(root_); }
 
   void Add(OpKind kind, std::string path, uint64_t ino, std::string data = "") {
     Op op;
@@ -62,7 +59,8 @@ class OracleTest : public ::testing::Test {
     return dir;
   }
 
-  std::string root_;
+  testing::TempDir tmp_{"oracle"};
+  std::string root_ = tmp_.path();
   record::ReadLog log_;
 };
 

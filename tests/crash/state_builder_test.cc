@@ -23,6 +23,7 @@
 
 #include "faultfs/core/tree_hash.h"
 #include "faultfs/crash/materialize.h"
+#include "test_support.h"
 
 namespace faultfs::crash {
 namespace {
@@ -70,9 +71,6 @@ std::vector<std::string> RegularFiles(const std::string& root) {
 class StateBuilderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/faultfs-sb-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
     snap_ = root_ + "/snap";
     stdfs::create_directories(snap_ + "/d");
     Write(snap_ + "/a", std::string(5000, 'a'));
@@ -110,7 +108,6 @@ class StateBuilderTest : public ::testing::Test {
     Add(OpKind::kMark, "", 0, "done");
     Add(OpKind::kFsync, "x", 2);
   }
-  void TearDown() override { stdfs::remove_all(root_); }
 
   Op& Add(OpKind kind, std::string path, uint64_t ino, std::string data = "",
           std::string path2 = "") {
@@ -214,7 +211,8 @@ class StateBuilderTest : public ::testing::Test {
     EXPECT_FALSE(stdfs::exists(root_ + "/slot/pristine"));
   }
 
-  std::string root_, snap_;
+  testing::TempDir tmp_{"sb"};
+  std::string root_ = tmp_.path(), snap_;
   record::ReadLog log_;
 };
 

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test_support.h"
+
 namespace faultfs::record {
 namespace {
 
@@ -17,13 +19,7 @@ namespace stdfs = std::filesystem;
 
 class LogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/faultfs-log-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/LOG";
-  }
-  void TearDown() override { stdfs::remove_all(dir_); }
+  void SetUp() override { path_ = dir_ + "/LOG"; }
 
   // Writes a log of `n` small writes and returns the byte offsets where each frame starts.
   std::vector<uint64_t> WriteLog(int n) {
@@ -51,7 +47,8 @@ class LogTest : public ::testing::Test {
     std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes;
   }
 
-  std::string dir_, path_;
+  testing::TempDir tmp_{"log"};
+  std::string dir_ = tmp_.path(), path_;
 };
 
 Op Sample(OpKind kind) {
