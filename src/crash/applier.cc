@@ -17,22 +17,6 @@ using record::OpKind;
 
 namespace {
 
-bool IsEntryOp(OpKind k) {
-  switch (k) {
-    case OpKind::kCreate:
-    case OpKind::kMknod:
-    case OpKind::kMkdir:
-    case OpKind::kSymlink:
-    case OpKind::kLink:
-    case OpKind::kUnlink:
-    case OpKind::kRmdir:
-    case OpKind::kRename:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // The bytes of a write that reach the disk in this state.
 std::string PieceOf(const Op& op, const Applied& how, uint64_t seed) {
   const uint64_t end = std::min<uint64_t>(how.end, op.data.size());
@@ -125,7 +109,7 @@ Status Applier::Failed(int err, const Op& op, const char* what) const {
 Status Applier::Apply(const Op& op, const Applied& how, uint64_t seed) {
   if (op.kind == OpKind::kRename && how.part == Applied::Part::kUnlinkTarget)
     return UnlinkTarget(op);
-  if (IsEntryOp(op.kind)) return ApplyEntry(op);
+  if (record::IsEntryKind(op.kind)) return ApplyEntry(op);
   switch (op.kind) {
     case OpKind::kWrite:
     case OpKind::kTruncate:

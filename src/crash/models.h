@@ -37,12 +37,11 @@ std::unique_ptr<ModelPlan> MakeWeakPlan(const std::vector<record::Op>& ops, bool
 std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<record::Op>& ops, uint32_t k);
 std::unique_ptr<ModelPlan> MakeTornPlan(const std::vector<record::Op>& ops, uint32_t sector);
 
-// --- Op classes (op_classes.cc) ---
-bool IsEntryKind(
-    record::OpKind kind);              // create, mknod, mkdir, symlink, link, unlink, rmdir, rename
-bool IsDataKind(record::OpKind kind);  // write, truncate, fallocate
-bool IsMetaKind(record::OpKind kind);  // chmod, chown, setxattr, removexattr
-bool IsSyncWrite(const record::Op& op);  // a write to an O_SYNC or O_DSYNC file
+// --- Op classes (the basic ones are the op vocabulary's: faultfs/record/op.h) ---
+using record::IsDataKind;
+using record::IsEntryKind;
+using record::IsMetaKind;
+using record::IsSyncWrite;
 // Ends an epoch: fsync, fdatasync, fsyncdir or a sync write.
 bool IsBarrier(const record::Op& op);
 // Changes the disk when re-applied: everything but markers and fsync-family ops.

@@ -8,14 +8,6 @@ namespace faultfs::crash::models {
 using record::Op;
 using record::OpKind;
 
-bool IsEntryKind(OpKind kind) { return kind >= OpKind::kCreate && kind <= OpKind::kRename; }
-bool IsDataKind(OpKind kind) { return kind >= OpKind::kWrite && kind <= OpKind::kFallocate; }
-bool IsMetaKind(OpKind kind) { return kind >= OpKind::kChmod && kind <= OpKind::kRemovexattr; }
-
-bool IsSyncWrite(const Op& op) {
-  return op.kind == OpKind::kWrite && (op.flags & (record::kSyncData | record::kSyncAll)) != 0;
-}
-
 bool IsBarrier(const Op& op) { return record::IsPersistencePoint(op.kind) || IsSyncWrite(op); }
 
 bool IsDiskOp(const Op& op) {

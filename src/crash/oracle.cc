@@ -9,6 +9,7 @@
 #include "applier.h"
 #include "faultfs/core/tree_copy.h"
 #include "faultfs/core/tree_hash.h"
+#include "models.h"
 
 namespace faultfs::crash {
 
@@ -17,11 +18,6 @@ namespace {
 using record::Op;
 using record::OpKind;
 
-std::string Parent(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "" : path.substr(0, slash);
-}
-
 // `path` is `top` or lies under it.
 bool Within(const std::string& path, const std::string& top) {
   if (top.empty() || path == top) return true;
@@ -29,17 +25,8 @@ bool Within(const std::string& path, const std::string& top) {
          path[top.size()] == '/';
 }
 
-bool IsSyncWrite(const Op& op) {
-  return op.kind == OpKind::kWrite && (op.flags & (record::kSyncData | record::kSyncAll)) != 0;
-}
-
 bool IsNameChange(OpKind k) {
   return k == OpKind::kRename || k == OpKind::kUnlink || k == OpKind::kRmdir;
-}
-
-bool IsEntryOp(OpKind k) {
-  return k == OpKind::kCreate || k == OpKind::kMknod || k == OpKind::kMkdir ||
-         k == OpKind::kSymlink || k == OpKind::kLink || IsNameChange(k);
 }
 
 // Whether the model promises that a file's fsync also keeps the name it was reached by.
@@ -58,8 +45,9 @@ bool Touches(const Op& op, bool is_dir, const std::string& path, uint64_t ino) {
     return true;  // the object itself, or a directory above it, was moved or removed
   }
   if (!is_dir) return op.ino == ino && op.ino != 0;
-  return IsEntryOp(op.kind) &&
-         (Parent(op.path) == path || (!op.path2.empty() && Parent(op.path2) == path));
+  return record::IsEntryKind(op.kind) &&
+         (models::ParentDir(op.path) == path ||
+          (!op.path2.empty() && models::ParentDir(op.path2) == path));
 }
 
 std::vector<std::string> ListNames(const std::string& dir) {
@@ -99,7 +87,7 @@ Result<DurabilityOracle> DurabilityOracle::Build(const std::string& snapshot,
   for (uint32_t i = 0; i < log.ops.size(); ++i) {
     const Op& op = log.ops[i];
     FAULTFS_RETURN_IF_ERROR(applier->Apply(op, Applied{i}, 0));
-    if (!record::IsPersistencePoint(op.kind) && !IsSyncWrite(op)) continue;
+    if (!record::IsPersistencePoint(op.kind) && !record::IsSyncWrite(op)) continue;
     const auto name = applier->PathOf(op);
     if (!name) continue;  // synced through a descriptor after its last name was removed
     Fact fact;

@@ -50,4 +50,12 @@ bool IsPersistencePoint(OpKind kind) {
   return kind == OpKind::kFsync || kind == OpKind::kFdatasync || kind == OpKind::kFsyncdir;
 }
 
+bool IsEntryKind(OpKind kind) { return kind >= OpKind::kCreate && kind <= OpKind::kRename; }
+bool IsDataKind(OpKind kind) { return kind >= OpKind::kWrite && kind <= OpKind::kFallocate; }
+bool IsMetaKind(OpKind kind) { return kind >= OpKind::kChmod && kind <= OpKind::kRemovexattr; }
+
+bool IsSyncWrite(const Op& op) {
+  return op.kind == OpKind::kWrite && (op.flags & (kSyncData | kSyncAll)) != 0;
+}
+
 }  // namespace faultfs::record

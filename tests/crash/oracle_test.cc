@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "faultfs/crash/materialize.h"
+#include "test_log.h"
 #include "test_support.h"
 
 namespace faultfs::crash {
@@ -33,15 +34,7 @@ class OracleTest : public ::testing::Test {
   }
 
   void Add(OpKind kind, std::string path, uint64_t ino, std::string data = "") {
-    Op op;
-    op.seq = log_.ops.size() + 1;
-    op.kind = kind;
-    op.path = std::move(path);
-    op.ino = ino;
-    op.data = std::move(data);
-    op.length = op.data.size();
-    op.mode = 0644;
-    log_.ops.push_back(op);
+    AppendOp(log_, kind, std::move(path), ino, std::move(data));
   }
   DurabilityOracle Oracle(const char* model) {
     static int n = 0;

@@ -23,6 +23,7 @@
 
 #include "faultfs/core/tree_hash.h"
 #include "faultfs/crash/materialize.h"
+#include "test_log.h"
 #include "test_support.h"
 
 namespace faultfs::crash {
@@ -111,17 +112,7 @@ class StateBuilderTest : public ::testing::Test {
 
   Op& Add(OpKind kind, std::string path, uint64_t ino, std::string data = "",
           std::string path2 = "") {
-    Op op;
-    op.seq = log_.ops.size() + 1;
-    op.kind = kind;
-    op.path = std::move(path);
-    op.path2 = std::move(path2);
-    op.ino = ino;
-    op.data = std::move(data);
-    op.length = op.data.size();
-    op.mode = kind == OpKind::kMkdir ? 0755 : 0644;
-    log_.ops.push_back(op);
-    return log_.ops.back();
+    return AppendOp(log_, kind, std::move(path), ino, std::move(data), std::move(path2));
   }
 
   // What a checker might do to state `dir`: every third state is left alone, in the others each

@@ -42,7 +42,10 @@ inline constexpr uint32_t kSyncData = 1;
 inline constexpr uint32_t kSyncAll = 2;
 
 std::string_view OpKindName(OpKind kind);
-bool IsPersistencePoint(OpKind kind);
+bool IsPersistencePoint(OpKind kind);  // fsync, fdatasync, fsyncdir
+bool IsEntryKind(OpKind kind);         // create, mknod, mkdir, symlink, link, unlink, rmdir, rename
+bool IsDataKind(OpKind kind);          // write, truncate, fallocate
+bool IsMetaKind(OpKind kind);          // chmod, chown, setxattr, removexattr
 
 struct Op {
   uint64_t seq = 0;      // 1, 2, 3 ... in the order the mount applied the ops
@@ -62,5 +65,8 @@ struct Op {
 
   bool operator==(const Op&) const = default;
 };
+
+// A write to an O_SYNC or O_DSYNC file: also a persistence point.
+bool IsSyncWrite(const Op& op);
 
 }  // namespace faultfs::record
