@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -41,17 +42,22 @@ struct CrashtestArgs {
   bool keep = false;
 };
 
+// The scratch directory, as an absolute path: the mount, the workload and the checkers all run
+// in directories under it, and the mount is found in /proc/mounts by that path.
 Result<std::string> MakeWorkDir(const CrashtestArgs& a) {
-  if (!a.work.empty()) {
-    FAULTFS_RETURN_IF_ERROR(MakeEmptyDir(a.work));
-    return a.work;
+  std::string dir = a.work;
+  if (!dir.empty()) {
+    FAULTFS_RETURN_IF_ERROR(MakeEmptyDir(dir));
+  } else {
+    const char* tmp = std::getenv("TMPDIR");
+    dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/faultfs-crashtest-XXXXXX";
+    if (mkdtemp(dir.data()) == nullptr)
+      return Status::FromErrno(errno, "creating a scratch directory");
   }
-  const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl =
-      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/faultfs-crashtest-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr)
-    return Status::FromErrno(errno, "creating a scratch directory");
-  return tmpl;
+  char real[PATH_MAX];
+  if (realpath(dir.c_str(), real) == nullptr)
+    return Status::FromErrno(errno, "resolving '" + dir + "'");
+  return std::string(real);
 }
 
 int Fail(const std::string& what, int code) {

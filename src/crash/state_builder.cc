@@ -5,6 +5,7 @@
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,21 +20,9 @@
 #include "applier.h"
 #include "faultfs/core/tree_copy.h"
 #include "faultfs/core/tree_hash.h"
+#include "state_builder_parts.h"
 
 namespace faultfs::crash {
-
-struct StateBuilder::File {
-  std::string home;    // its path in the snapshot and in the pristine copy
-  std::string digest;  // HashFileEntry: its xattrs and contents
-  ino_t ino = 0;       // its inode in the pristine copy
-  // At home; in the current state; or, intact, in the previous state's tree at `seen_path`.
-  enum class Where { kHome, kLent, kParked } where = Where::kHome;
-  bool lent() const { return where == Where::kLent; }
-  // Where and how the current state's hash saw it: what the checker must leave alone.
-  bool seen = false;
-  std::string seen_path;
-  struct stat seen_st {};
-};
 
 // Forwards the applier's notices to the builder.
 class StateBuilder::Hooks : public ApplyHooks {
@@ -72,14 +61,6 @@ class StateBuilder::Hooks : public ApplyHooks {
 };
 
 namespace {
-
-bool SameFile(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
-         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
-         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec &&
-         a.st_nlink == b.st_nlink && a.st_mode == b.st_mode && a.st_uid == b.st_uid &&
-         a.st_gid == b.st_gid;
-}
 
 // Whether every change to a file after a stat() of it gets a ctime that differs from what that
 // stat() saw. Linux 6.13+ promises it on ext4, xfs, btrfs and tmpfs (multigrain timestamps);
@@ -146,6 +127,8 @@ StateBuilder::~StateBuilder() {
 Status StateBuilder::FillPristine() {
   files_.clear();
   by_ino_.clear();
+  snap_.clear();
+  clean_.clear();
   out_.clear();
   parked_.clear();
   pristine_.reset();
@@ -161,6 +144,7 @@ Status StateBuilder::FillPristine() {
     return Status::FromErrno(errno, "opening '" + pristine_path_ + "'");
   dev_ = st.st_dev;
   // The files CopyTree lends: regular, with a single name.
+  snap_[""];
   std::vector<std::string> dirs = {""};
   while (!dirs.empty()) {
     const std::string dir = std::move(dirs.back());
@@ -173,7 +157,13 @@ Status StateBuilder::FillPristine() {
       if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
       const std::string path = dir.empty() ? e->d_name : dir + "/" + e->d_name;
       if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      if (S_ISDIR(st.st_mode)) dirs.push_back(path);
+      SnapEntry& entry = snap_[dir][e->d_name];
+      entry.st = st;
+      if (S_ISDIR(st.st_mode)) {
+        dirs.push_back(path);
+        snap_[path];  // listed even when empty
+        entry.xattrs = llistxattr((pristine_path_ + "/" + path).c_str(), nullptr, 0) > 0;
+      }
       if (!S_ISREG(st.st_mode) || st.st_nlink != 1) continue;
       auto digest = HashFileEntry(pristine_path_ + "/" + path);
       if (!digest.ok()) {
@@ -185,6 +175,7 @@ Status StateBuilder::FillPristine() {
       f->digest = std::move(*digest);
       f->ino = st.st_ino;
       by_ino_[st.st_ino] = f.get();
+      entry.file = f.get();
       files_[path] = std::move(f);
     }
     closedir(d);
@@ -216,14 +207,16 @@ Result<bool> StateBuilder::Lend(const std::string& path, int out_dir, const char
 
 StateBuilder::File* StateBuilder::LentAt(int dir, const std::string& path, bool follow,
                                          std::string* rel) {
-  UniqueFd fd(openat(dir, path.empty() ? "." : path.c_str(),
-                     O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)));
+  // Most objects ops touch are not lent: one stat tells.
   struct stat st {};
-  if (!fd || fstat(fd.get(), &st) != 0) return nullptr;  // the op will fail the same way
+  const char* name = path.empty() ? "." : path.c_str();
+  if (fstatat(dir, name, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return nullptr;
   if (st.st_dev != dev_ || !S_ISREG(st.st_mode)) return nullptr;
   auto it = by_ino_.find(st.st_ino);
   if (it == by_ino_.end() || !it->second->lent()) return nullptr;
   if (rel != nullptr) {
+    UniqueFd fd(openat(dir, name, O_PATH | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)));
+    if (!fd) return nullptr;  // the op will fail the same way
     // Its name in the state, after whatever symlinks the op's path went through.
     char buf[PATH_MAX];
     const std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
@@ -333,6 +326,12 @@ Result<std::string> StateBuilder::Build(const CrashState& state, const std::stri
     applier_ = std::move(applier);
     return hash;
   }
+  if (CanReset(out)) {
+    applier_.reset();
+    auto reset = Reset();
+    if (!reset.ok()) return reset.status();
+    if (*reset) return ApplyAndFinish(state, out);
+  }
   applier_.reset();
   FAULTFS_RETURN_IF_ERROR(Park());
   FAULTFS_RETURN_IF_ERROR(RemoveTree(out));
@@ -351,6 +350,12 @@ Result<std::string> StateBuilder::Build(const CrashState& state, const std::stri
   Status copied = CopyTree(snapshot_path_, out, nullptr, take);
   FAULTFS_RETURN_IF_ERROR(Unpark());  // what the new state did not take
   FAULTFS_RETURN_IF_ERROR(copied);
+  FAULTFS_RETURN_IF_ERROR(RecordClean());
+  return ApplyAndFinish(state, out);
+}
+
+// Applies the state's ops to the snapshot's copy in `out` (the current state).
+Result<std::string> StateBuilder::ApplyAndFinish(const CrashState& state, const std::string& out) {
   auto applier = Applier::Open(out, log_, /*strict=*/false);
   if (!applier.ok()) return applier.status();
   if (hooks_ == nullptr) hooks_ = std::make_unique<Hooks>(*this);
@@ -396,6 +401,7 @@ Status StateBuilder::Judged(File& f) {
 Status StateBuilder::Park() {
   applier_.reset();
   seen_.clear();
+  clean_.clear();
   if (state_path_.empty()) return Status::Ok();
   Status s;
   for (File* f : out_) {

@@ -4,10 +4,10 @@
 // truncate, chmod, link, replace and remove files of the starting state (by inode, by path, and by
 // an inode the state does not know). Whatever a checker does to a state (writes, same-size
 // rewrites with the old mtime put back, chmods, removals, renames, hard links) does not leak into
-// later states, whether its files are lent on to the next state or taken back: after a state is
-// taken back, the pristine copy equals the snapshot. A state that continues the previous one (more
-// ops of the same crash sequence) and finds it untouched is built by extending it, with the same
-// result.
+// later states, whether its files are lent on to the next state or taken back, or the next state
+// is built in place of it: after a state is taken back, the pristine copy equals the snapshot. A
+// state that continues the previous one (more ops of the same crash sequence) and finds it
+// untouched is built by extending it, with the same result.
 #include "faultfs/crash/state_builder.h"
 
 #include <dirent.h>
@@ -120,6 +120,17 @@ class StateBuilderTest : public ::testing::Test {
   static void Meddle(const std::string& dir, size_t i) {
     if (i % 3 == 0) return;
     const auto files = RegularFiles(dir);
+    // Directories too: a new one holding a moved file, and a changed mode on one of the
+    // snapshot's.
+    const std::string junk = dir + "/junk" + std::to_string(i);
+    ASSERT_EQ(mkdir(junk.c_str(), 0755), 0);
+    Write(junk + "/new", "made by the checker");
+    if (i % 3 == 2 && !files.empty()) {
+      ASSERT_EQ(rename(files.back().c_str(), (junk + "/moved").c_str()), 0);
+    }
+    if (stdfs::is_directory(dir + "/d")) {
+      ASSERT_EQ(chmod((dir + "/d").c_str(), i % 2 == 0 ? 0700 : 0711), 0);
+    }
     for (size_t j = 0; j < files.size(); ++j) Meddle(dir, files[j], i + j, j);
   }
   static void Meddle(const std::string& dir, const std::string& f, size_t deed, size_t j) {
@@ -193,6 +204,14 @@ class StateBuilderTest : public ::testing::Test {
     EXPECT_EQ(*HashTree(root_ + "/slot/pristine"), *snapshot_hash);
     const auto& stats = (*builder)->stats();
     EXPECT_GT(stats.lent, 0u);  // the fast path was taken
+    if (model_name != "prefix") {
+      EXPECT_GT(stats.reset, 0u);  // states were built in place of the one before
+    }
+    if (!stdfs::exists(snap_ + "/h2")) {
+      // Only states after a take-back (one in four), or after a state that renamed directory d,
+      // start from scratch.
+      EXPECT_GT(stats.reset, e.states.size() / 3);
+    }
     EXPECT_GT(stats.unshared, 0u);
     EXPECT_EQ(stats.recopied > 0, meddle);
     if (model_name == "prefix") {
@@ -214,6 +233,18 @@ TEST_F(StateBuilderTest, PpStatesEqualMaterialize) { CheckModel("pp"); }
 TEST_F(StateBuilderTest, PpStrictStatesEqualMaterialize) { CheckModel("pp-strict"); }
 TEST_F(StateBuilderTest, WeakRenameStatesEqualMaterialize) { CheckModel("weak-rename"); }
 TEST_F(StateBuilderTest, ReorderStatesEqualMaterialize) { CheckModel("reorder-3"); }
+
+// Without a multiply linked file in the snapshot (whose changes make a state be built from
+// scratch), states are built in place even after a checker made new directories, moved files
+// into them and changed a directory's mode.
+TEST_F(StateBuilderTest, PpStatesBuiltInPlaceWhateverTheCheckerDid) {
+  ASSERT_EQ(unlink((snap_ + "/h2").c_str()), 0);
+  CheckModel("pp");
+}
+TEST_F(StateBuilderTest, WeakStatesBuiltInPlaceWhateverTheCheckerDid) {
+  ASSERT_EQ(unlink((snap_ + "/h2").c_str()), 0);
+  CheckModel("weak-rename");
+}
 
 TEST_F(StateBuilderTest, AStateThatCannotBeBuiltLeavesThePristineCopyWhole) {
   // A write to a symlink fails (ELOOP is not "its target did not survive") after most ops were

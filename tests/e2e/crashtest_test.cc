@@ -123,6 +123,16 @@ TEST_F(Crashtest, WithoutACheckerTheBuiltInOracleJudges) {
   EXPECT_NE(r.err.find("built-in oracle checks 2 durability facts"), std::string::npos) << r.err;
 }
 
+// Relative --dir and --work (the mount is found by its absolute path).
+TEST_F(Crashtest, RelativePathsWork) {
+  const CommandResult r = RunShell("cd '" + dir_.path() + "' && '" + FaultfsBinary() +
+                                       "' crashtest --dir data --work scratch --workload '" +
+                                       kSafe + "' --check true --model prefix --seed 7",
+                                   240);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("0 failed"), std::string::npos) << r.out;
+}
+
 TEST_F(Crashtest, InconclusiveCheckerIsNotAPass) {
   const CommandResult r = Run(kSafe, "exit 5", "prefix");
   EXPECT_EQ(r.exit_code, 1) << r.out;

@@ -14,6 +14,11 @@
 //    and the checker left the previous state exactly as it was built (every object's stat is as
 //    the hash saw it), the new state is the previous one with the further ops applied: building
 //    it costs the ops it adds, not the ops it holds;
+//  * otherwise, when the state is asked for where the previous one was, and the kernel stamps every
+//    change with a new ctime, the new state is built in place of the previous one: one walk puts
+//    back what the previous state's ops and its checker changed (by stat: removed names return,
+//    new ones go, changed files are lent or copied again, directories get their mode and times
+//    back), and the untouched files stay where they are (state_builder_reset.cc);
 //  * after the checker, lent files are lent on to the next state (or go back) unless the checker
 //    changed, moved or removed them (their inode, size, times, links, mode or owner differ from
 //    when the state was hashed: the kernel stamps any change with a new ctime); those are copied
@@ -64,11 +69,13 @@ class StateBuilder {
     uint64_t unshared = 0;  // lent files an op was about to change, replaced by copies
     uint64_t recopied = 0;  // pristine files copied again (changed by a checker, or lost)
     uint64_t extended = 0;  // states built by applying more ops to the previous state
+    uint64_t reset = 0;     // states built in place of the previous one, its changes put back
   };
   const Stats& stats() const { return stats_; }
 
  private:
   struct File;
+  struct SnapEntry;
   class Hooks;
   class Observer;
   StateBuilder(std::string snapshot, const record::ReadLog& log, uint64_t seed,
@@ -77,6 +84,7 @@ class StateBuilder {
   Result<bool> Lend(const std::string& path, int out_dir, const char* name);
   Result<std::string> Hash();
   Result<std::string> Finish();
+  Result<std::string> ApplyAndFinish(const CrashState& state, const std::string& out);
   bool Continues(const CrashState& state, const std::string& out) const;
   bool Intact() const;
   File* LentAt(int dir, const std::string& path, bool follow, std::string* rel);
@@ -85,6 +93,14 @@ class StateBuilder {
   Status Judged(File& f);
   Status Park();
   Status Unpark();
+  // Building a state in place of the previous one (state_builder_reset.cc).
+  bool CanReset(const std::string& out) const;
+  Result<bool> Reset();
+  Result<bool> ResetDir(const std::string& rel, int fd, const struct stat& want, bool xattrs);
+  Status RemoveEntry(int dir, const char* name, const struct stat& st);
+  Result<bool> Restore(int dir, const std::string& path, const char* name, const SnapEntry& e);
+  Result<bool> FixDir(int fd, const std::string& rel, const struct stat& want, bool xattrs);
+  Status RecordClean();
 
   const std::string snapshot_path_;
   const record::ReadLog& log_;
@@ -109,6 +125,12 @@ class StateBuilder {
   std::vector<Applied> built_;
   std::string out_path_;
   std::vector<std::pair<std::string, struct stat>> seen_;
+  // The snapshot's objects, by directory ("" the root) and name; and the current state's objects
+  // that are known to be the snapshot's, as stat saw them when they were put there. They let the
+  // next state be built in place: what the last one (or its checker) changed is put back.
+  std::unordered_map<std::string, std::unordered_map<std::string, SnapEntry>> snap_;
+  std::unordered_map<std::string, struct stat> clean_;
+  uint64_t resets_ = 0;
   bool ctime_checked_ = false;
   bool ctime_fine_ = false;  // every change gets a new ctime (else: wait out the clock tick)
   Stats stats_;

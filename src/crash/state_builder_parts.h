@@ -1,0 +1,49 @@
+// The parts of a StateBuilder (state_builder.h) that its two source files share: what it knows
+// of each file it can lend, and of each object of the snapshot.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+
+#include "faultfs/crash/state_builder.h"
+
+namespace faultfs::crash {
+
+struct StateBuilder::File {
+  std::string home;    // its path in the snapshot and in the pristine copy
+  std::string digest;  // HashFileEntry: its xattrs and contents
+  ino_t ino = 0;       // its inode in the pristine copy
+  // At home; in the current state; or, intact, in the previous state's tree at `seen_path`.
+  enum class Where { kHome, kLent, kParked } where = Where::kHome;
+  bool lent() const { return where == Where::kLent; }
+  // Where and how the current state's hash saw it: what the checker must leave alone.
+  bool seen = false;
+  std::string seen_path;
+  struct stat seen_st {};
+  uint64_t found = 0;  // the last Reset() that found it lent, unchanged, at home
+};
+
+// An object of the snapshot as the pristine copy had it before lending anything.
+struct StateBuilder::SnapEntry {
+  struct stat st {};
+  File* file = nullptr;  // a file that can be lent, if it is one
+  bool xattrs = false;   // a directory with extended attributes
+};
+
+// Whether two stats describe the same object, unchanged: any change to an object (data, name,
+// links, mode, owner, xattrs) gives it a new ctime.
+inline bool SameFile(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec &&
+         a.st_nlink == b.st_nlink && a.st_mode == b.st_mode && a.st_uid == b.st_uid &&
+         a.st_gid == b.st_gid;
+}
+
+inline std::string JoinPath(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+}  // namespace faultfs::crash
