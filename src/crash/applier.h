@@ -53,6 +53,7 @@ class Applier {
   Status ApplyData(const record::Op& op, const Applied& how, uint64_t seed);
   Status ApplyMeta(const record::Op& op);
   Status Rename(const record::Op& op);
+  void ClearRenameTarget(const record::Op& op);
   // Half of a rename that was not atomic: the destination's old object is gone, the source has
   // not moved yet.
   Status UnlinkTarget(const record::Op& op);
