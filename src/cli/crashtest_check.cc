@@ -105,6 +105,7 @@ class Checker {
       : run_(run),
         log_(log),
         states_(states),
+        shared_(crash::SharedPrefixes(states)),
         results_(states.size()),
         progress_(run.progress, states.size()) {}
 
@@ -132,25 +133,26 @@ class Checker {
     for (size_t first = next_.fetch_add(kRun); first < states_.size();
          first = next_.fetch_add(kRun)) {
       for (size_t i = first; i < std::min(first + kRun, states_.size()); ++i) {
-        results_[i] = CheckOne(states_[i], base, builder.ok() ? builder->get() : nullptr);
+        results_[i] = CheckOne(i, base, builder.ok() ? builder->get() : nullptr);
         progress_.Done(results_[i].verdict == Verdict::kFailed);
       }
     }
   }
 
   // Builds the state in `dir` and hashes it; the builder takes it back when it builds the next.
-  Result<std::string> Build(const crash::CrashState& state, const std::string& dir,
-                            crash::StateBuilder* builder) {
-    if (builder != nullptr) return builder->Build(state, dir);
+  // `i`: the state's index (the ops it shares with every later state may stay applied).
+  Result<std::string> Build(size_t i, const std::string& dir, crash::StateBuilder* builder) {
+    const crash::CrashState& state = states_[i];
+    if (builder != nullptr) return builder->Build(state, dir, shared_[i]);
     FAULTFS_RETURN_IF_ERROR(BuildState(run_, log_, state, dir));
     return HashTree(dir);
   }
 
-  StateResult CheckOne(const crash::CrashState& state, const std::string& base,
-                       crash::StateBuilder* builder) {
+  StateResult CheckOne(size_t i, const std::string& base, crash::StateBuilder* builder) {
+    const crash::CrashState& state = states_[i];
     StateResult r;
     const std::string dir = base + "/state";
-    auto hash = Build(state, dir, builder);
+    auto hash = Build(i, dir, builder);
     if (!hash.ok()) {
       r.how = "could not rebuild the state: " + hash.status().ToString();
       return r;
@@ -175,6 +177,7 @@ class Checker {
   const CheckRun& run_;
   const record::ReadLog& log_;
   const std::vector<crash::CrashState>& states_;
+  const std::vector<size_t> shared_;  // SharedPrefixes(states_)
   std::vector<StateResult> results_;
   Progress progress_;
   std::atomic<size_t> next_{0};

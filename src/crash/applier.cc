@@ -38,6 +38,21 @@ bool IsPrefix(const std::string& dir, const std::string& path) {
 }  // namespace
 
 Result<Applier> Applier::Open(const std::string& dir, const record::ReadLog& log, bool strict) {
+  auto a = OpenRoot(dir, strict);
+  if (!a.ok()) return a;
+  for (const auto& [ino, name] : log.header.inodes) a->Named(ino, name);
+  return a;
+}
+
+Result<Applier> Applier::Fork(const std::string& dir) const {
+  auto a = OpenRoot(dir, strict_);
+  if (!a.ok()) return a;
+  a->ino_of_ = ino_of_;
+  a->names_ = names_;
+  return a;
+}
+
+Result<Applier> Applier::OpenRoot(const std::string& dir, bool strict) {
   UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return Status::FromErrno(errno, "opening '" + dir + "'");
   Applier a(std::move(root), strict);
@@ -45,7 +60,6 @@ Result<Applier> Applier::Open(const std::string& dir, const record::ReadLog& log
   if (realpath(dir.c_str(), real) == nullptr)
     return Status::FromErrno(errno, "resolving '" + dir + "'");
   a.root_path_ = real;
-  for (const auto& [ino, name] : log.header.inodes) a.Named(ino, name);
   return a;
 }
 

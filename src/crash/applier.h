@@ -36,6 +36,9 @@ class Applier {
   // `strict`: every op must succeed (replay). Otherwise ops whose target is missing in this
   // state (ENOENT, ENOTDIR, EEXIST, ENOTEMPTY) are skipped (crash states).
   static Result<Applier> Open(const std::string& dir, const record::ReadLog& log, bool strict);
+  // An applier for `dir`, which holds a copy of this one's directory: it knows the same names.
+  // (No hooks.)
+  Result<Applier> Fork(const std::string& dir) const;
 
   // Applies `op`, or the piece of it that `how` describes; `seed` fills garbage.
   Status Apply(const record::Op& op, const Applied& how, uint64_t seed);
@@ -49,6 +52,7 @@ class Applier {
 
  private:
   Applier(UniqueFd root, bool strict) : root_(std::move(root)), strict_(strict) {}
+  static Result<Applier> OpenRoot(const std::string& dir, bool strict);
   Status ApplyEntry(const record::Op& op);
   Status ApplyData(const record::Op& op, const Applied& how, uint64_t seed);
   Status ApplyMeta(const record::Op& op);
@@ -76,8 +80,8 @@ class Applier {
   ApplyHooks* hooks_ = nullptr;
 };
 
-// Applies the ops `state` lists, in order (Materialize without the copy).
+// Applies the ops `state` lists, in order, from its `from`th on (Materialize without the copy).
 Status ApplyState(Applier& applier, const record::ReadLog& log, const CrashState& state,
-                  uint64_t seed);
+                  uint64_t seed, size_t from = 0);
 
 }  // namespace faultfs::crash

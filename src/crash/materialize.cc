@@ -8,8 +8,9 @@
 namespace faultfs::crash {
 
 Status ApplyState(Applier& applier, const record::ReadLog& log, const CrashState& state,
-                  uint64_t seed) {
-  for (const Applied& how : state.applied) {
+                  uint64_t seed, size_t from) {
+  for (size_t i = from; i < state.applied.size(); ++i) {
+    const Applied& how = state.applied[i];
     FAULTFS_CHECK(how.op < log.ops.size())
         << "state " << state.id << " applies op index " << how.op;
     FAULTFS_RETURN_IF_ERROR(applier.Apply(log.ops[how.op], how, seed));

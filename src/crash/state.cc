@@ -147,4 +147,22 @@ CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint3
   return Build(ops, *plan, crash_point, index);
 }
 
+std::vector<size_t> SharedPrefixes(const std::vector<CrashState>& states) {
+  // The prefix all of a set shares is the smallest that neighbours share.
+  std::vector<size_t> shared(states.size());
+  for (size_t i = states.size(); i-- > 0;) {
+    const std::vector<Applied>& a = states[i].applied;
+    if (i + 1 == states.size()) {
+      shared[i] = a.size();
+      continue;
+    }
+    const std::vector<Applied>& b = states[i + 1].applied;
+    const size_t limit = std::min({a.size(), b.size(), shared[i + 1]});
+    size_t n = 0;
+    while (n < limit && a[n] == b[n]) ++n;
+    shared[i] = n;
+  }
+  return shared;
+}
+
 }  // namespace faultfs::crash

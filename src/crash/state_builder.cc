@@ -97,19 +97,22 @@ void WaitPast(const timespec& t) {
 }  // namespace
 
 StateBuilder::StateBuilder(std::string snapshot, const record::ReadLog& log, uint64_t seed,
-                           const std::string& slot)
+                           const std::string& slot, size_t checkpoint_every)
     : snapshot_path_(std::move(snapshot)),
       log_(log),
       seed_(seed),
       pristine_path_(slot + "/pristine"),
-      previous_path_(slot + "/previous") {}
+      previous_path_(slot + "/previous"),
+      master_path_(slot + "/checkpoint"),
+      checkpoint_every_(std::max<size_t>(checkpoint_every, 1)) {}
 
 Result<std::unique_ptr<StateBuilder>> StateBuilder::Create(const std::string& snapshot,
                                                            const record::ReadLog& log,
-                                                           uint64_t seed, const std::string& slot) {
+                                                           uint64_t seed, const std::string& slot,
+                                                           size_t checkpoint_every) {
   if (mkdir(slot.c_str(), 0755) != 0 && errno != EEXIST)
     return Status::FromErrno(errno, "creating '" + slot + "'");
-  std::unique_ptr<StateBuilder> b(new StateBuilder(snapshot, log, seed, slot));
+  std::unique_ptr<StateBuilder> b(new StateBuilder(snapshot, log, seed, slot, checkpoint_every));
   b->snapshot_ = UniqueFd(open(snapshot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!b->snapshot_) return Status::FromErrno(errno, "opening '" + snapshot + "'");
   FAULTFS_RETURN_IF_ERROR(b->FillPristine());
@@ -121,14 +124,14 @@ StateBuilder::~StateBuilder() {
   pristine_.reset();
   (void)RemoveTree(pristine_path_);
   (void)RemoveTree(previous_path_);
+  master_.reset();
+  (void)RemoveTree(master_path_);
 }
 
 // (Re)creates the pristine copy and the table of its files that can be lent.
 Status StateBuilder::FillPristine() {
   files_.clear();
   by_ino_.clear();
-  snap_.clear();
-  clean_.clear();
   out_.clear();
   parked_.clear();
   pristine_.reset();
@@ -137,13 +140,26 @@ Status StateBuilder::FillPristine() {
   FAULTFS_RETURN_IF_ERROR(RemoveTree(pristine_path_));
   if (mkdir(pristine_path_.c_str(), 0700) != 0)
     return Status::FromErrno(errno, "creating '" + pristine_path_ + "'");
-  FAULTFS_RETURN_IF_ERROR(CopyTree(snapshot_path_, pristine_path_));
+  FAULTFS_RETURN_IF_ERROR(CopyTree(base_path(), pristine_path_));
   pristine_ = UniqueFd(open(pristine_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   struct stat st {};
   if (!pristine_ || fstat(pristine_.get(), &st) != 0)
     return Status::FromErrno(errno, "opening '" + pristine_path_ + "'");
   dev_ = st.st_dev;
-  // The files CopyTree lends: regular, with a single name.
+  return ScanPristine();
+}
+
+// The tables of the pristine copy's objects, and of its files that can be lent (regular, with a
+// single name, as CopyTree lends them). A file whose inode, size and times are as the last scan
+// saw them keeps its digest.
+Status StateBuilder::ScanPristine() {
+  auto old = std::move(files_);
+  std::unordered_map<ino_t, File*> old_by_ino = std::move(by_ino_);
+  files_.clear();
+  by_ino_.clear();
+  snap_.clear();
+  clean_.clear();
+  struct stat st {};
   snap_[""];
   std::vector<std::string> dirs = {""};
   while (!dirs.empty()) {
@@ -165,14 +181,20 @@ Status StateBuilder::FillPristine() {
         entry.xattrs = llistxattr((pristine_path_ + "/" + path).c_str(), nullptr, 0) > 0;
       }
       if (!S_ISREG(st.st_mode) || st.st_nlink != 1) continue;
-      auto digest = HashFileEntry(pristine_path_ + "/" + path);
-      if (!digest.ok()) {
-        closedir(d);
-        return digest.status();
-      }
       auto f = std::make_unique<File>();
+      const auto known = old_by_ino.find(st.st_ino);
+      if (known != old_by_ino.end() && SameFile(known->second->scanned, st)) {
+        f->digest = known->second->digest;
+      } else {
+        auto digest = HashFileEntry(pristine_path_ + "/" + path);
+        if (!digest.ok()) {
+          closedir(d);
+          return digest.status();
+        }
+        f->digest = std::move(*digest);
+      }
       f->home = path;
-      f->digest = std::move(*digest);
+      f->scanned = st;
       f->ino = st.st_ino;
       by_ino_[st.st_ino] = f.get();
       entry.file = f.get();
@@ -237,7 +259,7 @@ Status StateBuilder::Unshare(const std::string& path, bool follow) {
     return Status::FromErrno(errno, "moving '" + rel + "' back to the pristine copy");
   f->where = File::Where::kHome;
   ++stats_.unshared;
-  return CopyEntry(snapshot_.get(), f->home, state_.get(), rel);
+  return CopyEntry(base(), f->home, state_.get(), rel);
 }
 
 // Lent files' digests are known. (Not those of other files seen before: an inode number freed by
@@ -311,14 +333,12 @@ bool StateBuilder::Intact() const {
   return !seen_.empty();
 }
 
-Result<std::string> StateBuilder::Build(const CrashState& state, const std::string& out) {
+Result<std::string> StateBuilder::Build(const CrashState& state, const std::string& out,
+                                        size_t shared) {
+  FAULTFS_RETURN_IF_ERROR(Advance(state, shared));
   if (Continues(state, out)) {
     std::unique_ptr<Applier> applier = std::move(applier_);  // back only if all goes well
-    for (size_t i = built_.size(); i < state.applied.size(); ++i) {
-      const Applied& how = state.applied[i];
-      FAULTFS_CHECK(how.op < log_.ops.size()) << "state " << state.id << " applies op " << how.op;
-      FAULTFS_RETURN_IF_ERROR(applier->Apply(log_.ops[how.op], how, seed_));
-    }
+    FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, log_, state, seed_, built_.size()));
     auto hash = Finish();
     if (!hash.ok()) return hash;
     ++stats_.extended;
@@ -347,7 +367,7 @@ Result<std::string> StateBuilder::Build(const CrashState& state, const std::stri
   if (st.st_dev != dev_) return Status::Invalid("'" + out + "' is not on the slot's filesystem");
   const TakeFile take = [this](const std::string& path, const struct stat&, int out_dir,
                                const char* name) { return Lend(path, out_dir, name); };
-  Status copied = CopyTree(snapshot_path_, out, nullptr, take);
+  Status copied = CopyTree(base_path(), out, nullptr, take);
   FAULTFS_RETURN_IF_ERROR(Unpark());  // what the new state did not take
   FAULTFS_RETURN_IF_ERROR(copied);
   FAULTFS_RETURN_IF_ERROR(RecordClean());
@@ -356,11 +376,12 @@ Result<std::string> StateBuilder::Build(const CrashState& state, const std::stri
 
 // Applies the state's ops to the snapshot's copy in `out` (the current state).
 Result<std::string> StateBuilder::ApplyAndFinish(const CrashState& state, const std::string& out) {
-  auto applier = Applier::Open(out, log_, /*strict=*/false);
+  auto applier = master_applier_ != nullptr ? master_applier_->Fork(out)
+                                            : Applier::Open(out, log_, /*strict=*/false);
   if (!applier.ok()) return applier.status();
   if (hooks_ == nullptr) hooks_ = std::make_unique<Hooks>(*this);
   applier->SetHooks(hooks_.get());
-  FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, log_, state, seed_));
+  FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, log_, state, seed_, base_applied_.size()));
   auto hash = Finish();
   if (!hash.ok()) return hash;
   applier_ = std::make_unique<Applier>(std::move(*applier));
@@ -374,7 +395,7 @@ Status StateBuilder::Recopy(File& f) {
   ++stats_.recopied;
   if (unlinkat(pristine_.get(), f.home.c_str(), 0) != 0 && errno != ENOENT)
     return Status::FromErrno(errno, "removing pristine '" + f.home + "'");
-  FAULTFS_RETURN_IF_ERROR(CopyEntry(snapshot_.get(), f.home, pristine_.get(), f.home));
+  FAULTFS_RETURN_IF_ERROR(CopyEntry(base(), f.home, pristine_.get(), f.home));
   struct stat st {};
   if (fstatat(pristine_.get(), f.home.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return Status::FromErrno(errno, "stat of pristine '" + f.home + "'");

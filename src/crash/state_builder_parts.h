@@ -22,7 +22,8 @@ struct StateBuilder::File {
   bool seen = false;
   std::string seen_path;
   struct stat seen_st {};
-  uint64_t found = 0;  // the last Reset() that found it lent, unchanged, at home
+  uint64_t found = 0;      // the last Reset() that found it lent, unchanged, at home
+  struct stat scanned {};  // as ScanPristine saw it
 };
 
 // An object of the snapshot as the pristine copy had it before lending anything.

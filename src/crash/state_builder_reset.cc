@@ -171,10 +171,10 @@ Result<bool> StateBuilder::Restore(int dir, const std::string& path, const char*
     if (*lent) {
       f.found = resets_;
     } else {
-      FAULTFS_RETURN_IF_ERROR(CopyEntry(snapshot_.get(), path, state_.get(), path));
+      FAULTFS_RETURN_IF_ERROR(CopyEntry(base(), path, state_.get(), path));
     }
   } else {
-    FAULTFS_RETURN_IF_ERROR(CopyEntry(snapshot_.get(), path, state_.get(), path));
+    FAULTFS_RETURN_IF_ERROR(CopyEntry(base(), path, state_.get(), path));
   }
   struct stat st {};
   if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)

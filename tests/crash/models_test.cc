@@ -463,5 +463,24 @@ TEST(Words, SummaryNamesTheCrashPointAndDeviations) {
             "crash after op 1 (write f); tears op 1 (write f): bytes [0, 3996) of 10000");
 }
 
+// Goal: each state's count of leading ops that every later state applies too, by position and
+// by piece (a torn write is not the whole write).
+TEST(SharedPrefixes, CountsTheOpsEveryLaterStateStartsWith) {
+  const auto state = [](std::vector<Applied> applied) {
+    CrashState s;
+    s.applied = std::move(applied);
+    return s;
+  };
+  const std::vector<CrashState> states = {
+      state({{.op = 0}, {.op = 1}, {.op = 2}}),
+      state({{.op = 0}, {.op = 1}, {.op = 3}}),
+      state({{.op = 0}, {.op = 1}, {.op = 3}, {.op = 4}}),
+      state({{.op = 0}, {.op = 1}, {.op = 3, .end = 10}}),
+      state({{.op = 0}, {.op = 1}, {.op = 3, .end = 10}, {.op = 5}}),
+  };
+  EXPECT_EQ(SharedPrefixes(states), (std::vector<size_t>{2, 2, 2, 3, 4}));
+  EXPECT_TRUE(SharedPrefixes({}).empty());
+}
+
 }  // namespace
 }  // namespace faultfs::crash

@@ -170,21 +170,24 @@ class StateBuilderTest : public ::testing::Test {
   }
 
   // Builds every state of `model` both ways and compares; meddles with each fast one afterwards.
-  void CheckModel(const std::string& model_name, bool meddle = true) {
+  // `checkpoints`: the builder is told which ops later states share, and moves its starting
+  // point after every 2 more of them.
+  void CheckModel(const std::string& model_name, bool meddle = true, bool checkpoints = false) {
     SCOPED_TRACE(model_name);
     auto model = ParseModel(model_name);
     ASSERT_TRUE(model.ok());
     const Enumeration e = Enumerate(log_.ops, *model, 3, 400);
     ASSERT_GT(e.states.size(), 3u);
-    auto builder = StateBuilder::Create(snap_, log_, 3, root_ + "/slot");
+    auto builder = StateBuilder::Create(snap_, log_, 3, root_ + "/slot", checkpoints ? 2 : 1000);
     ASSERT_TRUE(builder.ok()) << builder.status().ToString();
+    const std::vector<size_t> shared = SharedPrefixes(e.states);
     auto snapshot_hash = HashTree(snap_);
     ASSERT_TRUE(snapshot_hash.ok());
     const std::string fast = root_ + "/slot/state", plain = root_ + "/plain";
     for (size_t i = 0; i < e.states.size(); ++i) {
       const CrashState& state = e.states[i];
       SCOPED_TRACE("state " + state.id);
-      auto hash = (*builder)->Build(state, fast);
+      auto hash = (*builder)->Build(state, fast, checkpoints ? shared[i] : 0);
       ASSERT_TRUE(hash.ok()) << hash.status().ToString();
       stdfs::remove_all(plain);
       stdfs::create_directory(plain);
@@ -197,8 +200,22 @@ class StateBuilderTest : public ::testing::Test {
       // extended into it.
       if (i % 4 != 3) continue;
       ASSERT_TRUE((*builder)->TakeBack().ok());
-      EXPECT_EQ(*HashTree(root_ + "/slot/pristine"), *snapshot_hash);
+      // The pristine copy is a copy of the snapshot, or of the checkpoint.
+      const std::string checkpoint = root_ + "/slot/checkpoint";
+      EXPECT_EQ(*HashTree(root_ + "/slot/pristine"),
+                stdfs::exists(checkpoint) ? *HashTree(checkpoint) : *snapshot_hash);
       EXPECT_FALSE(stdfs::exists(fast));
+    }
+    if (checkpoints) {
+      EXPECT_GT((*builder)->stats().checkpoints, 0u);
+      // A state that does not start with the checkpoint's ops is built from the snapshot again.
+      auto again = (*builder)->Build(e.states.front(), fast);
+      ASSERT_TRUE(again.ok()) << again.status().ToString();
+      stdfs::remove_all(plain);
+      stdfs::create_directory(plain);
+      ASSERT_TRUE(Materialize(snap_, log_, e.states.front(), 3, plain).ok());
+      EXPECT_EQ(*again, *HashTree(plain));
+      EXPECT_FALSE(stdfs::exists(root_ + "/slot/checkpoint"));
     }
     ASSERT_TRUE((*builder)->TakeBack().ok());
     EXPECT_EQ(*HashTree(root_ + "/slot/pristine"), *snapshot_hash);
@@ -245,6 +262,16 @@ TEST_F(StateBuilderTest, WeakStatesBuiltInPlaceWhateverTheCheckerDid) {
   ASSERT_EQ(unlink((snap_ + "/h2").c_str()), 0);
   CheckModel("weak-rename");
 }
+
+// Checkpoints: states built from the snapshot with the ops that all later states share applied
+// equal Materialize's too, whatever the checker did, and an earlier state is built again from
+// the snapshot.
+TEST_F(StateBuilderTest, PrefixStatesFromCheckpoints) { CheckModel("prefix", true, true); }
+TEST_F(StateBuilderTest, PpStatesFromCheckpoints) {
+  ASSERT_EQ(unlink((snap_ + "/h2").c_str()), 0);
+  CheckModel("pp", true, true);
+}
+TEST_F(StateBuilderTest, WeakStatesFromCheckpoints) { CheckModel("weak-rename", true, true); }
 
 TEST_F(StateBuilderTest, AStateThatCannotBeBuiltLeavesThePristineCopyWhole) {
   // A write to a symlink fails (ELOOP is not "its target did not survive") after most ops were

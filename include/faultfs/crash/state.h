@@ -107,6 +107,11 @@ uint64_t CountStatesAt(const std::vector<record::Op>& ops, const Model& model,
 CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint32_t crash_point,
                    uint64_t index);
 
+// For each state, how many of its first applied ops every later state in `states` applies too
+// (the same Applied entries, in the same places). A builder taking the states in this order may
+// keep those ops applied (StateBuilder::Build's `shared`).
+std::vector<size_t> SharedPrefixes(const std::vector<CrashState>& states);
+
 // One line naming op `i` for humans: "op 7 (rename a/x -> a/y)".
 std::string DescribeOp(const std::vector<record::Op>& ops, uint32_t i);
 // The finding a deviation stands for, in ALICE's words.

@@ -47,10 +47,12 @@ namespace faultfs::crash {
 class StateBuilder {
  public:
   // `slot`: a directory of this builder's own (created if missing) on the filesystem where the
-  // states will be built; the pristine copy goes in `slot`/pristine.
+  // states will be built; the pristine copy goes in `slot`/pristine. `checkpoint_every`: how many
+  // more shared ops make a new checkpoint worth building (see Build).
   static Result<std::unique_ptr<StateBuilder>> Create(const std::string& snapshot,
                                                       const record::ReadLog& log, uint64_t seed,
-                                                      const std::string& slot);
+                                                      const std::string& slot,
+                                                      size_t checkpoint_every = 32);
   ~StateBuilder();  // takes the last state back and removes the pristine copy
   StateBuilder(const StateBuilder&) = delete;
   StateBuilder& operator=(const StateBuilder&) = delete;
@@ -58,18 +60,25 @@ class StateBuilder {
   // Builds `state` in `out` (replacing whatever is there; on the slot's filesystem), exactly as
   // Materialize would, and returns its HashTree. The previous state, if not taken back yet, is
   // taken back first, or extended when `state` continues it (same `out`).
-  Result<std::string> Build(const CrashState& state, const std::string& out);
+  //
+  // `shared`: every state asked for after this one applies the same first `shared` ops as this
+  // one (SharedPrefixes() tells). The builder may then move its starting point (a checkpoint):
+  // its own copy of the snapshot with those ops applied, from which later states are built, so
+  // that their cost follows the ops after the checkpoint, not the length of the log. A state that
+  // does not start with the checkpoint's ops sends the builder back to the snapshot.
+  Result<std::string> Build(const CrashState& state, const std::string& out, size_t shared = 0);
   // Takes the lent files of the last state back and removes the state. An error means the
   // pristine copy had to be rebuilt and could not be. (Build does this itself, lending the
   // intact files of the last state directly to the next.)
   Status TakeBack();
 
   struct Stats {
-    uint64_t lent = 0;      // files moved into states
-    uint64_t unshared = 0;  // lent files an op was about to change, replaced by copies
-    uint64_t recopied = 0;  // pristine files copied again (changed by a checker, or lost)
-    uint64_t extended = 0;  // states built by applying more ops to the previous state
-    uint64_t reset = 0;     // states built in place of the previous one, its changes put back
+    uint64_t lent = 0;         // files moved into states
+    uint64_t unshared = 0;     // lent files an op was about to change, replaced by copies
+    uint64_t recopied = 0;     // pristine files copied again (changed by a checker, or lost)
+    uint64_t extended = 0;     // states built by applying more ops to the previous state
+    uint64_t reset = 0;        // states built in place of the previous one, its changes put back
+    uint64_t checkpoints = 0;  // times the starting point moved forward
   };
   const Stats& stats() const { return stats_; }
 
@@ -79,8 +88,15 @@ class StateBuilder {
   class Hooks;
   class Observer;
   StateBuilder(std::string snapshot, const record::ReadLog& log, uint64_t seed,
-               const std::string& slot);
+               const std::string& slot, size_t checkpoint_every);
   Status FillPristine();
+  Status ScanPristine();
+  // Checkpoints (state_builder_checkpoint.cc).
+  Status Advance(const CrashState& state, size_t shared);
+  Status StartCheckpoints();
+  Status BackToSnapshot();
+  int base() const { return master_ ? master_.get() : snapshot_.get(); }
+  const std::string& base_path() const { return master_ ? master_path_ : snapshot_path_; }
   Result<bool> Lend(const std::string& path, int out_dir, const char* name);
   Result<std::string> Hash();
   Result<std::string> Finish();
@@ -107,7 +123,15 @@ class StateBuilder {
   const uint64_t seed_;
   const std::string pristine_path_;
   const std::string previous_path_;  // the previous state, moved aside whole
+  const std::string master_path_;    // the checkpoint: the snapshot with base_applied_ applied
+  const size_t checkpoint_every_;
   UniqueFd snapshot_;
+  // What the pristine copy is a copy of: the snapshot, or (when open) the checkpoint, with the
+  // ops it holds and appliers that know its names, one for it and one for the pristine copy.
+  UniqueFd master_;
+  std::vector<Applied> base_applied_;
+  std::unique_ptr<class Applier> master_applier_;
+  std::unique_ptr<class Applier> pristine_applier_;
   UniqueFd pristine_;
   UniqueFd previous_;
   dev_t dev_ = 0;                                                 // the pristine copy's filesystem
