@@ -9,6 +9,7 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev                      # CLI and logging
   libtomlplusplus-dev nlohmann-json3-dev                     # policies, JSON output
   libre2-dev                                                 # path regexes in linear time
+  libxxhash-dev                                              # crash-state content hashes (XXH3)
   libgtest-dev libgmock-dev libbenchmark-dev                 # tests, micro-benchmarks
   fio util-linux psmisc sqlite3                              # benchmarks, test tools, case studies
 )

@@ -15,48 +15,36 @@
 #include <utility>
 #include <vector>
 
-#include "faultfs/core/random.h"
+#define XXH_INLINE_ALL  // header only: no library to link, and the hot loop inlined
+#include <xxhash.h>
+
 #include "faultfs/core/unique_fd.h"
 
 namespace faultfs {
 
 namespace {
 
+// XXH3-128 (xxhash, from Debian): it hashes at memory speed, and crash states are hashed whole,
+// big files included, once per state.
 class Hasher {
  public:
-  void Bytes(const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (; n >= 8; n -= 8, p += 8) {
-      uint64_t w;
-      std::memcpy(&w, p, 8);
-      Word(w);
-    }
-    uint64_t last = 0;
-    std::memcpy(&last, p, n);
-    Word(last ^ (static_cast<uint64_t>(n) << 56));
-  }
-  void U64(uint64_t v) { Word(v); }
+  Hasher() { XXH3_128bits_reset_withSeed(&state_, 0x243F6A8885A308D3ULL); }
+  void Bytes(const void* data, size_t n) { XXH3_128bits_update(&state_, data, n); }
+  void U64(uint64_t v) { Bytes(&v, sizeof(v)); }
   void Str(std::string_view s) {
     U64(s.size());
     Bytes(s.data(), s.size());
   }
   std::string Hex() const {
+    const XXH128_hash_t h = XXH3_128bits_digest(&state_);
     char buf[40];
-    std::snprintf(buf, sizeof(buf), "%016llx%016llx",
-                  static_cast<unsigned long long>(Mix64(a_ ^ count_)),
-                  static_cast<unsigned long long>(Mix64(b_ + count_)));
+    std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                  static_cast<unsigned long long>(h.low64));
     return buf;
   }
 
  private:
-  void Word(uint64_t w) {
-    a_ = Mix64(a_ ^ w);
-    b_ = Mix64(b_ + w * 0xD6E8FEB86659FD93ULL) ^ (b_ >> 17);
-    ++count_;
-  }
-  uint64_t a_ = 0x243F6A8885A308D3ULL;
-  uint64_t b_ = 0x13198A2E03707344ULL;
-  uint64_t count_ = 0;
+  XXH3_state_t state_{};  // zeroed: the reset reads fields before it sets them
 };
 
 // Buffers reused by every hash a thread computes (allocating and clearing them per file would cost

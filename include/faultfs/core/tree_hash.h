@@ -26,9 +26,8 @@ class HashObserver {
   virtual void Learned(const struct stat& st, const std::string& digest) = 0;
 };
 
-// 32 hex digits (128 bits: two independently seeded lanes, so accidental collisions are out of
-// reach; it is not meant to resist a deliberate one). A regular file enters as its
-// HashFileEntry.
+// 32 hex digits (XXH3-128: accidental collisions are out of reach; it is not meant to resist a
+// deliberate one). A regular file enters as its HashFileEntry.
 Result<std::string> HashTree(const std::string& dir, HashObserver* observer = nullptr);
 
 // The same kind of hash of one regular file's contents only.
