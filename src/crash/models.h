@@ -30,11 +30,14 @@ class ModelPlan {
   virtual CrashState Make(uint32_t c, uint64_t index) const = 0;
 };
 
-std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Model& model);
+// `seed`: for the models that draw some of their states (reorder-K beyond K).
+std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Model& model,
+                                    uint64_t seed);
 std::unique_ptr<ModelPlan> MakePrefixPlan(const std::vector<record::Op>& ops);
 std::unique_ptr<ModelPlan> MakePpPlan(const std::vector<record::Op>& ops, bool strict);
 std::unique_ptr<ModelPlan> MakeWeakPlan(const std::vector<record::Op>& ops, bool half_renames);
-std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<record::Op>& ops, uint32_t k);
+std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<record::Op>& ops, uint32_t k,
+                                           uint64_t seed);
 std::unique_ptr<ModelPlan> MakeTornPlan(const std::vector<record::Op>& ops, uint32_t sector);
 
 // --- Op classes (the basic ones are the op vocabulary's: faultfs/record/op.h) ---

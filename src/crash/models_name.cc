@@ -74,7 +74,8 @@ std::string ModelHelp() {
          "  weak-rename as weak, and one rename may be half done: its target gone, its source\n"
          "              not yet moved (filesystems without atomic rename)\n"
          "  reorder-K   since the last persistence point, any K or fewer ops are missing while\n"
-         "              later ones persisted (K = 1..8; 'reorder' is reorder-2)\n"
+         "              later ones persisted, and 8 larger sets drawn with the seed\n"
+         "              (K = 1..8; 'reorder' is reorder-2)\n"
          "  torn-512    the last unsynced write reached the disk in part, by 512-byte sectors\n"
          "  torn-4096   the same by 4 KiB pages ('torn' is torn-4096)\n";
 }

@@ -1,8 +1,11 @@
 // `reorder-k`: within the epoch that ends at the crash point, any set of at most k ops is missing
-// while every other op persisted. Sets that are a suffix of the epoch are left out: they are the
-// plain state of an earlier crash point, not a reordering.
+// while every other op persisted; and a few larger sets, drawn with the seed. Sets that are a
+// suffix of the epoch are left out: they are the plain state of an earlier crash point, not a
+// reordering.
 #include <algorithm>
+#include <string>
 
+#include "faultfs/core/random.h"
 #include "models.h"
 
 namespace faultfs::crash::models {
@@ -33,46 +36,83 @@ std::vector<uint64_t> UnrankColex(uint64_t rank, uint64_t size, uint64_t n) {
   return subset;
 }
 
+// Sets larger than k drawn per crash point (when there are more than this many of them; fewer
+// are all enumerated).
+constexpr uint64_t kDrawsBeyondK = 8;
+
+// Non-suffix sets of sizes [from, to] of an epoch of n ops, counted up to `cap`.
+uint64_t SetsOfSizes(uint64_t n, uint64_t from, uint64_t to, uint64_t cap = UINT64_MAX) {
+  uint64_t count = 0;
+  for (uint64_t size = from; size <= std::min(to, n) && count <= cap; ++size) {
+    count = SaturatingAdd(count, Binomial(n, size) - 1);
+  }
+  return count;
+}
+
 class ReorderPlan : public ModelPlan {
  public:
-  ReorderPlan(const std::vector<Op>& ops, uint32_t k) : ops_(ops), k_(k), epochs_(ops) {}
+  ReorderPlan(const std::vector<Op>& ops, uint32_t k, uint64_t seed)
+      : ops_(ops), k_(k), seed_(DeriveSeed(seed, "reorder")), epochs_(ops) {}
 
   bool KeepsPoint(uint32_t c) const override {
     return !record::IsPersistencePoint(ops_[c - 1].kind);
   }
   uint64_t Count(uint32_t c) const override {
     const uint64_t n = epochs_.DiskOpsInEpoch(c);
-    uint64_t count = 1;
-    for (uint64_t size = 1; size <= std::min<uint64_t>(k_, n); ++size) {
-      count = SaturatingAdd(count, Binomial(n, size) - 1);
-    }
-    return std::min(count, kMaxStatesPerPoint);
+    const uint64_t count = SaturatingAdd(1, SetsOfSizes(n, 1, EnumeratedSizes(n)));
+    return std::min(SaturatingAdd(count, Draws(n)), kMaxStatesPerPoint);
   }
   CrashState Make(uint32_t c, uint64_t index) const override;
 
  private:
-  std::vector<uint32_t> Missing(const std::vector<uint32_t>& epoch, uint64_t index) const;
+  // Sets of up to this size are enumerated: k, or every size when the larger sets are few.
+  uint64_t EnumeratedSizes(uint64_t n) const {
+    return SetsOfSizes(n, k_ + 1, n, kDrawsBeyondK) <= kDrawsBeyondK ? n : k_;
+  }
+  uint64_t Draws(uint64_t n) const { return EnumeratedSizes(n) < n ? kDrawsBeyondK : 0; }
+  std::vector<uint32_t> Missing(const std::vector<uint32_t>& epoch, uint32_t c,
+                                uint64_t index) const;
+  std::vector<uint64_t> Draw(uint64_t n, uint32_t c, uint64_t draw) const;
 
   const std::vector<Op>& ops_;
   uint32_t k_;
+  uint64_t seed_;
   EpochIndex epochs_;
 };
 
-// Variant order: by the size of the missing set, then colex rank.
-std::vector<uint32_t> ReorderPlan::Missing(const std::vector<uint32_t>& epoch,
+// Variant order: by the size of the missing set, then colex rank; then the drawn sets.
+std::vector<uint32_t> ReorderPlan::Missing(const std::vector<uint32_t>& epoch, uint32_t c,
                                            uint64_t index) const {
+  const uint64_t n = epoch.size();
   uint64_t rest = index - 1;
-  for (uint64_t size = 1; size <= std::min<uint64_t>(k_, epoch.size()); ++size) {
-    const uint64_t here = Binomial(epoch.size(), size) - 1;
+  std::vector<uint64_t> picked;
+  for (uint64_t size = 1; size <= EnumeratedSizes(n) && picked.empty(); ++size) {
+    const uint64_t here = Binomial(n, size) - 1;
     if (rest >= here) {
       rest -= here;
-      continue;
+    } else {
+      picked = UnrankColex(rest, size, n);
     }
-    std::vector<uint32_t> missing;
-    for (uint64_t at : UnrankColex(rest, size, epoch.size())) missing.push_back(epoch[at]);
-    return missing;
   }
-  return {};
+  if (picked.empty()) picked = Draw(n, c, rest);
+  std::vector<uint32_t> missing;
+  for (uint64_t at : picked) missing.push_back(epoch[at]);
+  return missing;
+}
+
+// Drawn set number `draw` of crash point c: a size above k, then that many ops of the epoch,
+// uniformly; a suffix is drawn again.
+std::vector<uint64_t> ReorderPlan::Draw(uint64_t n, uint32_t c, uint64_t draw) const {
+  Rng rng(DeriveSeed(seed_, std::to_string(c) + "/" + std::to_string(draw)));
+  for (;;) {
+    const uint64_t size = k_ + 1 + rng.Below(n - k_);
+    std::vector<uint64_t> all(n);
+    for (uint64_t i = 0; i < n; ++i) all[i] = i;
+    for (uint64_t i = 0; i < size; ++i) std::swap(all[i], all[i + rng.Below(n - i)]);
+    std::vector<uint64_t> set(all.begin(), all.begin() + static_cast<long>(size));
+    std::sort(set.begin(), set.end());
+    if (set.front() != n - size) return set;  // a sorted set is a suffix iff it starts there
+  }
 }
 
 CrashState ReorderPlan::Make(uint32_t c, uint64_t index) const {
@@ -82,7 +122,7 @@ CrashState ReorderPlan::Make(uint32_t c, uint64_t index) const {
     return state;
   }
   const std::vector<uint32_t> epoch = DiskOps(ops_, epochs_.Start(c), c);
-  const std::vector<uint32_t> missing = Missing(epoch, index);
+  const std::vector<uint32_t> missing = Missing(epoch, c, index);
   auto is_missing = [&](uint32_t i) {
     return std::binary_search(missing.begin(), missing.end(), i);
   };
@@ -103,8 +143,8 @@ CrashState ReorderPlan::Make(uint32_t c, uint64_t index) const {
 
 }  // namespace
 
-std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<Op>& ops, uint32_t k) {
-  return std::make_unique<ReorderPlan>(ops, k);
+std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<Op>& ops, uint32_t k, uint64_t seed) {
+  return std::make_unique<ReorderPlan>(ops, k, seed);
 }
 
 }  // namespace faultfs::crash::models

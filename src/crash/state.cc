@@ -95,7 +95,8 @@ CrashState Build(const std::vector<record::Op>& ops, const ModelPlan& plan, uint
 
 namespace models {
 
-std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Model& model) {
+std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Model& model,
+                                    uint64_t seed) {
   switch (model.kind) {
     case ModelKind::kPrefix:
       return MakePrefixPlan(ops);
@@ -106,7 +107,7 @@ std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Mo
     case ModelKind::kWeak:
       return MakeWeakPlan(ops, model.half_renames);
     case ModelKind::kReorder:
-      return MakeReorderPlan(ops, std::max<uint32_t>(model.k, 1));
+      return MakeReorderPlan(ops, std::max<uint32_t>(model.k, 1), seed);
     case ModelKind::kTorn:
       return MakeTornPlan(ops, model.sector == 512 ? 512 : 4096);
   }
@@ -118,7 +119,7 @@ std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Mo
 Enumeration Enumerate(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
                       uint64_t max_states) {
   FAULTFS_CHECK(ops.size() < UINT32_MAX) << "a log of " << ops.size() << " ops";
-  const auto plan = models::MakePlan(ops, model);
+  const auto plan = models::MakePlan(ops, model, seed);
   const std::vector<Point> points = ListPoints(*plan, static_cast<uint32_t>(ops.size()));
   Enumeration out;
   for (const Point& p : points) out.total = models::SaturatingAdd(out.total, p.count);
@@ -132,16 +133,16 @@ Enumeration Enumerate(const std::vector<record::Op>& ops, const Model& model, ui
   return out;
 }
 
-uint64_t CountStatesAt(const std::vector<record::Op>& ops, const Model& model,
+uint64_t CountStatesAt(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
                        uint32_t crash_point) {
   FAULTFS_CHECK(crash_point <= ops.size()) << "crash point " << crash_point << " of " << ops.size();
-  return models::MakePlan(ops, model)->Count(crash_point);
+  return models::MakePlan(ops, model, seed)->Count(crash_point);
 }
 
-CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint32_t crash_point,
-                   uint64_t index) {
+CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
+                   uint32_t crash_point, uint64_t index) {
   FAULTFS_CHECK(crash_point <= ops.size()) << "crash point " << crash_point << " of " << ops.size();
-  const auto plan = models::MakePlan(ops, model);
+  const auto plan = models::MakePlan(ops, model, seed);
   FAULTFS_CHECK(index < plan->Count(crash_point))
       << "state " << index << " of crash point " << crash_point;
   return Build(ops, *plan, crash_point, index);

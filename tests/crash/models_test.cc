@@ -229,7 +229,35 @@ TEST(ReorderModel, SubsetsOfAtMostKMissingButNeverASuffix) {
             (Lines{"0:", "1: 0", "2: 0 1", "2.1: 1 | reorder 0<1", "3: 0 1 2",
                    "3.1: 1 2 | reorder 0<2", "3.2: 0 2 | reorder 1<2",
                    "3.3: 2 | reorder 0<2, reorder 1<2", "3.4: 1 | reorder 0<1"}));
-  EXPECT_EQ(Enumerate(ops, M("reorder-1"), 1, 100).total, 1u + 1 + 2 + 3);
+  // reorder-1 enumerates the two sets of two too: so few larger sets are not drawn but listed.
+  EXPECT_EQ(States(ops, "reorder-1"), States(ops, "reorder"));
+}
+
+// Goal: beyond k, a few larger sets per crash point are drawn with the seed: never a suffix,
+// never k or fewer, the same for the same seed, ids stable whatever is sampled.
+TEST(ReorderModel, LargerSetsAreDrawnWithTheSeed) {
+  std::vector<Op> writes;
+  for (uint64_t i = 0; i < 12; ++i) writes.push_back(Write(Numbered("f", i), i + 1, 0, 1));
+  const auto ops = Log(writes);
+  const Enumeration e = Enumerate(ops, M("reorder-1"), 5, 1000);
+  std::vector<CrashState> drawn;
+  for (const CrashState& s : e.states) {
+    if (s.crash_point == 12 && s.id.size() > 3 && std::stoul(s.id.substr(3)) >= 12)
+      drawn.push_back(s);
+  }
+  ASSERT_EQ(drawn.size(), 8u);  // 12.12 .. 12.19, after the plain state and 11 single omissions
+  for (const CrashState& s : drawn) {
+    SCOPED_TRACE(s.id);
+    const size_t missing = 12 - s.applied.size();
+    EXPECT_GE(missing, 2u);
+    EXPECT_FALSE(s.deviations.empty());  // a suffix would have none
+    EXPECT_EQ(s.deviations.size(), missing - (s.applied.empty() ? 0 : 11 - s.applied.back().op));
+  }
+  EXPECT_EQ(Enumerate(ops, M("reorder-1"), 5, 1000).states, e.states);
+  const Enumeration other = Enumerate(ops, M("reorder-1"), 6, 1000);
+  EXPECT_NE(other.states, e.states);
+  EXPECT_EQ(other.total, e.total);
+  EXPECT_EQ(StateAt(ops, M("reorder-1"), 5, 12, 15), drawn[3]);
 }
 
 TEST(ReorderModel, OnlyTheCurrentEpochReorders) {

@@ -29,7 +29,7 @@ enum class ModelKind {
 
 struct Model {
   ModelKind kind = ModelKind::kPp;
-  uint32_t k = 2;          // kReorder: largest subset enumerated exhaustively
+  uint32_t k = 2;          // kReorder: largest subset enumerated exhaustively (larger: drawn)
   uint32_t sector = 4096;  // kTorn: 512 or 4096
   // kWeak: whether a rename may also be half done (its destination removed, its source not yet
   // moved). Off by default: no fsync can protect an application from it, and the filesystems
@@ -101,11 +101,11 @@ Enumeration Enumerate(const std::vector<record::Op>& ops, const Model& model, ui
 
 // The states of one crash point alone, without listing the others (a live crash needs only the
 // last one): how many `model` defines at `crash_point` (at most ops.size()), and state `index`
-// (below that count) of them, with the id and content Enumerate() gives it.
-uint64_t CountStatesAt(const std::vector<record::Op>& ops, const Model& model,
+// (below that count) of them, with the id and content Enumerate() gives it with `seed`.
+uint64_t CountStatesAt(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
                        uint32_t crash_point);
-CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint32_t crash_point,
-                   uint64_t index);
+CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
+                   uint32_t crash_point, uint64_t index);
 
 // For each state, how many of its first applied ops every later state in `states` applies too
 // (the same Applied entries, in the same places). A builder taking the states in this order may
