@@ -159,50 +159,35 @@ Status StateBuilder::ScanPristine() {
   by_ino_.clear();
   snap_.clear();
   clean_.clear();
-  struct stat st {};
   snap_[""];
-  std::vector<std::string> dirs = {""};
-  while (!dirs.empty()) {
-    const std::string dir = std::move(dirs.back());
-    dirs.pop_back();
-    UniqueFd fd(openat(pristine_.get(), dir.empty() ? "." : dir.c_str(),
-                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    DIR* d = fd ? fdopendir(fd.release()) : nullptr;
-    if (d == nullptr) return Status::FromErrno(errno, "reading pristine '" + dir + "'");
-    while (const dirent* e = readdir(d)) {
-      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-      const std::string path = dir.empty() ? e->d_name : dir + "/" + e->d_name;
-      if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      SnapEntry& entry = snap_[dir][e->d_name];
-      entry.st = st;
-      if (S_ISDIR(st.st_mode)) {
-        dirs.push_back(path);
-        snap_[path];  // listed even when empty
-        entry.xattrs = llistxattr((pristine_path_ + "/" + path).c_str(), nullptr, 0) > 0;
-      }
-      if (!S_ISREG(st.st_mode) || st.st_nlink != 1) continue;
-      auto f = std::make_unique<File>();
-      const auto known = old_by_ino.find(st.st_ino);
-      if (known != old_by_ino.end() && SameFile(known->second->scanned, st)) {
-        f->digest = known->second->digest;
-      } else {
-        auto digest = HashFileEntry(pristine_path_ + "/" + path);
-        if (!digest.ok()) {
-          closedir(d);
-          return digest.status();
-        }
-        f->digest = std::move(*digest);
-      }
-      f->home = path;
-      f->scanned = st;
-      f->ino = st.st_ino;
-      by_ino_[st.st_ino] = f.get();
-      entry.file = f.get();
-      files_[path] = std::move(f);
-    }
-    closedir(d);
-  }
-  return Status::Ok();
+  return WalkTree(pristine_.get(),
+                  [&](const std::string& dir, const std::string& name, const std::string& path,
+                      const struct stat& st) -> Status {
+                    SnapEntry& entry = snap_[dir][name];
+                    entry.st = st;
+                    if (S_ISDIR(st.st_mode)) {
+                      snap_[path];  // listed even when empty
+                      entry.xattrs =
+                          llistxattr((pristine_path_ + "/" + path).c_str(), nullptr, 0) > 0;
+                    }
+                    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return Status::Ok();
+                    auto f = std::make_unique<File>();
+                    const auto known = old_by_ino.find(st.st_ino);
+                    if (known != old_by_ino.end() && SameFile(known->second->scanned, st)) {
+                      f->digest = known->second->digest;
+                    } else {
+                      auto digest = HashFileEntry(pristine_path_ + "/" + path);
+                      if (!digest.ok()) return digest.status();
+                      f->digest = std::move(*digest);
+                    }
+                    f->home = path;
+                    f->scanned = st;
+                    f->ino = st.st_ino;
+                    by_ino_[st.st_ino] = f.get();
+                    entry.file = f.get();
+                    files_[path] = std::move(f);
+                    return Status::Ok();
+                  });
 }
 
 Result<bool> StateBuilder::Lend(const std::string& path, int out_dir, const char* name) {

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
+#include "faultfs/core/status.h"
 #include "faultfs/crash/state_builder.h"
 
 namespace faultfs::crash {
@@ -46,5 +48,11 @@ inline bool SameFile(const struct stat& a, const struct stat& b) {
 inline std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
 }
+
+// Visits every object under the directory `root` (not following symlinks): its directory's path
+// ("" the root), its name, its path, its lstat. Directories are visited before what they hold.
+using TreeVisitor = std::function<Status(const std::string& dir, const std::string& name,
+                                         const std::string& path, const struct stat& st)>;
+Status WalkTree(int root, const TreeVisitor& visit);
 
 }  // namespace faultfs::crash

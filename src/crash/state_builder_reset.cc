@@ -208,23 +208,32 @@ Result<bool> StateBuilder::FixDir(int fd, const std::string& rel, const struct s
 // Notes every object of a state just copied from the snapshot, as it is now.
 Status StateBuilder::RecordClean() {
   clean_.clear();
-  struct stat st {};
-  if (fstat(state_.get(), &st) != 0) return Status::FromErrno(errno, "stat of the state");
-  clean_[""] = st;
+  struct stat root {};
+  if (fstat(state_.get(), &root) != 0) return Status::FromErrno(errno, "stat of the state");
+  clean_[""] = root;
+  return WalkTree(state_.get(), [this](const std::string&, const std::string&,
+                                       const std::string& path, const struct stat& st) {
+    clean_[path] = st;
+    return Status::Ok();
+  });
+}
+
+Status WalkTree(int root, const TreeVisitor& visit) {
   std::vector<std::string> dirs = {""};
   while (!dirs.empty()) {
     const std::string dir = std::move(dirs.back());
     dirs.pop_back();
-    UniqueFd fd(openat(state_.get(), dir.empty() ? "." : dir.c_str(),
+    UniqueFd fd(openat(root, dir.empty() ? "." : dir.c_str(),
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) return Status::FromErrno(errno, "opening '" + dir + "' of the state");
+    if (!fd) return Status::FromErrno(errno, "opening '" + dir + "'");
     auto names = ListDir(fd.get(), dir);
     if (!names.ok()) return names.status();
     for (const std::string& name : *names) {
-      if (fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return Status::FromErrno(errno, "stat of '" + JoinPath(dir, name) + "' in the state");
+      struct stat st {};
       const std::string path = JoinPath(dir, name);
-      clean_[path] = st;
+      if (fstatat(fd.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return Status::FromErrno(errno, "stat of '" + path + "'");
+      FAULTFS_RETURN_IF_ERROR(visit(dir, name, path, st));
       if (S_ISDIR(st.st_mode)) dirs.push_back(path);
     }
   }
