@@ -1,6 +1,5 @@
 #include "faultfs/crash/state_builder.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
