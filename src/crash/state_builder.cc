@@ -145,6 +145,12 @@ Status StateBuilder::FillPristine() {
   if (!pristine_ || fstat(pristine_.get(), &st) != 0)
     return Status::FromErrno(errno, "opening '" + pristine_path_ + "'");
   dev_ = st.st_dev;
+  if (master_applier_ != nullptr) {
+    // The new pristine copy is a copy of the checkpoint: its applier must know those names.
+    auto fork = master_applier_->Fork(pristine_path_);
+    if (!fork.ok()) return fork.status();
+    pristine_applier_ = std::make_unique<Applier>(std::move(*fork));
+  }
   return ScanPristine();
 }
 
@@ -159,34 +165,36 @@ Status StateBuilder::ScanPristine() {
   snap_.clear();
   clean_.clear();
   snap_[""];
-  return WalkTree(pristine_.get(),
-                  [&](const std::string& dir, const std::string& name, const std::string& path,
-                      const struct stat& st) -> Status {
-                    SnapEntry& entry = snap_[dir][name];
-                    entry.st = st;
-                    if (S_ISDIR(st.st_mode)) {
-                      snap_[path];  // listed even when empty
-                      entry.xattrs =
-                          llistxattr((pristine_path_ + "/" + path).c_str(), nullptr, 0) > 0;
-                    }
-                    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return Status::Ok();
-                    auto f = std::make_unique<File>();
-                    const auto known = old_by_ino.find(st.st_ino);
-                    if (known != old_by_ino.end() && SameFile(known->second->scanned, st)) {
-                      f->digest = known->second->digest;
-                    } else {
-                      auto digest = HashFileEntry(pristine_path_ + "/" + path);
-                      if (!digest.ok()) return digest.status();
-                      f->digest = std::move(*digest);
-                    }
-                    f->home = path;
-                    f->scanned = st;
-                    f->ino = st.st_ino;
-                    by_ino_[st.st_ino] = f.get();
-                    entry.file = f.get();
-                    files_[path] = std::move(f);
-                    return Status::Ok();
-                  });
+  return WalkTree(
+      pristine_.get(),
+      [&](const std::string& dir, const std::string& name, const std::string& path,
+          const struct stat& st) -> Status {
+        SnapEntry& entry = snap_[dir][name];
+        entry.st = st;
+        if (S_ISDIR(st.st_mode)) {
+          snap_[path];  // listed even when empty
+          entry.xattrs = llistxattr((pristine_path_ + "/" + path).c_str(), nullptr, 0) > 0;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return Status::Ok();
+        auto f = std::make_unique<File>();
+        const auto known = old_by_ino.find(st.st_ino);
+        // (Only where every change shows in the ctime: an inode freed and reused within one clock
+        // tick could look unchanged otherwise.)
+        if (ctime_fine_ && known != old_by_ino.end() && SameFile(known->second->scanned, st)) {
+          f->digest = known->second->digest;
+        } else {
+          auto digest = HashFileEntry(pristine_path_ + "/" + path);
+          if (!digest.ok()) return digest.status();
+          f->digest = std::move(*digest);
+        }
+        f->home = path;
+        f->scanned = st;
+        f->ino = st.st_ino;
+        by_ino_[st.st_ino] = f.get();
+        entry.file = f.get();
+        files_[path] = std::move(f);
+        return Status::Ok();
+      });
 }
 
 Result<bool> StateBuilder::Lend(const std::string& path, int out_dir, const char* name) {

@@ -66,14 +66,13 @@ Result<bool> StateBuilder::Reset() {
     return done;
   }
   // Lent files the walk did not find at home, unchanged, were removed with whatever held them.
+  // (out_ lists every lent file first, so that if a Recopy fails, Park still finds the rest.)
   out_.clear();
   for (auto& [path, f] : files_) {
-    if (!f->lent()) continue;
-    if (f->found == resets_) {
-      out_.push_back(f.get());
-    } else {
-      FAULTFS_RETURN_IF_ERROR(Recopy(*f));
-    }
+    if (f->lent()) out_.push_back(f.get());
+  }
+  for (File* f : out_) {
+    if (f->found != resets_) FAULTFS_RETURN_IF_ERROR(Recopy(*f));
   }
   ++stats_.reset;
   return true;

@@ -273,6 +273,35 @@ TEST_F(StateBuilderTest, PpStatesFromCheckpoints) {
 }
 TEST_F(StateBuilderTest, WeakStatesFromCheckpoints) { CheckModel("weak-rename", true, true); }
 
+// A checker that removes its state directory makes the builder start over from its checkpoint,
+// and later checkpoints still reach the new pristine copy (a second review found they did not).
+TEST_F(StateBuilderTest, CheckerRemovesTheStateAfterACheckpoint) {
+  auto model = ParseModel("prefix");
+  ASSERT_TRUE(model.ok());
+  const Enumeration e = Enumerate(log_.ops, *model, 3, 400);
+  const std::vector<size_t> shared = SharedPrefixes(e.states);
+  auto builder = StateBuilder::Create(snap_, log_, 3, root_ + "/slot", 2);
+  ASSERT_TRUE(builder.ok());
+  const std::string fast = root_ + "/slot/state", plain = root_ + "/plain";
+  for (size_t i = 0; i < e.states.size(); ++i) {
+    SCOPED_TRACE("state " + e.states[i].id);
+    auto hash = (*builder)->Build(e.states[i], fast, shared[i]);
+    ASSERT_TRUE(hash.ok()) << hash.status().ToString();
+    stdfs::remove_all(plain);
+    stdfs::create_directory(plain);
+    ASSERT_TRUE(Materialize(snap_, log_, e.states[i], 3, plain).ok());
+    EXPECT_EQ(*hash, *HashTree(plain));
+    EXPECT_EQ(Describe(fast), Describe(plain));
+    if (i % 2 == 0) {
+      stdfs::remove_all(fast);  // the checker cleans up after itself
+    } else {
+      stdfs::rename(fast, root_ + "/moved-away");
+      stdfs::remove_all(root_ + "/moved-away");
+    }
+  }
+  EXPECT_GT((*builder)->stats().checkpoints, 1u);
+}
+
 TEST_F(StateBuilderTest, AStateThatCannotBeBuiltLeavesThePristineCopyWhole) {
   // A write to a symlink fails (ELOOP is not "its target did not survive") after most ops were
   // applied; the next state is still exact.
