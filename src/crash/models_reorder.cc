@@ -96,6 +96,7 @@ std::vector<uint32_t> ReorderPlan::Missing(const std::vector<uint32_t>& epoch, u
   }
   if (picked.empty()) picked = Draw(n, c, rest);
   std::vector<uint32_t> missing;
+  missing.reserve(picked.size());
   for (uint64_t at : picked) missing.push_back(epoch[at]);
   return missing;
 }
