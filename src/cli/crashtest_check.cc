@@ -119,6 +119,11 @@ class Checker {
 
  private:
   void Work(unsigned slot) {
+    // Runs of consecutive states: a state that continues the one before it in the same slot
+    // (the next crash point) is built by extending it.
+    constexpr size_t kRun = 8;
+    size_t first = next_.fetch_add(kRun);
+    if (first >= states_.size()) return;  // no work for this slot: no copy of the snapshot either
     const std::string base = run_.work + "/states/" + std::to_string(slot);
     // Lends the snapshot's untouched files to each state instead of copying them all; without
     // it (it could not make its copy of the snapshot), every state is a whole copy.
@@ -127,11 +132,7 @@ class Checker {
       std::cerr << "faultfs crashtest: copying every state whole: " << builder.status().ToString()
                 << "\n";
     }
-    // Runs of consecutive states: a state that continues the one before it in the same slot
-    // (the next crash point) is built by extending it.
-    constexpr size_t kRun = 8;
-    for (size_t first = next_.fetch_add(kRun); first < states_.size();
-         first = next_.fetch_add(kRun)) {
+    for (; first < states_.size(); first = next_.fetch_add(kRun)) {
       for (size_t i = first; i < std::min(first + kRun, states_.size()); ++i) {
         results_[i] = CheckOne(i, base, builder.ok() ? builder->get() : nullptr);
         progress_.Done(results_[i].verdict == Verdict::kFailed);
