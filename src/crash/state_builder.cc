@@ -114,7 +114,7 @@ Result<std::unique_ptr<StateBuilder>> StateBuilder::Create(const std::string& sn
   std::unique_ptr<StateBuilder> b(new StateBuilder(snapshot, log, seed, slot, checkpoint_every));
   b->snapshot_ = UniqueFd(open(snapshot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!b->snapshot_) return Status::FromErrno(errno, "opening '" + snapshot + "'");
-  FAULTFS_RETURN_IF_ERROR(b->FillPristine());
+  FAULTFS_RETURN_IF_ERROR(b->FillPristine(/*lazy=*/true));
   return b;
 }
 
@@ -127,8 +127,11 @@ StateBuilder::~StateBuilder() {
   (void)RemoveTree(master_path_);
 }
 
-// (Re)creates the pristine copy and the table of its files that can be lent.
-Status StateBuilder::FillPristine() {
+// (Re)creates the pristine copy and the table of its files that can be lent. `lazy`: without
+// the files that can be lent; each is copied into the first state that needs it, and that copy
+// is then lent as if it had come from the pristine copy (it goes there when it is taken back).
+// So the first state costs one copy of the snapshot, as a plain copy would, and not two.
+Status StateBuilder::FillPristine(bool lazy) {
   files_.clear();
   by_ino_.clear();
   out_.clear();
@@ -139,7 +142,13 @@ Status StateBuilder::FillPristine() {
   FAULTFS_RETURN_IF_ERROR(RemoveTree(pristine_path_));
   if (mkdir(pristine_path_.c_str(), 0700) != 0)
     return Status::FromErrno(errno, "creating '" + pristine_path_ + "'");
-  FAULTFS_RETURN_IF_ERROR(CopyTree(base_path(), pristine_path_));
+  // Lazy: all but the files that can be lent (directories, symlinks, special and hard-linked
+  // files are copied, never lent).
+  const TakeFile leave_out = [](const std::string&, const struct stat&, int, const char*) {
+    return Result<bool>(true);
+  };
+  FAULTFS_RETURN_IF_ERROR(
+      CopyTree(base_path(), pristine_path_, nullptr, lazy ? leave_out : nullptr));
   pristine_ = UniqueFd(open(pristine_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   struct stat st {};
   if (!pristine_ || fstat(pristine_.get(), &st) != 0)
@@ -151,56 +160,89 @@ Status StateBuilder::FillPristine() {
     if (!fork.ok()) return fork.status();
     pristine_applier_ = std::make_unique<Applier>(std::move(*fork));
   }
-  return ScanPristine();
+  return ScanBase(lazy);
 }
 
-// The tables of the pristine copy's objects, and of its files that can be lent (regular, with a
-// single name, as CopyTree lends them). A file whose inode, size and times are as the last scan
-// saw them keeps its digest.
-Status StateBuilder::ScanPristine() {
+// The tables of the base's objects (the snapshot's or the checkpoint's), and of its files that can
+// be lent (regular, with a single name, as CopyTree lends them), by their inodes in the pristine
+// copy; `lazy`: the pristine copy has only the directories (the files are unborn). A file whose
+// inode, size and times in the base are as the last scan saw them keeps its digest; otherwise
+// the digest is read from the base, or, for an unborn file, learned when a state is hashed.
+Status StateBuilder::ScanBase(bool lazy) {
   auto old = std::move(files_);
-  std::unordered_map<ino_t, File*> old_by_ino = std::move(by_ino_);
   files_.clear();
   by_ino_.clear();
   snap_.clear();
   clean_.clear();
   snap_[""];
-  return WalkTree(
-      pristine_.get(),
-      [&](const std::string& dir, const std::string& name, const std::string& path,
-          const struct stat& st) -> Status {
-        SnapEntry& entry = snap_[dir][name];
-        entry.st = st;
-        if (S_ISDIR(st.st_mode)) {
-          snap_[path];  // listed even when empty
-          entry.xattrs = llistxattr((pristine_path_ + "/" + path).c_str(), nullptr, 0) > 0;
-        }
-        if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return Status::Ok();
-        auto f = std::make_unique<File>();
-        const auto known = old_by_ino.find(st.st_ino);
-        // (Only where every change shows in the ctime: an inode freed and reused within one clock
-        // tick could look unchanged otherwise.)
-        if (ctime_fine_ && known != old_by_ino.end() && SameFile(known->second->scanned, st)) {
-          f->digest = known->second->digest;
-        } else {
-          auto digest = HashFileEntry(pristine_path_ + "/" + path);
-          if (!digest.ok()) return digest.status();
-          f->digest = std::move(*digest);
-        }
-        f->home = path;
-        f->scanned = st;
-        f->ino = st.st_ino;
-        by_ino_[st.st_ino] = f.get();
-        entry.file = f.get();
-        files_[path] = std::move(f);
-        return Status::Ok();
-      });
+  return WalkTree(base(),
+                  [&](const std::string& dir, const std::string& name, const std::string& path,
+                      const struct stat& st) -> Status {
+                    SnapEntry& entry = snap_[dir][name];
+                    entry.st = st;
+                    if (S_ISDIR(st.st_mode)) {
+                      snap_[path];  // listed even when empty
+                      entry.xattrs = llistxattr((base_path() + "/" + path).c_str(), nullptr, 0) > 0;
+                    }
+                    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return Status::Ok();
+                    auto f = std::make_unique<File>();
+                    const auto known = old.find(path);
+                    // (Only where every change shows in the ctime: an inode freed and reused within
+                    // one clock tick could look unchanged otherwise.)
+                    if (ctime_fine_ && known != old.end() && SameFile(known->second->scanned, st)) {
+                      f->digest = known->second->digest;
+                    } else if (!lazy) {
+                      auto digest = HashFileEntry(base_path() + "/" + path);
+                      if (!digest.ok()) return digest.status();
+                      f->digest = std::move(*digest);
+                    }
+                    f->home = path;
+                    f->scanned = st;
+                    if (lazy) {
+                      f->where = File::Where::kUnborn;
+                    } else {
+                      struct stat mine {};
+                      if (fstatat(pristine_.get(), path.c_str(), &mine, AT_SYMLINK_NOFOLLOW) != 0)
+                        return Status::FromErrno(errno, "stat of pristine '" + path + "'");
+                      f->ino = mine.st_ino;
+                      by_ino_[f->ino] = f.get();
+                    }
+                    entry.file = f.get();
+                    files_[path] = std::move(f);
+                    return Status::Ok();
+                  });
+}
+
+// Copies an unborn file into the pristine copy.
+Status StateBuilder::Bear(File& f) {
+  FAULTFS_RETURN_IF_ERROR(CopyEntry(base(), f.home, pristine_.get(), f.home));
+  struct stat st {};
+  if (fstatat(pristine_.get(), f.home.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return Status::FromErrno(errno, "stat of pristine '" + f.home + "'");
+  f.where = File::Where::kHome;
+  f.ino = st.st_ino;
+  by_ino_[f.ino] = &f;
+  return Status::Ok();
 }
 
 Result<bool> StateBuilder::Lend(const std::string& path, int out_dir, const char* name) {
   auto it = files_.find(path);
   if (it == files_.end() || it->second->lent()) return false;
   File& f = *it->second;
+  if (f.where == File::Where::kUnborn) {
+    // Its first state gets a copy from the base, lent as if it came from the pristine copy.
+    FAULTFS_RETURN_IF_ERROR(CopyEntry(base(), f.home, out_dir, name));
+    struct stat st {};
+    if (fstatat(out_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return Status::FromErrno(errno, "stat of '" + f.home + "' in a state");
+    f.ino = st.st_ino;
+    by_ino_[f.ino] = &f;
+    f.where = File::Where::kLent;
+    f.seen = false;
+    out_.push_back(&f);
+    ++stats_.lent;
+    return true;
+  }
   const bool parked = f.where == File::Where::kParked;
   const int from = parked ? previous_.get() : pristine_.get();
   const std::string& from_path = parked ? f.seen_path : f.home;
@@ -271,9 +313,16 @@ class StateBuilder::Observer : public HashObserver {
     f.seen = true;
     f.seen_path = path;
     f.seen_st = st;
-    return &f.digest;
+    return f.digest.empty() ? nullptr : &f.digest;  // not known yet: read, then Learned
   }
-  void Learned(const struct stat&, const std::string&) override {}
+  // A lent file is the base's, unchanged (ops change copies of it): what HashTree read of it is
+  // its digest for good.
+  void Learned(const struct stat& st, const std::string& digest) override {
+    if (st.st_dev != b_.dev_) return;
+    auto it = b_.by_ino_.find(st.st_ino);
+    if (it != b_.by_ino_.end() && it->second->lent() && it->second->digest.empty())
+      it->second->digest = digest;
+  }
 
  private:
   StateBuilder& b_;
@@ -433,7 +482,7 @@ Status StateBuilder::Park() {
   const std::string state = std::exchange(state_path_, "");
   if (s.ok()) return s;
   (void)RemoveTree(state);
-  return FillPristine();  // start over from the snapshot
+  return FillPristine(/*lazy=*/false);  // start over from the base
 }
 
 // Moves the parked files home, and removes the previous state.
@@ -450,7 +499,7 @@ Status StateBuilder::Unpark() {
   parked_.clear();
   previous_.reset();
   if (s.ok()) s = RemoveTree(previous_path_);
-  return s.ok() ? s : FillPristine();
+  return s.ok() ? s : FillPristine(/*lazy=*/false);
 }
 
 Status StateBuilder::TakeBack() {

@@ -42,7 +42,7 @@ Status StateBuilder::Advance(const CrashState& state, size_t shared) {
   }
   if (s.ok()) {
     base_applied_.assign(state.applied.begin(), state.applied.begin() + static_cast<long>(to));
-    s = ScanPristine();
+    s = ScanBase(/*lazy=*/false);
   }
   if (!s.ok()) {
     (void)BackToSnapshot();
@@ -53,8 +53,12 @@ Status StateBuilder::Advance(const CrashState& state, size_t shared) {
 }
 
 // The first checkpoint: a copy of the snapshot that ops are applied to, and appliers for it and
-// for the pristine copy (a copy of the snapshot too, all its files at home).
+// for the pristine copy (a copy of the snapshot too: its unborn files are copied in first, and
+// the others are at home after TakeBack).
 Status StateBuilder::StartCheckpoints() {
+  for (auto& [path, f] : files_) {
+    if (f->where == File::Where::kUnborn) FAULTFS_RETURN_IF_ERROR(Bear(*f));
+  }
   FAULTFS_RETURN_IF_ERROR(RemoveTree(master_path_));
   if (mkdir(master_path_.c_str(), 0700) != 0)
     return Status::FromErrno(errno, "creating '" + master_path_ + "'");
@@ -79,7 +83,7 @@ Status StateBuilder::BackToSnapshot() {
   pristine_applier_.reset();
   base_applied_.clear();
   FAULTFS_RETURN_IF_ERROR(RemoveTree(master_path_));
-  return FillPristine();
+  return FillPristine(/*lazy=*/true);
 }
 
 }  // namespace faultfs::crash

@@ -15,17 +15,18 @@ namespace faultfs::crash {
 
 struct StateBuilder::File {
   std::string home;    // its path in the snapshot and in the pristine copy
-  std::string digest;  // HashFileEntry: its xattrs and contents
-  ino_t ino = 0;       // its inode in the pristine copy
-  // At home; in the current state; or, intact, in the previous state's tree at `seen_path`.
-  enum class Where { kHome, kLent, kParked } where = Where::kHome;
+  std::string digest;  // HashFileEntry: its xattrs and contents ("" until known)
+  ino_t ino = 0;       // its inode in the pristine copy (or its first state, once lent)
+  // At home; in the current state; or, intact, in the previous state's tree at `seen_path`; or
+  // not copied anywhere yet (unborn: the first state that needs it gets it straight from the base).
+  enum class Where { kHome, kLent, kParked, kUnborn } where = Where::kHome;
   bool lent() const { return where == Where::kLent; }
   // Where and how the current state's hash saw it: what the checker must leave alone.
   bool seen = false;
   std::string seen_path;
   struct stat seen_st {};
   uint64_t found = 0;      // the last Reset() that found it lent, unchanged, at home
-  struct stat scanned {};  // as ScanPristine saw it
+  struct stat scanned {};  // as ScanBase saw it in the base
 };
 
 // An object of the snapshot as the pristine copy had it before lending anything.

@@ -302,6 +302,31 @@ TEST_F(StateBuilderTest, CheckerRemovesTheStateAfterACheckpoint) {
   EXPECT_GT((*builder)->stats().checkpoints, 1u);
 }
 
+// The pristine copy starts without the files that can be lent: the first state gets them
+// straight from the snapshot (one copy, not two), and they go to the pristine copy when taken
+// back, which then equals the snapshot.
+TEST_F(StateBuilderTest, TheFirstStateCopiesTheSnapshotOnce) {
+  auto builder = StateBuilder::Create(snap_, log_, 3, root_ + "/slot");
+  ASSERT_TRUE(builder.ok());
+  const std::string pristine = root_ + "/slot/pristine", fast = root_ + "/slot/state";
+  EXPECT_FALSE(stdfs::exists(pristine + "/a"));
+  EXPECT_FALSE(stdfs::exists(pristine + "/d/e"));
+  EXPECT_TRUE(stdfs::exists(pristine + "/h1"));  // several names: copied, never lent
+  EXPECT_TRUE(stdfs::is_symlink(pristine + "/sym"));
+  CrashState first;
+  first.id = "first";
+  first.applied = {Applied{0}};  // write a
+  auto hash = (*builder)->Build(first, fast);
+  ASSERT_TRUE(hash.ok()) << hash.status().ToString();
+  stdfs::create_directory(root_ + "/plain");
+  ASSERT_TRUE(Materialize(snap_, log_, first, 3, root_ + "/plain").ok());
+  EXPECT_EQ(*hash, *HashTree(root_ + "/plain"));
+  EXPECT_EQ(*hash, *HashTree(fast));               // the digests learned while hashing are right
+  EXPECT_FALSE(stdfs::exists(pristine + "/d/e"));  // lent to the state
+  ASSERT_TRUE((*builder)->TakeBack().ok());
+  EXPECT_EQ(*HashTree(pristine), *HashTree(snap_));
+}
+
 TEST_F(StateBuilderTest, AStateThatCannotBeBuiltLeavesThePristineCopyWhole) {
   // A write to a symlink fails (ELOOP is not "its target did not survive") after most ops were
   // applied; the next state is still exact.

@@ -89,8 +89,9 @@ class StateBuilder {
   class Observer;
   StateBuilder(std::string snapshot, const record::ReadLog& log, uint64_t seed,
                const std::string& slot, size_t checkpoint_every);
-  Status FillPristine();
-  Status ScanPristine();
+  Status FillPristine(bool lazy);
+  Status ScanBase(bool lazy);
+  Status Bear(File& f);
   // Checkpoints (state_builder_checkpoint.cc).
   Status Advance(const CrashState& state, size_t shared);
   Status StartCheckpoints();
