@@ -22,6 +22,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=tools/bench/scratch-fs.sh
+. "$here/scratch-fs.sh"
 
 rounds=3
 ops_list="10 100 1000"
@@ -48,28 +50,19 @@ faultfs=${FAULTFS_BIN:-$root/build/src/cli/faultfs}
 [ -x "$faultfs" ] || { echo "crashtest-speed: no faultfs binary at $faultfs (build first: tools/test.sh)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "crashtest-speed: needs root (crashtest mounts faultfs)" >&2; exit 2; }
 
-image="" loop="" fsdir="" scratch=""
+scratch=""
 cleanup() {
   # crashtest unmounts its own recording mount, even when interrupted; this catches the rest.
   if [ -n "$scratch" ]; then
     awk -v s=" $scratch/" 'index($0, s) { print $2 }' /proc/mounts | while read -r m; do umount -l "$m"; done
     rm -rf "$scratch"
   fi
-  if [ -n "$loop" ]; then
-    umount "$fsdir" 2>/dev/null; losetup -d "$loop" 2>/dev/null; rm -f "$image"; rmdir "$fsdir" 2>/dev/null
-  fi
+  scratch_fs_remove
 }
 trap cleanup EXIT
 if [ -z "$base" ]; then
-  image=/var/tmp/faultfs-ctspeed.img
-  fsdir=/var/tmp/faultfs-ctspeed.fs
-  rm -f "$image"
-  fallocate -l 2G "$image"
-  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$image"
-  loop=$(losetup --direct-io=on -f --show "$image")
-  mkdir -p "$fsdir"
-  mount "$loop" "$fsdir"
-  base=$fsdir
+  scratch_fs_create faultfs-ctspeed 2G
+  base=$scratch_fs_dir
 fi
 scratch=$(mktemp -d "$base/faultfs-ctspeed-XXXXXX")
 results=$scratch/results

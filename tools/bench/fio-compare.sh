@@ -30,6 +30,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=tools/bench/scratch-fs.sh
+. "$here/scratch-fs.sh"
 
 rounds=4
 base=
@@ -68,25 +70,15 @@ for i in range(int(sys.argv[1])):
     path = f"cold-{i}/**" if i % 2 == 0 else f"**/*.x{i}"
     print(f'[[rule]]\nid = "r{i}"\nops = {ops}\npath = "{path}"\naction = "errno"\nerrno = "EIO"\n')
 PY
-image="" loop="" fsdir=""
 if [ -z "$base" ]; then
-  image=/var/tmp/faultfs-bench.img
-  fsdir=/var/tmp/faultfs-bench.fs
-  rm -f "$image"
-  fallocate -l 6G "$image"
-  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$image"
-  loop=$(losetup --direct-io=on -f --show "$image")
-  mkdir -p "$fsdir"
-  mount "$loop" "$fsdir"
-  base=$fsdir
+  scratch_fs_create faultfs-bench 6G
+  base=$scratch_fs_dir
 fi
 dir=$base/data
 is_mounted() { grep -q " $dir fuse.faultfs " /proc/mounts; }
 cleanup() {
   is_mounted && "$faultfs" umount --lazy "$dir" >/dev/null 2>&1
-  if [ -n "$loop" ]; then
-    umount "$fsdir" 2>/dev/null; losetup -d "$loop" 2>/dev/null; rm -f "$image"; rmdir "$fsdir" 2>/dev/null
-  fi
+  scratch_fs_remove
   rm -f "$results" "$policy" "$events"
 }
 trap cleanup EXIT

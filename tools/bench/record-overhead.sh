@@ -19,6 +19,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=tools/bench/scratch-fs.sh
+. "$here/scratch-fs.sh"
 
 rounds=5
 base=""
@@ -42,29 +44,20 @@ faultfs=${FAULTFS_BIN:-$root/build/src/cli/faultfs}
 command -v fio >/dev/null || { echo "record-overhead: fio is not installed (tools/install-deps.sh)" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "record-overhead: needs root (drop_caches, mount)" >&2; exit 2; }
 
-image="" loop="" fsdir="" work=""
+work=""
 results=$(mktemp)
 mib=$(numfmt --from=iec "$size" | awk '{ printf "%d", $1 / 1048576 }')
 is_mounted() { [ -n "$work" ] && grep -q " $work/data fuse.faultfs " /proc/mounts; }
 cleanup() {
   is_mounted && { "$faultfs" umount "$work/data" >/dev/null 2>&1 || umount -l "$work/data"; }
   [ -n "$work" ] && rm -rf "$work"
-  if [ -n "$loop" ]; then
-    umount "$fsdir" 2>/dev/null; losetup -d "$loop" 2>/dev/null; rm -f "$image"; rmdir "$fsdir" 2>/dev/null
-  fi
+  scratch_fs_remove
   rm -f "$results"
 }
 trap cleanup EXIT
 if [ -z "$base" ]; then
-  image=/var/tmp/faultfs-recbench.img
-  fsdir=/var/tmp/faultfs-recbench.fs
-  rm -f "$image"
-  fallocate -l 8G "$image"
-  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$image"
-  loop=$(losetup --direct-io=on -f --show "$image")
-  mkdir -p "$fsdir"
-  mount "$loop" "$fsdir"
-  base=$fsdir
+  scratch_fs_create faultfs-recbench 8G
+  base=$scratch_fs_dir
 fi
 work=$(mktemp -d "$base/faultfs-recbench-XXXXXX")
 dir=$work/data
