@@ -26,15 +26,6 @@ namespace {
 // refuse the /proc magic link), and creation is create()'s business.
 constexpr int kNotForReopen = O_NOFOLLOW | O_CREAT | O_EXCL | O_NOCTTY;
 
-// The kernel's FUSE layer already reads ahead for the application, as the application's own hints
-// (fadvise) and access pattern decide. Readahead on the backing file as well would read more than
-// the application's reads cause natively, and would warm the backing cache for it: off.
-void NoBackingReadahead(int fd, int flags) {
-  if ((flags & O_ACCMODE) != O_WRONLY && (flags & O_DIRECT) == 0) {
-    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
-  }
-}
-
 // Caching policy of a new open file. Without rules on its data, the kernel page cache may keep
 // file contents across opens: every write goes through the mount and keeps it coherent. A file
 // that rules read or write is served around the page cache, so every read and write reaches them
@@ -68,7 +59,6 @@ char* Contiguous(fuse_bufvec* in, size_t size, bool need_aligned, bool need_copy
 template <typename SendFn>
 void Passthrough::SendOpen(UniqueFd fd, int flags, const Inode& inode, fuse_file_info* fi,
                            SendFn&& send) {
-  NoBackingReadahead(fd.get(), flags);
   auto* handle = new FileHandle();  // NOLINT(cppcoreguidelines-owning-memory): registry owns it
   handle->fd = std::move(fd);
   handle->flags = flags;
