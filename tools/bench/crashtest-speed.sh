@@ -22,8 +22,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-# shellcheck source=tools/bench/scratch-fs.sh
-. "$here/scratch-fs.sh"
+# shellcheck source=tools/bench/common.sh
+. "$here/common.sh"
 
 rounds=3
 ops_list="10 100 1000"

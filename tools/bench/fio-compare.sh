@@ -26,12 +26,14 @@
 # randread (4 KiB, 2 jobs, --runtime s), randread_direct (the same with O_DIRECT), randwrite (4 KiB, fdatasync after every write, --runtime s),
 # metadata (create + write 4 KiB, stat, unlink 20,000 files). Throughput is measured on the wall
 # clock for seqwrite, seqread and metadata (whole fio run, including the final fsync), from fio's
-# IOPS for the timed random jobs. Needs root (drop_caches, mount).
+# IOPS for the timed random jobs. Every timed run starts from the same memory state
+# (settle_memory in common.sh: caches dropped, free memory resident). Needs root (drop_caches,
+# mount).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-# shellcheck source=tools/bench/scratch-fs.sh
-. "$here/scratch-fs.sh"
+# shellcheck source=tools/bench/common.sh
+. "$here/common.sh"
 
 rounds=4
 base=
@@ -49,7 +51,7 @@ while [ $# -gt 0 ]; do
     --json) json_out=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --rules) rules=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
     *) echo "fio-compare: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -91,9 +93,6 @@ mount_faultfs() {  # [extra mount arguments]
   stat -f -c %T "$dir" | grep -q fuse || { echo "fio-compare: $dir is not a FUSE mount" >&2; exit 1; }
 }
 
-# Lets the previous run's writeback finish, then drops every cache: the run that comes second in a
-# pair otherwise starts on a quieter disk.
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; sleep 1; }
 now_ns() { date +%s%N; }
 fio_common=(--output-format=json --group_reporting --ioengine=psync)
 
@@ -102,7 +101,7 @@ run_job() {
   local job=$1 dir=$2 start end out
   case $job in
     seqwrite)
-      rm -f "$dir/seq.dat"; drop_caches
+      rm -f "$dir/seq.dat"; settle_memory
       start=$(now_ns)
       fio "${fio_common[@]}" --name=seqwrite --filename="$dir/seq.dat" --rw=write --bs=1M \
         --size=1G --end_fsync=1 >/dev/null
@@ -111,7 +110,7 @@ run_job() {
     seqread)
       [ -f "$dir/seq.dat" ] || fio "${fio_common[@]}" --name=prep --filename="$dir/seq.dat" \
         --rw=write --bs=1M --size=1G --end_fsync=1 >/dev/null
-      drop_caches
+      settle_memory
       start=$(now_ns)
       fio "${fio_common[@]}" --name=seqread --filename="$dir/seq.dat" --rw=read --bs=1M --size=1G >/dev/null
       end=$(now_ns)
@@ -119,18 +118,20 @@ run_job() {
     randread)
       [ -f "$dir/seq.dat" ] || fio "${fio_common[@]}" --name=prep --filename="$dir/seq.dat" \
         --rw=write --bs=1M --size=1G --end_fsync=1 >/dev/null
-      drop_caches  # cold for both: otherwise faultfs reads would hit the backing file's cache
+      settle_memory  # cold for both: otherwise faultfs reads would hit the backing file's cache
       out=$(fio "${fio_common[@]}" --name=randread --filename="$dir/seq.dat" --rw=randread --bs=4k \
         --size=1G --numjobs=2 --time_based --runtime="$runtime")
       echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])' ;;
     randread_direct)
       [ -f "$dir/seq.dat" ] || fio "${fio_common[@]}" --name=prep --filename="$dir/seq.dat" \
         --rw=write --bs=1M --size=1G --end_fsync=1 >/dev/null
+      settle_memory
       # O_DIRECT: every read reaches the disk, on both sides, so no cache can flatter either.
       out=$(fio "${fio_common[@]}" --name=randread --filename="$dir/seq.dat" --rw=randread --bs=4k \
         --size=1G --numjobs=2 --direct=1 --time_based --runtime="$runtime")
       echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])' ;;
     randwrite)
+      settle_memory
       out=$(fio "${fio_common[@]}" --name=randwrite --filename="$dir/rw.dat" --rw=randwrite --bs=4k \
         --size=256M --fdatasync=1 --time_based --runtime="$runtime")
       rm -f "$dir/rw.dat"
@@ -138,7 +139,7 @@ run_job() {
     metadata)
       local files=(--filesize=4k --nrfiles=20000 --openfiles=1 --file_service_type=sequential)
       # One directory for every run: a new one would land in another block group (see above).
-      mkdir -p "$dir/meta"; sync
+      mkdir -p "$dir/meta"; settle_memory
       start=$(now_ns)
       fio "${fio_common[@]}" --name=create --directory="$dir/meta" --ioengine=sync --rw=write --bs=4k \
         --create_on_open=1 "${files[@]}" >/dev/null
@@ -155,8 +156,8 @@ sides="native faultfs"
 [ "$rules" -gt 0 ] && sides="native faultfs rules"
 for round in $(seq 1 "$rounds"); do
   for job in $jobs; do
-    # Rotate which side goes first, so drift in the machine's speed does not favour one.
-    order=$(echo $sides | tr ' ' '\n' | awk -v r="$round" '{ a[NR] = $0 } END { for (i = 0; i < NR; i++) print a[(i + r) % NR + 1] }')
+    # shellcheck disable=SC2086  # one word per side
+    order=$(rotated_sides "$round" $sides)
     for side in $order; do
       case $side in
         faultfs) mount_faultfs ;;

@@ -19,8 +19,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-# shellcheck source=tools/bench/scratch-fs.sh
-. "$here/scratch-fs.sh"
+# shellcheck source=tools/bench/common.sh
+. "$here/common.sh"
 
 rounds=5
 base=""
@@ -69,15 +69,13 @@ mount_faultfs() {  # [extra mount arguments]
   "$faultfs" mount $mount_args "$@" --log-file "$work/daemon.log" "$dir" >/dev/null
   stat -f -c %T "$dir" | grep -q fuse || { echo "record-overhead: $dir is not a FUSE mount" >&2; exit 1; }
 }
-# Lets the previous run's writeback finish, then drops every cache.
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; sleep 1; }
 now_ns() { date +%s%N; }
 
 # run SIDE -> prints MiB/s
 run() {
   local side=$1 start end
   rm -rf "$dir" "$log" "$log.base"; mkdir -p "$dir"
-  drop_caches
+  settle_memory
   start=$(now_ns)
   case $side in
     faultfs) mount_faultfs ;;
@@ -96,8 +94,8 @@ run() {
 
 sides="native faultfs record"
 for round in $(seq 1 "$rounds"); do
-  # Rotate which side goes first, so drift in the machine's speed does not favour one.
-  order=$(echo $sides | tr ' ' '\n' | awk -v r="$round" '{ a[NR] = $0 } END { for (i = 0; i < NR; i++) print a[(i + r) % NR + 1] }')
+  # shellcheck disable=SC2086  # one word per side
+  order=$(rotated_sides "$round" $sides)
   for side in $order; do
     value=$(run "$side")
     echo "$side $value" >> "$results"
