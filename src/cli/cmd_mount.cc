@@ -277,7 +277,7 @@ Runner AddMount(CLI::App& app) {
       ->check(CLI::Range(0U, 10000U))
       ->capture_default_str();
   cmd->add_option("--read-ahead-kb", o.read_ahead_kb,
-                  "Kernel readahead for the mount in KiB (0: as the backing device)")
+                  "Kernel readahead for the mount in KiB (0: as the backing device, at most 4096)")
       ->check(CLI::Range(0U, 1U << 20))
       ->capture_default_str();
   cmd->add_option("--max-cached-fds", o.max_cached_fds,

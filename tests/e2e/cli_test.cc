@@ -2,8 +2,10 @@
 // non-zero exit for every bad input (missing dirs, busy mountpoint, no /dev/fuse, bad options),
 // and no mount left behind by SIGTERM, SIGINT, foreground runs or a killed daemon.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,13 +19,25 @@
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/process.h"
 #include "test_support.h"
-#include <gtest/gtest.h>
 
 namespace faultfs::testing {
 namespace {
 
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// A number from a sysfs file, or -1 when there is none.
+long SysfsNumber(const std::string& path) {
+  std::ifstream in(path);
+  long value = -1;
+  return (in >> value) ? value : -1;
+}
+
+std::string DeviceId(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
 }
 
 bool WaitUntil(const std::function<bool()>& cond, double timeout_s = 10) {
@@ -53,7 +67,8 @@ class Cli : public ::testing::Test {
 TEST_F(Cli, HelpExplainsTheCommands) {
   const CommandResult top = Faultfs({"--help"});
   EXPECT_EQ(top.exit_code, 0);
-  for (const char* word : {"mount", "umount", "status"}) EXPECT_TRUE(Contains(top.out, word)) << word;
+  for (const char* word : {"mount", "umount", "status"})
+    EXPECT_TRUE(Contains(top.out, word)) << word;
   const CommandResult mount = Faultfs({"mount", "--help"});
   EXPECT_EQ(mount.exit_code, 0);
   for (const char* word : {"BACKING", "MOUNTPOINT", "in place", "--foreground", "--attr-timeout",
@@ -130,7 +145,8 @@ TEST_F(Cli, SigtermAndSigintUnmountCleanly) {
     std::ofstream(mnt_ + "/written") << "data";
     ASSERT_GT(m.daemon_pid(), 0);
     ASSERT_EQ(kill(m.daemon_pid(), sig), 0);
-    EXPECT_TRUE(WaitUntil([&] { return !ProcessRunning(m.daemon_pid()); })) << "daemon exits on " << sig;
+    EXPECT_TRUE(WaitUntil([&] { return !ProcessRunning(m.daemon_pid()); }))
+        << "daemon exits on " << sig;
     EXPECT_FALSE(FindMount(mnt_)) << "no mount left behind after signal " << sig;
     std::ifstream in(backing_ + "/written");
     std::string content;
@@ -145,11 +161,13 @@ TEST_F(Cli, SigtermWithAnOpenFileDetachesAtOnce) {
   const int fd = open((mnt_ + "/open").c_str(), O_CREAT | O_RDWR, 0644);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(kill(m.daemon_pid(), SIGTERM), 0);
-  EXPECT_TRUE(WaitUntil([&] { return !FindMount(mnt_); })) << "the mount leaves the namespace at once";
+  EXPECT_TRUE(WaitUntil([&] { return !FindMount(mnt_); }))
+      << "the mount leaves the namespace at once";
   EXPECT_EQ(write(fd, "still served", 12), 12) << "the open file keeps working";
   EXPECT_TRUE(ProcessRunning(m.daemon_pid()));
   close(fd);
-  EXPECT_TRUE(WaitUntil([&] { return !ProcessRunning(m.daemon_pid()); })) << "daemon exits after the last close";
+  EXPECT_TRUE(WaitUntil([&] { return !ProcessRunning(m.daemon_pid()); }))
+      << "daemon exits after the last close";
 }
 
 TEST_F(Cli, ForegroundModeServesAndStopsOnSigint) {
@@ -158,7 +176,8 @@ TEST_F(Cli, ForegroundModeServesAndStopsOnSigint) {
     const int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    execl(FaultfsBinary().c_str(), "faultfs", "mount", "--foreground", backing_.c_str(), mnt_.c_str(), nullptr);
+    execl(FaultfsBinary().c_str(), "faultfs", "mount", "--foreground", backing_.c_str(),
+          mnt_.c_str(), nullptr);
     _exit(127);
   }
   ASSERT_TRUE(WaitUntil([&] { return IsFuseMount(mnt_); })) << "foreground mount came up";
@@ -209,7 +228,8 @@ TEST_F(Cli, BusyUmountExplainsAndLazyDetaches) {
   EXPECT_EQ(busy.exit_code, 1);
   EXPECT_TRUE(Contains(busy.err, "--lazy")) << busy.err;
   EXPECT_TRUE(IsFuseMount(mnt_)) << "a refused umount leaves the mount working";
-  EXPECT_EQ(Faultfs({"umount", "--lazy", "--timeout", "0.2", mnt_}).exit_code, 1) << "daemon still serving the open file";
+  EXPECT_EQ(Faultfs({"umount", "--lazy", "--timeout", "0.2", mnt_}).exit_code, 1)
+      << "daemon still serving the open file";
   EXPECT_FALSE(FindMount(mnt_));
   close(fd);
   EXPECT_TRUE(WaitUntil([&] { return !ProcessRunning(m.daemon_pid()); }));
@@ -258,7 +278,8 @@ TEST_F(Cli, DefaultTransportIsIoUringWhenTheKernelOffersIt) {
   ASSERT_EQ(m.Stop().exit_code, 0);
   const std::string summary = TransportSummary(dir_ / "d.log");
   EXPECT_TRUE(Contains(summary, "via io_uring")) << summary;
-  EXPECT_FALSE(Contains(summary, "via io_uring 0")) << "requests went through the rings: " << summary;
+  EXPECT_FALSE(Contains(summary, "via io_uring 0"))
+      << "requests went through the rings: " << summary;
 }
 
 TEST_F(Cli, DevTransportKeepsEverythingOnDevFuse) {
@@ -267,6 +288,26 @@ TEST_F(Cli, DevTransportKeepsEverythingOnDevFuse) {
   for (int i = 0; i < 50; ++i) std::ofstream(mnt_ + "/f" + std::to_string(i)) << i;
   ASSERT_EQ(m.Stop().exit_code, 0);
   EXPECT_TRUE(Contains(TransportSummary(dir_ / "d.log"), "via io_uring 0"));
+}
+
+// Goal: the mount reads ahead as far as its backing device does, but no further than 4 MiB by
+// default (larger FUSE windows measured slower), and exactly as far as --read-ahead-kb says.
+TEST_F(Cli, ReadaheadFollowsTheBackingDeviceUpToFourMiB) {
+  const std::string dev = "/sys/dev/block/" + DeviceId(backing_);
+  long device_kb = SysfsNumber(dev + "/queue/read_ahead_kb");
+  if (device_kb < 0) device_kb = SysfsNumber(dev + "/../queue/read_ahead_kb");  // a partition
+  {
+    FaultfsMount m;
+    ASSERT_EQ(m.Start(backing_, mnt_), "");
+    const long mount_kb = SysfsNumber("/sys/class/bdi/" + DeviceId(mnt_) + "/read_ahead_kb");
+    ASSERT_GT(mount_kb, 0);
+    if (device_kb > 0) {
+      EXPECT_EQ(mount_kb, std::min(device_kb, 4096L)) << "device: " << device_kb;
+    }
+  }
+  FaultfsMount m;
+  ASSERT_EQ(m.Start(backing_, mnt_, {"--read-ahead-kb", "6000"}), "");
+  EXPECT_EQ(SysfsNumber("/sys/class/bdi/" + DeviceId(mnt_) + "/read_ahead_kb"), 6000);
 }
 
 }  // namespace
