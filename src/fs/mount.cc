@@ -124,10 +124,10 @@ Status ValidateOptions(const MountOptions& o) {
   return Status::Ok();
 }
 
-// The mount's default readahead follows the backing device's, up to this. Each window becomes up
-// to window/1 MiB READs at once on the reader's CPU queue; past ~4 MiB that hurt (cold 1 GiB read
-// over a disk with 8 MiB readahead: 2-4 MiB windows 1080-1170 MiB/s, 8 MiB 870-900). The backing
-// file's own readahead keeps the disk ahead of the daemon either way.
+// The mount's default readahead follows the backing device's, up to this: larger FUSE windows
+// measured slower (cold 1 GiB read over a disk with 8 MiB readahead: 2-4 MiB windows 1080-1170
+// MiB/s, 8 MiB 870-900; a window's READs, 1 MiB each, all queue on the reader's CPU at once). The
+// backing file's own readahead keeps the disk ahead of the daemon either way.
 constexpr unsigned kMaxDefaultReadAheadKb = 4096;
 
 // The readahead window of the block device holding the open directory `dir_fd`, from sysfs; 0 if
