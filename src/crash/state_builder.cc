@@ -215,11 +215,18 @@ Status StateBuilder::ScanBase(bool lazy) {
 
 // Copies an unborn file into the pristine copy.
 Status StateBuilder::Bear(File& f) {
-  FAULTFS_RETURN_IF_ERROR(CopyEntry(base(), f.home, pristine_.get(), f.home));
-  struct stat st {};
-  if (fstatat(pristine_.get(), f.home.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return Status::FromErrno(errno, "stat of pristine '" + f.home + "'");
+  FAULTFS_RETURN_IF_ERROR(CopyIn(f, pristine_.get(), f.home.c_str()));
   f.where = File::Where::kHome;
+  return Status::Ok();
+}
+
+// Copies the base's version of `f` to `name` in directory `dir`; that copy is `f` from now on.
+Status StateBuilder::CopyIn(File& f, int dir, const char* name) {
+  FAULTFS_RETURN_IF_ERROR(CopyEntry(base(), f.home, dir, name));
+  struct stat st {};
+  if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return Status::FromErrno(errno, "stat of the copy of '" + f.home + "'");
+  if (auto it = by_ino_.find(f.ino); it != by_ino_.end() && it->second == &f) by_ino_.erase(it);
   f.ino = st.st_ino;
   by_ino_[f.ino] = &f;
   return Status::Ok();
@@ -231,12 +238,7 @@ Result<bool> StateBuilder::Lend(const std::string& path, int out_dir, const char
   File& f = *it->second;
   if (f.where == File::Where::kUnborn) {
     // Its first state gets a copy from the base, lent as if it came from the pristine copy.
-    FAULTFS_RETURN_IF_ERROR(CopyEntry(base(), f.home, out_dir, name));
-    struct stat st {};
-    if (fstatat(out_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-      return Status::FromErrno(errno, "stat of '" + f.home + "' in a state");
-    f.ino = st.st_ino;
-    by_ino_[f.ino] = &f;
+    FAULTFS_RETURN_IF_ERROR(CopyIn(f, out_dir, name));
     f.where = File::Where::kLent;
     f.seen = false;
     out_.push_back(&f);
@@ -436,14 +438,7 @@ Status StateBuilder::Recopy(File& f) {
   ++stats_.recopied;
   if (unlinkat(pristine_.get(), f.home.c_str(), 0) != 0 && errno != ENOENT)
     return Status::FromErrno(errno, "removing pristine '" + f.home + "'");
-  FAULTFS_RETURN_IF_ERROR(CopyEntry(base(), f.home, pristine_.get(), f.home));
-  struct stat st {};
-  if (fstatat(pristine_.get(), f.home.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return Status::FromErrno(errno, "stat of pristine '" + f.home + "'");
-  if (auto it = by_ino_.find(f.ino); it != by_ino_.end() && it->second == &f) by_ino_.erase(it);
-  f.ino = st.st_ino;
-  by_ino_[f.ino] = &f;
-  return Status::Ok();
+  return CopyIn(f, pristine_.get(), f.home.c_str());
 }
 
 // A lent file the checker left as the state's hash saw it stays where it is, to be lent to the

@@ -92,6 +92,7 @@ class StateBuilder {
   Status FillPristine(bool lazy);
   Status ScanBase(bool lazy);
   Status Bear(File& f);
+  Status CopyIn(File& f, int dir, const char* name);
   // Checkpoints (state_builder_checkpoint.cc).
   Status Advance(const CrashState& state, size_t shared);
   Status StartCheckpoints();
