@@ -11,7 +11,7 @@ packages=(
   libre2-dev                                                 # path regexes in linear time
   libxxhash-dev                                              # crash-state content hashes (XXH3)
   libgtest-dev libgmock-dev libbenchmark-dev                 # tests, micro-benchmarks
-  fio util-linux psmisc sqlite3                              # benchmarks, test tools, case studies
+  fio python3 util-linux psmisc sqlite3                      # benchmarks, test tools, case studies
 )
 
 missing=()
