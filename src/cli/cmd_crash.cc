@@ -27,7 +27,7 @@ struct CrashArgs {
 };
 
 int RunList(const CrashArgs& a, const LoadedLog& in, const crash::Model& model) {
-  const auto e = crash::Enumerate(in.log.ops, model, a.seed, a.max_states);
+  const auto e = crash::Enumerate(in.log, model, a.seed, a.max_states);
   if (a.json) {
     for (const auto& s : e.states)
       std::cout << JsonLine(StateJson(in.log.ops, model, a.seed, s)) << "\n";
@@ -44,7 +44,7 @@ int RunList(const CrashArgs& a, const LoadedLog& in, const crash::Model& model) 
 }
 
 int RunMaterialize(const CrashArgs& a, const LoadedLog& in, const crash::Model& model) {
-  const auto e = crash::Enumerate(in.log.ops, model, a.seed, a.max_states);
+  const auto e = crash::Enumerate(in.log, model, a.seed, a.max_states);
   const crash::CrashState* found = nullptr;
   for (const auto& s : e.states) found = s.id == a.state ? &s : found;
   if (found == nullptr) {

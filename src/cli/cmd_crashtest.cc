@@ -97,7 +97,7 @@ int Run(CrashtestArgs a) {
   }
   auto in = LoadRecordLog(rec.log);
   if (!in.ok()) return Fail(in.status().ToString(), kExitUsage);
-  const auto enumeration = crash::Enumerate(in->log.ops, *model, a.seed, a.max_states);
+  const auto enumeration = crash::Enumerate(in->log, *model, a.seed, a.max_states);
   std::cerr << "faultfs crashtest: " << in->log.ops.size() << " ops recorded; model "
             << model->Name() << " gives " << enumeration.states.size()
             << " crash states to check with " << a.jobs << " jobs\n";

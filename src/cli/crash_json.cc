@@ -16,6 +16,8 @@ const char* DeviationKind(crash::Deviation::Kind k) {
       return "data_not_durable";
     case crash::Deviation::Kind::kReordered:
       return "reordered";
+    case crash::Deviation::Kind::kLostWith:
+      return "lost_with";
   }
   return "unknown";
 }

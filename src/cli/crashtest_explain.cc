@@ -24,15 +24,15 @@ std::string Together(const std::vector<crash::Cause>& causes) {
   return text;
 }
 
-void Explain(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
-             const std::string& slot, StateResult& r) {
+void Explain(const CheckRun& run, const record::ReadLog& log, const crash::History& history,
+             const crash::CrashState& state, const std::string& slot, StateResult& r) {
   const auto causes = crash::CausesOf(log.ops, state);
   if (causes.empty()) {
     r.finding = "the checker fails although every op before the crash point persisted";
     return;
   }
   for (size_t i = 0; i < causes.size() && i < kMaxTrialsPerState; ++i) {
-    const StateResult undone = JudgeState(run, log, crash::Undo(state, causes[i], i), slot);
+    const StateResult undone = JudgeState(run, log, crash::Undo(history, state, causes[i], i), slot);
     if (undone.verdict == Verdict::kPassed) {
       r.finding = causes[i].text;
       r.finding_confirmed = true;
@@ -56,6 +56,7 @@ void ExplainFailures(const CheckRun& run, const record::ReadLog& log,
     std::cerr << "faultfs crashtest: explaining " << failed.size() << " failing states\n";
   const std::string root = run.work + "/explain";
   (void)mkdir(root.c_str(), 0755);
+  const crash::History history = crash::History::Of(log.ops, log.header.inodes);
   std::atomic<size_t> next{0};
   std::vector<std::thread> workers;
   for (unsigned j = 0; j < std::max(1u, run.jobs); ++j) {
@@ -63,7 +64,7 @@ void ExplainFailures(const CheckRun& run, const record::ReadLog& log,
       const std::string slot = root + "/" + std::to_string(j);
       (void)mkdir(slot.c_str(), 0755);
       for (size_t k = next++; k < failed.size(); k = next++)
-        Explain(run, log, states[failed[k]], slot, results[failed[k]]);
+        Explain(run, log, history, states[failed[k]], slot, results[failed[k]]);
     });
   }
   for (auto& w : workers) w.join();

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <iostream>
 
+#include "faultfs/crash/history.h"
+
 namespace faultfs::cli {
 
 Result<LoadedLog> LoadRecordLog(const std::string& path, bool quiet) {
@@ -16,11 +18,18 @@ Result<LoadedLog> LoadRecordLog(const std::string& path, bool quiet) {
               << "; using the " << log->ops.size() << " intact records before it\n";
   }
   LoadedLog loaded{std::move(*log), {}};
+  // The snapshot lives beside the log; a log from elsewhere must not point anywhere else.
   const std::string& snap = loaded.log.header.snapshot;
+  if (!crash::IsSafeName(snap)) {
+    return Status::Invalid(path + ": the header names the starting snapshot '" + snap +
+                           "'; it must be the name of a directory beside the log");
+  }
+  // Every op must fit the history before it, so that states and replays stay within their
+  // directories and never meet an impossible op.
+  if (Status s = crash::History::Check(loaded.log.ops, loaded.log.header.inodes); !s.ok())
+    return Status::Invalid(path + ": " + s.message());
   const size_t slash = path.rfind('/');
-  // A relative snapshot lives beside the log.
-  loaded.snapshot =
-      snap.starts_with('/') || slash == std::string::npos ? snap : path.substr(0, slash + 1) + snap;
+  loaded.snapshot = slash == std::string::npos ? snap : path.substr(0, slash + 1) + snap;
   return loaded;
 }
 

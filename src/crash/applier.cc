@@ -1,14 +1,18 @@
 #include "applier.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "faultfs/core/random.h"
+#include "faultfs/core/tree_copy.h"
 
 namespace faultfs::crash {
 
@@ -16,6 +20,9 @@ using record::Op;
 using record::OpKind;
 
 namespace {
+
+constexpr uint32_t kRenameExchange = 2;  // renameat2 flags
+constexpr size_t kMaxDepth = 4096;
 
 // The bytes of a write that reach the disk in this state.
 std::string PieceOf(const Op& op, const Applied& how, uint64_t seed) {
@@ -30,81 +37,104 @@ std::string PieceOf(const Op& op, const Applied& how, uint64_t seed) {
   return piece;
 }
 
-bool IsPrefix(const std::string& dir, const std::string& path) {
-  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-         path[dir.size()] == '/';
+// `path` (relative, "" the root) opened beneath `root` without following any symlink.
+int OpenBeneath(int root, const std::string& path, uint64_t flags) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  const char* name = path.empty() ? "." : path.c_str();
+  return static_cast<int>(syscall(SYS_openat2, root, name, &how, sizeof(how)));
+}
+
+std::string Join(const std::string& dir, const std::string& name) {
+  return dir.empty() ? name : dir + "/" + name;
+}
+
+// A path to `name` in the directory `dir_fd` for the calls that take only paths (xattrs); the
+// final name is never followed by the l*xattr calls.
+std::string ProcPath(int dir_fd, const std::string& name) {
+  return "/proc/self/fd/" + std::to_string(dir_fd) + "/" + name;
 }
 
 }  // namespace
 
-Result<Applier> Applier::Open(const std::string& dir, const record::ReadLog& log, bool strict) {
-  auto a = OpenRoot(dir, strict);
-  if (!a.ok()) return a;
-  for (const auto& [ino, name] : log.header.inodes) a->Named(ino, name);
+Applier::Applier(UniqueFd root, const record::ReadLog& log, std::shared_ptr<const History> history,
+                 bool replay)
+    : root_(std::move(root)),
+      log_(&log),
+      history_(std::move(history)),
+      replay_(replay),
+      applied_(log.ops.size(), false) {}
+
+Result<Applier> Applier::Open(const std::string& dir, const record::ReadLog& log,
+                              std::shared_ptr<const History> history, bool replay) {
+  FAULTFS_CHECK(history != nullptr && history->size() == log.ops.size())
+      << "an applier needs the history of its own log";
+  UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Status::FromErrno(errno, "opening '" + dir + "'");
+  Applier a(std::move(root), log, std::move(history), replay);
+  for (const auto& [obj, e] : a.history_->initial_names()) a.Name(obj, e);
   return a;
+}
+
+Result<Applier> Applier::Open(const std::string& dir, const record::ReadLog& log, bool replay) {
+  return Open(dir, log, std::make_shared<const History>(History::Of(log.ops, log.header.inodes)),
+              replay);
 }
 
 Result<Applier> Applier::Fork(const std::string& dir) const {
-  auto a = OpenRoot(dir, strict_);
-  if (!a.ok()) return a;
-  a->ino_of_ = ino_of_;
-  a->names_ = names_;
-  return a;
-}
-
-Result<Applier> Applier::OpenRoot(const std::string& dir, bool strict) {
   UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return Status::FromErrno(errno, "opening '" + dir + "'");
-  Applier a(std::move(root), strict);
-  char real[PATH_MAX];
-  if (realpath(dir.c_str(), real) == nullptr)
-    return Status::FromErrno(errno, "resolving '" + dir + "'");
-  a.root_path_ = real;
+  Applier a(std::move(root), *log_, history_, replay_);
+  a.entries_ = entries_;
+  a.names_ = names_;
+  a.applied_ = applied_;
   return a;
 }
 
-std::string Applier::AbsPath(const std::string& rel) const {
-  return rel.empty() ? root_path_ : root_path_ + "/" + rel;
+void Applier::Name(ObjectId obj, const EntryKey& e) {
+  entries_[e] = obj;
+  names_[obj].push_back(e);
 }
 
-void Applier::Named(uint64_t ino, const std::string& path) {
-  Unnamed(path);
-  ino_of_[path] = ino;
-  names_[ino].insert(path);
+void Applier::Unname(const EntryKey& e) {
+  const auto it = entries_.find(e);
+  if (it == entries_.end()) return;
+  std::erase(names_[it->second], e);
+  entries_.erase(it);
 }
 
-void Applier::Unnamed(const std::string& path) {
-  auto it = ino_of_.find(path);
-  if (it == ino_of_.end()) return;
-  names_[it->second].erase(path);
-  ino_of_.erase(it);
+ObjectId Applier::At(const EntryKey& e) const {
+  const auto it = entries_.find(e);
+  return it == entries_.end() ? kNoObject : it->second;
 }
 
-void Applier::Moved(const std::string& from, const std::string& to) {
-  // The object and, for a directory, everything under it.
-  std::vector<std::pair<std::string, uint64_t>> moved;
-  for (auto it = ino_of_.lower_bound(from); it != ino_of_.end(); ++it) {
-    if (it->first != from && !IsPrefix(from, it->first)) {
-      if (it->first.compare(0, from.size(), from) != 0)
-        break;  // past every name starting with `from`
-      continue;
-    }
-    moved.emplace_back(it->first, it->second);
+std::optional<std::string> Applier::PathOfObject(ObjectId obj, size_t depth) const {
+  if (obj == kRootObject) return std::string();
+  const auto it = names_.find(obj);
+  if (it == names_.end() || depth > kMaxDepth) return std::nullopt;
+  for (const EntryKey& e : it->second) {
+    if (auto dir = PathOfObject(e.dir, depth + 1)) return Join(*dir, e.name);
   }
-  for (const auto& [name, ino] : moved) Unnamed(name);
-  for (const auto& [name, ino] : moved) Named(ino, to + name.substr(from.size()));
+  return std::nullopt;
 }
 
-std::optional<std::string> Applier::PathOf(const Op& op) const {
-  auto it = names_.find(op.ino);
-  if (op.ino == 0 || it == names_.end()) return op.path;
-  if (it->second.empty()) return std::nullopt;
-  // Prefer the name the op used, when the inode still has it.
-  return it->second.count(op.path) != 0 ? op.path : *it->second.begin();
+std::optional<std::string> Applier::PathOf(uint32_t i) const {
+  return PathOfObject(history_->at(i).obj);
 }
 
-Status Applier::Changing(const std::string& path, bool follow) {
-  return hooks_ != nullptr ? hooks_->BeforeChange(path, follow) : Status::Ok();
+Result<UniqueFd> Applier::OpenDir(const EntryKey& e, std::string* path) const {
+  if (!IsSafeName(e.name)) return Status::Invalid("unsafe name '" + e.name + "'");
+  const auto dir = PathOfObject(e.dir);
+  if (!dir) return UniqueFd();  // out of reach
+  if (path != nullptr) *path = Join(*dir, e.name);
+  UniqueFd fd(OpenBeneath(root_.get(), *dir, O_PATH | O_DIRECTORY));
+  if (!fd) return Status::FromErrno(errno, "opening directory '" + *dir + "' beneath the state");
+  return fd;
+}
+
+Status Applier::Changing(const std::string& path) {
+  return hooks_ != nullptr ? hooks_->BeforeChange(path, false) : Status::Ok();
 }
 
 Status Applier::Removing(const std::string& path) {
@@ -113,188 +143,333 @@ Status Applier::Removing(const std::string& path) {
 
 Status Applier::Removed() { return hooks_ != nullptr ? hooks_->AfterRemove() : Status::Ok(); }
 
-Status Applier::Failed(int err, const Op& op, const char* what) const {
-  const bool missing = err == ENOENT || err == ENOTDIR || err == EEXIST || err == ENOTEMPTY;
-  if (!strict_ && missing) return Status::Ok();  // its target did not survive in this state
-  return Status::FromErrno(err, std::string(what) + " of op " + std::to_string(op.seq) + " (" +
-                                    std::string(record::OpKindName(op.kind)) + " " + op.path + ")");
+Status Applier::Failed(int err, uint32_t i, const std::string& what) const {
+  return Status::FromErrno(err, what + " for " + DescribeOp(log_->ops, i));
 }
 
-Status Applier::Apply(const Op& op, const Applied& how, uint64_t seed) {
-  if (op.kind == OpKind::kRename && how.part == Applied::Part::kUnlinkTarget)
-    return UnlinkTarget(op);
-  if (record::IsEntryKind(op.kind)) return ApplyEntry(op);
-  switch (op.kind) {
-    case OpKind::kWrite:
-    case OpKind::kTruncate:
-    case OpKind::kFallocate:
-      return ApplyData(op, how, seed);
-    case OpKind::kChmod:
-    case OpKind::kChown:
-    case OpKind::kSetxattr:
-    case OpKind::kRemovexattr:
-      return ApplyMeta(op);
-    default:
-      return Status::Ok();  // persistence points and markers change no data
-  }
+Status Applier::Inconsistent(uint32_t i, const std::string& why) const {
+  return Status::Invalid("the state is not one a filesystem could have: " +
+                         DescribeOp(log_->ops, i) + " " + why);
 }
 
-Status Applier::ApplyEntry(const Op& op) {
-  const int dir = root_.get();
-  const char* path = op.path.c_str();
-  int rc = 0;
-  switch (op.kind) {
-    case OpKind::kCreate: {
-      UniqueFd fd(
-          openat(dir, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, op.mode & 07777));
-      rc = fd ? fchmod(fd.get(), op.mode & 07777) : -1;
-      break;
-    }
-    case OpKind::kMknod:
-      rc = mknodat(dir, path, op.mode, static_cast<dev_t>(op.offset));
-      break;
-    case OpKind::kMkdir:
-      rc = mkdirat(dir, path, op.mode & 07777);
-      if (rc == 0) rc = fchmodat(dir, path, op.mode & 07777, 0);
-      break;
-    case OpKind::kSymlink:
-      rc = symlinkat(op.data.c_str(), dir, path);
-      break;
-    case OpKind::kLink: {
-      const auto from = PathOf(op);
-      if (!from) return Failed(ENOENT, op, "link");
-      FAULTFS_RETURN_IF_ERROR(Changing(*from, false));
-      rc = linkat(dir, from->c_str(), dir, op.path2.c_str(), 0);
-      if (rc == 0) Named(op.ino, op.path2);
-      return rc == 0 ? Status::Ok() : Failed(errno, op, "link");
-    }
-    case OpKind::kUnlink:
-    case OpKind::kRmdir: {
-      FAULTFS_RETURN_IF_ERROR(Removing(op.path));
-      rc = unlinkat(dir, path, op.kind == OpKind::kRmdir ? AT_REMOVEDIR : 0);
-      const int err = rc == 0 ? 0 : errno;
-      FAULTFS_RETURN_IF_ERROR(Removed());
-      if (rc == 0) Unnamed(op.path);
-      return rc == 0 ? Status::Ok() : Failed(err, op, "unlink");
-    }
-    case OpKind::kRename:
-      return Rename(op);
-    default:
-      break;
+// Every op an entry op needs was applied before it (the models promise it; this checks).
+Status Applier::CheckNeeds(uint32_t i) const {
+  for (uint32_t need : history_->needs(i)) {
+    if (!applied_[need]) return Inconsistent(i, "is applied without " + DescribeOp(log_->ops, need) + ", which it needs");
   }
-  if (rc != 0) return Failed(errno, op, "creating");
-  Named(op.ino, op.path);
   return Status::Ok();
 }
 
-Status Applier::Rename(const Op& op) {
-  // An exchange removes no name; any other rename may replace its destination.
-  const bool exchange = (op.flags & RENAME_EXCHANGE) != 0;
-  if (!exchange) FAULTFS_RETURN_IF_ERROR(Removing(op.path2));
-  if (!strict_ && op.flags == 0) ClearRenameTarget(op);
-  const int rc = renameat2(root_.get(), op.path.c_str(), root_.get(), op.path2.c_str(), op.flags);
-  const int err = rc == 0 ? 0 : errno;
-  if (!exchange) FAULTFS_RETURN_IF_ERROR(Removed());
-  if (rc != 0) return Failed(err, op, "rename");
+Status Applier::CheckEntry(uint32_t i, const EntryKey& e, ObjectId want) const {
+  if (At(e) == want) return Status::Ok();
+  return Inconsistent(i, "finds '" + e.name + "' holding another object than when it was recorded");
+}
+
+Status Applier::Apply(uint32_t i, const Applied& how, uint64_t seed) {
+  FAULTFS_CHECK(i < log_->ops.size()) << "op index " << i << " of " << log_->ops.size();
+  const Op& op = log_->ops[i];
+  Status s;
+  if (op.kind == OpKind::kRename && how.part == Applied::Part::kUnlinkTarget) {
+    s = UnlinkTarget(i);
+  } else if (record::IsEntryKind(op.kind)) {
+    s = CheckNeeds(i);
+    if (s.ok() && history_->at(i).obj == kNoObject)
+      s = Inconsistent(i, "does not fit the recorded history");
+    if (s.ok()) {
+      switch (op.kind) {
+        case OpKind::kLink:
+          s = Link(i);
+          break;
+        case OpKind::kUnlink:
+        case OpKind::kRmdir:
+          s = Remove(i);
+          break;
+        case OpKind::kRename:
+          s = Rename(i);
+          break;
+        default:
+          s = Create(i);
+          break;
+      }
+    }
+  } else if (record::IsDataKind(op.kind)) {
+    s = ApplyData(i, how, seed);
+  } else if (record::IsMetaKind(op.kind)) {
+    s = ApplyMeta(i);
+  }
+  if (s.ok()) applied_[i] = true;
+  return s;
+}
+
+Status Applier::Create(uint32_t i) {
+  const Op& op = log_->ops[i];
+  const OpObjects& o = history_->at(i);
+  FAULTFS_RETURN_IF_ERROR(CheckEntry(i, o.entry, kNoObject));
+  std::string path;
+  auto dir = OpenDir(o.entry, &path);
+  if (!dir.ok()) return dir.status();
+  if (*dir) {
+    const int fd = dir->get();
+    const char* name = o.entry.name.c_str();
+    const mode_t perms = op.mode & 07777;
+    int rc = 0;
+    switch (op.kind) {
+      case OpKind::kCreate: {
+        UniqueFd file(openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perms));
+        rc = file ? fchmod(file.get(), perms) : -1;
+        break;
+      }
+      case OpKind::kMknod:
+        rc = mknodat(fd, name, op.mode, static_cast<dev_t>(op.offset));
+        break;
+      case OpKind::kMkdir:
+        rc = mkdirat(fd, name, perms);
+        if (rc == 0) rc = fchmodat(fd, name, perms, AT_SYMLINK_NOFOLLOW);
+        break;
+      default:
+        rc = symlinkat(op.data.c_str(), fd, name);
+        break;
+    }
+    if (rc != 0) return Failed(errno, i, "creating '" + path + "'");
+  }
+  Name(o.obj, o.entry);
+  return Status::Ok();
+}
+
+Status Applier::Link(uint32_t i) {
+  const OpObjects& o = history_->at(i);
+  FAULTFS_RETURN_IF_ERROR(CheckEntry(i, o.entry2, kNoObject));
+  const auto from = PathOfObject(o.obj);
+  if (!from) return Inconsistent(i, "links an object out of reach");
+  std::string path;
+  auto dir = OpenDir(o.entry2, &path);
+  if (!dir.ok()) return dir.status();
+  if (*dir) {
+    FAULTFS_RETURN_IF_ERROR(Changing(*from));
+    auto source = ReachableName(o.obj);
+    if (!source.ok()) return source.status();
+    if (linkat(source->first.get(), source->second.c_str(), dir->get(), o.entry2.name.c_str(),
+               0) != 0)
+      return Failed(errno, i, "linking '" + *from + "' to '" + path + "'");
+  }
+  Name(o.obj, o.entry2);
+  return Status::Ok();
+}
+
+Status Applier::Remove(uint32_t i) {
+  const Op& op = log_->ops[i];
+  const OpObjects& o = history_->at(i);
+  FAULTFS_RETURN_IF_ERROR(CheckEntry(i, o.entry, o.obj));
+  std::string path;
+  auto dir = OpenDir(o.entry, &path);
+  if (!dir.ok()) return dir.status();
+  if (*dir) {
+    FAULTFS_RETURN_IF_ERROR(Removing(path));
+    const int rc = unlinkat(dir->get(), o.entry.name.c_str(),
+                            op.kind == OpKind::kRmdir ? AT_REMOVEDIR : 0);
+    const int err = rc == 0 ? 0 : errno;
+    FAULTFS_RETURN_IF_ERROR(Removed());
+    if (rc != 0) return Failed(err, i, "removing '" + path + "'");
+  }
+  Unname(o.entry);
+  return Status::Ok();
+}
+
+Status Applier::Rename(uint32_t i) {
+  const Op& op = log_->ops[i];
+  const OpObjects& o = history_->at(i);
+  const bool exchange = (op.flags & kRenameExchange) != 0;
+  FAULTFS_RETURN_IF_ERROR(CheckEntry(i, o.entry, o.obj));
+  FAULTFS_RETURN_IF_ERROR(CheckEntry(i, o.entry2, o.replaced));
+  std::string from, to;
+  auto from_dir = OpenDir(o.entry, &from);
+  if (!from_dir.ok()) return from_dir.status();
+  auto to_dir = OpenDir(o.entry2, &to);
+  if (!to_dir.ok()) return to_dir.status();
+  if (!*from_dir || (exchange && !*to_dir)) return Inconsistent(i, "moves an object out of reach");
+  if (!*to_dir) {
+    FAULTFS_RETURN_IF_ERROR(MoveOutOfReach(i, from_dir->get(), from));
+  } else if (o.replaced != o.obj) {
+    if (!exchange) FAULTFS_RETURN_IF_ERROR(Removing(to));
+    const char* name = o.entry.name.c_str();
+    const char* name2 = o.entry2.name.c_str();
+    struct stat src {}, dst{};
+    // In a crash state only the outcome matters: a file the rename replaces is unlinked first,
+    // because ext4 writes back the source's data when a rename replaces a file (auto_da_alloc),
+    // which costs more than building the rest of the state.
+    if (!replay_ && op.flags == 0 && fstatat(from_dir->get(), name, &src, AT_SYMLINK_NOFOLLOW) == 0 &&
+        fstatat(to_dir->get(), name2, &dst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(src.st_mode) &&
+        S_ISREG(dst.st_mode)) {
+      (void)unlinkat(to_dir->get(), name2, 0);
+    }
+    const int rc = renameat2(from_dir->get(), name, to_dir->get(), name2, op.flags);
+    const int err = rc == 0 ? 0 : errno;
+    if (!exchange) FAULTFS_RETURN_IF_ERROR(Removed());
+    if (rc != 0) return Failed(err, i, "renaming '" + from + "' to '" + to + "'");
+  }
   if (exchange) {
-    const std::string parked = "\x01exchange";  // a name no path can have
-    Moved(op.path, parked);
-    Moved(op.path2, op.path);
-    Moved(parked, op.path2);
-    return Status::Ok();
+    Unname(o.entry);
+    Unname(o.entry2);
+    Name(o.obj, o.entry2);
+    Name(o.replaced, o.entry);
+  } else if (o.replaced != o.obj) {
+    Unname(o.entry2);
+    Unname(o.entry);
+    Name(o.obj, o.entry2);
   }
-  // The replaced object, and what was under it, lose their names.
-  std::vector<std::string> replaced;
-  for (const auto& [name, ino] : ino_of_) {
-    if (name == op.path2 || IsPrefix(op.path2, name)) replaced.push_back(name);
-  }
-  for (const auto& name : replaced) Unnamed(name);
-  Moved(op.path, op.path2);
   return Status::Ok();
 }
 
-// In a crash state only a rename's outcome matters, not its atomicity: a file it would replace
-// is unlinked first, because ext4 writes back the source's data when a rename replaces a file
-// (auto_da_alloc), which costs more than the rest of building a state.
-void Applier::ClearRenameTarget(const Op& op) {
-  struct stat from {
-  }, to{};
-  if (fstatat(root_.get(), op.path.c_str(), &from, AT_SYMLINK_NOFOLLOW) != 0 ||
-      fstatat(root_.get(), op.path2.c_str(), &to, AT_SYMLINK_NOFOLLOW) != 0) {
-    return;
-  }
-  // Two names of one file: the rename changes nothing.
-  if (from.st_ino == to.st_ino && from.st_dev == to.st_dev) return;
-  if (S_ISREG(from.st_mode) && S_ISREG(to.st_mode))
-    (void)unlinkat(root_.get(), op.path2.c_str(), 0);
-}
-
-Status Applier::UnlinkTarget(const Op& op) {
+// A rename into a directory that is out of reach: the object leaves the state's tree.
+Status Applier::MoveOutOfReach(uint32_t i, int from_dir, const std::string& from) {
+  const OpObjects& o = history_->at(i);
   struct stat st {};
-  if (fstatat(root_.get(), op.path2.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return Failed(errno, op, "half rename");
-  FAULTFS_RETURN_IF_ERROR(Removing(op.path2));
-  const int rc = unlinkat(root_.get(), op.path2.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
-  const int err = rc == 0 ? 0 : errno;
+  if (fstatat(from_dir, o.entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return Failed(errno, i, "finding '" + from + "'");
+  FAULTFS_RETURN_IF_ERROR(Removing(from));
+  Status s;
+  if (S_ISDIR(st.st_mode)) {
+    s = RemoveTree("/proc/self/fd/" + std::to_string(from_dir) + "/" + o.entry.name);
+  } else if (unlinkat(from_dir, o.entry.name.c_str(), 0) != 0) {
+    s = Failed(errno, i, "removing '" + from + "'");
+  }
   FAULTFS_RETURN_IF_ERROR(Removed());
-  if (rc != 0) return Failed(err, op, "half rename");
-  Unnamed(op.path2);
+  return s;
+}
+
+// Half of a rename that was not atomic: the destination's old object is gone, the source has not
+// moved yet.
+Status Applier::UnlinkTarget(uint32_t i) {
+  FAULTFS_RETURN_IF_ERROR(CheckNeeds(i));
+  const OpObjects& o = history_->at(i);
+  FAULTFS_RETURN_IF_ERROR(CheckEntry(i, o.entry2, o.replaced));
+  if (o.replaced == kNoObject || o.replaced == o.obj) return Status::Ok();  // nothing to remove
+  std::string path;
+  auto dir = OpenDir(o.entry2, &path);
+  if (!dir.ok()) return dir.status();
+  if (*dir) {
+    struct stat st {};
+    if (fstatat(dir->get(), o.entry2.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return Failed(errno, i, "finding '" + path + "'");
+    FAULTFS_RETURN_IF_ERROR(Removing(path));
+    const int rc =
+        unlinkat(dir->get(), o.entry2.name.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+    const int err = rc == 0 ? 0 : errno;
+    FAULTFS_RETURN_IF_ERROR(Removed());
+    if (rc != 0) return Failed(err, i, "removing '" + path + "'");
+  }
+  Unname(o.entry2);
   return Status::Ok();
 }
 
-Status Applier::ApplyData(const Op& op, const Applied& how, uint64_t seed) {
-  const auto path = PathOf(op);
-  if (!path) return strict_ ? Failed(ENOENT, op, "opening") : Status::Ok();  // no name left
-  FAULTFS_RETURN_IF_ERROR(Changing(*path, false));
-  UniqueFd fd(openat(root_.get(), path->c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return Failed(errno, op, "opening");
+Status Applier::ApplyData(uint32_t i, const Applied& how, uint64_t seed) {
+  const Op& op = log_->ops[i];
+  const auto path = PathOfObject(history_->at(i).obj);
+  if (!path) return Status::Ok();  // out of reach: the data is lost with the object
+  FAULTFS_RETURN_IF_ERROR(Changing(*path));
+  UniqueFd fd(OpenBeneath(root_.get(), *path, O_WRONLY | O_NOFOLLOW));
+  if (!fd) return Failed(errno, i, "opening '" + *path + "'");
   int rc = 0;
   if (op.kind == OpKind::kWrite) {
     const std::string piece = PieceOf(op, how, seed);
     const uint64_t at = op.offset + std::min<uint64_t>(how.begin, op.data.size());
     const ssize_t n = pwrite(fd.get(), piece.data(), piece.size(), static_cast<off_t>(at));
-    if (n != static_cast<ssize_t>(piece.size())) return Failed(n < 0 ? errno : EIO, op, "writing");
+    if (n != static_cast<ssize_t>(piece.size()))
+      return Failed(n < 0 ? errno : EIO, i, "writing '" + *path + "'");
   } else if (op.kind == OpKind::kTruncate) {
     rc = ftruncate(fd.get(), static_cast<off_t>(op.offset));
   } else {
     rc = fallocate(fd.get(), static_cast<int>(op.flags), static_cast<off_t>(op.offset),
                    static_cast<off_t>(op.length));
   }
-  return rc == 0 ? Status::Ok() : Failed(errno, op, "applying");
+  return rc == 0 ? Status::Ok() : Failed(errno, i, "changing '" + *path + "'");
 }
 
-Status Applier::ApplyMeta(const Op& op) {
-  const auto found = PathOf(op);
-  if (!found) return strict_ ? Failed(ENOENT, op, "finding") : Status::Ok();
-  const std::string& path = *found;
-  const std::string abs = AbsPath(path);
-  FAULTFS_RETURN_IF_ERROR(Changing(path, op.kind == OpKind::kChmod));  // only chmod follows
+// Metadata ops apply their outcome: an extended attribute is set to the recorded value or
+// removed, whatever XATTR_CREATE or XATTR_REPLACE said (a state may lack an earlier change that
+// made the recorded call succeed).
+Status Applier::ApplyMeta(uint32_t i) {
+  const Op& op = log_->ops[i];
+  const ObjectId obj = history_->at(i).obj;
+  const auto path = PathOfObject(obj);
+  if (!path) return Status::Ok();  // out of reach
+  FAULTFS_RETURN_IF_ERROR(Changing(*path));
+  if (obj == kRootObject) return RootMeta(i);
+  auto named = ReachableName(obj);
+  if (!named.ok()) return named.status();
+  const int fd = named->first.get();
+  const std::string& name = named->second;
   int rc = 0;
   switch (op.kind) {
     case OpKind::kChmod:
-      rc = fchmodat(root_.get(), path.c_str(), op.mode & 07777, 0);
+      rc = fchmodat(fd, name.c_str(), op.mode & 07777, AT_SYMLINK_NOFOLLOW);
       break;
     case OpKind::kChown:
-      rc = fchownat(root_.get(), path.c_str(), op.uid, op.gid, AT_SYMLINK_NOFOLLOW);
+      rc = fchownat(fd, name.c_str(), op.uid, op.gid, AT_SYMLINK_NOFOLLOW);
       break;
     case OpKind::kSetxattr:
-      rc = lsetxattr(abs.c_str(), op.path2.c_str(), op.data.data(), op.data.size(),
-                     static_cast<int>(op.flags));
+      rc = lsetxattr(ProcPath(fd, name).c_str(), op.path2.c_str(), op.data.data(), op.data.size(),
+                     0);
       break;
     default:
-      rc = lremovexattr(abs.c_str(), op.path2.c_str());
+      rc = lremovexattr(ProcPath(fd, name).c_str(), op.path2.c_str());
+      if (rc != 0 && errno == ENODATA) rc = 0;
       break;
   }
-  return rc == 0 ? Status::Ok() : Failed(errno, op, "applying");
+  return rc == 0 ? Status::Ok() : Failed(errno, i, "changing '" + *path + "'");
 }
 
-Status Applier::Persist(const Op& op) {
-  const auto path = PathOf(op);
-  if (!path) return Failed(ENOENT, op, "opening");
-  UniqueFd fd(openat(root_.get(), path->empty() ? "." : path->c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Failed(errno, op, "opening");
+// The root's own mode, owner and extended attributes, through its descriptor.
+Status Applier::RootMeta(uint32_t i) {
+  const Op& op = log_->ops[i];
+  const int fd = root_.get();
+  int rc = 0;
+  switch (op.kind) {
+    case OpKind::kChmod:
+      rc = fchmod(fd, op.mode & 07777);
+      break;
+    case OpKind::kChown:
+      rc = fchown(fd, op.uid, op.gid);
+      break;
+    case OpKind::kSetxattr:
+      rc = fsetxattr(fd, op.path2.c_str(), op.data.data(), op.data.size(), 0);
+      break;
+    default:
+      rc = fremovexattr(fd, op.path2.c_str());
+      if (rc != 0 && errno == ENODATA) rc = 0;
+      break;
+  }
+  return rc == 0 ? Status::Ok() : Failed(errno, i, "changing the root directory");
+}
+
+Result<std::pair<UniqueFd, std::string>> Applier::ReachableName(ObjectId obj) const {
+  const auto it = names_.find(obj);
+  if (it != names_.end()) {
+    for (const EntryKey& e : it->second) {
+      auto dir = OpenDir(e, nullptr);
+      if (!dir.ok()) return dir.status();
+      if (*dir) return std::make_pair(std::move(*dir), e.name);
+    }
+  }
+  return Status::Invalid("an object out of reach has no name to use");
+}
+
+Status Applier::Persist(uint32_t i) {
+  const Op& op = log_->ops[i];
+  const auto path = PathOf(i);
+  if (!path) return Status::Ok();  // out of reach (or synced after its last name went)
+  UniqueFd fd(OpenBeneath(root_.get(), *path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd) return Failed(errno, i, "opening '" + *path + "'");
   const int rc = op.kind == OpKind::kFdatasync ? fdatasync(fd.get()) : fsync(fd.get());
-  return rc == 0 ? Status::Ok() : Failed(errno, op, "syncing");
+  return rc == 0 ? Status::Ok() : Failed(errno, i, "syncing '" + *path + "'");
+}
+
+Status ApplyState(Applier& applier, const CrashState& state, uint64_t seed, size_t from) {
+  for (size_t i = from; i < state.applied.size(); ++i) {
+    const Applied& how = state.applied[i];
+    FAULTFS_RETURN_IF_ERROR(applier.Apply(how.op, how, seed));
+  }
+  return Status::Ok();
 }
 
 }  // namespace faultfs::crash

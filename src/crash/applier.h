@@ -1,18 +1,24 @@
-// Re-applying recorded ops to a directory. Ops name their object by its inode in the recorded
-// directory; the applier keeps the current names of those inodes in the target directory (starting
-// from the log header's inode list), so a write finds its file even after renames, and a write to
-// a file whose name did not survive goes nowhere.
+// Re-applying recorded ops to a directory. The applier keeps the directory's namespace in terms of
+// the log's objects and entries (history.h): each op goes where its objects are in this
+// directory, whatever names the recording used, and an object that nothing reachable names (its
+// entry, or a directory above it, did not reach the disk) is out of reach: ops on it have no
+// visible effect. Every entry op must meet the entries as they were when it was recorded, with
+// every op it needs applied before it; an op that does not is an error, never skipped. Every
+// system call stays below the directory: paths are resolved with openat2(RESOLVE_BENEATH), never
+// through a symlink, and names are checked (a record log may come from anyone).
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <memory>
 #include <optional>
-#include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
+#include "faultfs/crash/history.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/log.h"
 
@@ -33,55 +39,73 @@ class ApplyHooks {
 
 class Applier {
  public:
-  // `strict`: every op must succeed (replay). Otherwise ops whose target is missing in this
-  // state (ENOENT, ENOTDIR, EEXIST, ENOTEMPTY) are skipped (crash states).
-  static Result<Applier> Open(const std::string& dir, const record::ReadLog& log, bool strict);
+  // An applier for `dir`, which holds the log's starting snapshot. `replay`: renames stay atomic
+  // (a crash state only needs their outcome, and may replace a file by unlinking it first).
+  static Result<Applier> Open(const std::string& dir, const record::ReadLog& log,
+                              std::shared_ptr<const History> history, bool replay);
+  // The same, resolving the log itself.
+  static Result<Applier> Open(const std::string& dir, const record::ReadLog& log, bool replay);
   // An applier for `dir`, which holds a copy of this one's directory: it knows the same names.
   // (No hooks.)
   Result<Applier> Fork(const std::string& dir) const;
 
-  // Applies `op`, or the piece of it that `how` describes; `seed` fills garbage.
-  Status Apply(const record::Op& op, const Applied& how, uint64_t seed);
-  // Makes `op` (a persistence point) happen: fsync/fdatasync of the object.
-  Status Persist(const record::Op& op);
-  // The op's object's current name here: a name of its inode if known, else the recorded path.
-  // None when the inode is known but has no name left.
-  std::optional<std::string> PathOf(const record::Op& op) const;
+  // Applies op `i` of the log, or the piece of it that `how` describes (how.op is ignored);
+  // `seed` fills garbage.
+  Status Apply(uint32_t i, const Applied& how, uint64_t seed);
+  // Makes op `i` (a persistence point) happen: fsync/fdatasync of its object, if in reach.
+  Status Persist(uint32_t i);
+  // Op i's object's name here; none when it is out of reach.
+  std::optional<std::string> PathOf(uint32_t i) const;
   // Hooks to call from now on (not owned; null: none).
   void SetHooks(ApplyHooks* hooks) { hooks_ = hooks; }
 
  private:
-  Applier(UniqueFd root, bool strict) : root_(std::move(root)), strict_(strict) {}
-  static Result<Applier> OpenRoot(const std::string& dir, bool strict);
-  Status ApplyEntry(const record::Op& op);
-  Status ApplyData(const record::Op& op, const Applied& how, uint64_t seed);
-  Status ApplyMeta(const record::Op& op);
-  Status Rename(const record::Op& op);
-  void ClearRenameTarget(const record::Op& op);
-  // Half of a rename that was not atomic: the destination's old object is gone, the source has
-  // not moved yet.
-  Status UnlinkTarget(const record::Op& op);
-  std::string AbsPath(const std::string& rel) const;
-  void Named(uint64_t ino, const std::string& path);
-  void Unnamed(const std::string& path);
-  void Moved(const std::string& from, const std::string& to);
+  Applier(UniqueFd root, const record::ReadLog& log, std::shared_ptr<const History> history,
+          bool replay);
+  // The object's path here ("" the root); none when out of reach.
+  std::optional<std::string> PathOfObject(ObjectId obj, size_t depth = 0) const;
+  // The directory of entry `e`, opened beneath the root; an empty fd when it is out of reach.
+  Result<UniqueFd> OpenDir(const EntryKey& e, std::string* path) const;
+  Status CheckNeeds(uint32_t i) const;
+  Status CheckEntry(uint32_t i, const EntryKey& e, ObjectId want) const;
+  Status Create(uint32_t i);
+  Status Link(uint32_t i);
+  Status Remove(uint32_t i);
+  Status Rename(uint32_t i);
+  Status MoveOutOfReach(uint32_t i, int from_dir, const std::string& from);
+  Status UnlinkTarget(uint32_t i);
+  Status ApplyData(uint32_t i, const Applied& how, uint64_t seed);
+  Status ApplyMeta(uint32_t i);
+  Status RootMeta(uint32_t i);
+  // A directory (opened beneath the root) and name of `obj` that are in reach.
+  Result<std::pair<UniqueFd, std::string>> ReachableName(ObjectId obj) const;
+  void Name(ObjectId obj, const EntryKey& e);
+  void Unname(const EntryKey& e);
+  ObjectId At(const EntryKey& e) const;
   // The hooks, if any.
-  Status Changing(const std::string& path, bool follow);
+  Status Changing(const std::string& path);
   Status Removing(const std::string& path);
   Status Removed();
-  // The result of a system call that failed with `err` while applying `op`.
-  Status Failed(int err, const record::Op& op, const char* what) const;
+  Status Failed(int err, uint32_t i, const std::string& what) const;
+  Status Inconsistent(uint32_t i, const std::string& why) const;
+
+  struct EntryHash {
+    size_t operator()(const EntryKey& e) const {
+      return std::hash<std::string>()(e.name) * 31 + e.dir;
+    }
+  };
 
   UniqueFd root_;
-  std::string root_path_;
-  bool strict_;
-  std::map<std::string, uint64_t> ino_of_;           // name -> inode (recorded-inode numbers)
-  std::map<uint64_t, std::set<std::string>> names_;  // inode -> its names here
+  const record::ReadLog* log_;
+  std::shared_ptr<const History> history_;
+  bool replay_;
+  std::unordered_map<EntryKey, ObjectId, EntryHash> entries_;  // this directory's namespace
+  std::unordered_map<ObjectId, std::vector<EntryKey>> names_;
+  std::vector<bool> applied_;  // by op index
   ApplyHooks* hooks_ = nullptr;
 };
 
 // Applies the ops `state` lists, in order, from its `from`th on (Materialize without the copy).
-Status ApplyState(Applier& applier, const record::ReadLog& log, const CrashState& state,
-                  uint64_t seed, size_t from = 0);
+Status ApplyState(Applier& applier, const CrashState& state, uint64_t seed, size_t from = 0);
 
 }  // namespace faultfs::crash

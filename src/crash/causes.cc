@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace faultfs::crash {
 
@@ -21,7 +22,9 @@ std::string FileText(const std::vector<record::Op>& ops, const std::vector<Devia
 std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const CrashState& state) {
   std::vector<Cause> causes;
   std::map<uint64_t, size_t> file_cause;  // inode -> its cause of lost unsynced changes
+  std::map<uint32_t, size_t> op_cause;    // op -> the cause it is (ops lost with it join it)
   for (const Deviation& d : state.deviations) {
+    if (d.kind == Deviation::Kind::kLostWith) continue;
     if (d.kind == Deviation::Kind::kDataNotDurable && d.op < ops.size()) {
       const uint64_t key = ops[d.op].ino != 0 ? ops[d.op].ino : UINT64_MAX - d.op;
       auto [it, fresh] = file_cause.try_emplace(key, causes.size());
@@ -29,7 +32,13 @@ std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const CrashState
       causes[it->second].deviations.push_back(d);
       continue;
     }
+    op_cause[d.op] = causes.size();
     causes.push_back({{d}, FindingText(ops, d)});
+  }
+  for (const Deviation& d : state.deviations) {
+    const auto it = op_cause.find(d.later);
+    if (d.kind == Deviation::Kind::kLostWith && it != op_cause.end())
+      causes[it->second].deviations.push_back(d);
   }
   for (auto& c : causes) {
     if (c.text.empty()) c.text = FileText(ops, c.deviations);
@@ -37,18 +46,33 @@ std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const CrashState
   return causes;
 }
 
-CrashState Undo(const CrashState& state, const Cause& cause, size_t cause_index) {
+CrashState Undo(const History& history, const CrashState& state, const Cause& cause,
+                size_t cause_index) {
   CrashState out = state;
   out.id = state.id + "-without-" + std::to_string(cause_index + 1);
-  for (const Deviation& d : cause.deviations) {
-    auto it = std::find_if(out.applied.begin(), out.applied.end(),
-                           [&](const Applied& a) { return a.op >= d.op; });
-    if (it != out.applied.end() && it->op == d.op) {
-      *it = Applied{.op = d.op};  // torn or half done: now whole
-    } else {
-      out.applied.insert(it, Applied{.op = d.op});
+  std::set<uint32_t> applied;
+  for (const Applied& a : state.applied) applied.insert(a.op);
+  // The cause's ops, and every missing op they need: a state never holds an op without them.
+  std::set<uint32_t> back;
+  std::vector<uint32_t> todo;
+  for (const Deviation& d : cause.deviations) todo.push_back(d.op);
+  while (!todo.empty()) {
+    const uint32_t op = todo.back();
+    todo.pop_back();
+    if (!back.insert(op).second || op >= history.size()) continue;
+    for (uint32_t need : history.needs(op)) {
+      if (applied.count(need) == 0) todo.push_back(need);
     }
-    std::erase(out.deviations, d);
+  }
+  for (uint32_t op : back) {
+    auto it = std::find_if(out.applied.begin(), out.applied.end(),
+                           [&](const Applied& a) { return a.op >= op; });
+    if (it != out.applied.end() && it->op == op) {
+      *it = Applied{.op = op};  // torn or half done: now whole
+    } else {
+      out.applied.insert(it, Applied{.op = op});
+    }
+    std::erase_if(out.deviations, [&](const Deviation& d) { return d.op == op; });
   }
   out.summary = state.summary + " (without: " + cause.text + ")";
   return out;

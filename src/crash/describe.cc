@@ -14,6 +14,10 @@ constexpr size_t kMarkChars = 40;
 
 std::string Shown(const std::string& path) { return path.empty() ? "." : path; }
 
+uint64_t Seq(const std::vector<Op>& ops, uint32_t i) {
+  return i < ops.size() && ops[i].seq != 0 ? ops[i].seq : uint64_t{i} + 1;
+}
+
 std::string DirName(const std::string& dir) {
   return dir.empty() ? "the root directory" : "the directory " + dir;
 }
@@ -61,16 +65,25 @@ std::string DeviationWords(const std::vector<Op>& ops, const CrashState& state,
     case Deviation::Kind::kEntryNotDurable:
     case Deviation::Kind::kDataNotDurable:
       return "loses " + DescribeOp(ops, d.op);
+    case Deviation::Kind::kLostWith:
+      return "loses " + DescribeOp(ops, d.op) + " with op " + std::to_string(Seq(ops, d.later));
   }
   return "?";
+}
+
+// How much a deviation tells a reader, for the order of a summary: what went wrong first, then
+// lost data, then what was lost with it, then inode metadata (mode, owner, xattrs) last.
+int Weight(const std::vector<Op>& ops, const Deviation& d) {
+  if (d.kind == Deviation::Kind::kLostWith) return 2;
+  if (d.kind != Deviation::Kind::kDataNotDurable) return 0;
+  return d.op < ops.size() && record::IsMetaKind(ops[d.op].kind) ? 3 : 1;
 }
 
 }  // namespace
 
 std::string DescribeOp(const std::vector<Op>& ops, uint32_t i) {
   if (i >= ops.size()) return "op " + std::to_string(uint64_t{i} + 1) + " (not in the log)";
-  const uint64_t seq = ops[i].seq != 0 ? ops[i].seq : uint64_t{i} + 1;
-  return "op " + std::to_string(seq) + " (" + OpWords(ops[i]) + ")";
+  return "op " + std::to_string(Seq(ops, i)) + " (" + OpWords(ops[i]) + ")";
 }
 
 std::string FindingText(const std::vector<Op>& ops, const Deviation& d) {
@@ -87,6 +100,8 @@ std::string FindingText(const std::vector<Op>& ops, const Deviation& d) {
       const std::string path = d.op < ops.size() ? Shown(ops[d.op].path) : "?";
       return "durability of " + op + " needs an fsync of " + path;
     }
+    case Deviation::Kind::kLostWith:
+      return op + " cannot persist without " + DescribeOp(ops, d.later);
   }
   return op;
 }
@@ -97,9 +112,13 @@ std::string Summary(const std::vector<Op>& ops, const CrashState& state) {
   std::string text = state.crash_point == 0
                          ? "crash before any op"
                          : "crash after " + DescribeOp(ops, state.crash_point - 1);
-  const size_t shown = std::min(state.deviations.size(), kSummaryDeviations);
+  std::vector<Deviation> ordered = state.deviations;
+  std::stable_sort(ordered.begin(), ordered.end(), [&](const Deviation& a, const Deviation& b) {
+    return Weight(ops, a) < Weight(ops, b);
+  });
+  const size_t shown = std::min(ordered.size(), kSummaryDeviations);
   for (size_t i = 0; i < shown; ++i) {
-    text += (i == 0 ? "; " : ", ") + DeviationWords(ops, state, state.deviations[i]);
+    text += (i == 0 ? "; " : ", ") + DeviationWords(ops, state, ordered[i]);
   }
   if (state.deviations.size() > shown) {
     text += " and " + std::to_string(state.deviations.size() - shown) + " more";

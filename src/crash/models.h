@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "faultfs/crash/history.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/op.h"
 
@@ -30,14 +31,19 @@ class ModelPlan {
   virtual CrashState Make(uint32_t c, uint64_t index) const = 0;
 };
 
-// `seed`: for the models that draw some of their states (reorder-K beyond K).
-std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Model& model,
-                                    uint64_t seed);
+// `history`: the ops resolved (it outlives the plan). `seed`: for the models that draw some of
+// their states (reorder-K beyond K).
+std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const History& history,
+                                    const Model& model, uint64_t seed);
 std::unique_ptr<ModelPlan> MakePrefixPlan(const std::vector<record::Op>& ops);
-std::unique_ptr<ModelPlan> MakePpPlan(const std::vector<record::Op>& ops, bool strict);
-std::unique_ptr<ModelPlan> MakeWeakPlan(const std::vector<record::Op>& ops, bool half_renames);
-std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<record::Op>& ops, uint32_t k,
-                                           uint64_t seed);
+std::unique_ptr<ModelPlan> MakeExt4Plan(const std::vector<record::Op>& ops,
+                                        const History& history);
+std::unique_ptr<ModelPlan> MakePpPlan(const std::vector<record::Op>& ops, const History& history,
+                                      bool strict);
+std::unique_ptr<ModelPlan> MakeWeakPlan(const std::vector<record::Op>& ops,
+                                        const History& history, bool half_renames);
+std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<record::Op>& ops,
+                                           const History& history, uint32_t k, uint64_t seed);
 std::unique_ptr<ModelPlan> MakeTornPlan(const std::vector<record::Op>& ops, uint32_t sector);
 
 // --- Op classes (the basic ones are the op vocabulary's: faultfs/record/op.h) ---
@@ -53,10 +59,23 @@ bool IsDiskOp(const record::Op& op);
 std::string ParentDir(std::string_view path);
 // A directory path as fsyncdir names it, normalized ("." and "/" are the root "").
 std::string NormalDir(std::string_view path);
-// The directory whose entry an entry op creates (link, rename: the new name's directory).
+// The directory whose entry an entry op creates (link, rename: the new name's directory), as the
+// recording named it (for findings).
 std::string EntryDir(const record::Op& op);
-// What identifies the op's object across ops: its inode, or its path when the inode is unknown.
-std::string ObjectKey(const record::Op& op);
+
+// --- What ops need (history.h) ---
+// The ops in [begin, end) that need an op of `missing` (sorted), transitively, each with the
+// missing op it needs: they cannot have persisted without it.
+std::vector<std::pair<uint32_t, uint32_t>> LostWith(const History& history,
+                                                    const std::vector<uint32_t>& missing,
+                                                    uint32_t end);
+// The ops at or after `begin` that op `i` needs, transitively (sorted).
+std::vector<uint32_t> NeededFrom(const History& history, uint32_t i, uint32_t begin);
+
+// File sizes as the log makes them known, per op: the size of its object before it, or
+// kUnknownSize (it existed before recording and was not truncated).
+inline constexpr uint64_t kUnknownSize = UINT64_MAX;
+std::vector<uint64_t> SizesBefore(const std::vector<record::Op>& ops, const History& history);
 
 // Every disk op in [begin, end), in order, whole.
 void AppendWhole(const std::vector<record::Op>& ops, uint32_t begin, uint32_t end,

@@ -1,5 +1,8 @@
 // What the models share: op classes, epochs, write pieces, saturating counts.
 #include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
 
 #include "models.h"
 
@@ -33,11 +36,59 @@ std::string EntryDir(const Op& op) {
   return ParentDir(new_name ? op.path2 : op.path);
 }
 
-std::string ObjectKey(const Op& op) {
-  // Appended rather than `"i" + ...`, which trips GCC 12's -Wrestrict false positive.
-  std::string key(1, op.ino != 0 ? 'i' : 'p');
-  key += op.ino != 0 ? std::to_string(op.ino) : NormalDir(op.path);
-  return key;
+std::vector<std::pair<uint32_t, uint32_t>> LostWith(const History& history,
+                                                    const std::vector<uint32_t>& missing,
+                                                    uint32_t end) {
+  // Ops only need earlier ops, so one pass in log order finds the whole closure.
+  std::map<uint32_t, uint32_t> lost;  // op -> the missing op it needs
+  std::set<uint32_t> frontier(missing.begin(), missing.end());
+  std::map<uint32_t, uint32_t> cause;
+  for (uint32_t m : missing) cause[m] = m;
+  while (!frontier.empty()) {
+    const uint32_t i = *frontier.begin();
+    frontier.erase(frontier.begin());
+    for (uint32_t j : history.needed_by(i)) {
+      if (j >= end || cause.count(j) != 0) continue;
+      cause[j] = cause[i];
+      lost[j] = cause[i];
+      frontier.insert(j);
+    }
+  }
+  return {lost.begin(), lost.end()};
+}
+
+std::vector<uint32_t> NeededFrom(const History& history, uint32_t i, uint32_t begin) {
+  std::set<uint32_t> seen;
+  std::vector<uint32_t> stack{i};
+  while (!stack.empty()) {
+    const uint32_t at = stack.back();
+    stack.pop_back();
+    for (uint32_t need : history.needs(at)) {
+      if (need >= begin && seen.insert(need).second) stack.push_back(need);
+    }
+  }
+  return {seen.begin(), seen.end()};
+}
+
+std::vector<uint64_t> SizesBefore(const std::vector<Op>& ops, const History& history) {
+  constexpr uint32_t kFallocKeepSize = 1;
+  std::vector<uint64_t> before(ops.size(), kUnknownSize);
+  std::unordered_map<ObjectId, uint64_t> size;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const Op& op = ops[i];
+    const ObjectId obj = history.at(i).obj;
+    const auto it = size.find(obj);
+    const uint64_t known = it == size.end() ? kUnknownSize : it->second;
+    before[i] = known;
+    if (op.kind == OpKind::kCreate || op.kind == OpKind::kMknod) size[obj] = 0;
+    if (op.kind == OpKind::kTruncate) size[obj] = op.offset;
+    if (known == kUnknownSize) continue;
+    if (op.kind == OpKind::kWrite) size[obj] = std::max(known, op.offset + op.data.size());
+    if (op.kind == OpKind::kFallocate && (op.flags & kFallocKeepSize) == 0) {
+      size[obj] = std::max(known, op.offset + op.length);
+    }
+  }
+  return before;
 }
 
 void AppendWhole(const std::vector<Op>& ops, uint32_t begin, uint32_t end,

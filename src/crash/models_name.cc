@@ -30,6 +30,8 @@ std::string Model::Name() const {
   switch (kind) {
     case ModelKind::kPrefix:
       return "prefix";
+    case ModelKind::kExt4:
+      return "ext4";
     case ModelKind::kPp:
       return "pp";
     case ModelKind::kPpStrict:
@@ -46,6 +48,7 @@ std::string Model::Name() const {
 
 Result<Model> ParseModel(std::string_view name) {
   if (name == "prefix") return Model{.kind = ModelKind::kPrefix};
+  if (name == "ext4") return Model{.kind = ModelKind::kExt4};
   if (name == "pp") return Model{.kind = ModelKind::kPp};
   if (name == "pp-strict") return Model{.kind = ModelKind::kPpStrict};
   if (name == "weak") return Model{.kind = ModelKind::kWeak};
@@ -65,6 +68,9 @@ Result<Model> ParseModel(std::string_view name) {
 
 std::string ModelHelp() {
   return "  prefix      every op before the crash point persisted, in order\n"
+         "  ext4        ext4 (data=ordered): the metadata ops since the last journal commit may\n"
+         "              be lost, latest first; unsynced data is lost unless a rename that\n"
+         "              replaced a file committed it\n"
          "  pp          only persistence points are certain: unsynced data is lost, each unsynced\n"
          "              directory entry may be lost; a file's fsync also keeps its entry (ext4, "
          "xfs)\n"

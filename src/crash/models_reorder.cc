@@ -1,7 +1,7 @@
 // `reorder-k`: within the epoch that ends at the crash point, any set of at most k ops is missing
-// while every other op persisted; and a few larger sets, drawn with the seed. Sets that are a
-// suffix of the epoch are left out: they are the plain state of an earlier crash point, not a
-// reordering.
+// while every other op persisted (but the ops that need a missing one); and a few larger sets,
+// drawn with the seed. Sets that are a suffix of the epoch are left out: they are the plain state
+// of an earlier crash point, not a reordering.
 #include <algorithm>
 #include <string>
 
@@ -51,8 +51,8 @@ uint64_t SetsOfSizes(uint64_t n, uint64_t from, uint64_t to, uint64_t cap = UINT
 
 class ReorderPlan : public ModelPlan {
  public:
-  ReorderPlan(const std::vector<Op>& ops, uint32_t k, uint64_t seed)
-      : ops_(ops), k_(k), seed_(DeriveSeed(seed, "reorder")), epochs_(ops) {}
+  ReorderPlan(const std::vector<Op>& ops, const History& history, uint32_t k, uint64_t seed)
+      : ops_(ops), history_(history), k_(k), seed_(DeriveSeed(seed, "reorder")), epochs_(ops) {}
 
   bool KeepsPoint(uint32_t c) const override {
     return !record::IsPersistencePoint(ops_[c - 1].kind);
@@ -75,6 +75,7 @@ class ReorderPlan : public ModelPlan {
   std::vector<uint64_t> Draw(uint64_t n, uint32_t c, uint64_t draw) const;
 
   const std::vector<Op>& ops_;
+  const History& history_;
   uint32_t k_;
   uint64_t seed_;
   EpochIndex epochs_;
@@ -122,8 +123,14 @@ CrashState ReorderPlan::Make(uint32_t c, uint64_t index) const {
     AppendWhole(ops_, 0, c, &state.applied);
     return state;
   }
-  const std::vector<uint32_t> epoch = DiskOps(ops_, epochs_.Start(c), c);
-  const std::vector<uint32_t> missing = Missing(epoch, c, index);
+  const uint32_t start = epochs_.Start(c);
+  const std::vector<uint32_t> epoch = DiskOps(ops_, start, c);
+  const std::vector<uint32_t> chosen = Missing(epoch, c, index);
+  // The ops that need a missing op cannot have persisted either.
+  const auto lost = LostWith(history_, chosen, c);
+  std::vector<uint32_t> missing = chosen;
+  for (const auto& [op, need] : lost) missing.push_back(op);
+  std::sort(missing.begin(), missing.end());
   auto is_missing = [&](uint32_t i) {
     return std::binary_search(missing.begin(), missing.end(), i);
   };
@@ -134,18 +141,23 @@ CrashState ReorderPlan::Make(uint32_t c, uint64_t index) const {
   for (uint32_t i : DiskOps(ops_, 0, c)) {
     if (!is_missing(i)) {
       state.applied.push_back(Applied{.op = i});
-    } else if (i < last_persisted) {
+    } else if (i < last_persisted && std::binary_search(chosen.begin(), chosen.end(), i)) {
       state.deviations.push_back(
           Deviation{.kind = Deviation::Kind::kReordered, .op = i, .later = last_persisted});
     }
+  }
+  for (const auto& [op, need] : lost) {
+    state.deviations.push_back(
+        Deviation{.kind = Deviation::Kind::kLostWith, .op = op, .later = need});
   }
   return state;
 }
 
 }  // namespace
 
-std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<Op>& ops, uint32_t k, uint64_t seed) {
-  return std::make_unique<ReorderPlan>(ops, k, seed);
+std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<Op>& ops, const History& history,
+                                           uint32_t k, uint64_t seed) {
+  return std::make_unique<ReorderPlan>(ops, history, k, seed);
 }
 
 }  // namespace faultfs::crash::models

@@ -3,7 +3,6 @@
 // last op persisted, one write persisted only in part, one append exposed zeros or garbage, or
 // (weak-rename only) one rename removed its destination without moving its source.
 #include <algorithm>
-#include <unordered_map>
 
 #include "models.h"
 
@@ -13,11 +12,9 @@ namespace {
 using record::Op;
 using record::OpKind;
 
-constexpr uint64_t kUnknownSize = UINT64_MAX;
 constexpr uint64_t kBlock = 4096;
 constexpr uint32_t kRenameNoreplace = 1;  // renameat2 flags: no destination could be replaced
 constexpr uint32_t kRenameExchange = 2;
-constexpr uint32_t kFallocKeepSize = 1;
 
 uint64_t AlignDown(uint64_t x) { return x / kBlock * kBlock; }
 
@@ -53,6 +50,11 @@ void AddPieces(const Op& op, std::vector<Applied>* out) {
   }
 }
 
+bool HalfRenamable(const Op& op, bool half_renames) {
+  return half_renames && op.kind == OpKind::kRename &&
+         (op.flags & (kRenameNoreplace | kRenameExchange)) == 0;
+}
+
 // The ways one op can reach the disk wrongly (besides not at all); `op` is left for the caller.
 std::vector<Applied> Relaxations(const Op& op, uint64_t size_before, bool half_renames) {
   std::vector<Applied> out;
@@ -63,41 +65,18 @@ std::vector<Applied> Relaxations(const Op& op, uint64_t size_before, bool half_r
       out.push_back(Applied{.fill = Applied::Fill::kGarbage});
     }
   }
-  if (half_renames && op.kind == OpKind::kRename &&
-      (op.flags & (kRenameNoreplace | kRenameExchange)) == 0) {
-    out.push_back(Applied{.part = Applied::Part::kUnlinkTarget});
-  }
+  if (HalfRenamable(op, half_renames)) out.push_back(Applied{.part = Applied::Part::kUnlinkTarget});
   return out;
-}
-
-// File sizes as the log makes them known: from a create or truncate on; unknown before.
-std::vector<uint64_t> SizesBefore(const std::vector<Op>& ops) {
-  std::vector<uint64_t> before(ops.size(), kUnknownSize);
-  std::unordered_map<std::string, uint64_t> size;
-  for (size_t i = 0; i < ops.size(); ++i) {
-    const Op& op = ops[i];
-    const std::string key = ObjectKey(op);
-    const auto it = size.find(key);
-    const uint64_t known = it == size.end() ? kUnknownSize : it->second;
-    before[i] = known;
-    if (op.kind == OpKind::kCreate || op.kind == OpKind::kMknod) size[key] = 0;
-    if (op.kind == OpKind::kTruncate) size[key] = op.offset;
-    if (known == kUnknownSize) continue;
-    if (op.kind == OpKind::kWrite) size[key] = std::max(known, op.offset + op.data.size());
-    if (op.kind == OpKind::kFallocate && (op.flags & kFallocKeepSize) == 0) {
-      size[key] = std::max(known, op.offset + op.length);
-    }
-  }
-  return before;
 }
 
 class WeakPlan : public ModelPlan {
  public:
-  WeakPlan(const std::vector<Op>& ops, bool half_renames)
+  WeakPlan(const std::vector<Op>& ops, const History& history, bool half_renames)
       : ops_(ops),
+        history_(history),
         half_renames_(half_renames),
         epochs_(ops),
-        size_before_(SizesBefore(ops)),
+        size_before_(SizesBefore(ops, history)),
         relaxed_before_(ops.size() + 1, 0) {
     for (size_t i = 0; i < ops.size(); ++i) {
       const uint64_t n =
@@ -113,25 +92,65 @@ class WeakPlan : public ModelPlan {
     const uint64_t in_epoch = epochs_.DiskOpsInEpoch(c);
     const uint64_t omits = in_epoch > 0 ? in_epoch - 1 : 0;
     const uint64_t relaxed = relaxed_before_[c] - relaxed_before_[epochs_.Start(c)];
-    return std::min(kMaxStatesPerPoint, 1 + omits + relaxed);
+    const std::vector<uint32_t> blocked = Blocked(c);
+    return std::min(kMaxStatesPerPoint, 1 + omits + relaxed - Removed(blocked, c));
   }
   CrashState Make(uint32_t c, uint64_t index) const override;
 
  private:
-  uint64_t Slots(uint32_t start, uint32_t i) const;
+  // The ops of the epoch that the last disk op before c needs: they cannot be missing while it
+  // persisted, so they have no "omitted" variant, nor a half-rename one.
+  std::vector<uint32_t> Blocked(uint32_t c) const;
+  // The variants the ops of `blocked` before op `before` lose.
+  uint64_t Removed(const std::vector<uint32_t>& blocked, uint32_t before) const;
+  uint64_t Slots(uint32_t start, uint32_t i, const std::vector<uint32_t>& blocked) const;
+  // Op i missing (or half done: `half`), with the later ops that need it.
+  void Drop(CrashState& state, uint32_t i, uint32_t c, bool half) const;
 
   const std::vector<Op>& ops_;
+  const History& history_;
   const bool half_renames_;
   EpochIndex epochs_;
   std::vector<uint64_t> size_before_;
   std::vector<uint64_t> relaxed_before_;  // per crash point: relaxations of the ops before it
 };
 
-// Variant order: for each disk op of the epoch, "omitted" (all but the last op), then its
-// relaxations in Relaxations() order. Slots(i) counts the variants of the epoch's ops before i.
-uint64_t WeakPlan::Slots(uint32_t start, uint32_t i) const {
+std::vector<uint32_t> WeakPlan::Blocked(uint32_t c) const {
+  const uint32_t start = epochs_.Start(c);
+  for (uint32_t i = c; i-- > start;) {
+    if (IsDiskOp(ops_[i])) return NeededFrom(history_, i, start);
+  }
+  return {};
+}
+
+uint64_t WeakPlan::Removed(const std::vector<uint32_t>& blocked, uint32_t before) const {
+  uint64_t removed = 0;
+  for (uint32_t b : blocked) {
+    if (b < before) removed += HalfRenamable(ops_[b], half_renames_) ? uint64_t{2} : uint64_t{1};
+  }
+  return removed;
+}
+
+// Variant order: for each disk op of the epoch, "omitted" (all but the last op, and not an op the
+// last one needs), then its relaxations in Relaxations() order (no half rename of an op the last
+// one needs). Slots(i) counts the variants of the epoch's ops before i.
+uint64_t WeakPlan::Slots(uint32_t start, uint32_t i, const std::vector<uint32_t>& blocked) const {
   return (epochs_.DiskOpsBefore(i) - epochs_.DiskOpsBefore(start)) +
-         (relaxed_before_[i] - relaxed_before_[start]);
+         (relaxed_before_[i] - relaxed_before_[start]) - Removed(blocked, i);
+}
+
+void WeakPlan::Drop(CrashState& state, uint32_t i, uint32_t c, bool half) const {
+  const auto lost = LostWith(history_, {i}, c);
+  std::vector<uint32_t> gone;
+  for (const auto& [op, need] : lost) gone.push_back(op);
+  if (!half) gone.insert(std::lower_bound(gone.begin(), gone.end(), i), i);
+  std::erase_if(state.applied, [&](const Applied& a) {
+    return std::binary_search(gone.begin(), gone.end(), a.op);
+  });
+  for (const auto& [op, need] : lost) {
+    state.deviations.push_back(
+        Deviation{.kind = Deviation::Kind::kLostWith, .op = op, .later = need});
+  }
 }
 
 CrashState WeakPlan::Make(uint32_t c, uint64_t index) const {
@@ -140,40 +159,51 @@ CrashState WeakPlan::Make(uint32_t c, uint64_t index) const {
   if (index == 0) return state;
   const uint32_t start = epochs_.Start(c);
   const uint32_t last = state.applied.back().op;
+  const std::vector<uint32_t> blocked = Blocked(c);
   // The op whose variants hold index - 1: the first whose next op starts beyond it.
   uint32_t lo = start;
   uint32_t hi = c - 1;
   while (lo < hi) {
     const uint32_t mid = lo + (hi - lo) / 2;
-    if (Slots(start, mid + 1) > index - 1) {
+    if (Slots(start, mid + 1, blocked) > index - 1) {
       hi = mid;
     } else {
       lo = mid + 1;
     }
   }
   const uint32_t i = lo;
-  uint64_t local = index - 1 - Slots(start, i);
-  auto slot = std::find_if(state.applied.begin(), state.applied.end(),
-                           [&](const Applied& a) { return a.op == i; });
-  if (i != last) {  // every op but the last has "omitted" as its first variant
+  uint64_t local = index - 1 - Slots(start, i, blocked);
+  const bool is_blocked = std::binary_search(blocked.begin(), blocked.end(), i);
+  if (i != last && !is_blocked) {  // "omitted" comes first
     if (local == 0) {
-      state.applied.erase(slot);
-      state.deviations.push_back(
-          Deviation{.kind = Deviation::Kind::kOmitted, .op = i, .later = last});
+      std::vector<Deviation> own{
+          Deviation{.kind = Deviation::Kind::kOmitted, .op = i, .later = last}};
+      Drop(state, i, c, /*half=*/false);
+      own.insert(own.end(), state.deviations.begin(), state.deviations.end());
+      state.deviations = std::move(own);
       return state;
     }
     --local;
   }
-  *slot = Relaxations(ops_[i], size_before_[i], half_renames_)[local];
-  slot->op = i;
+  std::vector<Applied> relaxations = Relaxations(ops_[i], size_before_[i], half_renames_);
+  if (is_blocked) std::erase_if(relaxations, [](const Applied& a) {
+    return a.part == Applied::Part::kUnlinkTarget;
+  });
+  Applied how = relaxations[local];
+  how.op = i;
   state.deviations.push_back(Deviation{.kind = Deviation::Kind::kTorn, .op = i});
+  if (how.part == Applied::Part::kUnlinkTarget) Drop(state, i, c, /*half=*/true);
+  for (Applied& a : state.applied) {
+    if (a.op == i) a = how;
+  }
   return state;
 }
 
 }  // namespace
 
-std::unique_ptr<ModelPlan> MakeWeakPlan(const std::vector<Op>& ops, bool half_renames) {
-  return std::make_unique<WeakPlan>(ops, half_renames);
+std::unique_ptr<ModelPlan> MakeWeakPlan(const std::vector<Op>& ops, const History& history,
+                                        bool half_renames) {
+  return std::make_unique<WeakPlan>(ops, history, half_renames);
 }
 
 }  // namespace faultfs::crash::models

@@ -80,15 +80,15 @@ Result<DurabilityOracle> DurabilityOracle::Build(const std::string& snapshot,
   if (mkdir(scratch.c_str(), 0755) != 0)
     return Status::FromErrno(errno, "creating '" + scratch + "'");
   FAULTFS_RETURN_IF_ERROR(CopyTree(snapshot, scratch));
-  auto applier = Applier::Open(scratch, log, /*strict=*/false);
+  auto applier = Applier::Open(scratch, log, /*replay=*/false);
   if (!applier.ok()) return applier.status();
   DurabilityOracle oracle;
   std::vector<uint64_t> inos;
   for (uint32_t i = 0; i < log.ops.size(); ++i) {
     const Op& op = log.ops[i];
-    FAULTFS_RETURN_IF_ERROR(applier->Apply(op, Applied{i}, 0));
+    FAULTFS_RETURN_IF_ERROR(applier->Apply(i, Applied{i}, 0));
     if (!record::IsPersistencePoint(op.kind) && !record::IsSyncWrite(op)) continue;
-    const auto name = applier->PathOf(op);
+    const auto name = applier->PathOf(i);
     if (!name) continue;  // synced through a descriptor after its last name was removed
     Fact fact;
     fact.at = i;

@@ -95,19 +95,21 @@ CrashState Build(const std::vector<record::Op>& ops, const ModelPlan& plan, uint
 
 namespace models {
 
-std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Model& model,
-                                    uint64_t seed) {
+std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const History& history,
+                                    const Model& model, uint64_t seed) {
   switch (model.kind) {
     case ModelKind::kPrefix:
       return MakePrefixPlan(ops);
+    case ModelKind::kExt4:
+      return MakeExt4Plan(ops, history);
     case ModelKind::kPp:
-      return MakePpPlan(ops, /*strict=*/false);
+      return MakePpPlan(ops, history, /*strict=*/false);
     case ModelKind::kPpStrict:
-      return MakePpPlan(ops, /*strict=*/true);
+      return MakePpPlan(ops, history, /*strict=*/true);
     case ModelKind::kWeak:
-      return MakeWeakPlan(ops, model.half_renames);
+      return MakeWeakPlan(ops, history, model.half_renames);
     case ModelKind::kReorder:
-      return MakeReorderPlan(ops, std::max<uint32_t>(model.k, 1), seed);
+      return MakeReorderPlan(ops, history, std::max<uint32_t>(model.k, 1), seed);
     case ModelKind::kTorn:
       return MakeTornPlan(ops, model.sector == 512 ? 512 : 4096);
   }
@@ -116,10 +118,13 @@ std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const Mo
 
 }  // namespace models
 
-Enumeration Enumerate(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
-                      uint64_t max_states) {
+namespace {
+
+Enumeration EnumerateResolved(const std::vector<record::Op>& ops, const InodeNames& start,
+                              const Model& model, uint64_t seed, uint64_t max_states) {
   FAULTFS_CHECK(ops.size() < UINT32_MAX) << "a log of " << ops.size() << " ops";
-  const auto plan = models::MakePlan(ops, model, seed);
+  const History history = History::Of(ops, start);
+  const auto plan = models::MakePlan(ops, history, model, seed);
   const std::vector<Point> points = ListPoints(*plan, static_cast<uint32_t>(ops.size()));
   Enumeration out;
   for (const Point& p : points) out.total = models::SaturatingAdd(out.total, p.count);
@@ -133,19 +138,45 @@ Enumeration Enumerate(const std::vector<record::Op>& ops, const Model& model, ui
   return out;
 }
 
-uint64_t CountStatesAt(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
-                       uint32_t crash_point) {
+CrashState StateAtResolved(const std::vector<record::Op>& ops, const InodeNames& start,
+                           const Model& model, uint64_t seed, uint32_t crash_point,
+                           uint64_t index) {
   FAULTFS_CHECK(crash_point <= ops.size()) << "crash point " << crash_point << " of " << ops.size();
-  return models::MakePlan(ops, model, seed)->Count(crash_point);
+  const History history = History::Of(ops, start);
+  const auto plan = models::MakePlan(ops, history, model, seed);
+  FAULTFS_CHECK(index < plan->Count(crash_point))
+      << "state " << index << " of crash point " << crash_point;
+  return Build(ops, *plan, crash_point, index);
+}
+
+}  // namespace
+
+Enumeration Enumerate(const record::ReadLog& log, const Model& model, uint64_t seed,
+                      uint64_t max_states) {
+  return EnumerateResolved(log.ops, log.header.inodes, model, seed, max_states);
+}
+
+Enumeration Enumerate(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
+                      uint64_t max_states) {
+  return EnumerateResolved(ops, {}, model, seed, max_states);
+}
+
+uint64_t CountStatesAt(const record::ReadLog& log, const Model& model, uint64_t seed,
+                       uint32_t crash_point) {
+  FAULTFS_CHECK(crash_point <= log.ops.size())
+      << "crash point " << crash_point << " of " << log.ops.size();
+  const History history = History::Of(log.ops, log.header.inodes);
+  return models::MakePlan(log.ops, history, model, seed)->Count(crash_point);
+}
+
+CrashState StateAt(const record::ReadLog& log, const Model& model, uint64_t seed,
+                   uint32_t crash_point, uint64_t index) {
+  return StateAtResolved(log.ops, log.header.inodes, model, seed, crash_point, index);
 }
 
 CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
                    uint32_t crash_point, uint64_t index) {
-  FAULTFS_CHECK(crash_point <= ops.size()) << "crash point " << crash_point << " of " << ops.size();
-  const auto plan = models::MakePlan(ops, model, seed);
-  FAULTFS_CHECK(index < plan->Count(crash_point))
-      << "state " << index << " of crash point " << crash_point;
-  return Build(ops, *plan, crash_point, index);
+  return StateAtResolved(ops, {}, model, seed, crash_point, index);
 }
 
 std::vector<size_t> SharedPrefixes(const std::vector<CrashState>& states) {

@@ -99,6 +99,7 @@ StateBuilder::StateBuilder(std::string snapshot, const record::ReadLog& log, uin
                            const std::string& slot, size_t checkpoint_every)
     : snapshot_path_(std::move(snapshot)),
       log_(log),
+      history_(std::make_shared<const History>(History::Of(log.ops, log.header.inodes))),
       seed_(seed),
       pristine_path_(slot + "/pristine"),
       previous_path_(slot + "/previous"),
@@ -381,7 +382,7 @@ Result<std::string> StateBuilder::Build(const CrashState& state, const std::stri
   FAULTFS_RETURN_IF_ERROR(Advance(state, shared));
   if (Continues(state, out)) {
     std::unique_ptr<Applier> applier = std::move(applier_);  // back only if all goes well
-    FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, log_, state, seed_, built_.size()));
+    FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, state, seed_, built_.size()));
     auto hash = Finish();
     if (!hash.ok()) return hash;
     ++stats_.extended;
@@ -420,11 +421,11 @@ Result<std::string> StateBuilder::Build(const CrashState& state, const std::stri
 // Applies the state's ops to the snapshot's copy in `out` (the current state).
 Result<std::string> StateBuilder::ApplyAndFinish(const CrashState& state, const std::string& out) {
   auto applier = master_applier_ != nullptr ? master_applier_->Fork(out)
-                                            : Applier::Open(out, log_, /*strict=*/false);
+                                            : Applier::Open(out, log_, history_, /*replay=*/false);
   if (!applier.ok()) return applier.status();
   if (hooks_ == nullptr) hooks_ = std::make_unique<Hooks>(*this);
   applier->SetHooks(hooks_.get());
-  FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, log_, state, seed_, base_applied_.size()));
+  FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, state, seed_, base_applied_.size()));
   auto hash = Finish();
   if (!hash.ok()) return hash;
   applier_ = std::make_unique<Applier>(std::move(*applier));

@@ -37,8 +37,8 @@ Status StateBuilder::Advance(const CrashState& state, size_t shared) {
   if (s.ok() && !master_) s = StartCheckpoints();
   for (size_t i = from; s.ok() && i < to; ++i) {
     const Applied& how = state.applied[i];
-    s = master_applier_->Apply(log_.ops[how.op], how, seed_);
-    if (s.ok()) s = pristine_applier_->Apply(log_.ops[how.op], how, seed_);
+    s = master_applier_->Apply(how.op, how, seed_);
+    if (s.ok()) s = pristine_applier_->Apply(how.op, how, seed_);
   }
   if (s.ok()) {
     base_applied_.assign(state.applied.begin(), state.applied.begin() + static_cast<long>(to));
@@ -63,9 +63,9 @@ Status StateBuilder::StartCheckpoints() {
   if (mkdir(master_path_.c_str(), 0700) != 0)
     return Status::FromErrno(errno, "creating '" + master_path_ + "'");
   FAULTFS_RETURN_IF_ERROR(CopyTree(snapshot_path_, master_path_));
-  auto master = Applier::Open(master_path_, log_, /*strict=*/false);
+  auto master = Applier::Open(master_path_, log_, history_, /*replay=*/false);
   if (!master.ok()) return master.status();
-  auto pristine = Applier::Open(pristine_path_, log_, /*strict=*/false);
+  auto pristine = Applier::Open(pristine_path_, log_, history_, /*replay=*/false);
   if (!pristine.ok()) return pristine.status();
   master_applier_ = std::make_unique<Applier>(std::move(*master));
   pristine_applier_ = std::make_unique<Applier>(std::move(*pristine));

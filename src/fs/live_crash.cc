@@ -201,10 +201,10 @@ Status LiveCrash::RollBack(const std::string& model_name, uint64_t seed, LiveCra
   if (log->damage) return Status::Invalid("the record log is damaged: " + log->damage->ToString());
   const auto n = static_cast<uint32_t>(log->ops.size());
   report.crash_point = n;
-  report.states = crash::CountStatesAt(log->ops, *model, seed, n);
+  report.states = crash::CountStatesAt(*log, *model, seed, n);
   Rng rng(DeriveSeed(seed, "live-crash"));
   const crash::CrashState state =
-      crash::StateAt(log->ops, *model, seed, n, rng.Below(report.states));
+      crash::StateAt(*log, *model, seed, n, rng.Below(report.states));
   report.state = state.id;
   report.summary = state.summary;
   auto dir = NewStateDir(recorder_.log_path());

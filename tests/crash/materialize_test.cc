@@ -82,11 +82,30 @@ TEST_F(MaterializeTest, WritesFollowTheirInodeAcrossRenames) {
 TEST_F(MaterializeTest, OpsOnObjectsThatDidNotSurviveHaveNoEffect) {
   Add(OpKind::kCreate, "f", 11);
   Add(OpKind::kWrite, "f", 11, "data");
-  Add(OpKind::kRename, "f", 11, "", "g");
-  const std::string out = Build({{1}, {2}});  // the create did not survive
+  Add(OpKind::kMkdir, "d", 12);
+  Add(OpKind::kCreate, "d/g", 13);
+  Add(OpKind::kWrite, "d/g", 13, "lost with d");
+  const std::string out = Build({{1}, {3}, {4}});  // neither the create of f nor the mkdir
   EXPECT_FALSE(stdfs::exists(out + "/f"));
-  EXPECT_FALSE(stdfs::exists(out + "/g"));
+  EXPECT_FALSE(stdfs::exists(out + "/d"));
   EXPECT_EQ(Read(out + "/old"), "old");
+}
+
+// Goal: a state that applies an op without an op it needs is refused, naming both, instead of
+// being built with the op skipped (or applied to whatever holds the name).
+TEST_F(MaterializeTest, AStateThatNoFilesystemCouldHaveIsRefused) {
+  Add(OpKind::kCreate, "f", 11);
+  Add(OpKind::kRename, "f", 11, "", "g");
+  const std::string out = root_ + "/refused";
+  stdfs::create_directory(out);
+  CrashState state;
+  state.id = "t";
+  state.applied = {{1}};  // the rename without the create that made its source
+  const Status s = Materialize(snap_, log_, state, 7, out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("op 2 (rename f -> g) is applied without op 1 (create f)"),
+            std::string::npos)
+      << s.ToString();
 }
 
 TEST_F(MaterializeTest, UnlinkedFileKeepsNoName) {

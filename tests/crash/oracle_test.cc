@@ -93,7 +93,7 @@ TEST_F(OracleTest, EveryStateOfTheModelsPasses) {
   for (const char* name : {"prefix", "pp", "pp-strict", "weak", "reorder-2", "torn-512"}) {
     const Model model = *ParseModel(name);
     DurabilityOracle oracle = Oracle(name);
-    const auto states = Enumerate(log_.ops, model, 1, 1000).states;
+    const auto states = Enumerate(log_, model, 1, 1000).states;
     int n = 0;
     for (const auto& s : states) {
       const std::string out = root_ + "/" + name + std::to_string(n++);

@@ -138,7 +138,7 @@ class LiveCrash : public PolicyMountTest {
     if (!log.ok()) return "";
     EXPECT_FALSE(log->damage) << "the crash synced the log";
     auto model = crash::ParseModel("pp");
-    const auto all = crash::Enumerate(log->ops, *model, seed, 1'000'000);
+    const auto all = crash::Enumerate(*log, *model, seed, 1'000'000);
     const crash::CrashState* state = nullptr;
     for (const auto& s : all.states) {
       if (s.id == id) state = &s;

@@ -1,7 +1,8 @@
 // Why a crash state failed. A state usually differs from "everything persisted" in many ways
 // (under pp every unsynced write is lost), and most of them are harmless. A cause is one way it
-// differs: one omitted, reordered or torn op, one directory entry that was not durable, or all
-// the lost unsynced changes of one file together (a checker rarely cares about one write of many).
+// differs: one omitted, reordered or torn op (with the ops lost with it), one directory entry
+// that was not durable, or all the lost unsynced changes of one file together (a checker rarely
+// cares about one write of many).
 // Undoing one cause gives the state that differs from the failing one only there; if the checker
 // accepts that state, the cause is what the application depends on, and it becomes a finding.
 #pragma once
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "faultfs/crash/history.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/op.h"
 
@@ -23,8 +25,10 @@ struct Cause {
 // The causes of `state`, in the order of their first op.
 std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const CrashState& state);
 
-// `state` with `cause` undone: its ops applied whole, its deviations gone. The id gets a suffix
-// ("12.3-without-2") so that it is never mistaken for an enumerated state.
-CrashState Undo(const CrashState& state, const Cause& cause, size_t cause_index);
+// `state` with `cause` undone: its ops (and the missing ops they need) applied whole, their
+// deviations gone. The id gets a suffix ("12.3-without-2") so that it is never mistaken for an
+// enumerated state.
+CrashState Undo(const History& history, const CrashState& state, const Cause& cause,
+                size_t cause_index);
 
 }  // namespace faultfs::crash

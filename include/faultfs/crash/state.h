@@ -14,12 +14,14 @@
 #include <vector>
 
 #include "faultfs/core/status.h"
+#include "faultfs/record/log.h"
 #include "faultfs/record/op.h"
 
 namespace faultfs::crash {
 
 enum class ModelKind {
   kPrefix,    // every op before the crash point persisted, in order
+  kExt4,      // ext4 data=ordered: a metadata prefix since the last commit; synced data
   kPp,        // persistence points; a file's fsync also keeps the entry that names it
   kPpStrict,  // persistence points; only an fsync of the parent directory keeps an entry
   kWeak,      // ALICE-style relaxations between persistence points
@@ -68,6 +70,7 @@ struct Deviation {
     kEntryNotDurable,  // "durability of op i needs an fsync of the directory `dir`"
     kDataNotDurable,   // "durability of op i needs an fsync of <op i's path>"
     kReordered,        // "op i must persist before op j"    (j persisted, i did not)
+    kLostWith,         // op i is missing because it needs op j (later = j), which is missing
   } kind = Kind::kOmitted;
   uint32_t op = 0;
   uint32_t later = 0;
@@ -92,18 +95,24 @@ struct Enumeration {
   bool sampled = false;            // states were sampled (seeded) because total > max_states
 };
 
-// All crash states of `ops` under `model`, ordered by crash point, then variant number. When the
+// All crash states of `log` under `model`, ordered by crash point, then variant number. When the
 // model defines more than `max_states`, `max_states` of them are chosen with `seed`: every crash
 // point's plain state first, then variants drawn uniformly from the rest. Ids do not depend on
 // the sampling: state "c.n" is the same state whichever states were chosen.
+Enumeration Enumerate(const record::ReadLog& log, const Model& model, uint64_t seed,
+                      uint64_t max_states);
+// The same for ops alone, as if every name they use had existed when recording started (tests).
 Enumeration Enumerate(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
                       uint64_t max_states);
 
 // The states of one crash point alone, without listing the others (a live crash needs only the
 // last one): how many `model` defines at `crash_point` (at most ops.size()), and state `index`
 // (below that count) of them, with the id and content Enumerate() gives it with `seed`.
-uint64_t CountStatesAt(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
+uint64_t CountStatesAt(const record::ReadLog& log, const Model& model, uint64_t seed,
                        uint32_t crash_point);
+CrashState StateAt(const record::ReadLog& log, const Model& model, uint64_t seed,
+                   uint32_t crash_point, uint64_t index);
+// The same for ops alone (tests).
 CrashState StateAt(const std::vector<record::Op>& ops, const Model& model, uint64_t seed,
                    uint32_t crash_point, uint64_t index);
 

@@ -39,6 +39,7 @@
 
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
+#include "faultfs/crash/history.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/log.h"
 
@@ -122,6 +123,7 @@ class StateBuilder {
 
   const std::string snapshot_path_;
   const record::ReadLog& log_;
+  const std::shared_ptr<const History> history_;  // the log resolved, for every applier
   const uint64_t seed_;
   const std::string pristine_path_;
   const std::string previous_path_;  // the previous state, moved aside whole
