@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "faultfs/policy/limits.h"
+
 namespace faultfs::policy {
 
 namespace {
@@ -73,18 +75,30 @@ struct PathSegments {
   size_t n = 0;
 };
 
-bool MatchFrom(const std::vector<std::string>& pat, size_t i, const PathSegments& path, size_t j) {
-  for (; i < pat.size(); ++i, ++j) {
-    if (pat[i] == "**") {
-      if (i + 1 == pat.size()) return true;  // trailing "**": whatever remains
-      for (size_t k = j; k <= path.n; ++k) {
-        if (MatchFrom(pat, i + 1, path, k)) return true;
-      }
-      return false;
+// Segment by segment, the way MatchSegment treats '*' within one: "**" takes any run of
+// segments, and on a mismatch the last "**" seen takes one segment more. At most
+// pattern x path segment comparisons, however many "**" the pattern has (trying every split for
+// each "**" would take time exponential in their number).
+bool MatchSegments(const std::vector<std::string>& pat, const PathSegments& path) {
+  size_t i = 0, j = 0;
+  size_t star_i = std::string::npos, star_j = 0;
+  while (j < path.n) {
+    if (i < pat.size() && pat[i] == "**") {
+      star_i = ++i;
+      star_j = j;
+      continue;
     }
-    if (j >= path.n || !MatchSegment(pat[i], path.seg[j])) return false;
+    if (i < pat.size() && MatchSegment(pat[i], path.seg[j])) {
+      ++i;
+      ++j;
+      continue;
+    }
+    if (star_i == std::string::npos) return false;
+    i = star_i;
+    j = ++star_j;
   }
-  return j == path.n;
+  while (i < pat.size() && pat[i] == "**") ++i;
+  return i == pat.size();
 }
 
 Status ValidateSegment(std::string_view seg) {
@@ -110,29 +124,56 @@ std::vector<std::string> Split(std::string_view p) {
   return out;
 }
 
-// Expands {a,b} groups (not nested) into plain patterns.
-Status Expand(std::string_view pattern, std::vector<std::string>& out) {
-  const size_t open = pattern.find('{');
-  const size_t close = pattern.find('}');
-  if (open == std::string_view::npos && close == std::string_view::npos) {
-    out.emplace_back(pattern);
-    return Status::Ok();
+// Where the {..} groups of a pattern are; checks that they are balanced and not nested.
+Status FindGroups(std::string_view pattern, std::vector<std::pair<size_t, size_t>>& groups) {
+  size_t open = std::string_view::npos;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '{') {
+      if (open != std::string_view::npos) return Status::Invalid("nested '{' is not supported");
+      open = i;
+    } else if (pattern[i] == '}') {
+      if (open == std::string_view::npos) return Status::Invalid("unbalanced '{' and '}'");
+      groups.emplace_back(open, i);
+      open = std::string_view::npos;
+    }
   }
-  if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
-    return Status::Invalid("unbalanced '{' and '}'");
+  if (open != std::string_view::npos) return Status::Invalid("unbalanced '{' and '}'");
+  return Status::Ok();
+}
+
+// How many patterns the groups expand to, counted before anything is expanded; stops counting
+// past the limit, so that 2^40 never has to be represented.
+Status CheckExpansion(std::string_view pattern,
+                      const std::vector<std::pair<size_t, size_t>>& groups) {
+  size_t count = 1;
+  for (const auto& [open, close] : groups) {
+    const std::string_view body = pattern.substr(open + 1, close - open - 1);
+    count *= static_cast<size_t>(std::count(body.begin(), body.end(), ',')) + 1;
+    if (count > kMaxGlobAlternatives) {
+      return Status::Invalid("its {..} alternatives expand to more than " +
+                             std::to_string(kMaxGlobAlternatives) + " patterns");
+    }
   }
-  if (pattern.find('{', open + 1) < close) return Status::Invalid("nested '{' is not supported");
-  const std::string_view head = pattern.substr(0, open);
-  const std::string_view body = pattern.substr(open + 1, close - open - 1);
-  const std::string_view tail = pattern.substr(close + 1);
+  return Status::Ok();
+}
+
+// Expands the groups from `g` on into plain patterns, `prefix` being what comes before.
+void Expand(std::string_view pattern, const std::vector<std::pair<size_t, size_t>>& groups,
+            size_t g, std::string prefix, std::vector<std::string>& out) {
+  const size_t from = g == 0 ? 0 : groups[g - 1].second + 1;
+  if (g == groups.size()) {
+    out.push_back(prefix.append(pattern.substr(from)));
+    return;
+  }
+  prefix.append(pattern.substr(from, groups[g].first - from));
+  const std::string_view body =
+      pattern.substr(groups[g].first + 1, groups[g].second - groups[g].first - 1);
   for (size_t start = 0;;) {
     const size_t comma = body.find(',', start);
-    const std::string_view alt = body.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    FAULTFS_RETURN_IF_ERROR(Expand(std::string(head) + std::string(alt) + std::string(tail), out));
+    Expand(pattern, groups, g + 1, prefix + std::string(body.substr(start, comma - start)), out);
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
-  return Status::Ok();
 }
 
 bool IsWild(char c) { return c == '*' || c == '?' || c == '['; }
@@ -167,10 +208,21 @@ std::string LiteralSuffix(const std::vector<std::string>& segs) {
 Result<Glob> Glob::Compile(std::string_view pattern) {
   if (pattern.empty()) return Status::Invalid("empty glob");
   if (pattern.front() == '/') return Status::Invalid("globs are relative to the mount root: drop the leading '/'");
+  if (pattern.size() > kMaxPatternBytes) {
+    return Status::Invalid("longer than " + std::to_string(kMaxPatternBytes) + " bytes");
+  }
+  std::vector<std::pair<size_t, size_t>> groups;
+  FAULTFS_RETURN_IF_ERROR(FindGroups(pattern, groups));
+  FAULTFS_RETURN_IF_ERROR(CheckExpansion(pattern, groups));
   std::vector<std::string> expanded;
-  FAULTFS_RETURN_IF_ERROR(Expand(pattern, expanded));
+  Expand(pattern, groups, 0, "", expanded);
   Glob g;
   g.pattern_ = std::string(pattern);
+  for (const auto& alt : expanded) g.expanded_bytes_ += alt.size();
+  if (g.expanded_bytes_ > kMaxGlobExpandedBytes) {
+    return Status::Invalid("its {..} alternatives expand to more than " +
+                           std::to_string(kMaxGlobExpandedBytes >> 10) + " KiB");
+  }
   for (const auto& alt : expanded) {
     Segments segs = Split(alt);
     for (const auto& seg : segs) FAULTFS_RETURN_IF_ERROR(ValidateSegment(seg));
@@ -224,7 +276,7 @@ bool Glob::Matches(std::string_view path) const {
     // Cheap literal checks first: most non-matching paths fail here.
     if (path.size() < alt.prefix.size() || path.compare(0, alt.prefix.size(), alt.prefix) != 0) continue;
     if (path.size() < alt.suffix.size() || path.compare(path.size() - alt.suffix.size(), alt.suffix.size(), alt.suffix) != 0) continue;
-    if (MatchFrom(alt.segments, 0, segs, 0)) return true;
+    if (MatchSegments(alt.segments, segs)) return true;
   }
   return false;
 }

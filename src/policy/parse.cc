@@ -5,19 +5,21 @@
 #include "faultfs/policy/parse.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <csignal>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "faultfs/core/errno_names.h"
+#include "faultfs/core/unique_fd.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/policy/glob.h"
+#include "faultfs/policy/limits.h"
 #include "faultfs/policy/path_regex.h"
 
 namespace faultfs::policy {
@@ -109,6 +111,16 @@ std::optional<int> SignalFromName(std::string_view name) {
   return it == kSignals.end() ? std::nullopt : std::optional<int>(it->second);
 }
 
+// Linux pids stay below 2^22, but any positive int is a pid_t. (uid_t)-1 means "no id" to the
+// kernel: never a caller's.
+constexpr uint64_t kMaxPid = INT32_MAX;
+constexpr uint64_t kMaxId = UINT32_MAX - 1;
+// misdirect.shift: further than any file reaches on ext4 (16 TiB) is pointless, and the bound
+// keeps offset + shift far from overflowing.
+constexpr int64_t kMaxShift = int64_t{1} << 50;
+// errno weights are relative; bounded so that their sum stays finite.
+constexpr double kMaxWeight = 1e6;
+
 class Parser {
  public:
   explicit Parser(std::string_view name) : name_(name) {}
@@ -138,7 +150,11 @@ class Parser {
     return out;
   }
 
+  // Past kMaxErrors, one last error says so: a hostile text must not make a list (or a control
+  // reply) that grows with every line of it.
   void Error(const toml::source_region& where, std::string message) {
+    if (errors_.size() > kMaxErrors) return;
+    if (errors_.size() == kMaxErrors) message = "too many errors; the rest are not reported";
     errors_.push_back(
         {std::string(name_), where.begin.line, where.begin.column, std::move(message)});
   }
@@ -163,15 +179,38 @@ class Parser {
     return nullptr;
   }
 
+  // A finite number. Integers too, even those a double cannot hold exactly (2^63-1): the checks
+  // that follow are about range, and nan or inf would pass every comparison they make.
   std::optional<double> Number(const toml::node& node, const std::string& what) {
-    if (const auto v = node.value<double>()) return *v;  // integers convert too
-    Error(node, what + " must be a number");
-    return std::nullopt;
+    std::optional<double> v;
+    if (const auto* i = node.as_integer()) {
+      v = static_cast<double>(i->get());
+    } else if (const auto* f = node.as_floating_point()) {
+      v = f->get();
+    }
+    if (!v) {
+      Error(node, what + " must be a number");
+    } else if (!std::isfinite(*v)) {
+      Error(node, what + " must be a finite number, got " + FormatNumber(*v));
+      v.reset();
+    }
+    return v;
+  }
+
+  // A number in [0, max].
+  std::optional<double> AtMost(const toml::node& node, const std::string& what, double max,
+                               const std::string& max_in_words) {
+    const auto v = NonNegative(node, what);
+    if (v && *v > max) {
+      Error(node, what + " must be at most " + max_in_words + ", got " + FormatNumber(*v));
+      return std::nullopt;
+    }
+    return v;
   }
 
   std::optional<double> NonNegative(const toml::node& node, const std::string& what) {
     const auto v = Number(node, what);
-    if (v && (*v < 0 || !std::isfinite(*v))) {
+    if (v && *v < 0) {
       Error(node, what + " must be >= 0, got " + FormatNumber(*v));
       return std::nullopt;
     }
@@ -234,8 +273,10 @@ class Parser {
     return out;
   }
 
+  // Ids of type T, each at most `max`: a larger one would wrap around when stored (2^32 + 1 is
+  // not pid 1).
   template <typename T>
-  std::vector<T> Ids(const toml::node& node, const std::string& what) {
+  std::vector<T> Ids(const toml::node& node, const std::string& what, uint64_t max) {
     std::vector<T> out;
     const auto* arr = node.as_array();
     if (arr == nullptr && !node.is_integer()) {
@@ -243,7 +284,13 @@ class Parser {
       return out;
     }
     auto add = [&](const toml::node& n) {
-      if (const auto v = Count(n, what)) out.push_back(static_cast<T>(*v));
+      const auto v = Count(n, what);
+      if (v && *v > max) {
+        Error(n, what + ": " + std::to_string(*v) + " is out of range (at most " +
+                     std::to_string(max) + ")");
+      } else if (v) {
+        out.push_back(static_cast<T>(*v));
+      }
     };
     if (arr == nullptr) {
       add(node);
@@ -313,6 +360,10 @@ class Parser {
     std::set<std::string> ids;
     for (size_t i = 0; i < arr->size(); ++i) {
       const auto* t = arr->get(i)->as_table();
+      if (Status fits = budget_.AddRule(); !fits.ok()) {
+        Error(*t, fits.ToString());
+        return;
+      }
       Rule rule;
       rule.id = "rule-" + std::to_string(i + 1);
       if (!ParseRule(*t, rule)) continue;
@@ -369,20 +420,24 @@ class Parser {
     }
     if (const auto* n = t.get("path")) {
       for (auto& [glob, at] : Strings(*n, "path")) {
-        if (auto compiled = Glob::Compile(glob); compiled.ok()) {
+        auto compiled = Glob::Compile(glob);
+        Status fits = compiled.ok() ? budget_.AddGlob(*compiled) : compiled.status();
+        if (fits.ok()) {
           m.path_globs.push_back(glob);
         } else {
-          Error(*at, "path '" + glob + "': " + compiled.status().ToString());
+          Error(*at, "path '" + glob + "': " + fits.ToString());
         }
       }
     }
     if (const auto* n = t.get("path_regex")) {
       for (auto& [re, at] : Strings(*n, "path_regex")) {
-        if (auto compiled = PathRegex::Compile(re); compiled.ok()) {
-          m.path_regexes.push_back(re);
-        } else {
+        if (auto compiled = PathRegex::Compile(re); !compiled.ok()) {
           Error(*at, "path_regex '" + re + "' is not a valid regular expression (RE2 syntax): " +
                          compiled.status().ToString());
+        } else if (Status fits = budget_.AddRegex(); !fits.ok()) {
+          Error(*at, "path_regex '" + re + "': " + fits.ToString());
+        } else {
+          m.path_regexes.push_back(re);
         }
       }
     }
@@ -410,15 +465,15 @@ class Parser {
         }
       }
     }
-    if (const auto* n = t.get("pid")) m.pids = Ids<pid_t>(*n, "pid");
-    if (const auto* n = t.get("uid")) m.uids = Ids<uid_t>(*n, "uid");
-    if (const auto* n = t.get("gid")) m.gids = Ids<gid_t>(*n, "gid");
+    if (const auto* n = t.get("pid")) m.pids = Ids<pid_t>(*n, "pid", kMaxPid);
+    if (const auto* n = t.get("uid")) m.uids = Ids<uid_t>(*n, "uid", kMaxId);
+    if (const auto* n = t.get("gid")) m.gids = Ids<gid_t>(*n, "gid", kMaxId);
     if (const auto* n = t.get("process")) {
       for (auto& [name, at] : Strings(*n, "process")) m.process_names.push_back(name);
     }
     if (const auto* n = t.get("probability")) {
       if (const auto p = Number(*n, "probability")) {
-        if (*p < 0 || *p > 1) {
+        if (!(*p >= 0 && *p <= 1)) {
           Error(*n, "probability must be between 0 and 1, got " + FormatNumber(*p));
         } else {
           m.probability = *p;
@@ -553,7 +608,7 @@ class Parser {
       for (const auto& [key, value] : *weights) {
         const auto code = ErrnoFromName(key.str());
         if (!code) Error(value, "unknown errno '" + std::string(key.str()) + "'");
-        const auto w = NonNegative(value, "weight of " + std::string(key.str()));
+        const auto w = AtMost(value, "weight of " + std::string(key.str()), kMaxWeight, "1000000");
         if (code && w) a.choices.emplace_back(*code, *w);
       }
       double total = 0;
@@ -587,9 +642,13 @@ class Parser {
               {"fixed_ms", "distribution", "min_ms", "max_ms", "mean_ms", "stddev_ms", "median_ms",
                "sigma", "scale_ms", "shape"},
               "delay");
+    // Every *_ms value is a duration, capped like the delay itself; sigma and shape are not.
     auto get = [&](const char* key) -> std::optional<double> {
       const auto* n = t->get(key);
-      return n == nullptr ? std::nullopt : NonNegative(*n, std::string("delay.") + key);
+      if (n == nullptr) return std::nullopt;
+      const std::string what = std::string("delay.") + key;
+      if (!what.ends_with("_ms")) return NonNegative(*n, what);
+      return AtMost(*n, what, kMaxDelayMs, "3600000 (one hour)");
     };
     auto require = [&](const char* key) -> double {
       const auto v = get(key);
@@ -633,8 +692,11 @@ class Parser {
       d.min_ms = d.a_ms;
       d.max_ms = d.b_ms;
     }
+    // The default max_ms bounds random draws; a fixed delay is what it says (at most one hour),
+    // and one above an explicit max_ms is a contradiction, not something to cut silently.
+    if (kind == "fixed" && t->get("max_ms") == nullptr) d.max_ms = std::max(d.max_ms, d.a_ms);
+    if (kind == "fixed" && d.a_ms > d.max_ms) Error(*t, "delay: fixed_ms must not exceed max_ms");
     if (d.min_ms > d.max_ms) Error(*t, "delay: min_ms must not exceed max_ms");
-    if (d.max_ms > 3'600'000) Error(*t, "delay: max_ms is limited to one hour");
     return d;
   }
 
@@ -665,8 +727,8 @@ class Parser {
     if (t == nullptr) return s;
     CheckKeys(*t, {"timeout_s"}, "stall");
     if (const auto* n = t->get("timeout_s")) {
-      s.timeout_s = NonNegative(*n, "stall.timeout_s").value_or(s.timeout_s);
-      if (s.timeout_s > 3600) Error(*n, "stall.timeout_s is limited to one hour");
+      s.timeout_s = AtMost(*n, "stall.timeout_s", kMaxDelayMs / 1000, "3600 (one hour)")
+                        .value_or(s.timeout_s);
     }
     return s;
   }
@@ -683,7 +745,7 @@ class Parser {
     if (const auto* n = t->get("bytes")) s.bytes = Bytes(*n, "short.bytes");
     if (const auto* n = t->get("fraction")) {
       const auto f = Number(*n, "short.fraction");
-      if (f && (*f < 0 || *f >= 1)) Error(*n, "short.fraction must be in [0, 1)");
+      if (f && !(*f >= 0 && *f < 1)) Error(*n, "short.fraction must be in [0, 1)");
       s.fraction = f;
     }
     if (s.bytes.has_value() == s.fraction.has_value())
@@ -738,7 +800,12 @@ class Parser {
     }
     if (const auto* n = t->get("bits")) {
       const auto bits = Positive(*n, "corrupt.bits");
-      if (bits) c.bits = static_cast<uint32_t>(*bits);
+      if (bits && *bits > UINT32_MAX) {
+        Error(*n, "corrupt.bits must be at most " + std::to_string(UINT32_MAX) + ", got " +
+                      std::to_string(*bits));
+      } else if (bits) {
+        c.bits = static_cast<uint32_t>(*bits);
+      }
       if (c.mode != CorruptAction::Mode::kFlipBits)
         Error(*n, "corrupt.bits is for mode = \"flip\"");
     }
@@ -762,10 +829,14 @@ class Parser {
     if (t == nullptr) return m;
     CheckKeys(*t, {"shift"}, "misdirect");
     if (const auto* n = t->get("shift")) {
-      if (const auto v = n->value<int64_t>(); v && *v != 0) {
-        m.shift_bytes = *v;
+      const auto* v = n->as_integer();
+      if (v == nullptr || v->get() == 0) {
+        Error(*n, "misdirect.shift must be a non-zero whole number of bytes (negative: earlier)");
+      } else if (v->get() > kMaxShift || v->get() < -kMaxShift) {
+        Error(*n, "misdirect.shift must be within 1 PiB (" + std::to_string(kMaxShift) +
+                      " bytes) either way, got " + std::to_string(v->get()));
       } else {
-        Error(*n, "misdirect.shift must be a non-zero number of bytes (negative: earlier)");
+        m.shift_bytes = v->get();
       }
     }
     return m;
@@ -820,7 +891,7 @@ class Parser {
       }
     }
     if (const auto* n = t->get("pids")) {
-      k.pids = Ids<pid_t>(*n, "kill.pids");
+      k.pids = Ids<pid_t>(*n, "kill.pids", kMaxPid);
       for (pid_t p : k.pids) {
         if (p <= 1) Error(*n, "kill.pids: pid " + std::to_string(p) + " is never killed");
       }
@@ -927,28 +998,85 @@ class Parser {
     }
   }
 
+  static constexpr size_t kMaxErrors = 100;
   std::string_view name_;
   std::vector<PolicyError> errors_;
+  PatternBudget budget_;
   std::map<std::string, toml::source_region> after_rule_at_;  // rule id -> its after_rule key
 };
 
 }  // namespace
 
 ParseOutcome ParsePolicy(std::string_view text, std::string_view source_name) {
+  if (text.size() > kMaxPolicyBytes) {
+    ParseOutcome out;
+    out.errors.push_back({std::string(source_name), 0, 0,
+                          "the policy is larger than " + std::to_string(kMaxPolicyBytes >> 20) +
+                              " MiB (" + std::to_string(text.size()) + " bytes)"});
+    return out;
+  }
   return Parser(source_name).Run(text);
 }
 
+namespace {
+
+// A policy is read from a regular file only: a FIFO would block the reader, and a device or a
+// special file can be endless (/dev/zero) or slow (/dev/urandom).
+Status CheckPolicyFile(const struct stat& st) {
+  if (S_ISREG(st.st_mode)) return Status::Ok();
+  const char* kind = S_ISDIR(st.st_mode)    ? "a directory"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "not a regular file";
+  return Status::Invalid(std::string("cannot read the policy: it is ") + kind +
+                         "; a policy must be a regular file");
+}
+
+Status TooLarge(uint64_t size) {
+  return Status::Invalid("cannot read the policy: larger than " +
+                         std::to_string(kMaxPolicyBytes >> 20) + " MiB" +
+                         (size > 0 ? " (" + std::to_string(size) + " bytes)" : std::string()));
+}
+
+}  // namespace
+
+Result<std::string> ReadPolicyText(const std::string& path) {
+  struct stat st {};
+  // Checked before opening as well: merely opening a device can do something (a tape rewinds).
+  if (stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "cannot read the policy");
+  FAULTFS_RETURN_IF_ERROR(CheckPolicyFile(st));
+  // O_NONBLOCK: if the path was swapped for a FIFO meanwhile, opening it does not wait for a
+  // writer; fstat then tells what was really opened.
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(errno, "cannot read the policy");
+  if (fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "cannot read the policy");
+  FAULTFS_RETURN_IF_ERROR(CheckPolicyFile(st));
+  if (static_cast<uint64_t>(st.st_size) > kMaxPolicyBytes) {
+    return TooLarge(static_cast<uint64_t>(st.st_size));
+  }
+  // The size can be wrong (a /proc file says 0) or grow while read: the cap holds on what is read.
+  std::string text;
+  char chunk[64 << 10];
+  for (;;) {
+    const ssize_t n = read(fd.get(), chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "cannot read the policy");
+    if (n == 0) return text;
+    text.append(chunk, static_cast<size_t>(n));
+    if (text.size() > kMaxPolicyBytes) return TooLarge(0);
+  }
+}
+
 ParseOutcome ParsePolicyFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = ReadPolicyText(path);
+  if (!text.ok()) {
     ParseOutcome out;
-    out.errors.push_back(
-        {path, 0, 0, std::string("cannot read the policy: ") + std::strerror(errno)});
+    out.errors.push_back({path, 0, 0, text.status().ToString()});
     return out;
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParsePolicy(text.str(), path);
+  return ParsePolicy(*text, path);
 }
 
 }  // namespace faultfs::policy

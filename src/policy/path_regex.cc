@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "faultfs/policy/limits.h"
+
 namespace faultfs::policy {
 
 namespace {
@@ -72,8 +74,14 @@ std::string RegexLiteralSuffix(std::string_view pattern) {
 }
 
 Result<PathRegex> PathRegex::Compile(const std::string& pattern) {
+  if (pattern.size() > kMaxPatternBytes) {
+    return Status::Invalid("longer than " + std::to_string(kMaxPatternBytes) + " bytes");
+  }
   RE2::Options options;
   options.set_log_errors(false);
+  // Bounds the compiled program and the match-time caches of this regex; a pattern that needs
+  // more ("a{1000}" nested) fails to compile instead of taking the memory.
+  options.set_max_mem(kRegexMaxMemBytes);
   auto re = std::make_unique<const RE2>(pattern, options);
   if (!re->ok()) return Status::Invalid(re->error());
   return PathRegex(pattern, std::move(re));

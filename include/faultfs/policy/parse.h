@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "faultfs/core/status.h"
 #include "faultfs/policy/policy.h"
 
 namespace faultfs::policy {
@@ -26,9 +27,16 @@ struct ParseOutcome {
   bool ok() const { return errors.empty(); }
 };
 
-// `source_name` names the text in error messages (usually the file path).
+// `source_name` names the text in error messages (usually the file path). A text larger than
+// kMaxPolicyBytes (limits.h) is refused unread.
 ParseOutcome ParsePolicy(std::string_view text, std::string_view source_name);
+// ReadPolicyText, then ParsePolicy.
 ParseOutcome ParsePolicyFile(const std::string& path);
+
+// The text of a policy file: a regular file (symlinks followed) of at most kMaxPolicyBytes, read
+// through one descriptor that was opened without blocking. Everything that reads a policy file
+// goes through here, so a FIFO, /dev/zero or /dev/urandom can neither hang nor flood it.
+Result<std::string> ReadPolicyText(const std::string& path);
 
 // "64 KiB", "1 MiB", "4096" (bytes).
 std::optional<uint64_t> ParseBytes(std::string_view text);
