@@ -82,12 +82,10 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
       // A [capacity] in added text sets the budget too (rules already live stay).
       if (policy->capacity) FAULTFS_RETURN_IF_ERROR(self.mount_.SetCapacity(policy->capacity));
       nlohmann::json added = nlohmann::json::array();
-      for (auto& rule : policy->rules) {
-        // Ids default to rule-N within the text; make them unique in the live policy.
-        const std::string id = rule.id;
-        FAULTFS_RETURN_IF_ERROR(engine.AddRule(std::move(rule)));
-        added.push_back(id);
-      }
+      for (const auto& rule : policy->rules) added.push_back(rule.id);
+      // All the text's rules or none, compiled once: a duplicate id or a live policy grown past
+      // the limits leaves the mount as it was.
+      FAULTFS_RETURN_IF_ERROR(engine.AddRules(std::move(policy->rules)));
       return nlohmann::json{{"added", added}};
     }
     Result<nlohmann::json> operator()(const control::RemoveRule& r) const {

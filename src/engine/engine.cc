@@ -12,6 +12,7 @@
 #include "faultfs/core/check.h"
 #include "faultfs/core/random.h"
 #include "faultfs/policy/glob.h"
+#include "faultfs/policy/limits.h"
 #include "faultfs/policy/path_regex.h"
 #include "realistic_errnos.h"
 
@@ -74,6 +75,10 @@ std::string ProcessName(pid_t pid) {
   return name;
 }
 
+std::chrono::nanoseconds MsToNs(double ms) {
+  return std::chrono::nanoseconds(static_cast<int64_t>(ms * 1e6));
+}
+
 double SampleMs(const policy::Distribution& d, Rng& rng) {
   using Kind = policy::Distribution::Kind;
   double v = 0;
@@ -91,6 +96,9 @@ double SampleMs(const policy::Distribution& d, Rng& rng) {
     }
     case Kind::kPareto: v = d.a_ms / std::pow(1.0 - rng.Unit(), 1.0 / d.b_ms); break;
   }
+  // Extreme parameters can make 0 * inf or 0 / 0 (a lognormal sigma of 1e300); clamp passes nan
+  // through, and a nan delay would be no bounded delay at all.
+  if (std::isnan(v)) return d.max_ms;
   return std::clamp(v, d.min_ms, d.max_ms);
 }
 
@@ -266,7 +274,10 @@ std::chrono::nanoseconds BandwidthWait(const policy::BandwidthAction& b, RuleSta
   s.refilled = now;
   s.tokens -= static_cast<double>(bytes);
   if (s.tokens >= 0) return std::chrono::nanoseconds(0);
-  return std::chrono::nanoseconds(static_cast<int64_t>(-s.tokens / static_cast<double>(b.bytes_per_s) * 1e9));
+  // 1 byte/s and a 1 GiB write would be 34 years (and, as nanoseconds, past int64): the wait is
+  // capped like any other hold.
+  const double wait_ms = -s.tokens / static_cast<double>(b.bytes_per_s) * 1e3;
+  return MsToNs(std::min(wait_ms, policy::kMaxDelayMs));
 }
 
 int ChooseErrno(const policy::ErrnoAction& a, policy::Op op, Rng& rng) {
@@ -305,20 +316,27 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
     compiled->decisions = std::make_shared<DecisionCounts>();
   }
   std::set<std::string> ids;
+  policy::PatternBudget budget;
   for (const auto& rule : next.rules) {
     if (!ids.insert(rule.id).second) return Status::Invalid("duplicate rule id '" + rule.id + "'");
+    if (Status fits = budget.AddRule(); !fits.ok()) return fits;
     auto cr = std::make_unique<CompiledRule>();
     cr->index = compiled->rules.size();
     cr->rule = rule;
     for (const auto& g : rule.match.path_globs) {
       auto glob = policy::Glob::Compile(g);
-      if (!glob.ok()) return Status::Invalid("rule '" + rule.id + "': path '" + g + "': " + glob.status().ToString());
+      Status fits = glob.ok() ? budget.AddGlob(*glob) : glob.status();
+      if (!fits.ok()) {
+        return Status::Invalid("rule '" + rule.id + "': path '" + g + "': " + fits.ToString());
+      }
       cr->globs.push_back(std::move(*glob));
     }
     for (const auto& re : rule.match.path_regexes) {
       auto compiled_re = policy::PathRegex::Compile(re);
-      if (!compiled_re.ok()) {
-        return Status::Invalid("rule '" + rule.id + "': bad path_regex '" + re + "': " + compiled_re.status().ToString());
+      Status fits = compiled_re.ok() ? budget.AddRegex() : compiled_re.status();
+      if (!fits.ok()) {
+        return Status::Invalid("rule '" + rule.id + "': bad path_regex '" + re +
+                               "': " + fits.ToString());
       }
       cr->regexes.push_back(std::move(*compiled_re));
     }
@@ -378,9 +396,15 @@ Status FaultEngine::Load(policy::Policy policy) {
 }
 
 Status FaultEngine::AddRule(policy::Rule rule) {
+  std::vector<policy::Rule> one;
+  one.push_back(std::move(rule));
+  return AddRules(std::move(one));
+}
+
+Status FaultEngine::AddRules(std::vector<policy::Rule> rules) {
   std::lock_guard lock(change_mu_);  // changes read, edit and install the source: one at a time
   policy::Policy next = current_.load()->source;
-  next.rules.push_back(std::move(rule));
+  for (auto& r : rules) next.rules.push_back(std::move(r));
   return Install(std::move(next), true);
 }
 
@@ -497,7 +521,7 @@ Decision FaultEngine::Decide(const OpContext& ctx) {
     rng.Next();  // the first value decided the probability; the action's values come after
     const policy::Action& action = r->rule.action;
     if (const auto* delay = std::get_if<policy::DelayAction>(&action)) {
-      d.delay += std::chrono::nanoseconds(static_cast<int64_t>(SampleMs(delay->distribution, rng) * 1e6));
+      d.delay += MsToNs(SampleMs(delay->distribution, rng));
     } else if (const auto* bw = std::get_if<policy::BandwidthAction>(&action)) {
       d.delay += BandwidthWait(*bw, s, ctx.size);
     } else if (const auto* stall = std::get_if<policy::StallAction>(&action)) {
@@ -511,6 +535,8 @@ Decision FaultEngine::Decide(const OpContext& ctx) {
       if (const auto* f = std::get_if<policy::FsyncFailAction>(&action)) d.err = f->err;
     }
   }
+  // Delays of many rules add up; the op is held no longer than one delay may be.
+  d.delay = std::min(d.delay, MsToNs(policy::kMaxDelayMs));
   // `d.fired` points into the policy, which must outlive the decision (a live swap may retire it).
   if (!d.fired.empty()) d.policy_ = policy;
   return d;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "faultfs/engine/engine.h"
 #include "faultfs/policy/glob.h"
 #include "faultfs/policy/parse.h"
 #include "faultfs/policy/path_regex.h"
@@ -245,6 +246,73 @@ TEST(HostilePolicy, NumericValuesWithinRangeAreAccepted) {
   ASSERT_TRUE(fixed.ok());
   EXPECT_EQ(std::get<DelayAction>(fixed.policy->rules[0].action).distribution.max_ms, 120000)
       << "a fixed delay is what it says, not cut to the 60 s default bound of random draws";
+}
+
+// --- What the engine does with extreme (valid) values ---------------------------------------
+
+engine::OpContext Write(uint64_t size) {
+  engine::OpContext c;
+  c.op = Op::kWrite;
+  c.path = "f";
+  c.mode = S_IFREG | 0644;
+  c.size = size;
+  return c;
+}
+
+std::unique_ptr<engine::FaultEngine> Engine(const std::string& toml) {
+  auto out = ParsePolicy(toml, "p.toml");
+  EXPECT_TRUE(out.ok()) << (out.errors.empty() ? "" : out.errors[0].ToString());
+  auto e = std::make_unique<engine::FaultEngine>(7);
+  EXPECT_TRUE(e->Load(out.ok() ? *out.policy : Policy{}).ok());
+  return e;
+}
+
+TEST(HostileEngine, EveryHoldIsCappedAtOneHour) {
+  constexpr auto kHour = std::chrono::hours(1);
+  // 1 byte/s and a 1 GiB write: 34 years, past int64 nanoseconds once the debt grows.
+  auto bw =
+      Engine("[[rule]]\naction = \"bandwidth\"\nbandwidth = { bytes_per_s = 1, burst = 0 }\n");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(bw->Decide(Write(1ULL << 30)).delay, kHour);
+  // Three delays of an hour each add up to one hour, not three.
+  std::string three;
+  for (int i = 0; i < 3; ++i)
+    three += "[[rule]]\naction = \"delay\"\ndelay = { fixed_ms = 3600000 }\n";
+  EXPECT_EQ(Engine(three)->Decide(Write(1)).delay, kHour);
+  // median 0 x exp(sigma z) with a huge sigma is 0 x inf: nan, which is no delay at all.
+  auto wild = Engine(
+      "[[rule]]\naction = \"delay\"\n"
+      "delay = { distribution = \"lognormal\", median_ms = 0, sigma = 1e300, max_ms = 5 }\n");
+  for (int i = 0; i < 50; ++i) {
+    const auto d = wild->Decide(Write(1)).delay;
+    EXPECT_GE(d.count(), 0);
+    EXPECT_LE(d, std::chrono::milliseconds(5));
+  }
+}
+
+TEST(HostileEngine, TheLivePolicyKeepsTheLimitsAndChangesAllOrNothing) {
+  engine::FaultEngine e(7);
+  auto rules = [](int from, int n) {
+    std::vector<::faultfs::policy::Rule> out;
+    for (int i = from; i < from + n; ++i) {
+      ::faultfs::policy::Rule r;
+      r.id = "r" + std::to_string(i);
+      r.action = LostWriteAction{};
+      r.match.ops.set(static_cast<size_t>(Op::kWrite));
+      out.push_back(r);
+    }
+    return out;
+  };
+  ASSERT_TRUE(e.AddRules(rules(0, 9'999)).ok());
+  const Status over = e.AddRules(rules(9'999, 2));
+  EXPECT_NE(over.ToString().find("more than 10000 rules"), std::string::npos) << over.ToString();
+  EXPECT_EQ(e.Stats().size(), 9'999U) << "neither of the two went in";
+  EXPECT_TRUE(e.AddRules(rules(9'999, 1)).ok());
+  // A duplicate id in the middle of a batch leaves the policy as it was.
+  engine::FaultEngine d(7);
+  auto batch = rules(0, 3);
+  batch.push_back(batch[0]);
+  EXPECT_FALSE(d.AddRules(batch).ok());
+  EXPECT_EQ(d.Stats().size(), 0U);
 }
 
 // --- 2. Policy files ------------------------------------------------------------------------

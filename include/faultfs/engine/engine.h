@@ -74,9 +74,13 @@ class FaultEngine {
   FaultEngine(const FaultEngine&) = delete;
   FaultEngine& operator=(const FaultEngine&) = delete;
 
-  // Replaces the whole policy (atomically); counters and time windows restart.
+  // Replaces the whole policy (atomically); counters and time windows restart. A policy past the
+  // limits of policy/limits.h (which `ctl add` could otherwise grow without end) is refused, and
+  // the one in force stays.
   Status Load(policy::Policy policy);
   Status AddRule(policy::Rule rule);
+  // All of them or none, compiled once (adding n rules one by one would compile n policies).
+  Status AddRules(std::vector<policy::Rule> rules);
   Status RemoveRule(std::string_view id);
   Status SetEnabled(std::string_view id, bool enabled);
 
