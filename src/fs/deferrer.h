@@ -5,6 +5,13 @@
 // by the request's unique id (the io_uring entry or /dev/fuse that delivered it is still waiting
 // for exactly that id), and the rerun finds its saved decision here instead of deciding again.
 // Executors run reruns; a request that blocks there (an fsync) does not hold up the transports.
+//
+// A held request keeps its caller in the kernel, where even SIGKILL cannot end the wait: a FUSE
+// request that reached the daemon must be answered. So the kernel's INTERRUPT, sent when a held
+// request's caller gets a signal, is watched for (Observe): if the caller is being killed, the
+// request is answered at once with EINTR and does not run. After a signal the caller handles, it
+// stays held (as on a disk, the handler runs when the op ends) and its caller is checked every
+// kWatchInterval, since the kernel sends no second INTERRUPT when a SIGKILL follows.
 #pragma once
 
 #include <chrono>
@@ -14,7 +21,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <queue>
 #include <set>
 #include <thread>
 #include <vector>
@@ -31,6 +37,9 @@ class Deferrer {
   ~Deferrer();
   Deferrer(const Deferrer&) = delete;
   Deferrer& operator=(const Deferrer&) = delete;
+
+  static constexpr std::chrono::milliseconds kWatchInterval{100};
+  static constexpr size_t kEarlyInterrupts = 64;
 
   // Keeps a copy of `request` and reruns it at `when`; `stall` requests also rerun on Release().
   // `decision` is what the rerun uses (with its delay and stall already served).
@@ -55,25 +64,43 @@ class Deferrer {
   void DoomOne(uint64_t unique);  // one request held since before a crash that has ended
   bool TakeDoomed(uint64_t unique);
 
+  // Sees every request read from /dev/fuse (where interrupts come, whatever the transport).
+  void Observe(const char* request, size_t size);
+
  private:
   struct Timed {
-    Clock::time_point when;
-    uint64_t seq;  // ties keep arrival order
     std::vector<char> request;
     bool stall;
-    bool operator>(const Timed& o) const { return when != o.when ? when > o.when : seq > o.seq; }
+  };
+  using TimerKey = std::pair<Clock::time_point, uint64_t>;  // when, and a sequence for ties
+  // A held request, wherever it is held: its caller (a thread id) and whether it is watched.
+  struct Held {
+    pid_t caller = 0;
+    bool watched = false;
   };
   void RunTimer();
   void RunExecutor();
-  void Enqueue(std::vector<char> request);
+  void Interrupt(uint64_t unique);
+  void CheckWatched();
+  // Moves a held request to the executors, to be answered EINTR without running. Needs mu_.
+  void AnswerInterruptedLocked(uint64_t unique);
+  void ForgetHeldLocked(uint64_t unique);  // it is no longer held (runs now, or doomed). Needs mu_.
+  // Starts holding `request`: its caller is watched if an interrupt came first. Needs mu_.
+  void HoldLocked(const std::vector<char>& request);
 
   fuse_session* const session_;
   mutable std::mutex mu_;
   std::condition_variable timer_cv_;
   std::condition_variable work_cv_;
-  std::priority_queue<Timed, std::vector<Timed>, std::greater<>> timers_;
+  std::map<TimerKey, Timed> timers_;
   std::deque<std::vector<char>> ready_;
   std::vector<std::vector<char>> frozen_requests_;
+  std::map<uint64_t, Held> held_;  // every request in timers_ or frozen_requests_, by unique
+  // Interrupts of requests not held (yet): one can come between a request's decision and its
+  // hold, and the kernel sends it once. The last few are kept to be checked when held.
+  std::deque<uint64_t> early_interrupts_;
+  size_t stalled_ = 0;  // of timers_, those that are stalls
+  size_t watched_ = 0;  // of held_, those whose callers are checked
   std::map<uint64_t, engine::Decision> saved_;
   std::atomic<size_t> saved_count_{0};  // lets TakeSaved() skip the lock in the common case
   std::set<uint64_t> doomed_;

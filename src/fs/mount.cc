@@ -382,7 +382,11 @@ Status Mount::Serve() {
       uring != nullptr ? 1 : (impl_->options.single_thread ? 1 : impl_->options.max_threads);
   const auto spin = std::chrono::microseconds(uring != nullptr ? 0 : impl_->options.spin_us);
   fs::InitPatch& init = impl_->fs->init_patch();
-  auto observe = [&init](const char* request, size_t size) { init.ObserveRequest(request, size); };
+  fs::Deferrer& deferrer = *impl_->deferrer;
+  auto observe = [&init, &deferrer](const char* request, size_t size) {
+    init.ObserveRequest(request, size);
+    deferrer.Observe(request, size);  // interrupts: a killed caller's held request is answered
+  };
   // After INIT, which would otherwise reset it to the kernel's FUSE default.
   auto after_init = [&] { SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb); };
   fs::RequestLoop loop(impl_->session, threads, spin, observe, after_init);
