@@ -1,7 +1,9 @@
 // `faultfs crashtest --dir DIR --workload CMD --check CMD`: the one-command crash-consistency test.
 // Records the workload on a faultfs mount over a copy of DIR, then judges every crash state the
-// persistence model allows with the user's checker. Exit: 0 every state passed, 1 a state failed
-// (or could not be judged), 2 bad usage or the workload itself failed.
+// persistence model allows with the user's checker, groups the failing states by what would fix
+// them, and tells which fixes the ext4 model needs too. Exit: 0 every state passed, 1 a state
+// failed, 2 bad usage or a workload that failed or tested nothing, 3 no state failed but some
+// could not be judged (inconclusive, or not built).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +18,8 @@
 #include "commands.h"
 #include "crashtest_check.h"
 #include "crashtest_explain.h"
+#include "crashtest_findings.h"
+#include "crashtest_guard.h"
 #include "crashtest_record.h"
 #include "crashtest_report.h"
 #include "faultfs/core/random.h"
@@ -65,9 +69,12 @@ int Fail(const std::string& what, int code) {
   return code;
 }
 
-// Records the workload; kExitOk, or the exit code to stop with.
+// Records the workload; kExitOk, or the exit code to stop with. A workload that changed --dir
+// itself, or changed nothing through the mount, tested nothing.
 int Record(const CrashtestArgs& a, const std::string& work, Recorded& rec) {
   std::cerr << "faultfs crashtest: recording the workload in " << work << "/mnt\n";
+  auto before = StampDir(a.dir);
+  if (!before.ok()) return Fail(before.status().ToString(), kExitUsage);
   auto recorded = RecordWorkload({a.dir, work, a.workload, a.workload_timeout_s});
   if (!recorded.ok()) return Fail("recording failed: " + recorded.status().ToString(), kExitUsage);
   rec = *recorded;
@@ -77,26 +84,85 @@ int Record(const CrashtestArgs& a, const std::string& work, Recorded& rec) {
               << FileTail(rec.workload_output, 2000) << "\n";
     return kExitUsage;
   }
+  auto after = StampDir(a.dir);
+  if (!after.ok()) return Fail(after.status().ToString(), kExitUsage);
+  const auto changed = ChangedPaths(*before, *after, 3);
+  if (!changed.empty()) {
+    if (!a.keep) (void)RemoveTree(work);  // nothing in it is worth keeping
+    std::string names;
+    for (const auto& p : changed) names += (names.empty() ? "'" : ", '") + p + "'";
+    return Fail("the workload changed --dir '" + a.dir + "' itself (" + names +
+                    "), not the copy it is tested on. crashtest runs it in a mount of a copy "
+                    "of --dir: its working directory, also $FAULTFS_DIR. Use paths relative to "
+                    "it (--dir was not put back)",
+                kExitUsage);
+  }
   return kExitOk;
 }
 
+// Whether the findings get checked against the ext4 model too (it is not the model itself, and
+// prefix findings hold on any filesystem).
+bool ChecksExt4(const crash::Model& model) {
+  return model.kind != crash::ModelKind::kExt4 && model.kind != crash::ModelKind::kPrefix;
+}
+
+// Checks the ext4 model's states (those with new content) and marks each finding by whether a
+// failing ext4 state has the same fix. Returns how many ext4 states there were.
+size_t MarkExt4(const CheckRun& run, const LoadedLog& in, const CrashtestArgs& a,
+                const crash::Enumeration& main, const std::vector<StateResult>& results,
+                SeenStates& seen, std::vector<Finding>& findings) {
+  CheckRun ext4 = run;
+  ext4.model = crash::Model{.kind = crash::ModelKind::kExt4};
+  std::optional<crash::DurabilityOracle> oracle;
+  if (run.oracle != nullptr) {
+    auto built = crash::DurabilityOracle::Build(in.snapshot, in.log, ext4.model,
+                                                run.work + "/oracle-ext4");
+    if (!built.ok()) return 0;
+    oracle = std::move(*built);
+    ext4.oracle = &*oracle;
+  }
+  const auto states = crash::Enumerate(in.log, ext4.model, a.seed, a.max_states).states;
+  std::cerr << "faultfs crashtest: checking the ext4 model's " << states.size()
+            << " states to tell which findings ext4 shares\n";
+  auto ext4_results = CheckStates(ext4, in.log, states, seen, "ext4 ");
+  ExplainFailures(ext4, in.log, states, ext4_results);
+  const auto keys = FailingFixes(ext4_results, main.states, results);
+  for (Finding& f : findings) f.ext4 = keys.count(f.key) != 0 ? Finding::Ext4::kAlso : Finding::Ext4::kNot;
+  return states.size();
+}
+
+// 0 every state passed, 1 a state failed, 3 none failed but some could not be judged.
+int ExitCode(const Counts& c) {
+  if (c.failed > 0) return kExitFailure;
+  return c.inconclusive > 0 || c.errors > 0 ? kExitInconclusive : kExitOk;
+}
+
 int Run(CrashtestArgs a) {
-  struct stat st {};
-  if (stat(a.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return Fail("--dir '" + a.dir + "' is not a directory", kExitUsage);
   auto model = crash::ParseModel(a.model);
   if (!model.ok()) return Fail("--model: " + model.status().message(), kExitUsage);
   if (!a.seed_given) a.seed = FreshSeed();
+  if (!a.work.empty()) {
+    if (Status s = CheckCrashtestDirs(a.dir, a.work); !s.ok()) return Fail(s.message(), kExitUsage);
+  }
   auto work = MakeWorkDir(a);
   if (!work.ok()) return Fail(work.status().ToString(), kExitUsage);
+  if (Status s = CheckCrashtestDirs(a.dir, *work); !s.ok()) {
+    if (a.work.empty()) (void)RemoveTree(*work);
+    return Fail(s.message(), kExitUsage);
+  }
   const auto start = std::chrono::steady_clock::now();
   Recorded rec;
   if (int code = Record(a, *work, rec); code != kExitOk) {
-    std::cerr << "faultfs crashtest: scratch directory kept: " << *work << "\n";
+    if (access(work->c_str(), F_OK) == 0)
+      std::cerr << "faultfs crashtest: scratch directory kept: " << *work << "\n";
     return code;
   }
   auto in = LoadRecordLog(rec.log);
   if (!in.ok()) return Fail(in.status().ToString(), kExitUsage);
+  if (const std::string why = NothingTested(in->log); !why.empty()) {
+    if (!a.keep) (void)RemoveTree(*work);
+    return Fail(why, kExitUsage);
+  }
   const auto enumeration = crash::Enumerate(in->log, *model, a.seed, a.max_states);
   std::cerr << "faultfs crashtest: " << in->log.ops.size() << " ops recorded; model "
             << model->Name() << " gives " << enumeration.states.size()
@@ -113,26 +179,32 @@ int Run(CrashtestArgs a) {
   CheckRun run{in->snapshot, *work,       a.check, oracle ? &*oracle : nullptr, *model, a.seed,
                a.jobs,       a.timeout_s, true};
   const auto check_start = std::chrono::steady_clock::now();
-  auto results = CheckStates(run, in->log, enumeration.states);
+  SeenStates seen;
+  auto results = CheckStates(run, in->log, enumeration.states, seen);
   const double check_secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - check_start).count();
   ExplainFailures(run, in->log, enumeration.states, results);
+  std::vector<Finding> findings = GroupFindings(enumeration.states, results);
+  size_t ext4_states = 0;
+  if (!findings.empty() && ChecksExt4(*model))
+    ext4_states = MarkExt4(run, *in, a, enumeration, results, seen, findings);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const ReportInput report{rec.log,      &in->log, *model, a.seed,    a.max_states,
-                           &enumeration, &results, secs,   check_secs};
+  const ReportInput report{rec.log,      &in->log, *model,     a.seed,   a.max_states,
+                           &enumeration, &results, secs,       check_secs,
+                           std::move(findings), ext4_states};
   PrintReport(report, std::cout);
   if (!a.json.empty()) {
     if (Status s = WriteJsonLines(report, a.json); !s.ok()) return Fail(s.ToString(), kExitFailure);
   }
   const Counts counts = Count(results);
-  const bool clean = counts.failed == 0 && counts.inconclusive == 0 && counts.errors == 0;
-  if (clean && !a.keep) {
+  const int code = ExitCode(counts);
+  if (code == kExitOk && !a.keep) {
     (void)RemoveTree(*work);
   } else {
     std::cout << "scratch directory kept (record log, starting state, outputs): " << *work << "\n";
   }
-  return clean ? kExitOk : kExitFailure;
+  return code;
 }
 
 }  // namespace
@@ -148,7 +220,10 @@ Runner AddCrashtest(CLI::App& app) {
       "FAULTFS_MARKS (a file of the markers before the crash), FAULTFS_STATE_ID, FAULTFS_MODEL "
       "and\n"
       "FAULTFS_SEED; it exits 0 (consistent), 1 (violation) or anything else (inconclusive).\n"
-      "Exit: 0 all passed, 1 a state failed, 2 bad usage or the workload failed.");
+      "Findings are grouped by the fix they need; under pp and the other weaker models each\n"
+      "says whether the ext4 model's states need it too.\n"
+      "Exit: 0 all passed, 1 a state failed, 2 bad usage, or a workload that failed, changed\n"
+      "--dir itself or changed nothing; 3 none failed but some were inconclusive.");
   cmd->add_option("--dir", a->dir, "The starting directory (copied; never changed)")->required();
   cmd->add_option("--workload", a->workload, "Command that changes the data (sh -c)")->required();
   cmd->add_option(

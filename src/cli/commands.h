@@ -22,5 +22,6 @@ Runner AddCrashtest(CLI::App& app);
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInconclusive = 3;  // crashtest: nothing failed, something not judged
 
 }  // namespace faultfs::cli

@@ -101,10 +101,12 @@ void Judge(const CheckRun& run, const record::ReadLog& log, const crash::CrashSt
 class Checker {
  public:
   Checker(const CheckRun& run, const record::ReadLog& log,
-          const std::vector<crash::CrashState>& states)
+          const std::vector<crash::CrashState>& states, SeenStates& seen, std::string label_prefix)
       : run_(run),
         log_(log),
         states_(states),
+        seen_(seen),
+        label_prefix_(std::move(label_prefix)),
         shared_(crash::SharedPrefixes(states)),
         results_(states.size()),
         progress_(run.progress, states.size()) {}
@@ -163,8 +165,8 @@ class Checker {
       // Same content with other markers before the crash is another question for the checker.
       std::string key = r.hash;
       for (const auto& m : MarksBefore(log_.ops, state)) key += "\n" + m;
-      std::lock_guard lock(mu_);
-      auto [it, fresh] = first_with_hash_.try_emplace(std::move(key), state.id);
+      std::lock_guard lock(seen_.mu);
+      auto [it, fresh] = seen_.first.try_emplace(std::move(key), label_prefix_ + state.id);
       if (!fresh) {
         r.verdict = Verdict::kDuplicate;
         r.duplicate_of = it->second;
@@ -178,13 +180,12 @@ class Checker {
   const CheckRun& run_;
   const record::ReadLog& log_;
   const std::vector<crash::CrashState>& states_;
+  SeenStates& seen_;
+  const std::string label_prefix_;
   const std::vector<size_t> shared_;  // SharedPrefixes(states_)
   std::vector<StateResult> results_;
   Progress progress_;
   std::atomic<size_t> next_{0};
-  std::mutex mu_;
-  std::map<std::string, std::string>
-      first_with_hash_;  // content hash + markers -> the state checked
 };
 
 }  // namespace
@@ -209,13 +210,14 @@ StateResult JudgeState(const CheckRun& run, const record::ReadLog& log,
 }
 
 std::vector<StateResult> CheckStates(const CheckRun& run, const record::ReadLog& log,
-                                     const std::vector<crash::CrashState>& states) {
+                                     const std::vector<crash::CrashState>& states,
+                                     SeenStates& seen, const std::string& label_prefix) {
   const std::string root = run.work + "/states";
   (void)mkdir(root.c_str(), 0755);
   for (unsigned slot = 0; slot < std::max(1u, run.jobs); ++slot) {
     (void)mkdir((root + "/" + std::to_string(slot)).c_str(), 0755);
   }
-  return Checker(run, log, states).Run();
+  return Checker(run, log, states, seen, label_prefix).Run();
 }
 
 }  // namespace faultfs::cli

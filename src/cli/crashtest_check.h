@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,9 +23,19 @@ struct StateResult {
   std::string how;           // the checker's end ("exit 1", "timed out") or the error
   std::string output_tail;   // the checker's last lines
   // kFailed: what the state's failure comes down to (crashtest_explain.h), and whether undoing
-  // that one cause made the checker accept the state.
+  // that one cause made the checker accept the state; the fix's key (crash::Fix) and the ops it
+  // is about.
   std::string finding;
   bool finding_confirmed = false;
+  std::string fix_key;
+  std::vector<uint32_t> fix_ops;
+};
+
+// The states checked so far, by content hash and markers, so that a state is judged once however
+// many models or crash points give it: the label of the first state with that content.
+struct SeenStates {
+  std::mutex mu;
+  std::map<std::string, std::string> first;
 };
 
 struct CheckRun {
@@ -46,8 +58,11 @@ Status BuildState(const CheckRun& run, const record::ReadLog& log, const crash::
 StateResult JudgeState(const CheckRun& run, const record::ReadLog& log,
                        const crash::CrashState& state, const std::string& slot);
 
-// One result per state, in the order of `states`.
+// One result per state, in the order of `states`. A state whose content and markers `seen`
+// already has is a duplicate of that state (duplicate_of: its label); the others are judged and
+// enter `seen` as `label_prefix` + their id.
 std::vector<StateResult> CheckStates(const CheckRun& run, const record::ReadLog& log,
-                                     const std::vector<crash::CrashState>& states);
+                                     const std::vector<crash::CrashState>& states,
+                                     SeenStates& seen, const std::string& label_prefix = "");
 
 }  // namespace faultfs::cli

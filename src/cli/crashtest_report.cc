@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <map>
-#include <set>
 
 #include "crash_json.h"
 
@@ -27,21 +25,6 @@ const char* VerdictName(Verdict v) {
   return "unknown";
 }
 
-// The verdict that counts for state i: a duplicate shares its original's.
-Verdict Effective(const ReportInput& in, size_t i, const std::map<std::string, size_t>& index) {
-  const StateResult& r = (*in.results)[i];
-  if (r.verdict != Verdict::kDuplicate) return r.verdict;
-  auto it = index.find(r.duplicate_of);
-  return it == index.end() ? Verdict::kError : (*in.results)[it->second].verdict;
-}
-
-std::map<std::string, size_t> IndexById(const ReportInput& in) {
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < in.enumeration->states.size(); ++i)
-    index[in.enumeration->states[i].id] = i;
-  return index;
-}
-
 std::string StateDir(const std::string& id) { return "/tmp/faultfs-state-" + id; }
 
 std::string Indent(const std::string& text, const std::string& prefix) {
@@ -54,6 +37,87 @@ std::string Indent(const std::string& text, const std::string& prefix) {
     start = nl + 1;
   }
   return out;
+}
+
+std::string Plural(size_t n, const std::string& one, const std::string& many = "") {
+  return std::to_string(n) + " " + (n == 1 ? one : many.empty() ? one + "s" : many);
+}
+
+std::string Ext4Words(const ReportInput& in, const Finding& f) {
+  if (in.model.kind == crash::ModelKind::kExt4) return "ext4 model";
+  if (in.model.kind == crash::ModelKind::kPrefix) return "any filesystem";
+  switch (f.ext4) {
+    case Finding::Ext4::kAlso:
+      return "also under the ext4 model";
+    case Finding::Ext4::kNot:
+      return f.key.starts_with("atomic:")
+                 ? "not under the ext4 model, which has no torn writes (they come from the disk)"
+                 : "not under the ext4 model: needs a filesystem weaker than ext4";
+    case Finding::Ext4::kNotChecked:
+      break;
+  }
+  return "";
+}
+
+std::string OpsWords(const std::vector<uint32_t>& ops) {
+  constexpr size_t kShown = 8;
+  std::string text;
+  for (size_t i = 0; i < ops.size() && i < kShown; ++i)
+    text += (i == 0 ? "" : ", ") + std::to_string(uint64_t{ops[i]} + 1);
+  if (ops.size() > kShown) text += " and " + std::to_string(ops.size() - kShown) + " more";
+  return text;
+}
+
+void PrintFindings(const ReportInput& in, std::ostream& out) {
+  if (in.findings.empty()) return;
+  size_t failing = 0;
+  for (const Finding& f : in.findings) failing += f.states.size();
+  out << "\nFindings: " << Plural(failing, "failing state") << ", "
+      << Plural(in.findings.size(), "fix", "fixes")
+      << (in.ext4_states > 0 ? " (" + Plural(in.ext4_states, "ext4 state") + " checked too)" : "")
+      << "\n";
+  const auto& states = in.enumeration->states;
+  for (size_t k = 0; k < in.findings.size(); ++k) {
+    const Finding& f = in.findings[k];
+    out << "  " << k + 1 << ". "
+        << (f.confirmed ? "" : "not confirmed (undoing what the state lost did not make the "
+                               "checker pass): ")
+        << f.text << "\n     " << Plural(f.states.size(), "failing state");
+    if (f.duplicates > 0) out << " (and " << f.duplicates << " with the same content)";
+    out << ", " << Plural(f.crash_points.size(), "crash point");
+    if (const std::string ext4 = Ext4Words(in, f); !ext4.empty()) out << "; " << ext4;
+    if (f.ops.size() > 1) out << "; ops " << OpsWords(f.ops);
+    const crash::CrashState& example = states[f.example];
+    out << "\n     e.g. state " << example.id << ": " << example.summary << "\n       rebuild: "
+        << ReproduceCommand(in.log_path, in.model, in.seed, in.max_states, example.id,
+                            StateDir(example.id))
+        << "\n";
+  }
+}
+
+void PrintFailingStates(const ReportInput& in, std::ostream& out) {
+  constexpr size_t kListed = 20;
+  const auto& states = in.enumeration->states;
+  size_t listed = 0, more = 0;
+  for (size_t i = 0; i < states.size(); ++i) {
+    const StateResult& r = (*in.results)[i];
+    if (r.verdict != Verdict::kFailed && r.verdict != Verdict::kInconclusive &&
+        r.verdict != Verdict::kError)
+      continue;
+    if (listed == kListed) {
+      ++more;
+      continue;
+    }
+    if (listed++ == 0) out << "\nStates that did not pass:\n";
+    out << "  state " << states[i].id << " (" << VerdictName(r.verdict) << ", " << r.how
+        << "): " << states[i].summary << "\n";
+    if (!r.output_tail.empty()) out << Indent(r.output_tail, "      | ");
+    out << "    rebuild: "
+        << ReproduceCommand(in.log_path, in.model, in.seed, in.max_states, states[i].id,
+                            StateDir(states[i].id))
+        << "\n";
+  }
+  if (more > 0) out << "  ... and " << more << " more (--json FILE lists every state)\n";
 }
 
 }  // namespace
@@ -73,29 +137,8 @@ Counts Count(const std::vector<StateResult>& results) {
   return c;
 }
 
-std::vector<Finding> GroupFindings(const ReportInput& in) {
-  const auto& states = in.enumeration->states;
-  const auto index = IndexById(in);
-  std::vector<Finding> findings;
-  std::map<std::string, size_t> by_text;
-  for (size_t i = 0; i < states.size(); ++i) {
-    if (Effective(in, i, index) != Verdict::kFailed) continue;
-    const StateResult& r = (*in.results)[i];
-    // A duplicate fails for its original's reason.
-    const StateResult& judged =
-        r.verdict == Verdict::kDuplicate ? (*in.results)[index.at(r.duplicate_of)] : r;
-    auto [it, fresh] = by_text.try_emplace(judged.finding, findings.size());
-    if (fresh) findings.push_back({judged.finding, judged.finding_confirmed, {}});
-    findings[it->second].states.push_back(states[i].id);
-  }
-  std::stable_sort(findings.begin(), findings.end(),
-                   [](const Finding& a, const Finding& b) { return a.confirmed > b.confirmed; });
-  return findings;
-}
-
 void PrintReport(const ReportInput& in, std::ostream& out) {
   const Counts c = Count(*in.results);
-  const auto& states = in.enumeration->states;
   out << "faultfs crashtest: model " << in.model.Name() << ", seed " << in.seed << ": "
       << in.log->ops.size() << " ops recorded; " << in.enumeration->total
       << " crash states defined, " << c.enumerated
@@ -111,31 +154,8 @@ void PrintReport(const ReportInput& in, std::ostream& out) {
     out << "; " << secs << " states/s";
   }
   out << ")\n";
-  const auto findings = GroupFindings(in);
-  if (!findings.empty()) out << "\nFindings:\n";
-  for (size_t f = 0; f < findings.size(); ++f) {
-    out << "  " << f + 1 << ". " << findings[f].text << "\n     ("
-        << (findings[f].confirmed ? "" : "not confirmed: no single change made the checker pass; ")
-        << findings[f].states.size() << " failing state"
-        << (findings[f].states.size() == 1 ? "" : "s") << ", e.g. " << findings[f].states[0]
-        << ")\n";
-  }
-  bool header = false;
-  for (size_t i = 0; i < states.size(); ++i) {
-    const StateResult& r = (*in.results)[i];
-    if (r.verdict != Verdict::kFailed && r.verdict != Verdict::kInconclusive &&
-        r.verdict != Verdict::kError)
-      continue;
-    if (!header) out << "\nStates that did not pass:\n";
-    header = true;
-    out << "  state " << states[i].id << " (" << VerdictName(r.verdict) << ", " << r.how
-        << "): " << states[i].summary << "\n";
-    if (!r.output_tail.empty()) out << Indent(r.output_tail, "      | ");
-    out << "    rebuild: "
-        << ReproduceCommand(in.log_path, in.model, in.seed, in.max_states, states[i].id,
-                            StateDir(states[i].id))
-        << "\n";
-  }
+  PrintFindings(in, out);
+  PrintFailingStates(in, out);
 }
 
 Status WriteJsonLines(const ReportInput& in, const std::string& path) {
@@ -148,6 +168,11 @@ Status WriteJsonLines(const ReportInput& in, const std::string& path) {
     j["verdict"] = VerdictName(r.verdict);
     j["hash"] = r.hash;
     if (!r.duplicate_of.empty()) j["duplicate_of"] = r.duplicate_of;
+    if (r.verdict == Verdict::kFailed) {
+      j["finding"] = r.finding;
+      j["finding_confirmed"] = r.finding_confirmed;
+      j["fix"] = r.fix_key;
+    }
     j["checker"] = r.how;
     j["checker_output_tail"] = r.output_tail;
     j["reproduce"] = ReproduceCommand(in.log_path, in.model, in.seed, in.max_states, states[i].id,

@@ -1,6 +1,6 @@
-// crashtest, step 3: what the states say. Counts, findings in ALICE's vocabulary ("op i must
-// persist before op j"), each failing state with the checker's words and the command that
-// rebuilds it, and JSON lines for machines.
+// crashtest, step 4: what the states say. Counts, one finding per fix with how many states and
+// crash points show it and whether the ext4 model does too, the failing states with the
+// checker's words and the command that rebuilds each, and JSON lines for machines.
 #pragma once
 
 #include <ostream>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "crashtest_check.h"
+#include "crashtest_findings.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/log.h"
 
@@ -23,6 +24,8 @@ struct ReportInput {
   const std::vector<StateResult>* results = nullptr;
   double seconds = 0;
   double check_seconds = 0;  // the checking phase alone: building, hashing and judging states
+  std::vector<Finding> findings;  // GroupFindings, with their ext4 marks
+  size_t ext4_states = 0;         // states of the ext4 model checked to mark them (0: none)
 };
 
 struct Counts {
@@ -31,16 +34,6 @@ struct Counts {
 };
 
 Counts Count(const std::vector<StateResult>& results);
-
-// A finding: what failing states come down to (crashtest_explain.h).
-struct Finding {
-  std::string text;
-  bool confirmed = false;           // undoing it made the checker accept a failing state
-  std::vector<std::string> states;  // failing states it explains (duplicates included)
-};
-
-// Failing states grouped by finding; confirmed findings first.
-std::vector<Finding> GroupFindings(const ReportInput& in);
 
 void PrintReport(const ReportInput& in, std::ostream& out);
 // One JSON object per state: its description, verdict, checker output and reproducer.

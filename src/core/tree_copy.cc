@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <functional>
@@ -21,6 +22,24 @@
 
 namespace faultfs {
 namespace {
+
+// Copies [from, to) of `in` to the same offsets of `out` through a buffer.
+Status CopyRange(int in, int out, off_t from, off_t to) {
+  std::vector<char> buf(1 << 20);
+  while (from < to) {
+    const auto want = static_cast<size_t>(std::min<off_t>(to - from, static_cast<off_t>(buf.size())));
+    const ssize_t n = pread(in, buf.data(), want, from);
+    if (n < 0) return Status::FromErrno(errno, "reading file data");
+    if (n == 0) return Status::Ok();  // the source shrank meanwhile
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t w = pwrite(out, buf.data() + done, static_cast<size_t>(n - done), from + done);
+      if (w < 0) return Status::FromErrno(errno, "writing file data");
+      done += w;
+    }
+    from += n;
+  }
+  return Status::Ok();
+}
 
 // Copies `size` bytes of data, keeping holes: reflink when possible, else copy_file_range over
 // each data extent (SEEK_DATA/SEEK_HOLE).
@@ -38,6 +57,12 @@ Status CopyData(int in, int out, off_t size) {
     loff_t src = data, dst = data;
     while (src < hole) {
       const ssize_t n = copy_file_range(in, &src, out, &dst, static_cast<size_t>(hole - src), 0);
+      if (n < 0 && (errno == EXDEV || errno == EOPNOTSUPP || errno == EINVAL)) {
+        // Across filesystems of different types (and on some special files) copy_file_range
+        // refuses: copy through a buffer instead.
+        FAULTFS_RETURN_IF_ERROR(CopyRange(in, out, src, hole));
+        break;
+      }
       if (n < 0) return Status::FromErrno(errno, "copying file data");
       if (n == 0) break;  // the source shrank meanwhile
     }

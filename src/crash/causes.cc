@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include "models.h"
+
 namespace faultfs::crash {
 
 namespace {
@@ -19,15 +21,15 @@ std::string FileText(const std::vector<record::Op>& ops, const std::vector<Devia
 
 }  // namespace
 
-std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const CrashState& state) {
+std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const History& history,
+                           const CrashState& state) {
   std::vector<Cause> causes;
-  std::map<uint64_t, size_t> file_cause;  // inode -> its cause of lost unsynced changes
+  std::map<ObjectId, size_t> file_cause;  // object -> its cause of lost unsynced changes
   std::map<uint32_t, size_t> op_cause;    // op -> the cause it is (ops lost with it join it)
   for (const Deviation& d : state.deviations) {
     if (d.kind == Deviation::Kind::kLostWith) continue;
     if (d.kind == Deviation::Kind::kDataNotDurable && d.op < ops.size()) {
-      const uint64_t key = ops[d.op].ino != 0 ? ops[d.op].ino : UINT64_MAX - d.op;
-      auto [it, fresh] = file_cause.try_emplace(key, causes.size());
+      auto [it, fresh] = file_cause.try_emplace(history.at(d.op).obj, causes.size());
       if (fresh) causes.emplace_back();
       causes[it->second].deviations.push_back(d);
       continue;
@@ -44,6 +46,39 @@ std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const CrashState
     if (c.text.empty()) c.text = FileText(ops, c.deviations);
   }
   return causes;
+}
+
+namespace {
+
+
+}  // namespace
+
+Fix FixOf(const std::vector<record::Op>& ops, const History& history, const Cause& cause) {
+  Fix fix;
+  for (const Deviation& d : cause.deviations) {
+    if (d.kind != Deviation::Kind::kLostWith && d.op < ops.size()) fix.ops.push_back(d.op);
+  }
+  std::sort(fix.ops.begin(), fix.ops.end());
+  if (fix.ops.empty()) return Fix{"none", cause.text, {}};
+  const Deviation& d = cause.deviations.front();
+  const uint32_t first = fix.ops.front();
+  const record::Op& op = ops[first];
+  if (d.kind == Deviation::Kind::kTorn) {
+    fix.key = "atomic:" + std::to_string(first);
+    fix.text = "make " + DescribeOp(ops, first) + " tear-proof: it can reach the disk in part";
+  } else if (record::IsEntryKind(op.kind)) {
+    const std::string dir =
+        d.kind == Deviation::Kind::kEntryNotDurable ? d.dir : models::EntryDir(op);
+    fix.key = "entry:" + std::to_string(first);
+    fix.text = "fsync " + models::DirWords(dir) + " after " + DescribeOp(ops, first);
+  } else {
+    fix.key = "file:" + std::to_string(history.at(first).obj);
+    const uint32_t last = fix.ops.back();
+    fix.text = "fsync " + models::PathWords(ops[last].path) + " after " + DescribeOp(ops, last);
+  }
+  if (d.kind == Deviation::Kind::kOmitted || d.kind == Deviation::Kind::kReordered)
+    fix.text += ", before " + DescribeOp(ops, d.later);
+  return fix;
 }
 
 CrashState Undo(const History& history, const CrashState& state, const Cause& cause,

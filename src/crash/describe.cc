@@ -6,37 +6,35 @@
 namespace faultfs::crash {
 namespace {
 
+using models::DirWords;
+using models::PathWords;
 using record::Op;
 using record::OpKind;
 
 constexpr size_t kSummaryDeviations = 3;
 constexpr size_t kMarkChars = 40;
 
-std::string Shown(const std::string& path) { return path.empty() ? "." : path; }
 
 uint64_t Seq(const std::vector<Op>& ops, uint32_t i) {
   return i < ops.size() && ops[i].seq != 0 ? ops[i].seq : uint64_t{i} + 1;
 }
 
-std::string DirName(const std::string& dir) {
-  return dir.empty() ? "the root directory" : "the directory " + dir;
-}
 
 std::string OpWords(const Op& op) {
   const std::string kind(record::OpKindName(op.kind));
   switch (op.kind) {
     case OpKind::kLink:
     case OpKind::kRename:
-      return kind + " " + Shown(op.path) + " -> " + Shown(op.path2);
+      return kind + " " + PathWords(op.path) + " -> " + PathWords(op.path2);
     case OpKind::kSetxattr:
     case OpKind::kRemovexattr:
-      return kind + " " + Shown(op.path) + " " + op.path2;
+      return kind + " " + PathWords(op.path) + " " + op.path2;
     case OpKind::kMark: {
       const bool cut = op.data.size() > kMarkChars;
       return kind + " \"" + op.data.substr(0, kMarkChars) + (cut ? "...\"" : "\"");
     }
     default:
-      return kind + " " + Shown(op.path);
+      return kind + " " + PathWords(op.path);
   }
 }
 
@@ -95,9 +93,9 @@ std::string FindingText(const std::vector<Op>& ops, const Deviation& d) {
     case Deviation::Kind::kTorn:
       return op + " must be atomic";
     case Deviation::Kind::kEntryNotDurable:
-      return "durability of " + op + " needs an fsync of " + DirName(d.dir);
+      return "durability of " + op + " needs an fsync of " + DirWords(d.dir);
     case Deviation::Kind::kDataNotDurable: {
-      const std::string path = d.op < ops.size() ? Shown(ops[d.op].path) : "?";
+      const std::string path = d.op < ops.size() ? PathWords(ops[d.op].path) : "?";
       return "durability of " + op + " needs an fsync of " + path;
     }
     case Deviation::Kind::kLostWith:
@@ -107,6 +105,12 @@ std::string FindingText(const std::vector<Op>& ops, const Deviation& d) {
 }
 
 namespace models {
+
+std::string PathWords(const std::string& path) { return path.empty() ? "." : path; }
+
+std::string DirWords(const std::string& dir) {
+  return dir.empty() ? "the root directory" : "the directory " + dir;
+}
 
 std::string Summary(const std::vector<Op>& ops, const CrashState& state) {
   std::string text = state.crash_point == 0

@@ -222,8 +222,13 @@ Result<ObjectId> HistoryBuilder::Existing(const Op& op, size_t i, const EntryKey
   const ObjectId obj = At(e);
   if (obj != kNoObject) return obj;
   if (strict_) return Bad(op, i, "'" + path + "' does not exist at that point");
+  // A name the start did not list: another name of an object already known by its inode (a
+  // hard link), or an object of its own that existed from the start.
+  const auto known = op.ino != 0 ? by_ino_.find(op.ino) : by_ino_.end();
   const ObjectId made =
-      NewObject(0, op.kind == OpKind::kRmdir ? ObjectType::kDir : ObjectType::kUnknown, true);
+      known != by_ino_.end()
+          ? known->second
+          : NewObject(0, op.kind == OpKind::kRmdir ? ObjectType::kDir : ObjectType::kUnknown, true);
   Name(made, e);
   h_.initial_.emplace_back(made, e);
   return made;
@@ -276,6 +281,10 @@ std::vector<EntryKey> HistoryBuilder::ChainOf(ObjectId obj) const {
 std::vector<EntryKey> HistoryBuilder::SourceChain(const Op& op, size_t i, ObjectId obj) {
   std::vector<EntryKey> chain;
   auto e = EntryOf(op, i, op.path, &chain);
+  if (e.ok() && !strict_ && At(*e) == kNoObject) {  // a name of it the start did not list
+    Name(obj, *e);
+    h_.initial_.emplace_back(obj, *e);
+  }
   if (e.ok() && At(*e) == obj) {
     chain.push_back(*e);
     return chain;

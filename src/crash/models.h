@@ -107,6 +107,9 @@ struct Piece {
 uint64_t CountUnits(const record::Op& op, uint64_t unit);
 Piece UnitRange(const record::Op& op, uint64_t unit, uint64_t first, uint64_t last);
 
+// A path for humans ("." for the root), and a directory ("the root directory", "the directory d").
+std::string PathWords(const std::string& path);
+std::string DirWords(const std::string& dir);
 // One line for humans: the crash point and the first deviations (describe.cc).
 std::string Summary(const std::vector<record::Op>& ops, const CrashState& state);
 

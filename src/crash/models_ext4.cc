@@ -22,9 +22,10 @@ bool IsMetadata(const Op& op) {
 }
 
 // Whether a rename replaces a file (not a directory): ext4 then writes out the renamed file's
-// delayed data before the rename commits (auto_da_alloc).
-bool ReplacesFile(const History& history, const OpObjects& o) {
-  return o.replaced != kNoObject && o.replaced != o.obj &&
+// delayed data before the rename commits (auto_da_alloc). An exchange replaces nothing.
+bool ReplacesFile(const History& history, const Op& op, const OpObjects& o) {
+  constexpr uint32_t kRenameExchange = 2;
+  return (op.flags & kRenameExchange) == 0 && o.replaced != kNoObject && o.replaced != o.obj &&
          history.object(o.replaced).type != ObjectType::kDir &&
          history.object(o.obj).type != ObjectType::kDir;
 }
@@ -126,7 +127,7 @@ void Ext4Plan::FindDataDurability() {
     const OpObjects& o = history_.at(i);
     if (op.kind == OpKind::kFsync || op.kind == OpKind::kFdatasync || IsSyncWrite(op))
       next_sync[o.obj] = i;
-    if (op.kind == OpKind::kRename && ReplacesFile(history_, o)) next_rename[o.obj] = i;
+    if (op.kind == OpKind::kRename && ReplacesFile(history_, op, o)) next_rename[o.obj] = i;
     if (op.kind != OpKind::kWrite) continue;
     if (const auto it = next_sync.find(o.obj); it != next_sync.end()) synced_at_[i] = it->second;
     if (const auto it = next_rename.find(o.obj); it != next_rename.end())

@@ -23,7 +23,20 @@ struct Cause {
 };
 
 // The causes of `state`, in the order of their first op.
-std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const CrashState& state);
+std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const History& history,
+                           const CrashState& state);
+
+// What to change in the program so that a cause cannot make a state fail, the same whatever the
+// model that found it: two causes with the same key have one fix. A lost or omitted data or
+// metadata op is fixed by an fsync of its file after it (key "file:<object>"), a lost or omitted
+// directory entry by an fsync of its directory after it ("entry:<op>"), a torn op by making it
+// tear-proof ("atomic:<op>").
+struct Fix {
+  std::string key;
+  std::string text;           // "fsync the root directory after op 31 (unlink app.db-journal)"
+  std::vector<uint32_t> ops;  // the ops it is about (sorted)
+};
+Fix FixOf(const std::vector<record::Op>& ops, const History& history, const Cause& cause);
 
 // `state` with `cause` undone: its ops (and the missing ops they need) applied whole, their
 // deviations gone. The id gets a suffix ("12.3-without-2") so that it is never mistaken for an
