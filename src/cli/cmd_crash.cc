@@ -1,5 +1,5 @@
-// `faultfs crash list LOG --model M` and `faultfs crash materialize LOG --model M --state ID --out
-// DIR`.
+// `faultfs crash list LOG --model M`, `faultfs crash materialize LOG --model M --state ID --out
+// DIR` and `faultfs crash diff LOG --model M --state ID`.
 #include <sys/stat.h>
 
 #include <iostream>
@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "crash_diff.h"
 #include "crash_json.h"
 #include "faultfs/crash/materialize.h"
 #include "faultfs/crash/state.h"
@@ -43,15 +44,20 @@ int RunList(const CrashArgs& a, const LoadedLog& in, const crash::Model& model) 
   return kExitOk;
 }
 
+// State --state of the enumeration, or nullptr after saying there is none.
+const crash::CrashState* FindState(const CrashArgs& a, const crash::Enumeration& e,
+                                   const crash::Model& model) {
+  for (const auto& s : e.states)
+    if (s.id == a.state) return &s;
+  std::cerr << "faultfs: model " << model.Name() << " has no crash state '" << a.state << "' in "
+            << a.log << " (seed " << a.seed << "); see faultfs crash list\n";
+  return nullptr;
+}
+
 int RunMaterialize(const CrashArgs& a, const LoadedLog& in, const crash::Model& model) {
   const auto e = crash::Enumerate(in.log, model, a.seed, a.max_states);
-  const crash::CrashState* found = nullptr;
-  for (const auto& s : e.states) found = s.id == a.state ? &s : found;
-  if (found == nullptr) {
-    std::cerr << "faultfs: model " << model.Name() << " has no crash state '" << a.state << "' in "
-              << a.log << " (seed " << a.seed << "); see faultfs crash list\n";
-    return kExitUsage;
-  }
+  const crash::CrashState* found = FindState(a, e, model);
+  if (found == nullptr) return kExitUsage;
   if (Status s = MakeEmptyDir(a.out); !s.ok()) {
     std::cerr << "faultfs: --out: " << s.ToString() << "\n";
     return kExitFailure;
@@ -62,6 +68,13 @@ int RunMaterialize(const CrashArgs& a, const LoadedLog& in, const crash::Model& 
   }
   std::cout << "state " << found->id << " (" << found->summary << ") is in " << a.out << "\n";
   return kExitOk;
+}
+
+int RunDiff(const CrashArgs& a, const LoadedLog& in, const crash::Model& model) {
+  const auto e = crash::Enumerate(in.log, model, a.seed, a.max_states);
+  const crash::CrashState* found = FindState(a, e, model);
+  if (found == nullptr) return kExitUsage;
+  return RunCrashDiff({a.log, model, a.seed, a.json}, in, *found);
 }
 
 }  // namespace
@@ -90,8 +103,22 @@ Runner AddCrash(CLI::App& app) {
   common(mat);
   mat->add_option("--state", a->state, "State id (from crash list)")->required();
   mat->add_option("--out", a->out, "Directory to build it in (created; must be empty)")->required();
+  CLI::App* diff = cmd->add_subcommand(
+      "diff",
+      "What a crash state lacks: the names, metadata and byte ranges where it differs from the "
+      "full state (every op before its crash point persisted, as under the prefix model), "
+      "then the ops it loses");
+  common(diff);
+  diff->add_option("--state", a->state, "State id (from crash list)")->required();
+  diff->add_flag("--json", a->json,
+                 "One JSON object: the state as crash list --json gives it, with its differences");
+  diff->footer(
+      "Each line: kind (missing, extra, type, content, mode, owner, xattrs, symlink, device,\n"
+      "links), path, then the full state's value vs the crash state's. Exits 0 whether or not\n"
+      "there are differences, 2 for bad usage or an unknown state, 1 on errors.\n");
   list->callback([which] { *which = "list"; });
   mat->callback([which] { *which = "materialize"; });
+  diff->callback([which] { *which = "diff"; });
   return [a, which] {
     auto model = crash::ParseModel(a->model);
     if (!model.ok()) {
@@ -103,7 +130,9 @@ Runner AddCrash(CLI::App& app) {
       std::cerr << "faultfs: " << in.status().ToString() << "\n";
       return kExitFailure;
     }
-    return *which == "list" ? RunList(*a, *in, *model) : RunMaterialize(*a, *in, *model);
+    if (*which == "list") return RunList(*a, *in, *model);
+    if (*which == "diff") return RunDiff(*a, *in, *model);
+    return RunMaterialize(*a, *in, *model);
   };
 }
 

@@ -1,15 +1,12 @@
 #include "faultfs/core/tree_hash.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cstring>
+#include <cstdio>
 #include <map>
 #include <string_view>
 #include <utility>
@@ -18,6 +15,7 @@
 #define XXH_INLINE_ALL  // header only: no library to link, and the hot loop inlined
 #include <xxhash.h>
 
+#include "faultfs/core/tree_read.h"
 #include "faultfs/core/unique_fd.h"
 
 namespace faultfs {
@@ -56,19 +54,9 @@ std::vector<char>& DataBuffer() {
 
 // Feeds the extended attributes of (dir, name), by name, into `h`.
 void HashXattrs(Hasher& h, int dir, const std::string& name) {
-  thread_local std::vector<char> list(65536);
-  thread_local std::vector<char> value(65536);
-  const std::string path = "/proc/self/fd/" + std::to_string(dir) + "/" + name;
-  const ssize_t n = llistxattr(path.c_str(), list.data(), list.size());
-  if (n <= 0) return;
-  std::vector<std::string_view> names;
-  for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(list.data() + i)) + 1)
-    names.emplace_back(list.data() + i);
-  std::sort(names.begin(), names.end());
-  for (const auto attr : names) {
-    const ssize_t len = lgetxattr(path.c_str(), attr.data(), value.data(), value.size());
+  for (const auto& [attr, value] : ReadXattrs(dir, name)) {
     h.Str(attr);
-    h.Str(std::string_view(value.data(), len >= 0 ? static_cast<size_t>(len) : 0));
+    h.Str(value);
   }
 }
 
@@ -100,16 +88,9 @@ class TreeHasher {
  public:
   explicit TreeHasher(HashObserver* observer) : observer_(observer) {}
   Status Dir(int fd, const std::string& where) {
-    std::vector<std::string> names;
-    DIR* dir = fdopendir(dup(fd));
-    if (dir == nullptr) return Status::FromErrno(errno, "reading " + where);
-    while (const dirent* d = readdir(dir)) {
-      if (std::strcmp(d->d_name, ".") != 0 && std::strcmp(d->d_name, "..") != 0)
-        names.emplace_back(d->d_name);
-    }
-    closedir(dir);
-    std::sort(names.begin(), names.end());
-    for (const auto& name : names) {
+    auto names = SortedNames(fd, where);
+    if (!names.ok()) return names.status();
+    for (const auto& name : *names) {
       FAULTFS_RETURN_IF_ERROR(Entry(fd, name, where.empty() ? name : where + "/" + name));
     }
     h_.U64(0xD1D1D1D1);  // end of directory: "a/b" and "a" + "b" hash differently

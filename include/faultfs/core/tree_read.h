@@ -1,0 +1,23 @@
+// Reading one directory of a tree the way the tree tools (hash, diff) walk it: names in a fixed
+// order, extended attributes by name. Nothing here follows a symlink.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "faultfs/core/status.h"
+
+namespace faultfs {
+
+// The names in the open directory `dir_fd`, without "." and "..", sorted bytewise. `where` names
+// the directory in errors.
+Result<std::vector<std::string>> SortedNames(int dir_fd, const std::string& where);
+
+// The extended attributes of `name` in the open directory `dir_fd` (the entry itself, not what a
+// symlink points to), sorted by attribute name. An object without any, or on a filesystem without
+// them, has none; a value that cannot be read counts as empty.
+using Xattrs = std::vector<std::pair<std::string, std::string>>;
+Xattrs ReadXattrs(int dir_fd, const std::string& name);
+
+}  // namespace faultfs

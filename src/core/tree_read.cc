@@ -1,0 +1,49 @@
+#include "faultfs/core/tree_read.h"
+
+#include <dirent.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace faultfs {
+
+Result<std::vector<std::string>> SortedNames(int dir_fd, const std::string& where) {
+  DIR* dir = fdopendir(dup(dir_fd));
+  if (dir == nullptr) return Status::FromErrno(errno, "reading " + where);
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* d = readdir(dir)) {
+    if (std::strcmp(d->d_name, ".") != 0 && std::strcmp(d->d_name, "..") != 0)
+      names.emplace_back(d->d_name);
+  }
+  const int error = errno;  // readdir returns nullptr at the end and on errors alike
+  closedir(dir);
+  if (error != 0) return Status::FromErrno(error, "reading " + where);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Xattrs ReadXattrs(int dir_fd, const std::string& name) {
+  // Reused per thread: trees are read file after file, most of them without attributes, and
+  // allocating 128 KiB each time would cost more than the calls. 64 KiB is the kernel's limit for
+  // both a list and a value.
+  thread_local std::vector<char> list(65536);
+  thread_local std::vector<char> value(65536);
+  // By path through /proc/self/fd: the l*xattr calls do not follow a final symlink, and there is
+  // no *at variant.
+  const std::string path = "/proc/self/fd/" + std::to_string(dir_fd) + "/" + name;
+  const ssize_t n = llistxattr(path.c_str(), list.data(), list.size());
+  Xattrs attrs;
+  for (ssize_t i = 0; i < n; i += static_cast<ssize_t>(std::strlen(list.data() + i)) + 1) {
+    const char* attr = list.data() + i;
+    const ssize_t len = lgetxattr(path.c_str(), attr, value.data(), value.size());
+    attrs.emplace_back(attr, std::string(value.data(), len > 0 ? static_cast<size_t>(len) : 0));
+  }
+  std::sort(attrs.begin(), attrs.end());
+  return attrs;
+}
+
+}  // namespace faultfs
