@@ -23,6 +23,7 @@ namespace {
 
 constexpr uint32_t kRenameExchange = 2;  // renameat2 flags
 constexpr size_t kMaxDepth = 4096;
+constexpr size_t kMaxDirFds = 256;  // directory descriptors kept open
 
 // The bytes of a write that reach the disk in this state.
 std::string PieceOf(const Op& op, const Applied& how, uint64_t seed) {
@@ -123,14 +124,19 @@ std::optional<std::string> Applier::PathOf(uint32_t i) const {
   return PathOfObject(history_->at(i).obj);
 }
 
-Result<UniqueFd> Applier::OpenDir(const EntryKey& e, std::string* path) const {
+Result<int> Applier::OpenDir(const EntryKey& e, std::string* path) const {
   if (!IsSafeName(e.name)) return Status::Invalid("unsafe name '" + e.name + "'");
   const auto dir = PathOfObject(e.dir);
-  if (!dir) return UniqueFd();  // out of reach
+  if (!dir) return -1;  // out of reach
   if (path != nullptr) *path = Join(*dir, e.name);
+  if (e.dir == kRootObject) return root_.get();
+  // A directory's descriptor stays right when the directory is renamed; it is dropped when the
+  // directory is removed (Forget).
+  if (const auto it = dir_fds_.find(e.dir); it != dir_fds_.end()) return it->second.get();
   UniqueFd fd(OpenBeneath(root_.get(), *dir, O_PATH | O_DIRECTORY));
   if (!fd) return Status::FromErrno(errno, "opening directory '" + *dir + "' beneath the state");
-  return fd;
+  if (dir_fds_.size() >= kMaxDirFds) dir_fds_.clear();
+  return dir_fds_.emplace(e.dir, std::move(fd)).first->second.get();
 }
 
 Status Applier::Changing(const std::string& path) {
@@ -208,8 +214,8 @@ Status Applier::Create(uint32_t i) {
   std::string path;
   auto dir = OpenDir(o.entry, &path);
   if (!dir.ok()) return dir.status();
-  if (*dir) {
-    const int fd = dir->get();
+  if (*dir >= 0) {
+    const int fd = *dir;
     const char* name = o.entry.name.c_str();
     const mode_t perms = op.mode & 07777;
     int rc = 0;
@@ -244,12 +250,11 @@ Status Applier::Link(uint32_t i) {
   std::string path;
   auto dir = OpenDir(o.entry2, &path);
   if (!dir.ok()) return dir.status();
-  if (*dir) {
+  if (*dir >= 0) {
     FAULTFS_RETURN_IF_ERROR(Changing(*from));
     auto source = ReachableName(o.obj);
     if (!source.ok()) return source.status();
-    if (linkat(source->first.get(), source->second.c_str(), dir->get(), o.entry2.name.c_str(),
-               0) != 0)
+    if (linkat(source->first, source->second.c_str(), *dir, o.entry2.name.c_str(), 0) != 0)
       return Failed(errno, i, "linking '" + *from + "' to '" + path + "'");
   }
   Name(o.obj, o.entry2);
@@ -263,9 +268,10 @@ Status Applier::Remove(uint32_t i) {
   std::string path;
   auto dir = OpenDir(o.entry, &path);
   if (!dir.ok()) return dir.status();
-  if (*dir) {
+  if (*dir >= 0) {
     FAULTFS_RETURN_IF_ERROR(Removing(path));
-    const int rc = unlinkat(dir->get(), o.entry.name.c_str(),
+    if (op.kind == OpKind::kRmdir) dir_fds_.erase(o.obj);
+    const int rc = unlinkat(*dir, o.entry.name.c_str(),
                             op.kind == OpKind::kRmdir ? AT_REMOVEDIR : 0);
     const int err = rc == 0 ? 0 : errno;
     FAULTFS_RETURN_IF_ERROR(Removed());
@@ -286,9 +292,10 @@ Status Applier::Rename(uint32_t i) {
   if (!from_dir.ok()) return from_dir.status();
   auto to_dir = OpenDir(o.entry2, &to);
   if (!to_dir.ok()) return to_dir.status();
-  if (!*from_dir || (exchange && !*to_dir)) return Inconsistent(i, "moves an object out of reach");
-  if (!*to_dir) {
-    FAULTFS_RETURN_IF_ERROR(MoveOutOfReach(i, from_dir->get(), from));
+  if (*from_dir < 0 || (exchange && *to_dir < 0))
+    return Inconsistent(i, "moves an object out of reach");
+  if (*to_dir < 0) {
+    FAULTFS_RETURN_IF_ERROR(MoveOutOfReach(i, *from_dir, from));
   } else if (o.replaced != o.obj) {
     if (!exchange) FAULTFS_RETURN_IF_ERROR(Removing(to));
     const char* name = o.entry.name.c_str();
@@ -297,12 +304,13 @@ Status Applier::Rename(uint32_t i) {
     // In a crash state only the outcome matters: a file the rename replaces is unlinked first,
     // because ext4 writes back the source's data when a rename replaces a file (auto_da_alloc),
     // which costs more than building the rest of the state.
-    if (!replay_ && op.flags == 0 && fstatat(from_dir->get(), name, &src, AT_SYMLINK_NOFOLLOW) == 0 &&
-        fstatat(to_dir->get(), name2, &dst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(src.st_mode) &&
+    if (!replay_ && op.flags == 0 && fstatat(*from_dir, name, &src, AT_SYMLINK_NOFOLLOW) == 0 &&
+        fstatat(*to_dir, name2, &dst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(src.st_mode) &&
         S_ISREG(dst.st_mode)) {
-      (void)unlinkat(to_dir->get(), name2, 0);
+      (void)unlinkat(*to_dir, name2, 0);
     }
-    const int rc = renameat2(from_dir->get(), name, to_dir->get(), name2, op.flags);
+    if (o.replaced != kNoObject) dir_fds_.erase(o.replaced);  // a directory it replaces is gone
+    const int rc = renameat2(*from_dir, name, *to_dir, name2, op.flags);
     const int err = rc == 0 ? 0 : errno;
     if (!exchange) FAULTFS_RETURN_IF_ERROR(Removed());
     if (rc != 0) return Failed(err, i, "renaming '" + from + "' to '" + to + "'");
@@ -327,6 +335,7 @@ Status Applier::MoveOutOfReach(uint32_t i, int from_dir, const std::string& from
   if (fstatat(from_dir, o.entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return Failed(errno, i, "finding '" + from + "'");
   FAULTFS_RETURN_IF_ERROR(Removing(from));
+  dir_fds_.clear();  // directories under it go too
   Status s;
   if (S_ISDIR(st.st_mode)) {
     s = RemoveTree("/proc/self/fd/" + std::to_string(from_dir) + "/" + o.entry.name);
@@ -347,13 +356,13 @@ Status Applier::UnlinkTarget(uint32_t i) {
   std::string path;
   auto dir = OpenDir(o.entry2, &path);
   if (!dir.ok()) return dir.status();
-  if (*dir) {
+  if (*dir >= 0) {
     struct stat st {};
-    if (fstatat(dir->get(), o.entry2.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    if (fstatat(*dir, o.entry2.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return Failed(errno, i, "finding '" + path + "'");
     FAULTFS_RETURN_IF_ERROR(Removing(path));
-    const int rc =
-        unlinkat(dir->get(), o.entry2.name.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+    dir_fds_.erase(o.replaced);
+    const int rc = unlinkat(*dir, o.entry2.name.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
     const int err = rc == 0 ? 0 : errno;
     FAULTFS_RETURN_IF_ERROR(Removed());
     if (rc != 0) return Failed(err, i, "removing '" + path + "'");
@@ -397,7 +406,7 @@ Status Applier::ApplyMeta(uint32_t i) {
   if (obj == kRootObject) return RootMeta(i);
   auto named = ReachableName(obj);
   if (!named.ok()) return named.status();
-  const int fd = named->first.get();
+  const int fd = named->first;
   const std::string& name = named->second;
   int rc = 0;
   switch (op.kind) {
@@ -442,13 +451,13 @@ Status Applier::RootMeta(uint32_t i) {
   return rc == 0 ? Status::Ok() : Failed(errno, i, "changing the root directory");
 }
 
-Result<std::pair<UniqueFd, std::string>> Applier::ReachableName(ObjectId obj) const {
+Result<std::pair<int, std::string>> Applier::ReachableName(ObjectId obj) const {
   const auto it = names_.find(obj);
   if (it != names_.end()) {
     for (const EntryKey& e : it->second) {
       auto dir = OpenDir(e, nullptr);
       if (!dir.ok()) return dir.status();
-      if (*dir) return std::make_pair(std::move(*dir), e.name);
+      if (*dir >= 0) return std::make_pair(*dir, e.name);
     }
   }
   return Status::Invalid("an object out of reach has no name to use");

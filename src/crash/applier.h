@@ -64,8 +64,9 @@ class Applier {
           bool replay);
   // The object's path here ("" the root); none when out of reach.
   std::optional<std::string> PathOfObject(ObjectId obj, size_t depth = 0) const;
-  // The directory of entry `e`, opened beneath the root; an empty fd when it is out of reach.
-  Result<UniqueFd> OpenDir(const EntryKey& e, std::string* path) const;
+  // The directory of entry `e`, opened beneath the root (a descriptor the applier keeps); -1 when
+  // it is out of reach.
+  Result<int> OpenDir(const EntryKey& e, std::string* path) const;
   Status CheckNeeds(uint32_t i) const;
   Status CheckEntry(uint32_t i, const EntryKey& e, ObjectId want) const;
   Status Create(uint32_t i);
@@ -78,7 +79,7 @@ class Applier {
   Status ApplyMeta(uint32_t i);
   Status RootMeta(uint32_t i);
   // A directory (opened beneath the root) and name of `obj` that are in reach.
-  Result<std::pair<UniqueFd, std::string>> ReachableName(ObjectId obj) const;
+  Result<std::pair<int, std::string>> ReachableName(ObjectId obj) const;
   void Name(ObjectId obj, const EntryKey& e);
   void Unname(const EntryKey& e);
   ObjectId At(const EntryKey& e) const;
@@ -102,6 +103,7 @@ class Applier {
   std::unordered_map<EntryKey, ObjectId, EntryHash> entries_;  // this directory's namespace
   std::unordered_map<ObjectId, std::vector<EntryKey>> names_;
   std::vector<bool> applied_;  // by op index
+  mutable std::unordered_map<ObjectId, UniqueFd> dir_fds_;  // directories opened beneath the root
   ApplyHooks* hooks_ = nullptr;
 };
 

@@ -2,6 +2,7 @@
 // (docs/persistence-models.md), with stable ids, and enumeration and sampling are deterministic.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -121,6 +122,86 @@ TEST(PrefixModel, OneStatePerCrashPointSkippingPersistencePointsButNotMarkers) {
 
 TEST(PrefixModel, EmptyLogHasOnlyTheStartingState) {
   EXPECT_EQ(States({}, "prefix"), (Lines{"0:"}));
+}
+
+// --- ext4 ---
+
+std::vector<Op> RandomLog(uint64_t seed);  // below
+
+Op Fdatasync(std::string path, uint64_t ino) { return MakeOp(OpKind::kFdatasync, std::move(path), ino); }
+Op Fsync(std::string path, uint64_t ino) { return MakeOp(OpKind::kFsync, std::move(path), ino); }
+Op Create(std::string path, uint64_t ino) { return MakeOp(OpKind::kCreate, std::move(path), ino); }
+
+// Goal: the journal keeps a prefix of the metadata ops since the last commit point (the latest
+// are lost first); unsynced data is lost; a lost data op adds no crash point.
+TEST(Ext4Model, MetadataSinceTheLastCommitIsLostLatestFirst) {
+  const auto ops = Log({Create("f", 7), Write("f", 7, 0, 3), Rename("f", "g", 7), Mark("m")});
+  EXPECT_EQ(States(ops, "ext4"),
+            (Lines{"0:", "1: 0", "1.1: | entry 0 @", "3: 0 2 | data 1", "3.1: 0 | data 1, entry 2 @",
+                   "3.2: | entry 0 @, data 1, entry 2 @", "4: 0 2 | data 1",
+                   "4.1: 0 | data 1, entry 2 @", "4.2: | entry 0 @, data 1, entry 2 @"}));
+}
+
+// Goal: an fsync of a changed file commits every metadata op before it, other files' too (ext4's
+// fsync commits the running transaction); an fsync of a file nothing changed since commits
+// nothing.
+TEST(Ext4Model, FsyncCommitsEverythingOnlyWhenItsFileChanged) {
+  const auto all = Log({Create("a", 7), Create("b", 8), Write("a", 7, 0, 2), Fsync("a", 7)});
+  EXPECT_EQ(States(all, "ext4"),
+            (Lines{"0:", "1: 0", "1.1: | entry 0 @", "2: 0 1", "2.1: 0 | entry 1 @",
+                   "2.2: | entry 0 @, entry 1 @", "4: 0 1 2"}));
+  const auto unchanged = Log({Create("a", 7), Fsync("a", 7), Create("b", 8), Fsync("a", 7)});
+  EXPECT_EQ(States(unchanged, "ext4"),
+            (Lines{"0:", "1: 0", "1.1: | entry 0 @", "2: 0", "3: 0 2", "3.1: 0 | entry 2 @",
+                   "4: 0 2", "4.1: 0 | entry 2 @"}));
+}
+
+// Goal: fdatasync commits the journal only when the file's size or allocation changed since the
+// last commit: an overwrite inside the file does not, an append does.
+TEST(Ext4Model, FdatasyncCommitsForAnAppendNotForAnOverwrite) {
+  const std::vector<Op> start{Create("f", 7), Write("f", 7, 0, 4), Fsync("f", 7), Create("g", 8)};
+  auto overwrite = start;
+  overwrite.push_back(Write("f", 7, 0, 2));
+  overwrite.push_back(Fdatasync("f", 7));
+  EXPECT_EQ(States(Log(overwrite), "ext4").back(), "6.1: 0 1 4 | entry 3 @");
+  auto append = start;
+  append.push_back(Write("f", 7, 4, 2));
+  append.push_back(Fdatasync("f", 7));
+  EXPECT_EQ(States(Log(append), "ext4").back(), "6: 0 1 3 4");
+}
+
+// Goal: ALICE's "safe rename" on ext4 (auto_da_alloc): the data of a file renamed over another is
+// on disk once the rename is; a rename to a new name gives no such promise.
+TEST(Ext4Model, ARenameOverAFileCommitsTheRenamedFilesData) {
+  const auto over = Log({Create("f", 7), Fsync("f", 7), Create("t", 8), Write("t", 8, 0, 3),
+                         Rename("t", "f", 8), Mark("m")});
+  EXPECT_EQ(States(over, "ext4").back(), "6.2: 0 | entry 2 @, data 3, entry 4 @");
+  const Lines states = States(over, "ext4");
+  EXPECT_NE(std::find(states.begin(), states.end(), "6: 0 2 3 4"), states.end());
+  EXPECT_NE(std::find(states.begin(), states.end(), "6.1: 0 2 | data 3, entry 4 @"), states.end());
+  const auto fresh = Log({Create("t", 8), Write("t", 8, 0, 3), Rename("t", "f", 8), Mark("m")});
+  const Lines renamed = States(fresh, "ext4");
+  EXPECT_NE(std::find(renamed.begin(), renamed.end(), "4: 0 2 | data 1"), renamed.end())
+      << "renamed to a new name, empty: possible on ext4";
+}
+
+// Goal: ALICE's ext4-ordered properties on random logs: directory operations reach the disk in
+// order (an entry op on disk implies every earlier one is), and a data op is never on disk
+// without the metadata before it that was committed with its fsync.
+TEST(Ext4Model, DirectoryOperationsPersistInOrderOnRandomLogs) {
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    const auto ops = RandomLog(seed);
+    for (const CrashState& s : Enumerate(ops, M("ext4"), seed, UINT64_MAX).states) {
+      bool gap = false;
+      for (uint32_t i = 0; i < s.crash_point; ++i) {
+        if (!record::IsEntryKind(ops[i].kind)) continue;
+        const bool on_disk = std::any_of(s.applied.begin(), s.applied.end(),
+                                         [&](const Applied& a) { return a.op == i; });
+        EXPECT_FALSE(on_disk && gap) << "seed " << seed << " state " << s.id << " op " << i;
+        gap = gap || !on_disk;
+      }
+    }
+  }
 }
 
 // --- pp and pp-strict ---
