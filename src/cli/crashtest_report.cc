@@ -88,10 +88,14 @@ void PrintFindings(const ReportInput& in, std::ostream& out) {
     if (const std::string ext4 = Ext4Words(in, f); !ext4.empty()) out << "; " << ext4;
     if (f.ops.size() > 1) out << "; ops " << OpsWords(f.ops);
     const crash::CrashState& example = states[f.example];
+    std::string diff = ReproduceCommand(in.log_path, in.model, in.seed, in.max_states, example.id,
+                                        StateDir(example.id));
+    diff = "faultfs crash diff" + diff.substr(diff.find(' ', std::string("faultfs crash ").size()));
+    diff = diff.substr(0, diff.find(" --out "));
     out << "\n     e.g. state " << example.id << ": " << example.summary << "\n       rebuild: "
         << ReproduceCommand(in.log_path, in.model, in.seed, in.max_states, example.id,
                             StateDir(example.id))
-        << "\n";
+        << "\n       what it lost: " << diff << "\n";
   }
 }
 
