@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "crashtest_output.h"
 #include "test_support.h"
 
 namespace faultfs::testing {
@@ -247,23 +247,6 @@ TEST_F(Crashtest, TmpFsyncRenameTwiceIsFlaggedOnlyForTheSecondRename) {
   }
 }
 
-// The "Findings: N failing states" line and the per-finding counts add up to the failed count in
-// the header: every failing state is counted once, under the fix that explains it.
-int FailedInHeader(const std::string& out) {
-  const size_t at = out.find(" passed, ");
-  return at == std::string::npos ? -1 : std::stoi(out.substr(at + 9));
-}
-int FailingInFindings(const std::string& out) {
-  int sum = 0;
-  for (size_t at = out.find("\n     "); at != std::string::npos; at = out.find("\n     ", at + 1)) {
-    const size_t num = at + 6;
-    if (num < out.size() && std::isdigit(static_cast<unsigned char>(out[num])) != 0 &&
-        out.compare(out.find(' ', num), 14, " failing state") == 0)
-      sum += std::stoi(out.substr(num));
-  }
-  return sum;
-}
-
 TEST_F(Crashtest, ConfigWriterFindingsAreGroupedByFixAndCountsAddUp) {
   const std::string examples = SourceDir() + "/examples/config";
   WriteFile(data_ + "/config.json", "{\"generation\": 0, \"name\": \"service-0\"}\n");
@@ -271,8 +254,8 @@ TEST_F(Crashtest, ConfigWriterFindingsAreGroupedByFixAndCountsAddUp) {
     const CommandResult r =
         Run("sh " + examples + "/workload.sh 3", "sh " + examples + "/check.sh", model);
     EXPECT_EQ(r.exit_code, 1) << model << "\n" << r.out << r.err;
-    EXPECT_GT(FailedInHeader(r.out), 0) << r.out;
-    EXPECT_EQ(FailingInFindings(r.out), FailedInHeader(r.out)) << model << "\n" << r.out;
+    EXPECT_GT(CrashtestFailed(r.out), 0) << r.out;
+    EXPECT_EQ(CrashtestFindingStates(r.out), CrashtestFailed(r.out)) << model << "\n" << r.out;
     for (const char* op : {"4", "9", "14"}) {
       EXPECT_NE(r.out.find(std::string("fsync the root directory after op ") + op + " (rename"),
                 std::string::npos)
