@@ -335,13 +335,13 @@ Status Applier::MoveOutOfReach(uint32_t i, int from_dir, const std::string& from
   if (fstatat(from_dir, o.entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return Failed(errno, i, "finding '" + from + "'");
   FAULTFS_RETURN_IF_ERROR(Removing(from));
-  dir_fds_.clear();  // directories under it go too
   Status s;
   if (S_ISDIR(st.st_mode)) {
     s = RemoveTree("/proc/self/fd/" + std::to_string(from_dir) + "/" + o.entry.name);
   } else if (unlinkat(from_dir, o.entry.name.c_str(), 0) != 0) {
     s = Failed(errno, i, "removing '" + from + "'");
   }
+  dir_fds_.clear();  // `from_dir` may be one; directories under the object went too
   FAULTFS_RETURN_IF_ERROR(Removed());
   return s;
 }
