@@ -10,6 +10,8 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev                     # policies, JSON output
   libre2-dev                                                 # path regexes in linear time
   libxxhash-dev                                              # crash-state content hashes (XXH3)
+  libasio-dev                                                # the harness: sockets, event loop
+  chromium                                                   # the harness report, checked headless
   libgtest-dev libgmock-dev libbenchmark-dev                 # tests, micro-benchmarks
   fio python3 util-linux psmisc sqlite3                      # benchmarks, test tools, case studies
 )
