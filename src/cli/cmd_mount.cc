@@ -19,7 +19,9 @@
 #include "faultfs/control/server.h"
 #include "faultfs/fs/mount.h"
 #include "faultfs/policy/parse.h"
+#include "faultfs/core/private_file.h"
 #include "logging.h"
+#include "mount_startup.h"
 #include "registry.h"
 
 namespace faultfs::cli {
@@ -32,7 +34,31 @@ struct MountArgs {
   bool foreground = false;
   std::string log_level = "info";
   std::string log_file;
+  double startup_timeout_s = 60;
 };
+
+// Where a mount goes and where its daemon keeps its files, all resolved before anything is
+// mounted: nothing after the mount walks a path into it (it serves nothing until started).
+struct Paths {
+  std::string mountpoint;
+  std::string backing;
+  std::string log_file;  // as given; "" until the runtime directory holds the default
+};
+
+std::string RealOr(const std::string& path) {
+  char resolved[PATH_MAX];
+  return realpath(path.c_str(), resolved) != nullptr ? resolved : path;
+}
+
+// Refuses, before anything starts, daemon files inside the mount (the daemon would wait on
+// itself: a runtime directory there once hung `faultfs mount` for good).
+Result<Paths> CheckPaths(const MountArgs& a) {
+  FAULTFS_RETURN_IF_ERROR(
+      CheckOutsideMount(a.options, RuntimeDir(), "runtime directory ($FAULTFS_RUNTIME_DIR)"));
+  FAULTFS_RETURN_IF_ERROR(CheckOutsideMount(a.options, a.log_file, "log file"));
+  const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
+  return Paths{RealOr(target), RealOr(a.options.backing), a.log_file};
+}
 
 std::string UtcNow() {
   const std::time_t now = std::time(nullptr);
@@ -41,21 +67,6 @@ std::string UtcNow() {
   gmtime_r(&now, &tm);
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-// After a successful mount: where the daemon logs, and its registry record.
-Result<MountRecord> Register(const MountArgs& a, const std::string& log_file, uint64_t seed,
-                             const std::string& control_socket) {
-  char mnt[PATH_MAX];
-  char backing[PATH_MAX];
-  const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
-  if (realpath(target.c_str(), mnt) == nullptr ||
-      realpath(a.options.backing.c_str(), backing) == nullptr) {
-    return Status::FromErrno(errno, "resolving mount paths");
-  }
-  MountRecord record{mnt, backing, getpid(), log_file, UtcNow(), seed, control_socket};
-  FAULTFS_RETURN_IF_ERROR(WriteRecord(record));
-  return record;
 }
 
 std::string ReadyLine(const MountRecord& r) {
@@ -75,25 +86,27 @@ struct Mounted {
   MountRecord record;
 };
 
-// Mounts in this process; on success returns the mount, its control socket and its record.
-Result<Mounted> MountHere(const MountArgs& a, const std::string& log_file) {
+using Stage = std::function<void(const std::string&)>;
+
+// Mounts in this process, then starts its control socket and registers it in `dir`, its runtime
+// directory; `stage` is told each step.
+Result<Mounted> MountHere(const MountArgs& a, const Paths& p, const std::string& dir,
+                          const Stage& stage) {
   Mounted m;
-  auto mount = Mount::Create(a.options);
+  MountOptions options = a.options;
+  options.on_stage = stage;
+  auto mount = Mount::Create(options);
   if (!mount.ok()) return mount.status();
   m.mount = std::move(*mount);
-  char mnt[PATH_MAX];
-  const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
-  if (realpath(target.c_str(), mnt) == nullptr)
-    return Status::FromErrno(errno, "resolving the mountpoint");
-  auto dir = RecordDirFor(mnt);
-  if (!dir.ok()) return dir.status();
-  m.control = std::make_unique<MountControl>(*m.mount, mnt);
-  auto server = control::Server::Start(*dir + "/control.sock", *m.control);
+  m.control = std::make_unique<MountControl>(*m.mount, p.mountpoint);
+  stage("starting the control socket '" + dir + "/control.sock'");
+  auto server = control::Server::Start(dir + "/control.sock", *m.control);
   if (!server.ok()) return server.status();  // the Mount destructor unmounts
   m.server = std::move(*server);
-  auto record = Register(a, log_file, m.mount->seed(), m.server->path());
-  if (!record.ok()) return record.status();
-  m.record = std::move(*record);
+  stage("registering the mount in '" + dir + "'");
+  m.record = MountRecord{p.mountpoint, p.backing,       getpid(),         p.log_file,
+                         UtcNow(),     m.mount->seed(), m.server->path()};
+  FAULTFS_RETURN_IF_ERROR(WriteRecord(m.record));
   return m;
 }
 
@@ -124,11 +137,21 @@ bool LoadPolicy(MountArgs& a) {
 }
 
 int RunForeground(const MountArgs& a) {
+  auto paths = CheckPaths(a);
+  if (!paths.ok()) {
+    std::cerr << "faultfs mount: " << paths.status().ToString() << "\n";
+    return kExitFailure;
+  }
+  const Paths& p = *paths;
   if (Status s = ConfigureLogging(a.log_level, a.log_file); !s.ok()) {
     std::cerr << "faultfs mount: " << s.ToString() << "\n";
     return kExitUsage;
   }
-  auto mounted = MountHere(a, a.log_file);
+  auto dir = RecordDirFor(p.mountpoint);
+  auto mounted = dir.ok() ? MountHere(a, p, *dir, [](const std::string& what) {
+    spdlog::debug("startup: {}", what);
+  })
+                          : Result<Mounted>(dir.status());
   if (!mounted.ok()) {
     std::cerr << "faultfs mount: " << mounted.status().ToString() << "\n";
     return kExitFailure;
@@ -137,53 +160,61 @@ int RunForeground(const MountArgs& a) {
   return ServeUntilUnmounted(*mounted);
 }
 
-// The daemon side of a background mount: reports "O<ready line>" or "E<error>" on `report`, then
-// serves. Returns the daemon's exit code through main(), so exit-time checks (leak detection under
-// the sanitizers) run as in any process.
-int RunDaemon(const MountArgs& a, int report) {
+// Leaves the terminal: stdin from /dev/null; stdout and stderr to the log `log_fd`, so whatever
+// bypasses spdlog (a failed invariant check, a sanitizer report, libfuse's own messages) is kept.
+void DetachFromTerminal(UniqueFd log_fd) {
+  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  dup2(devnull, 0);
+  dup2(log_fd ? log_fd.get() : devnull, 1);
+  dup2(log_fd ? log_fd.get() : devnull, 2);
+  if (devnull > 2) close(devnull);
+  if (chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
+}
+
+// The daemon side of a background mount: reports each startup stage, then ready or the error,
+// on `report`, and serves. Returns the daemon's exit code through main(), so exit-time checks
+// (leak detection under the sanitizers) run as in any process.
+int RunDaemon(const MountArgs& a, StartupReport& report) {
   setsid();  // leave the terminal's process group: Ctrl-C in the shell is not for the daemon
-  auto send = [&](char kind, const std::string& text) {
-    const std::string msg = kind + text;
-    (void)!write(report, msg.data(), msg.size());
-    close(report);
-  };
   // Until the mount is up, only warnings reach the terminal: errors travel through `report`.
   const std::string startup_level =
       (a.log_level == "trace" || a.log_level == "debug" || a.log_level == "info") ? "warn"
                                                                                   : a.log_level;
   if (Status s = ConfigureLogging(startup_level, ""); !s.ok()) {
-    send('E', s.ToString());
+    report.Fail(s.ToString());
     return kExitUsage;
   }
-  // Where the daemon logs once detached from the terminal.
-  std::string log_file = a.log_file;
-  if (log_file.empty()) {
-    const std::string& target = IsInPlace(a.options) ? a.options.backing : a.options.mountpoint;
-    char mnt[PATH_MAX];
-    if (realpath(target.c_str(), mnt) != nullptr) {
-      if (auto dir = RecordDirFor(mnt); dir.ok()) log_file = *dir + "/daemon.log";
-    }
-  }
-  auto mounted = MountHere(a, log_file);
-  if (!mounted.ok()) {
-    send('E', mounted.status().ToString());
+  // Resolving paths can itself hang (a path through another, stuck mount): so it is a stage too.
+  report.Stage("checking where the mount and the daemon's files go");
+  auto paths = CheckPaths(a);
+  if (!paths.ok()) {
+    report.Fail(paths.status().ToString());
     return kExitFailure;
   }
-  if (Status s = ConfigureLogging(a.log_level, log_file); !s.ok()) spdlog::warn("{}", s.ToString());
+  Paths& p = *paths;
+  report.Target(p.mountpoint, p.backing);
+  report.Stage("creating the runtime directory in '" + RuntimeDir() + "'");
+  auto dir = RecordDirFor(p.mountpoint);
+  if (!dir.ok()) {
+    report.Fail(dir.status().ToString());
+    return kExitFailure;
+  }
+  if (p.log_file.empty()) p.log_file = *dir + "/daemon.log";
+  report.Stage("opening the log file '" + p.log_file + "'");
+  auto log_fd = OpenPrivateFile(p.log_file, "log file");
+  if (!log_fd.ok()) {
+    report.Fail(log_fd.status().ToString());
+    return kExitFailure;
+  }
+  auto mounted = MountHere(a, p, *dir, [&](const std::string& what) { report.Stage(what); });
+  if (!mounted.ok()) {
+    report.Fail(mounted.status().ToString());
+    return kExitFailure;
+  }
+  if (Status s = ConfigureLogging(a.log_level, p.log_file); !s.ok()) spdlog::warn("{}", s.ToString());
   spdlog::info("{}", ReadyLine(mounted->record));
-  // Detach from the terminal. stdout and stderr go to the log, so that whatever bypasses spdlog
-  // (a failed invariant check, a sanitizer report, libfuse's own messages) is still on record.
-  const int devnull = open("/dev/null", O_RDWR);
-  const int log_fd = log_file.empty()
-                         ? -1
-                         : open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  dup2(devnull, 0);
-  dup2(log_fd >= 0 ? log_fd : devnull, 1);
-  dup2(log_fd >= 0 ? log_fd : devnull, 2);
-  if (devnull > 2) close(devnull);
-  if (log_fd > 2) close(log_fd);
-  if (chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
-  send('O', ReadyLine(mounted->record));
+  DetachFromTerminal(std::move(*log_fd));
+  report.Ready(ReadyLine(mounted->record));
   return ServeUntilUnmounted(*mounted);
 }
 
@@ -201,28 +232,13 @@ int RunBackground(const MountArgs& a) {
   }
   if (pid == 0) {
     close(fds[0]);
-    return RunDaemon(a, fds[1]);
+    StartupReport report(fds[1]);
+    return RunDaemon(a, report);
   }
   close(fds[1]);
-  std::string msg;
-  char buf[4096];
-  ssize_t n = 0;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
-    if (n > 0) msg.append(buf, static_cast<size_t>(n));
-  }
+  const int code = AwaitStartup(StartupWait{pid, fds[0], a.startup_timeout_s});
   close(fds[0]);
-  if (!msg.empty() && msg[0] == 'O') {
-    std::cout << msg.substr(1) << std::endl;
-    return kExitOk;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!msg.empty()) {
-    std::cerr << "faultfs mount: " << msg.substr(1) << "\n";
-  } else {
-    std::cerr << "faultfs mount: the daemon exited during startup (status " << status << ")\n";
-  }
-  return WIFEXITED(status) && WEXITSTATUS(status) == kExitUsage ? kExitUsage : kExitFailure;
+  return code;
 }
 
 }  // namespace
@@ -285,6 +301,12 @@ Runner AddMount(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--log-level", a->log_level, std::string("One of: ") + kLogLevels)
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--startup-timeout", a->startup_timeout_s,
+                  "Seconds any one startup step may take (copying the starting state for --record\n"
+                  "counts as moving while it copies) before the mount is abandoned with what it\n"
+                  "waited for")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--log-file", a->log_file,
                   "Daemon log (default: daemon.log in the mount's runtime directory)");

@@ -10,6 +10,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "faultfs/core/private_file.h"
+
 namespace faultfs::cli {
 
 namespace {
@@ -51,11 +53,11 @@ std::string RuntimeDir() {
 }
 
 Result<std::string> RecordDirFor(const std::string& mountpoint) {
+  // Listable by all (`faultfs status` of a non-root user finds the mounts), writable by the daemon
+  // only; each mount's own directory (control socket, log, record) is the daemon's alone.
+  FAULTFS_RETURN_IF_ERROR(EnsurePrivateDir(RuntimeDir(), 0755, "runtime directory"));
   const std::string dir = RuntimeDir() + "/" + KeyFor(mountpoint);
-  std::error_code ec;
-  stdfs::create_directories(dir, ec);
-  if (ec) return Status::FromErrno(ec.value(), "creating runtime directory " + dir);
-  chmod(dir.c_str(), 0700);  // holds the control socket of a root daemon (later): owner only
+  FAULTFS_RETURN_IF_ERROR(EnsurePrivateDir(dir, 0700, "the mount's runtime directory"));
   return dir;
 }
 
@@ -66,15 +68,7 @@ Status WriteRecord(const MountRecord& record) {
                             {"pid", record.pid},           {"log_file", record.log_file},
                             {"started_at", record.started_at}, {"seed", record.seed},
                             {"control_socket", record.control_socket}};
-  const std::string path = RecordPath(record.mountpoint);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump(2) << "\n";
-    if (!out.flush()) return Status::FromErrno(EIO, "writing " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::FromErrno(errno, "renaming " + tmp);
-  return Status::Ok();
+  return WritePrivateFile(RecordPath(record.mountpoint), j.dump(2) + "\n", "mount record");
 }
 
 std::optional<MountRecord> ReadRecord(const std::string& mountpoint) {

@@ -97,8 +97,8 @@ struct Names {
 
 class TreeCopier {
  public:
-  TreeCopier(int out_root, InodeNames* inodes, const TakeFile& take)
-      : out_root_(out_root), inodes_(inodes), take_(take) {}
+  TreeCopier(int out_root, InodeNames* inodes, const TakeFile& take, const CopyProgress& progress)
+      : out_root_(out_root), inodes_(inodes), take_(take), progress_(progress) {}
   Status CopyDir(int in_dir, int out_dir, const std::string& where) {
     DIR* dir = fdopendir(dup(in_dir));
     if (dir == nullptr) return Status::FromErrno(errno, "reading " + where);
@@ -109,6 +109,7 @@ class TreeCopier {
       result = CopyEntry(dirfd(dir), out_dir, {d->d_name, d->d_name},
                          where.empty() ? std::string(name) : where + "/" + d->d_name);
       if (!result.ok()) break;
+      if (progress_) progress_(++objects_, bytes_);
     }
     closedir(dir);
     return result;
@@ -159,6 +160,7 @@ class TreeCopier {
       if (!in) return Status::FromErrno(errno, "opening " + where);
       UniqueFd out(openat(out_dir, name.out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
       if (!out) return Status::FromErrno(errno, "creating " + where);
+      bytes_ += static_cast<uint64_t>(st.st_size);
       return CopyData(in.get(), out.get(), st.st_size);
     }
     if (S_ISLNK(st.st_mode)) {
@@ -179,6 +181,9 @@ class TreeCopier {
   const int out_root_;
   InodeNames* const inodes_;
   const TakeFile& take_;
+  const CopyProgress& progress_;
+  uint64_t objects_ = 0;
+  uint64_t bytes_ = 0;
   std::map<std::pair<dev_t, ino_t>, std::string>
       links_;  // first copy of each multiply linked inode
 };
@@ -195,7 +200,7 @@ Result<std::string> SplitAt(int dir, const std::string& path, UniqueFd& parent) 
 }  // namespace
 
 Status CopyTree(const std::string& from, const std::string& to, InodeNames* inodes,
-                const TakeFile& take) {
+                const TakeFile& take, const CopyProgress& progress) {
   UniqueFd in(open(from.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!in) return Status::FromErrno(errno, "opening '" + from + "'");
   UniqueFd out(open(to.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -205,7 +210,7 @@ Status CopyTree(const std::string& from, const std::string& to, InodeNames* inod
     if (fstat(in.get(), &st) != 0) return Status::FromErrno(errno, "stat '" + from + "'");
     inodes->emplace_back(static_cast<uint64_t>(st.st_ino), "");
   }
-  TreeCopier copier(out.get(), inodes, take);
+  TreeCopier copier(out.get(), inodes, take, progress);
   Status s = copier.CopyDir(in.get(), out.get(), "");
   if (!s.ok())
     return Status::FromErrno(s.code(), "copying '" + from + "' to '" + to + "': " + s.message());
@@ -219,7 +224,8 @@ Status CopyEntry(int from_dir, const std::string& from, int to_dir, const std::s
   auto out_name = SplitAt(to_dir, to, out_parent);
   if (!out_name.ok()) return out_name.status();
   const TakeFile none;
-  TreeCopier copier(to_dir, nullptr, none);
+  const CopyProgress quiet;
+  TreeCopier copier(to_dir, nullptr, none, quiet);
   return copier.CopyEntry(in_parent ? in_parent.get() : from_dir,
                           out_parent ? out_parent.get() : to_dir,
                           {in_name->c_str(), out_name->c_str()}, from);

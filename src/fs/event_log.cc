@@ -1,22 +1,20 @@
 #include "event_log.h"
 
-#include <cerrno>
+#include <unistd.h>
+
 #include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "faultfs/core/private_file.h"
 #include "faultfs/core/process.h"
 
 namespace faultfs::fs {
 
-EventLog::~EventLog() {
-  if (file_ != nullptr) std::fclose(file_);
-}
-
 Status EventLog::Open(const std::string& path) {
   if (path.empty()) return Status::Ok();
-  file_ = std::fopen(path.c_str(), "ae");
-  if (file_ == nullptr) return Status::FromErrno(errno, "opening the fault event log " + path);
+  auto fd = OpenPrivateFile(path, "fault event log");
+  if (!fd.ok()) return fd.status();
+  file_ = std::move(*fd);
   return Status::Ok();
 }
 
@@ -47,10 +45,11 @@ void EventLog::Write(const FaultEvent& e) {
   std::lock_guard lock(mu_);  // the sequence number follows the order of the lines
   j["seq"] = seq_.fetch_add(1, std::memory_order_relaxed) + 1;
   const std::string line = j.dump();
-  if (file_ != nullptr) {
-    std::fputs(line.c_str(), file_);
-    std::fputc('\n', file_);
-    std::fflush(file_);  // a crash (or kill) of the application must not lose what it was told
+  if (file_) {
+    // One write per line, at once: a crash (or kill) of the application must not lose what it
+    // was told. A failed write (full disk) loses the line, not the mount.
+    const std::string with_newline = line + '\n';
+    (void)!::write(file_.get(), with_newline.data(), with_newline.size());
   }
   std::erase_if(subscribers_, [&](const auto& s) { return !s(line); });
 }

@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "faultfs/core/status.h"
+#include "faultfs/core/unique_fd.h"
 #include "faultfs/engine/engine.h"
 
 namespace faultfs::fs {
@@ -35,11 +35,12 @@ struct FaultEvent {
 class EventLog {
  public:
   EventLog() = default;
-  ~EventLog();
+  ~EventLog() = default;
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
 
-  Status Open(const std::string& path);  // appends; "" keeps the log off
+  // Appends, creating the file 0600 (never through a symlink); "" keeps the log off.
+  Status Open(const std::string& path);
   void Write(const FaultEvent& e);
   uint64_t count() const { return seq_.load(std::memory_order_relaxed); }
 
@@ -49,7 +50,7 @@ class EventLog {
 
  private:
   std::mutex mu_;
-  FILE* file_ = nullptr;
+  UniqueFd file_;
   std::atomic<uint64_t> seq_{0};
   std::vector<std::function<bool(const std::string&)>> subscribers_;
 };

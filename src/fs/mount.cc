@@ -25,6 +25,7 @@
 #include "event_log.h"
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/random.h"
+#include "faultfs/core/tree_copy.h"
 #include "fuse_uring_abi.h"
 #include "live_crash.h"
 #include "passthrough.h"
@@ -160,32 +161,21 @@ void SetMountReadAhead(const std::string& mountpoint, unsigned kb) {
   spdlog::info("readahead {} KiB", kb);
 }
 
-// The record log and its snapshot must not be inside what the mount serves or covers: the
-// snapshot would copy itself, and the log would record its own growth (or be hidden by the mount).
-Status CheckRecordOutside(const std::string& record_file, const std::string& backing,
-                          const std::string& mountpoint) {
-  const size_t slash = record_file.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : record_file.substr(0, slash));
-  char resolved[PATH_MAX];
-  if (realpath(dir.c_str(), resolved) == nullptr) {
-    return Status::FromErrno(errno, "directory of the record log '" + record_file + "'");
-  }
-  const std::string where = resolved;
-  for (const std::string& root : {backing, mountpoint}) {
-    if (where == root || where.starts_with(root == "/" ? root : root + "/")) {
-      return Status::Invalid("record log '" + record_file + "' is inside '" + root +
-                             "'; put it outside the backing directory and the mountpoint");
-    }
-  }
-  return Status::Ok();
-}
-
 // Aborts the FUSE connection: pending and future requests fail with ENOTCONN at once. Used only
 // when a second stop signal says not to wait for open files on a detached mount.
 void AbortConnection(const MountEntry& mount) {
-  std::ofstream abort_file("/sys/fs/fuse/connections/" + std::to_string(mount.dev_minor) +
-                           "/abort");
+  const std::string connections = "/sys/fs/fuse/connections";
+  const std::string dir = connections + "/" + std::to_string(mount.dev_minor);
+  struct stat st {};
+  // The control filesystem is not mounted everywhere (it was not on these VMs): without it there
+  // is no abort file, and the abort silently did nothing.
+  if (stat(dir.c_str(), &st) != 0 &&
+      ::mount("fusectl", connections.c_str(), "fusectl", 0, nullptr) != 0) {
+    spdlog::warn("cannot abort FUSE connection {}: mounting fusectl on {}: {}", mount.dev_minor,
+                 connections, std::strerror(errno));
+    return;
+  }
+  std::ofstream abort_file(dir + "/abort");
   abort_file << "1";
 }
 
@@ -203,7 +193,30 @@ Status CheckCrashRules(const policy::Policy& policy, bool recording) {
   return Status::Ok();
 }
 
+// How far the copy of the starting state got, for the caller's startup report: at most once a
+// second (a large tree takes minutes, and each report is a write to a pipe).
+CopyProgress SnapshotProgress(const std::function<void(const std::string&)>& stage) {
+  auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+  return [stage, last](uint64_t objects, uint64_t bytes) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - *last < std::chrono::seconds(1)) return;
+    *last = now;
+    stage("copying the starting state for --record: " + std::to_string(objects) + " objects, " +
+          std::to_string(bytes >> 20) + " MiB so far");
+  };
+}
+
 }  // namespace
+
+Status ForceUnmount(const std::string& mountpoint) {
+  const auto mount = FindMount(mountpoint);
+  if (!mount) return Status::Ok();
+  AbortConnection(*mount);
+  if (umount2(mountpoint.c_str(), MNT_DETACH) != 0) {
+    return Status::FromErrno(errno, "detaching '" + mountpoint + "'");
+  }
+  return Status::Ok();
+}
 
 bool IsInPlace(const MountOptions& options) {
   return options.mountpoint.empty() || options.mountpoint == options.backing;
@@ -279,9 +292,18 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   auto mountpoint =
       RealDir(IsInPlace(options) ? options.backing : options.mountpoint, "mountpoint");
   if (!mountpoint.ok()) return mountpoint.status();
+  const auto stage = [&options](const std::string& what) {
+    if (options.on_stage) options.on_stage(what);
+  };
+  // The daemon's own files outside what it serves: the snapshot would copy itself, the log would
+  // record its own growth, and a file under the mountpoint waits on the mount itself.
+  stage("checking where the record log and the fault event log go");
+  FAULTFS_RETURN_IF_ERROR(CheckOutsideMount(options, options.record_file, "record log"));
+  FAULTFS_RETURN_IF_ERROR(CheckOutsideMount(options, options.events_file, "fault event log"));
   auto dev = OpenFuseDevice();
   if (!dev.ok()) return dev.status();
   FAULTFS_RETURN_IF_ERROR(CheckNotMounted(*mountpoint));
+  stage("opening the backing directory '" + *backing + "'");
 
   // Opened before mounting, so an in-place mount can still reach the directory it covers.
   UniqueFd root(open(backing->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -297,8 +319,9 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   impl->fs = std::make_unique<fs::Passthrough>(std::move(root), options);
   if (!options.record_file.empty()) {
     // Before the kernel mount: the starting state is the backing directory as nothing changed it.
-    FAULTFS_RETURN_IF_ERROR(CheckRecordOutside(options.record_file, *backing, impl->mountpoint));
-    auto recorder = fs::Recorder::Start(options.record_file, *backing);
+    stage("copying the starting state of '" + *backing + "' to '" + options.record_file +
+          ".base' for --record");
+    auto recorder = fs::Recorder::Start(options.record_file, *backing, SnapshotProgress(stage));
     if (!recorder.ok()) return recorder.status();
     impl->recorder = std::move(*recorder);
     impl->fs->set_recorder(impl->recorder.get());
@@ -308,6 +331,7 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   policy::Policy initial = options.policy;
   initial.seed = seed;
   FAULTFS_RETURN_IF_ERROR(impl->engine->Load(std::move(initial)));
+  if (!options.events_file.empty()) stage("opening the fault event log '" + options.events_file + "'");
   FAULTFS_RETURN_IF_ERROR(impl->events.Open(options.events_file));
   if (options.policy.capacity)
     FAULTFS_RETURN_IF_ERROR(impl->fs->SetCapacity(options.policy.capacity));
@@ -337,6 +361,7 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
                                              options.uring_depth, options.uring_idle_priority);
     impl->fs->set_uring(impl->uring.get());
   }
+  stage("mounting on '" + impl->mountpoint + "'");
   FAULTFS_RETURN_IF_ERROR(KernelMount(*backing, impl->mountpoint, dev_fd, options.allow_other));
   impl->mount = FindMount(impl->mountpoint);
   spdlog::info("mounted {} on {}{}; fault seed {} ({} rules)", *backing, impl->mountpoint,

@@ -11,7 +11,8 @@
 namespace faultfs::fs {
 
 Result<std::unique_ptr<Recorder>> Recorder::Start(const std::string& log_path,
-                                                  const std::string& backing) {
+                                                  const std::string& backing,
+                                                  const CopyProgress& progress) {
   const std::string base = log_path + ".base";
   struct stat st {};
   if (lstat(log_path.c_str(), &st) == 0)
@@ -22,7 +23,7 @@ Result<std::unique_ptr<Recorder>> Recorder::Start(const std::string& log_path,
     return Status::FromErrno(errno, "creating snapshot directory '" + base + "'");
   const auto started = std::chrono::steady_clock::now();
   record::LogHeader header;
-  if (Status s = CopyTree(backing, base, &header.inodes); !s.ok()) {
+  if (Status s = CopyTree(backing, base, &header.inodes, {}, progress); !s.ok()) {
     (void)RemoveTree(base);
     return s;
   }

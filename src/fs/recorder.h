@@ -12,15 +12,18 @@
 #include <string_view>
 
 #include "faultfs/core/status.h"
+#include "faultfs/core/tree_copy.h"
 #include "faultfs/record/log.h"
 
 namespace faultfs::fs {
 
 class Recorder {
  public:
-  // Snapshots `backing` into `log_path`.base and creates the log; both must not exist yet.
+  // Snapshots `backing` into `log_path`.base (telling `progress` as it goes) and creates the log
+  // (0600); both must not exist yet.
   static Result<std::unique_ptr<Recorder>> Start(const std::string& log_path,
-                                                 const std::string& backing);
+                                                 const std::string& backing,
+                                                 const CopyProgress& progress = {});
 
   // Held by a mutation from before it changes the backing directory until its record is
   // appended, so that the log's order is the order of the changes.

@@ -16,6 +16,8 @@
 #include <iterator>
 #include <sstream>
 
+#include "faultfs/core/private_file.h"
+
 namespace faultfs::record {
 namespace {
 
@@ -237,9 +239,10 @@ LogWriter::LogWriter(UniqueFd fd)
 
 Result<std::unique_ptr<LogWriter>> LogWriter::Create(const std::string& path,
                                                      const LogHeader& header) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!fd) return Status::FromErrno(errno, "creating record log '" + path + "'");
-  std::unique_ptr<LogWriter> w(new LogWriter(std::move(fd)));
+  // 0600, never through a symlink: the log is what crash states are built from.
+  auto fd = OpenPrivateFile(path, "record log", /*exclusive=*/true);
+  if (!fd.ok()) return fd.status();
+  std::unique_ptr<LogWriter> w(new LogWriter(std::move(*fd)));
   {
     std::lock_guard lock(w->mu_);
     w->batch_.bytes = EncodeHeader(header);

@@ -199,4 +199,14 @@ void DetachMountsUnder(const std::string& root) {
   }
 }
 
+void AbortFuseMount(const std::string& mountpoint) {
+  const auto m = FindMount(mountpoint);
+  if (!m || m->fstype != "fuse.faultfs") return;
+  const std::string connections = "/sys/fs/fuse/connections";
+  const std::string abort_file = connections + "/" + std::to_string(m->dev_minor) + "/abort";
+  if (access(abort_file.c_str(), W_OK) != 0) mount("fusectl", connections.c_str(), "fusectl", 0, nullptr);
+  std::ofstream(abort_file) << "1";
+  umount2(mountpoint.c_str(), MNT_DETACH);
+}
+
 }  // namespace faultfs::testing

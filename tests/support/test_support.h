@@ -78,4 +78,8 @@ class FaultfsMount {
 // Lazily detaches every faultfs mount under `root` and kills its daemon.
 void DetachMountsUnder(const std::string& root);
 
+// Ends the faultfs mount at `mountpoint`, if there is one, even when its daemon is stuck: aborts
+// its FUSE connection (whatever waits on it fails at once) and detaches it.
+void AbortFuseMount(const std::string& mountpoint);
+
 }  // namespace faultfs::testing

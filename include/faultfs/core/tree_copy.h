@@ -27,10 +27,14 @@ using InodeNames = std::vector<std::pair<uint64_t, std::string>>;
 using TakeFile = std::function<Result<bool>(const std::string& path, const struct stat& st,
                                             int out_dir, const char* name)>;
 
+// Told after each object copied: how many so far, and the bytes of their regular files (a long
+// copy can show it is still moving).
+using CopyProgress = std::function<void(uint64_t objects, uint64_t bytes)>;
+
 // Copies the contents of directory `from` into directory `to`, which must exist and be empty.
 // When `inodes` is given, it receives the source's inode names.
 Status CopyTree(const std::string& from, const std::string& to, InodeNames* inodes = nullptr,
-                const TakeFile& take = {});
+                const TakeFile& take = {}, const CopyProgress& progress = {});
 
 // Copies one object that is not a directory, `from` relative to directory `from_dir`, to `to`
 // relative to `to_dir` (which must not exist), the way CopyTree copies it.

@@ -65,9 +65,26 @@ struct MountOptions {
   // this record log, and the starting state is copied to record_file + ".base" before mounting.
   // Neither may exist yet, nor lie inside the backing directory.
   std::string record_file;
+
+  // Told what Mount::Create is doing as it goes (and, while it copies the starting state for a
+  // recording, how far it got, about once a second), so the caller can say what a slow or stuck
+  // startup waits for. May be empty.
+  std::function<void(const std::string& stage)> on_stage;
 };
 
 bool IsInPlace(const MountOptions& options);
+
+// Ends the faultfs mount at `mountpoint` when its daemon cannot: aborts its FUSE connection (every
+// request waiting on it fails at once, so nothing stays blocked) and detaches it.
+Status ForceUnmount(const std::string& mountpoint);
+
+// Refuses `path`, a file or directory the daemon writes (runtime directory, log, event log, record
+// log), when it lies inside the backing directory or the mountpoint of `options`: once mounted, the
+// daemon would wait on its own mount to reach it (nothing is served until startup has finished),
+// and its files would show up in the tree it serves. `role` names the path in the message. The
+// path need not exist yet; symlinks on the way are resolved.
+Status CheckOutsideMount(const MountOptions& options, const std::string& path,
+                         const std::string& role);
 
 // A live crash point (a power cut of a recording mount; docs/architecture.md): what was cut, and
 // which crash state the backing directory was rolled back to.
