@@ -43,7 +43,7 @@ struct ClientCounters {
   uint64_t timeouts = 0;         // attempts that got no answer in time
   uint64_t broken = 0;           // connections that failed or broke (connect, write, read)
   uint64_t damaged_values = 0;   // values read whose checksum fails
-  uint64_t processes = 0;        // process numbers used (a process is replaced after :info)
+  uint64_t processes = 0;        // processes that invoked (a process is replaced after :info)
 };
 
 // A client value: "client/req/<text>|<xxh3>", the last field the XXH3-64 (16 lowercase hex
