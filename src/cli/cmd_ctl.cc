@@ -1,17 +1,22 @@
 // `faultfs ctl MOUNT COMMAND [ARG]`: talks to a live mount's control socket.
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <climits>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
+#include <set>
 #include <thread>
 
 #include "commands.h"
 #include "faultfs/control/server.h"
+#include "faultfs/core/mountinfo.h"
+#include "faultfs/core/unique_fd.h"
+#include "faultfs/policy/parse.h"
 #include "registry.h"
 
 namespace faultfs::cli {
@@ -33,25 +38,62 @@ const char* kCommands =
     "status, rules, stats, add FILE, remove ID, enable ID, disable ID, load FILE, freeze, thaw, "
     "release, events, mark TEXT, crash [--model M] [--kill NAME,...], recover";
 
+constexpr const char* kRunAsOwner =
+    "; run faultfs ctl as the user who mounted it (its daemon's user), or as root";
+
+// The users whose registry entries this user may not read: a daemon keeps its runtime directory
+// (its record and control socket) to itself, mode 0700.
+std::set<uid_t> UnreadableRecordOwners() {
+  std::set<uid_t> owners;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(RuntimeDir(), ec)) {
+    struct stat st {};
+    if (stat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    const UniqueFd dir(open(entry.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir && errno == EACCES) owners.insert(st.st_uid);
+  }
+  return owners;
+}
+
+std::string UserName(uid_t uid) {
+  const passwd* pw = getpwuid(uid);
+  const std::string name = pw != nullptr ? " (" + std::string(pw->pw_name) + ")" : "";
+  return "uid " + std::to_string(uid) + name;
+}
+
+// Why `path` has no registry entry this user can read: a faultfs mount of another user's daemon
+// is a matter of permission (it must not pass for "not a mount"), anything else is not a mount.
+Status NoRecord(const std::string& path) {
+  const auto mount = FindMount(path);
+  if (mount && mount->fstype == "fuse.faultfs") {
+    const auto owners = UnreadableRecordOwners();
+    if (!owners.empty()) {
+      const std::string whose =
+          owners.size() == 1 ? " of " + UserName(*owners.begin()) : " of another user";
+      return Status::FromErrno(EACCES, "'" + path + "' is a faultfs mount, but its control socket" +
+                                           " is that" + whose + kRunAsOwner);
+    }
+  }
+  return Status::Invalid("'" + path +
+                         "' is not a faultfs mount with a control socket (see faultfs status)");
+}
+
 Result<std::string> SocketOf(const std::string& mountpoint) {
   char resolved[PATH_MAX];
   const std::string path = realpath(mountpoint.c_str(), resolved) != nullptr
                                ? std::string(resolved)
                                : std::filesystem::absolute(mountpoint).lexically_normal().string();
   const auto record = ReadRecord(path);
-  if (!record || record->control_socket.empty()) {
-    return Status::Invalid("'" + path +
-                           "' is not a faultfs mount with a control socket (see faultfs status)");
-  }
+  if (!record || record->control_socket.empty()) return NoRecord(path);
   return record->control_socket;
 }
 
-Result<std::string> ReadText(const std::string& file) {
-  std::ifstream in(file);
-  if (!in) return Status::FromErrno(errno, "reading " + file);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+// "permission denied" errors say what to do about them.
+std::string Explained(const Status& s) {
+  if (s.code() != EACCES || s.message().find(kRunAsOwner) != std::string::npos) {
+    return s.ToString();
+  }
+  return s.ToString() + kRunAsOwner;
 }
 
 // The request for a command line, or why it is wrong.
@@ -62,8 +104,10 @@ Result<nlohmann::json> BuildRequest(const CtlArgs& a) {
   if (takes_arg && a.argument.empty()) return Status::Invalid("'" + c + "' needs an argument");
   if (!takes_arg && !a.argument.empty()) return Status::Invalid("'" + c + "' takes no argument");
   if (c == "add" || c == "load") {
-    auto text = ReadText(a.argument);
-    if (!text.ok()) return text.status();
+    // The same checks as every policy file: a regular file of at most 1 MiB (a FIFO or
+    // /dev/urandom given here would hang or flood this command and then the daemon).
+    auto text = policy::ReadPolicyText(a.argument);
+    if (!text.ok()) return Status::Invalid(a.argument + ": " + text.status().ToString());
     return nlohmann::json{{"cmd", c}, {"policy", *text}};
   }
   if (c == "remove" || c == "enable" || c == "disable")
@@ -110,7 +154,7 @@ int RunCtl(const CtlArgs& a) {
   }
   auto socket = SocketOf(a.mountpoint);
   if (!socket.ok()) {
-    std::cerr << "faultfs ctl: " << socket.status().ToString() << "\n";
+    std::cerr << "faultfs ctl: " << Explained(socket.status()) << "\n";
     return kExitFailure;
   }
   auto print_event = [&](const nlohmann::json& event) {
@@ -119,7 +163,7 @@ int RunCtl(const CtlArgs& a) {
   };
   auto reply = control::Request(*socket, *request, a.follow ? std::function(print_event) : nullptr);
   if (!reply.ok()) {
-    std::cerr << "faultfs ctl: " << reply.status().ToString() << "\n";
+    std::cerr << "faultfs ctl: " << Explained(reply.status()) << "\n";
     return kExitFailure;
   }
   if (!reply->value("ok", false)) {
