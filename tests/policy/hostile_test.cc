@@ -289,6 +289,27 @@ TEST(HostileEngine, EveryHoldIsCappedAtOneHour) {
   }
 }
 
+TEST(HostileEngine, TheCostliestPolicyWithinTheLimitsCompilesInBoundedTime) {
+  // Every limit reached at once: 64 regexes just under RE2's budget (~40 ms each to compile),
+  // 16,384 glob patterns, 10,000 rules. Parsing checks all of it, and the engine compiles it again.
+  std::string text;
+  for (int i = 0; i < 64; ++i) text += Rule("path_regex = \"\\\\pL{50}\"");
+  for (int i = 0; i < 64; ++i)
+    text += Rule("path = \"" + std::to_string(i) + Repeat("{a,b}", 8) + "\"");
+  for (int i = 128; i < 10'000; ++i) text += "[[rule]]\naction = \"lose\"\n";
+  ASSERT_LE(text.size(), 1U << 20);
+  const auto start = Clock::now();
+  auto out = ParsePolicy(text, "p.toml");
+  ASSERT_TRUE(out.ok()) << out.errors[0].ToString();
+  const double parsed = Seconds(start);
+  engine::FaultEngine e(7);
+  ASSERT_TRUE(e.Load(std::move(*out.policy)).ok());
+  const double total = Seconds(start);
+  std::printf("the costliest policy: parsed in %.2f s, parsed and compiled in %.2f s\n", parsed,
+              total);
+  EXPECT_LT(total, 120) << "bounded by the limits, whatever the machine's load";
+}
+
 TEST(HostileEngine, TheLivePolicyKeepsTheLimitsAndChangesAllOrNothing) {
   engine::FaultEngine e(7);
   auto rules = [](int from, int n) {
