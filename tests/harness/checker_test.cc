@@ -171,6 +171,16 @@ TEST(Checker, FindsADoubleApply) {
   EXPECT_GE(CountOf(r2, "double_apply"), 1u);
 }
 
+TEST(Checker, LeadersNoOpsAreNotRequests) {
+  HistoryBuilder b;
+  b.Append(0, V(0, 1), 2);
+  const LogEntryState noop{true, true, 1, -1, 1, ""};
+  FinalState state = Converged(3, {});
+  for (NodeLogState& n : state.nodes) n.entries = {noop, Entry(V(0, 1)), noop};
+  const CheckResult r = Check(b.history(), state);
+  EXPECT_EQ(r.verdict, Verdict::kCorrect) << CheckResultJson(r).dump(2);
+}
+
 TEST(Checker, FindsDivergentReplicas) {
   HistoryBuilder b;
   b.Append(0, V(0, 1), 1);

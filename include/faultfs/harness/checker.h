@@ -44,7 +44,7 @@ struct LogEntryState {
   bool present = false;   // the slot exists and holds something
   bool verified = false;  // its checksum verifies (the fields below are trustworthy)
   uint64_t term = 0;
-  int64_t client = 0;
+  int64_t client = 0;  // < 0: not a client's request (a new leader's no-op)
   int64_t req = 0;
   std::string value;
 };

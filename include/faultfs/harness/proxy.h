@@ -32,10 +32,14 @@ enum class ToxicType {
   kSlicer,     // each frame written in slices of slice_bytes +- slice_variation bytes,
                // slice_delay_us apart
   kTimeout,    // hold every frame; close the connection after timeout_ms (0: hold only)
-  kBlackhole,  // hold every frame (a timeout that never closes)
+  kBlackhole,  // hold every frame (a timeout that never closes). Held frames wait in the proxy
+               // (up to 64 MiB per connection) and go on, in order, once no toxic holds them;
+               // Toxiproxy drops them instead, but holding is what a partition that heals does
+               // to a TCP stream
   kResetPeer,  // reset (RST) every connection timeout_ms after it is active on it (0: at once)
   kLimitData,  // close each connection once limit_bytes more bytes have gone through it
-  kDown,       // close every connection, and every new one as soon as it is accepted
+  kDown,       // close every connection, and every new one as soon as it is accepted (the
+               // listener stays open, so the port stays the proxy's)
   kDrop,       // drop each frame with probability `probability`
 };
 
@@ -87,7 +91,7 @@ struct ProxyCounters {
   uint64_t connect_failures = 0;      // node j could not be reached (node i's connection closed)
   uint64_t frames_received = 0;       // whole frames read from node i
   uint64_t frames_forwarded = 0;      // whole frames written to node j
-  uint64_t frames_dropped = 0;        // dropped by `drop`
+  uint64_t frames_dropped = 0;        // dropped by `drop`, or past 64 MiB queued on a connection
   uint64_t frames_discarded = 0;      // queued when their connection closed (or cut by limit_data)
   uint64_t frames_held = 0;           // frames that waited on a timeout or blackhole
   uint64_t frames_queued = 0;         // now: received, not yet forwarded or discarded

@@ -114,7 +114,7 @@ void CheckDoubleApply(const Analysis& a, CheckResult& result) {
     std::map<std::pair<int64_t, int64_t>, int64_t> first_at;
     for (size_t i = 0; i < n->entries.size(); ++i) {
       const LogEntryState& e = n->entries[i];
-      if (!e.present || !e.verified) continue;
+      if (!e.present || !e.verified || e.client < 0) continue;  // client < 0: a leader's no-op
       const auto index = static_cast<int64_t>(i + 1);
       auto [it, fresh] = first_at.try_emplace({e.client, e.req}, index);
       if (fresh) continue;

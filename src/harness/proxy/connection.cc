@@ -72,12 +72,15 @@ asio::awaitable<void> Connection::ReadFrames() {
 void Connection::Schedule(std::string frame, Clock::time_point now) {
   const uint64_t seq = link_->NextFrameSeq();
   const FramePlan plan = PlanFrame(*link_->toxics(), now, seq, frame.size());
+  // A hold that lasts would otherwise queue without bound: past the cap, frames are lost.
+  const bool drop = plan.drop || queued_bytes_ + frame.size() > kMaxQueuedBytes;
   link_->Count([&](ProxyCounters& c) {
     ++c.frames_received;
-    if (plan.drop) ++c.frames_dropped;
+    if (drop) ++c.frames_dropped;
     else ++c.frames_queued;
   });
-  if (plan.drop) return;
+  if (drop) return;
+  queued_bytes_ += frame.size();
   Clock::time_point ready = now + plan.delay;
   if (plan.rate_kib_s > 0) {  // the wire carries one frame at a time
     wire_free_ = std::max(ready, wire_free_) + TransmitTime(frame.size(), plan.rate_kib_s);
@@ -176,6 +179,7 @@ asio::awaitable<void> Connection::WriteLoop() {
 asio::awaitable<bool> Connection::WriteHead(const ConnectionEffects& fx) {
   Chunk chunk = std::move(queue_.front());
   queue_.pop_front();
+  queued_bytes_ -= chunk.bytes.size();
   if (held_marked_ > 0) --held_marked_;
   const std::optional<uint64_t> budget = LimitBudget(fx);
   const size_t size = budget ? std::min<size_t>(chunk.bytes.size(), *budget) : chunk.bytes.size();
@@ -204,6 +208,14 @@ asio::awaitable<bool> Connection::WriteHead(const ConnectionEffects& fx) {
 void Connection::Close(CloseKind kind) {
   if (closed_) return;
   closed_ = true;
+  const uint64_t discarded = frames_queued_;  // counted first: whoever sees the close sees them
+  frames_queued_ = 0;
+  queued_bytes_ = 0;
+  queue_.clear();
+  link_->Count([&](ProxyCounters& c) {
+    c.frames_discarded += discarded;
+    c.frames_queued -= discarded;
+  });
   asio::error_code ignored;
   if (kind == CloseKind::kReset) {  // linger 0: close sends RST, the peers see ECONNRESET
     from_node_.set_option(asio::socket_base::linger(true, 0), ignored);
@@ -212,13 +224,6 @@ void Connection::Close(CloseKind kind) {
   from_node_.close(ignored);
   to_node_.close(ignored);
   wake_.cancel();
-  const uint64_t discarded = frames_queued_;
-  frames_queued_ = 0;
-  queue_.clear();
-  link_->Count([&](ProxyCounters& c) {
-    c.frames_discarded += discarded;
-    c.frames_queued -= discarded;
-  });
 }
 
 }  // namespace faultfs::harness::proxy

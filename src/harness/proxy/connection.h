@@ -53,6 +53,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Chunk> queue_;
   size_t held_marked_ = 0;  // chunks at the queue's front already counted as held
   size_t frames_queued_ = 0;
+  size_t queued_bytes_ = 0;
+  static constexpr size_t kMaxQueuedBytes = 64u << 20;
   Clock::time_point last_ready_{};  // frames leave in order
   Clock::time_point wire_free_{};   // bandwidth: when the previous frame is off the wire
   uint64_t bytes_written_ = 0;
