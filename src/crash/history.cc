@@ -393,7 +393,7 @@ Status HistoryBuilder::Rename(const Op& op, size_t i) {
   std::vector<EntryKey> source, other;
   auto from = EntryOf(op, i, op.path, &source);
   if (!from.ok()) return from.status();
-  auto to = EntryOf(op, i, op.path2, exchange ? &other : nullptr);
+  auto to = EntryOf(op, i, op.path2, &other);
   if (!to.ok()) return to.status();
   auto obj = Existing(op, i, *from, op.path);
   if (!obj.ok()) return obj.status();
@@ -423,8 +423,10 @@ Status HistoryBuilder::Rename(const Op& op, size_t i) {
   Changes(i, *from);
   Changes(i, *to);
   Reaches(i, source);  // the directories above the source entry (which is changed, so needed)
+  // An exchange reaches both sources; a directory's rename checks that its destination is not
+  // under it, through the path to the destination.
+  if (exchange || is_dir) Reaches(i, other);
   if (exchange) {
-    Reaches(i, other);
     Unname(*from);
     Unname(*to);
     Name(*obj, *to);

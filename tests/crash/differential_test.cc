@@ -362,6 +362,9 @@ const std::pair<const char*, const char*> kMinimalLogs[] = {
     // ext4: an fsync of a file whose name a rename replaced is a commit point.
     {"ext4: fsync of a file that lost a name commits",
      "file f old\nhardlink h f\n--\ncreate t\nrename t f\ncreate g\nfsync h\n"},
+    // Rule 4: without the first rename, the second would move d under itself.
+    {"a directory's rename needs the way to its destination",
+     "dir d\ndir d/sub\n--\nrename d/sub sub\nrename d sub/sub\n"},
 };
 
 TEST(CrashDifferential, MinimalLogsFromFindings) {

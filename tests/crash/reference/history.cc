@@ -271,6 +271,12 @@ class Replayer {
     step.source_dir = src.dir;
     step.named = {moved};
     if (target != kNoObject) step.named.push_back(target);
+    if (fs_.objects[moved].IsDir()) {  // the way to the destination's directory
+      const size_t slash = op.path2.rfind('/');
+      auto way = Walk(slash == std::string::npos ? "" : op.path2.substr(0, slash));
+      if (!way.ok()) return way.status();
+      for (const auto& [entry, obj] : *way) step.dest_path.push_back(entry);
+    }
     if (op.flags & RENAME_EXCHANGE) {
       if (target == kNoObject) return Status::Invalid("exchange with a free name");
       auto other = Walk(op.path2);

@@ -31,6 +31,9 @@ struct Step {
   // link, rename: each entry on the way to the source (both for RENAME_EXCHANGE), with the object
   // it held, from the root down.
   std::vector<std::pair<Entry, ObjId>> source_path;
+  // rename of a directory: each entry on the way to the destination's directory, from the root
+  // down (a filesystem checks there that the directory does not move under itself).
+  std::vector<Entry> dest_path;
   ObjId removed_dir = kNoObject;  // rmdir, rename onto an empty directory: the directory removed
   ObjId dest_dir = kNoObject;     // entry ops: the directory of the entry made or removed
                                   // (rename: the destination's)

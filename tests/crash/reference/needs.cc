@@ -16,7 +16,7 @@ bool ChangesEntryIn(const Step& s, ObjId dir) {
                      [&](const Change& c) { return c.entry.dir == dir; });
 }
 
-// The three rules, without transitivity.
+// The four rules, without transitivity.
 bool NeedsDirectly(const History& h, size_t j, size_t i) {
   const Step& sj = h.step(j);
   const Step& si = h.step(i);
@@ -26,6 +26,9 @@ bool NeedsDirectly(const History& h, size_t j, size_t i) {
   if (sj.removed_dir != kNoObject && ChangesEntryIn(si, sj.removed_dir)) return true;  // rule 2
   for (const auto& [entry, obj] : sj.source_path) {
     if (ChangesEntry(si, entry)) return true;  // rule 3 (empty unless j is a link or rename)
+  }
+  for (const Entry& entry : sj.dest_path) {
+    if (ChangesEntry(si, entry)) return true;  // rule 4 (empty unless j renames a directory)
   }
   return false;
 }
