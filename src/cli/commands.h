@@ -17,6 +17,7 @@ Runner AddCtl(CLI::App& app);
 Runner AddCrash(CLI::App& app);
 Runner AddReplay(CLI::App& app);
 Runner AddCrashtest(CLI::App& app);
+Runner AddHarness(CLI::App& app);
 
 // Exit codes shared by the commands.
 inline constexpr int kExitOk = 0;

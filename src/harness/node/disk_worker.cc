@@ -1,0 +1,122 @@
+#include "disk_worker.h"
+
+#include <asio/post.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+namespace faultfs::harness::node {
+
+DiskWorker::DiskWorker(StorageFiles& files, asio::io_context& loop)
+    : files_(files), loop_(loop), writer_([this] { WriterLoop(); }), reader_([this] { ReaderLoop(); }) {}
+
+DiskWorker::~DiskWorker() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  writer_cv_.notify_all();
+  reader_cv_.notify_all();
+  writer_.join();
+  reader_.join();
+}
+
+void DiskWorker::WriteEntries(std::vector<SlotWrite> writes, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(Job{Entries{std::move(writes)}, std::move(done)});
+  }
+  writer_cv_.notify_one();
+}
+
+void DiskWorker::CutAfter(uint64_t keep, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(Job{Cut{keep}, std::move(done)});
+  }
+  writer_cv_.notify_one();
+}
+
+void DiskWorker::WriteMeta(StoredMeta meta, Done done) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(Job{Meta{meta}, std::move(done)});
+  }
+  writer_cv_.notify_one();
+}
+
+void DiskWorker::ReadSlot(uint64_t index, ReadDone done) {
+  {
+    std::lock_guard lock(mu_);
+    reads_.push_back(Read{index, std::move(done)});
+  }
+  reader_cv_.notify_one();
+}
+
+void DiskWorker::Fatal(const Status& status) {
+  std::fprintf(stderr, "faultfs harness node: %s; exiting (recovery will read back what is durable)\n",
+               status.ToString().c_str());
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+void DiskWorker::WriterLoop() {
+  for (;;) {
+    std::vector<Job> batch;
+    {
+      std::unique_lock lock(mu_);
+      writer_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      if (stopping_) return;
+      while (!jobs_.empty()) {
+        batch.push_back(std::move(jobs_.front()));
+        jobs_.pop_front();
+      }
+    }
+    RunBatch(batch);
+  }
+}
+
+void DiskWorker::RunBatch(std::vector<Job>& jobs) {
+  size_t k = 0;
+  while (k < jobs.size()) {
+    if (auto* entries = std::get_if<Entries>(&jobs[k].what)) {
+      // Merge this and the following entry writes: one fsync pair for all of them.
+      std::vector<SlotWrite> merged = std::move(entries->writes);
+      size_t end = k + 1;
+      for (; end < jobs.size(); ++end) {
+        auto* more = std::get_if<Entries>(&jobs[end].what);
+        if (more == nullptr) break;
+        for (auto& w : more->writes) merged.push_back(std::move(w));
+      }
+      if (Status s = files_.WriteEntries(merged); !s.ok()) Fatal(s);
+      entry_batches_.fetch_add(1, std::memory_order_relaxed);
+      for (size_t j = k; j < end; ++j) asio::post(loop_, std::move(jobs[j].done));
+      k = end;
+      continue;
+    }
+    Status s = std::holds_alternative<Cut>(jobs[k].what)
+                   ? files_.CutAfter(std::get<Cut>(jobs[k].what).keep)
+                   : files_.WriteMeta(std::get<Meta>(jobs[k].what).meta);
+    if (!s.ok()) Fatal(s);
+    asio::post(loop_, std::move(jobs[k].done));
+    ++k;
+  }
+}
+
+void DiskWorker::ReaderLoop() {
+  for (;;) {
+    Read read;
+    {
+      std::unique_lock lock(mu_);
+      reader_cv_.wait(lock, [this] { return stopping_ || !reads_.empty(); });
+      if (stopping_) return;
+      read = std::move(reads_.front());
+      reads_.pop_front();
+    }
+    auto bytes = files_.ReadSlot(read.index);
+    asio::post(loop_, [done = std::move(read.done), bytes = std::move(bytes)]() mutable {
+      done(std::move(bytes));
+    });
+  }
+}
+
+}  // namespace faultfs::harness::node
