@@ -119,7 +119,11 @@ class TreeCopier {
     struct stat st {};
     if (fstatat(in_dir, name.in, &st, AT_SYMLINK_NOFOLLOW) != 0)
       return Status::FromErrno(errno, "stat " + where);
-    if (inodes_ != nullptr) inodes_->emplace_back(static_cast<uint64_t>(st.st_ino), where);
+    if (inodes_ != nullptr) {
+      // A directory's name ends in '/': crash states need to know which starting objects are
+      // directories (a directory's rename depends on its destination, a file's does not).
+      inodes_->emplace_back(static_cast<uint64_t>(st.st_ino), S_ISDIR(st.st_mode) ? where + "/" : where);
+    }
     if (take_ && S_ISREG(st.st_mode) && st.st_nlink == 1) {
       auto taken = take_(where, st, out_dir, name.out);
       if (!taken.ok()) return taken.status();

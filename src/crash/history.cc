@@ -162,11 +162,15 @@ Status HistoryBuilder::Start(const InodeNames& start) {
       by_ino_[ino] = kRootObject;
       continue;
     }
+    // A directory is listed with a trailing '/' (older logs list no types: kUnknown).
+    const bool is_dir = path.ends_with('/');
     Op listed;
     listed.kind = OpKind::kCreate;
     listed.ino = ino;
-    listed.path = path;
-    auto e = EntryOf(listed, 0, path, nullptr);
+    listed.path = is_dir ? path.substr(0, path.size() - 1) : path;
+    if (is_dir && (listed.path.empty() || listed.path.ends_with('/')))
+      return Status::Invalid("the log header's name '" + path + "' is not a path");
+    auto e = EntryOf(listed, 0, listed.path, nullptr);
     if (!e.ok()) return Status::Invalid("the log header's name '" + path + "' " + e.status().message());
     if (At(*e) != kNoObject) {
       if (strict_) return Status::Invalid("the log header lists '" + path + "' twice");
@@ -175,7 +179,7 @@ Status HistoryBuilder::Start(const InodeNames& start) {
     const auto known = by_ino_.find(ino);
     const ObjectId obj = known != by_ino_.end() && ino != 0
                              ? known->second
-                             : NewObject(ino, ObjectType::kUnknown, true);
+                             : NewObject(ino, is_dir ? ObjectType::kDir : ObjectType::kUnknown, true);
     Name(obj, *e);
     h_.initial_.emplace_back(obj, *e);
   }

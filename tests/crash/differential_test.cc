@@ -365,6 +365,10 @@ const std::pair<const char*, const char*> kMinimalLogs[] = {
     // Rule 4: without the first rename, the second would move d under itself.
     {"a directory's rename needs the way to its destination",
      "dir d\ndir d/sub\n--\nrename d/sub sub\nrename d sub/sub\n"},
+    // ...which holds for an empty directory of the starting state too: only the log header says
+    // it is a directory (seed 36: d -> e/e kept, mkdir e lost).
+    {"an empty starting directory's rename needs the way to its destination",
+     "dir d\n--\nmkdir e\nrename d e/e\n"},
 };
 
 TEST(CrashDifferential, MinimalLogsFromFindings) {

@@ -615,7 +615,9 @@ Status Generator::BuildStart(const std::string& scratch, const std::string& snap
   }
   InodeNames inodes;
   FAULTFS_RETURN_IF_ERROR(CopyTree(scratch, snapshot, &inodes));
-  for (const auto& [ino, path] : inodes) nodes_[by_path.at(path)].ino = ino;
+  for (const auto& [ino, path] : inodes) {
+    nodes_[by_path.at(path.ends_with('/') ? path.substr(0, path.size() - 1) : path)].ino = ino;
+  }
   log_.header.snapshot = snapshot;
   log_.header.inodes = std::move(inodes);
   return Status::Ok();

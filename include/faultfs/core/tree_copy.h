@@ -17,7 +17,8 @@
 namespace faultfs {
 
 // Each copied object's inode number in the source and its path relative to the source root
-// ("" for the root itself); a multiply linked inode appears once per name.
+// ("" for the root itself; a directory's path ends in '/'); a multiply linked inode appears once
+// per name.
 using InodeNames = std::vector<std::pair<uint64_t, std::string>>;
 
 // Lets the caller put a regular file that has a single name in place itself instead of having it

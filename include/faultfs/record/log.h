@@ -35,7 +35,8 @@ struct LogHeader {
   std::string snapshot;  // the starting state: a directory, relative to the log's own directory
   uint64_t start_unix_ns = 0;  // wall clock when recording started
   // Every object of the starting state: its inode number in the recorded directory and its path
-  // in the snapshot, so that ops (which name objects by inode) find pre-existing files.
+  // in the snapshot (ending in '/' for a directory), so that ops (which name objects by inode)
+  // find pre-existing files.
   std::vector<std::pair<uint64_t, std::string>> inodes;
   bool operator==(const LogHeader&) const = default;
 };

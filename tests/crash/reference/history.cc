@@ -56,7 +56,9 @@ class Replayer {
   explicit Replayer(Fs fs) : fs_(std::move(fs)) {}
 
   Status Start(const record::LogHeader& header) {
-    for (const auto& [ino, path] : header.inodes) {
+    for (const auto& [ino, listed] : header.inodes) {
+      // A directory is listed with a trailing '/'; the reference reads types from the snapshot.
+      const std::string path = listed.ends_with('/') ? listed.substr(0, listed.size() - 1) : listed;
       auto walked = Walk(path);
       if (!walked.ok()) return Status::Invalid("header: " + walked.status().message());
       by_ino_[ino] = walked->empty() ? fs_.root : walked->back().second;
