@@ -200,12 +200,16 @@ TEST(EngineActions, FixedDelayIsExactlyItsValue) {
   EXPECT_TRUE(e->Decide(Ctx(Op::kWrite)).passes());
 }
 
-TEST(EngineActions, FixedDelayIsBoundedLikeEveryDraw) {
-  EXPECT_EQ(Delays(*Loaded(DelayRule("{ fixed_ms = 500, max_ms = 100 }")), 1)[0],
-            milliseconds(100));
+// A fixed delay is what it says: raised to min_ms, never cut to the default 60 s bound of random
+// draws, and one above an explicit max_ms is a policy error rather than a silent cut.
+TEST(EngineActions, FixedDelayIsExactlyWhatItSays) {
   EXPECT_EQ(Delays(*Loaded(DelayRule("{ fixed_ms = 1, min_ms = 5 }")), 1)[0], milliseconds(5));
-  EXPECT_EQ(Delays(*Loaded(DelayRule("{ fixed_ms = 90000 }")), 1)[0], milliseconds(60'000))
-      << "the default bound is 60 s";
+  EXPECT_EQ(Delays(*Loaded(DelayRule("{ fixed_ms = 90000 }")), 1)[0], milliseconds(90'000))
+      << "the default bound is for random draws";
+  const auto parsed = policy::ParsePolicy(DelayRule("{ fixed_ms = 500, max_ms = 100 }"), "t.toml");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.errors.front().ToString().find("fixed_ms must not exceed max_ms"),
+            std::string::npos);
 }
 
 TEST(EngineActions, UniformDelayStaysWithinItsBoundsAndVaries) {
