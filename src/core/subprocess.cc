@@ -42,6 +42,10 @@ std::vector<std::string> ChildEnvironment(
     dup2(out_fd, STDOUT_FILENO);
     dup2(out_fd, STDERR_FILENO);
   }
+  // Nothing but stdio crosses: an inherited socket would keep a connection open after its owner
+  // closed it (a proxy's close never reached the node on the other side), an inherited log
+  // descriptor lets a command write where it must not.
+  syscall(SYS_close_range, 3U, ~0U, 0U);
   if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) {
     static const char kMsg[] = "faultfs: cannot enter the command's directory\n";
     (void)!write(STDERR_FILENO, kMsg, sizeof(kMsg) - 1);
