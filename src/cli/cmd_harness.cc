@@ -86,6 +86,7 @@ Runner AddHarness(CLI::App& app) {
   cmd->require_subcommand(1);
   auto runners = std::make_shared<std::map<std::string, Runner>>();
   (*runners)["node"] = AddHarnessNode(*cmd);
+  (*runners)["run"] = AddHarnessRun(*cmd);
   return [cmd, runners] {
     for (const auto* sub : cmd->get_subcommands()) return runners->at(sub->get_name())();
     return kExitUsage;

@@ -18,6 +18,7 @@ Runner AddCrash(CLI::App& app);
 Runner AddReplay(CLI::App& app);
 Runner AddCrashtest(CLI::App& app);
 Runner AddHarness(CLI::App& app);
+Runner AddHarnessRun(CLI::App& parent);  // `faultfs harness run`, under AddHarness
 
 // Exit codes shared by the commands.
 inline constexpr int kExitOk = 0;
