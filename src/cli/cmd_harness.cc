@@ -63,6 +63,9 @@ Runner AddHarnessNode(CLI::App& parent) {
       ->capture_default_str()
       ->check(CLI::IsMember({"verified", "newest"}));
   cmd->add_option("--events", o->events, "Write one JSON line per event to this file");
+  cmd->add_flag("--no-scrub", [o](int64_t) { o->scrub = false; },
+                "Do not read the log back in the background (damage is then found only by reads\n"
+                "and restarts)");
   cmd->add_option_function<uint64_t>(
       "--seed", [o, seed_given](uint64_t s) { o->seed = s, *seed_given = true; },
       "Seed of the election timeouts (default: a fresh one)");

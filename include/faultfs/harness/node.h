@@ -25,6 +25,7 @@ struct NodeOptions {
   std::string repair = "verified";   // or "newest" (the naive baseline)
   std::string events;                // events file (JSON lines); "" for none
   uint64_t seed = 0;                 // election timeouts are drawn from a stream derived from it
+  bool scrub = true;                 // read the log back in the background to find latent damage
 };
 
 // Checks the options; an error names the one that is wrong.

@@ -75,6 +75,7 @@ void NodeRuntime::Wire(const RecoveryPlan& plan, const NodeStorage& storage) {
                      [this](std::function<void()> fn) { Defer(std::move(fn)); }};
   fetcher_ = std::make_unique<Fetcher>(ctx_);
   repairer_ = std::make_unique<Repairer>(ctx_, *fetcher_);
+  if (options_.scrub) scrubber_ = std::make_unique<Scrubber>(ctx_, *fetcher_);
   reads_ = std::make_unique<ReadCoordinator>(ctx_, *fetcher_, *repairer_);
   clients_ = std::make_unique<ClientServer>(ctx_, *reads_, options_.queue);
   raft_->on_commit = [this](uint64_t commit) { clients_->OnCommit(commit); };
@@ -133,6 +134,7 @@ void NodeRuntime::ScheduleTick() {
     raft_->Tick();
     const double now = NowMs();
     repairer_->Tick(now);
+    if (scrubber_) scrubber_->Tick(now);
     reads_->Tick(now);
     clients_->Tick(now);
     ScheduleTick();

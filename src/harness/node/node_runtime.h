@@ -52,6 +52,7 @@ class NodeRuntime : public RaftEnv {
   NodeContext ctx_;
   std::unique_ptr<Fetcher> fetcher_;
   std::unique_ptr<Repairer> repairer_;
+  std::unique_ptr<Scrubber> scrubber_;
   std::unique_ptr<ReadCoordinator> reads_;
   std::unique_ptr<ClientServer> clients_;
   std::map<int, std::unique_ptr<PeerLink>> links_;

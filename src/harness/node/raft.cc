@@ -55,6 +55,15 @@ void Raft::Tick() {
   if (role_ == Role::kLeader) {
     if (now < next_heartbeat_ms_) return;
     next_heartbeat_ms_ = now + options_.heartbeat_ms;
+    if (!HearsAMajority(now)) {
+      // A leader that can send but not hear (a one-way partition) would hold its followers
+      // with heartbeats while it commits nothing: it steps down so that they elect another.
+      env_.Emit("stepped-down", {{"term", term_}});
+      leader_ = -1;
+      SetRole(Role::kFollower);
+      ResetElectionDeadline();
+      return;
+    }
     for (auto& [peer, p] : progress_) {
       // Nothing acknowledged for a while: what was sent may be lost (a broken link drops its
       // queue), so send again from what is known to match.
@@ -106,11 +115,20 @@ void Raft::BecomeLeader() {
   env_.Emit("leader", {{"term", term_}});
   const double now = env_.NowMs();
   progress_.clear();
-  for (int peer : options_.peers) progress_[peer] = Progress{log_.last_index() + 1, 0, 0, now};
+  // Every peer counts as heard at the start: the votes just came in.
+  for (int peer : options_.peers) progress_[peer] = Progress{log_.last_index() + 1, 0, 0, now, now};
   confirmed_round_ = 0;
   Propose(kNoopClient, static_cast<int64_t>(term_), "");
   BroadcastAppends();
   next_heartbeat_ms_ = now + options_.heartbeat_ms;
+}
+
+bool Raft::HearsAMajority(double now) const {
+  size_t heard = 1;  // this node
+  for (const auto& [peer, p] : progress_) {
+    if (now - p.last_heard_ms <= options_.election_timeout_ms) ++heard;
+  }
+  return heard >= majority();
 }
 
 void Raft::StepDown(uint64_t term) {
@@ -148,7 +166,16 @@ bool Raft::LogUpToDate(uint64_t last_index, uint64_t last_term) const {
          (last_term == log_.last_term() && last_index >= log_.last_index());
 }
 
+bool Raft::LeaderAlive(double now) const {
+  if (role_ == Role::kLeader) return HearsAMajority(now);
+  return role_ == Role::kFollower && leader_ >= 0 &&
+         now - leader_contact_ms_ < options_.election_timeout_ms;
+}
+
 void Raft::HandleVoteRequest(const VoteRequest& m) {
+  // Ignored, not even answered: the candidate's higher term must not depose a leader that a
+  // majority still hears (Raft's "leader stickiness").
+  if (m.term > term_ && LeaderAlive(env_.NowMs())) return;
   if (m.term > term_) StepDown(m.term);
   const bool grant = m.term == term_ && (voted_for_ == -1 || voted_for_ == m.from) &&
                      LogUpToDate(m.last_index, m.last_term);

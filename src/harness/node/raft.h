@@ -100,6 +100,7 @@ class Raft {
     uint64_t match = 0;
     uint64_t acked_seq = 0;
     double last_progress_ms = 0;
+    double last_heard_ms = 0;  // any acknowledgement of this term, accepted or not
   };
 
   // raft.cc: terms, votes, elections.
@@ -110,6 +111,11 @@ class Raft {
   void StartElection();
   void BecomeLeader();
   void StepDown(uint64_t term);
+  // Leader: whether a majority (this node included) answered within the election timeout.
+  bool HearsAMajority(double now) const;
+  // Whether a current leader is known to be alive: then a vote request is a disruption (a
+  // node that cannot hear the leader), not a reason to leave this term.
+  bool LeaderAlive(double now) const;
   void AcceptLeader(int leader);
   void PersistMeta(std::function<void()> done);
   bool LogUpToDate(uint64_t last_index, uint64_t last_term) const;
@@ -151,6 +157,7 @@ class Raft {
   uint64_t match_leader_ = 0;
   uint64_t leader_seq_ = 0;
   uint64_t acked_match_ = 0;
+  double leader_contact_ms_ = -1e18;  // the last append from the current leader
   bool durable_ack_scheduled_ = false;
 
   // Leader.

@@ -117,6 +117,7 @@ void Raft::HandleAppendAck(const AppendAck& m) {
   const auto it = progress_.find(m.from);
   if (it == progress_.end()) return;
   Progress& p = it->second;
+  p.last_heard_ms = env_.NowMs();
   if (m.seq > p.acked_seq) {
     p.acked_seq = m.seq;
     UpdateConfirmedRound();
@@ -167,6 +168,7 @@ void Raft::HandleAppend(const AppendRequest& m) {
   if (m.term == term_ && role_ == Role::kLeader) return;  // two leaders in one term: impossible
   if (m.term > term_ || role_ != Role::kFollower) StepDown(m.term);
   AcceptLeader(m.from);
+  leader_contact_ms_ = env_.NowMs();
   detector_.Heartbeat(env_.NowMs());
   ResetElectionDeadline();
   leader_seq_ = std::max(leader_seq_, m.seq);

@@ -4,6 +4,8 @@
 //    are read from disk, not memory, so a slot that went bad on disk is seen (and marked damaged).
 //  * Repairer: repairs this node's damaged entries from peers, accepting only a copy whose
 //    checksum equals the persistence record's, and applies `repair` messages from a leader's read.
+//  * Scrubber: reads the whole log back from disk, a batch at a time, round and round, so that
+//    damage nobody reads (a corrupted or lost write) is found and repaired, not left latent.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +56,22 @@ class Repairer {
   Fetcher& fetcher_;
   std::map<uint64_t, Outstanding> outstanding_;  // by index
   double next_round_ms_ = 0;
+};
+
+class Scrubber {
+ public:
+  explicit Scrubber(NodeContext& ctx, Fetcher& fetcher) : ctx_(ctx), fetcher_(fetcher) {}
+  // Starts the next batch when the last one is done and a round of ticks has passed.
+  void Tick(double now_ms);
+  uint64_t slots_read() const { return slots_read_; }
+
+ private:
+  NodeContext& ctx_;
+  Fetcher& fetcher_;
+  uint64_t next_index_ = 1;
+  size_t in_flight_ = 0;
+  double next_batch_ms_ = 0;
+  uint64_t slots_read_ = 0;
 };
 
 }  // namespace faultfs::harness::node
