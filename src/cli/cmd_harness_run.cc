@@ -56,7 +56,7 @@ Runner AddHarnessRun(CLI::App& parent) {
   cmd->add_option("--clients", o->clients, "Client processes")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--nemesis", o->nemesis,
                   "all, none, or a comma list of: disk, kill, power, net, or single kinds\n"
-                  "(fsync-error, corrupt, lost-write, disk-latency, disk-full, kill, kill-leader,\n"
+                  "(fsync-error, corrupt, corrupt-leader, lost-write, disk-latency, disk-full, kill, kill-leader,\n"
                   "power-cut, power-cut-all, partition, one-way, isolate-leader, leader-deaf,\n"
                   "net-latency, net-drop)")
       ->capture_default_str();

@@ -3,15 +3,13 @@
 // operations in their colours; and text from a run cannot break the markup.
 #include <gtest/gtest.h>
 
-#include <sstream>
-
+#include "png_colours.h"
 #include "test_support.h"
 #include "timeline.h"
 
 namespace faultfs::harness {
 namespace {
 
-using faultfs::testing::RunCommand;
 using faultfs::testing::TempDir;
 
 Timeline Sample() {
@@ -27,18 +25,6 @@ Timeline Sample() {
     t.ops.push_back({s, s + 0.002 + (i % 7) * 0.001, "append", i % 50 == 0 ? "info" : "ok", i % 4});
   }
   return t;
-}
-
-std::vector<int> CountColours(const std::string& png, const std::vector<std::string>& colours) {
-  std::vector<std::string> argv = {"python3", std::string(FAULTFS_SOURCE_DIR) + "/tests/harness/png_pixel.py",
-                                   png, "count"};
-  argv.insert(argv.end(), colours.begin(), colours.end());
-  const auto r = RunCommand(argv, {}, 120);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<int> counts;
-  std::istringstream in(r.out);
-  for (int n = 0; in >> n;) counts.push_back(n);
-  return counts;
 }
 
 TEST(HarnessReport, MarkupIsSelfContainedAndEscaped) {
@@ -57,12 +43,7 @@ TEST(HarnessReport, ChromiumDrawsTheTimeline) {
   const std::string page = dir / "report.html";
   faultfs::testing::WriteFile(page, RenderHtml(Sample()));
   const std::string png = dir / "shot.png";
-  const auto shot = RunCommand(
-      {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-       "--no-first-run", "--disable-background-networking", "--disable-component-update",
-       "--disable-sync", "--hide-scrollbars", "--user-data-dir=" + dir / "profile",
-       "--window-size=1300,1100", "--screenshot=" + png, "file://" + page},
-      {}, 120);
+  const auto shot = Screenshot(page, png, dir / "profile");
   ASSERT_EQ(shot.exit_code, 0) << shot.out << shot.err;
   // The disk band (#f4a261 at 25% over white), the net band (#457b9d at 25%), and the ok (#2a9d8f)
   // and info (#d62828) points; the negative case: a colour the page never uses.

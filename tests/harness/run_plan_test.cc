@@ -41,7 +41,7 @@ TEST(NemesisPlan, FamiliesAndNamesAreParsed) {
   auto disk = ParseNemeses("disk,kill-leader");
   ASSERT_TRUE(disk.ok());
   for (NemesisKind k : *disk) EXPECT_TRUE(FamilyOf(k) == "disk" || k == NemesisKind::kKillLeader);
-  EXPECT_EQ(disk->size(), 6u);
+  EXPECT_EQ(disk->size(), 7u);  // five on any node, corrupt-leader, and kill-leader
   auto none = ParseNemeses("none");
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());

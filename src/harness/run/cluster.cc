@@ -123,6 +123,7 @@ void Cluster::SetSendAddress(int from, int to, const std::string& address) {
 }
 
 std::string Cluster::data_dir(int node) const { return nodes_.at(static_cast<size_t>(node))->mount; }
+std::string Cluster::stored_dir(int node) const { return nodes_.at(static_cast<size_t>(node))->backing; }
 
 bool Cluster::running(int node) const { return nodes_.at(static_cast<size_t>(node))->pid > 0; }
 
@@ -175,6 +176,9 @@ Status Cluster::Start(int node) {
                std::to_string(options_.heartbeat_ms), "--recovery", options_.recovery, "--repair",
                options_.repair, "--events", n.events_path, "--seed",
                std::to_string(options_.seed ^ (static_cast<uint64_t>(n.starts) << 32 | static_cast<uint64_t>(n.id)))};
+  // The baselines model systems without a scrub: damage is found only by a restart (truncate)
+  // or a read (newest), which is where their flaws show.
+  if (options_.recovery != "protocol" || options_.repair != "verified") spec.argv.push_back("--no-scrub");
   for (const auto& [peer, address] : n.send_to) {
     spec.argv.push_back("--peer");
     spec.argv.push_back(std::to_string(peer) + "=" + address);

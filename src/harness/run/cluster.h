@@ -73,6 +73,9 @@ class Cluster {
   std::optional<int> leader() const;
   // The node's data directory (to read its log when it is stopped).
   std::string data_dir(int node) const;
+  // Where the node's files really are (the backing directory): reading there never waits on a
+  // frozen or hung mount.
+  std::string stored_dir(int node) const;
   uint64_t restarts() const { return restarts_; }
   // Kills every node and unmounts every mount; idempotent. The first error, after trying all.
   Status Teardown();

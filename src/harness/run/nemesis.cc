@@ -23,9 +23,12 @@ std::string Nemesis::DiskPolicy(const NemesisEvent& e) const {
                          "\"\naction = \"fsync_fail\"\nfsync_fail = { errno = \"EIO\", "
                          "semantics = \"linux\" }\n");
     case NemesisKind::kCorrupt:
+    case NemesisKind::kCorruptLeader:
+      // Bytes 56-72 of a write: inside the value of its first slot (16 bytes of slot header, 36
+      // of entry header), the silent kind of damage that still decodes as an entry.
       return seed + Rule("id = \"nemesis-corrupt\"\nops = [\"write\"]\npath = \"log\"\n"
                          "probability = 0.2\naction = \"corrupt\"\n"
-                         "corrupt = { mode = \"random\", range = [16, 48], on = \"write\" }\n");
+                         "corrupt = { mode = \"random\", range = [56, 72], on = \"write\" }\n");
     case NemesisKind::kLostWrite:
       return seed + Rule("id = \"nemesis-lose\"\nops = [\"write\"]\npath = \"log\"\n"
                          "probability = 0.3\naction = \"lose\"\n");
@@ -64,14 +67,17 @@ Status Nemesis::Start(const NemesisEvent& e, double now_s, Active& a) {
     const auto leader = cluster_.leader();
     if (!leader) return Status::Invalid("no leader to aim at");
     node = *leader;
-    failover_from_s_ = now_s;
-    failed_leader_ = node;
+    if (e.kind != NemesisKind::kCorruptLeader) {  // the others take the leader away
+      failover_from_s_ = now_s;
+      failed_leader_ = node;
+    }
   }
   a.nodes = {node};
   Rng rng(e.seed);
   switch (e.kind) {
     case NemesisKind::kFsyncError:
     case NemesisKind::kCorrupt:
+    case NemesisKind::kCorruptLeader:
     case NemesisKind::kLostWrite:
     case NemesisKind::kDiskLatency:
     case NemesisKind::kDiskFull:
@@ -139,6 +145,7 @@ Status Nemesis::Heal(Active& a, double now_s) {
       break;
     case NemesisKind::kFsyncError:
     case NemesisKind::kCorrupt:
+    case NemesisKind::kCorruptLeader:
     case NemesisKind::kLostWrite:
     case NemesisKind::kDiskLatency:
     case NemesisKind::kDiskFull:

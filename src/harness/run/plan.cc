@@ -14,9 +14,10 @@ struct KindInfo {
   std::string_view family;
 };
 
-constexpr std::array<KindInfo, 15> kKinds{{
+constexpr std::array<KindInfo, 16> kKinds{{
     {NemesisKind::kFsyncError, "fsync-error", "disk"},
     {NemesisKind::kCorrupt, "corrupt", "disk"},
+    {NemesisKind::kCorruptLeader, "corrupt-leader", "disk"},
     {NemesisKind::kLostWrite, "lost-write", "disk"},
     {NemesisKind::kDiskLatency, "disk-latency", "disk"},
     {NemesisKind::kDiskFull, "disk-full", "disk"},
@@ -42,7 +43,7 @@ const KindInfo& InfoOf(NemesisKind kind) {
 
 bool TargetsLeader(NemesisKind kind) {
   return kind == NemesisKind::kKillLeader || kind == NemesisKind::kIsolateLeader ||
-         kind == NemesisKind::kLeaderDeaf;
+         kind == NemesisKind::kLeaderDeaf || kind == NemesisKind::kCorruptLeader;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ namespace faultfs::harness {
 enum class NemesisKind {
   kFsyncError,    // disk: fsyncs of the node's log fail with EIO (Linux semantics)
   kCorrupt,       // disk: writes of the node's log store a corrupted range
+  kCorruptLeader, // disk: the same on the leader (whose own copy a read prefers under "newest")
   kLostWrite,     // disk: writes of the node's log are lost (success returned)
   kDiskLatency,   // disk: reads, writes and fsyncs are slow
   kDiskFull,      // disk: the node's filesystem is full

@@ -193,7 +193,7 @@ void Run::Drive() {
 // Every node holds a verified entry at every index up to the highest one a client saw.
 bool Run::Converged(int64_t horizon) {
   for (int n = 0; n < cluster_->size(); ++n) {
-    auto storage = ReadNodeStorage(cluster_->data_dir(n));
+    auto storage = ReadNodeStorage(cluster_->stored_dir(n));
     if (!storage.ok() || static_cast<int64_t>(storage->entries.size()) < horizon) return false;
     for (int64_t i = 0; i < horizon; ++i) {
       if (!storage->entries[static_cast<size_t>(i)].slot_verifies) return false;
@@ -222,7 +222,7 @@ FinalState Run::ReadFinal() {
   for (int n = 0; n < cluster_->size(); ++n) {
     NodeLogState node;
     node.node = n;
-    auto storage = ReadNodeStorage(cluster_->data_dir(n));
+    auto storage = ReadNodeStorage(cluster_->stored_dir(n));
     if (!storage.ok()) {
       node.readable = false;
       node.error = storage.status().ToString();
