@@ -31,6 +31,32 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// The acknowledged appends' throughput over the client phase and their latency (invoke to ok,
+// retries included): what the cluster costs a client.
+struct AppendCost {
+  double per_s = 0, p50_ms = 0, p99_ms = 0;
+};
+
+AppendCost AppendCosts(const History& history, double duration_s) {
+  std::map<int64_t, int64_t> invoked;  // process -> its invoke time
+  std::vector<double> ms;
+  for (const HistoryEvent& e : history) {
+    if (e.f != OpF::kAppend) continue;
+    if (e.type == OpType::kInvoke) {
+      invoked[e.process] = e.time_ns;
+    } else if (e.type == OpType::kOk && invoked.count(e.process) != 0) {
+      ms.push_back(static_cast<double>(e.time_ns - invoked[e.process]) / 1e6);
+    }
+  }
+  AppendCost cost;
+  if (ms.empty()) return cost;
+  std::sort(ms.begin(), ms.end());
+  cost.per_s = duration_s > 0 ? static_cast<double>(ms.size()) / duration_s : 0;
+  cost.p50_ms = ms[ms.size() / 2];
+  cost.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  return cost;
+}
+
 std::string Replay(const RunOptions& o) {
   char duration[32];
   std::snprintf(duration, sizeof(duration), "%gs", o.duration_s);
@@ -63,6 +89,9 @@ void PrintSummary(const RunFacts& f, const EventCounts& c, std::FILE* out) {
                  static_cast<long long>(v.index), v.detail.c_str());
   }
   std::fprintf(out, "  operations: %s\n", OpsWords(r).c_str());
+  const AppendCost cost = AppendCosts(f.history, f.options.duration_s);
+  std::fprintf(out, "  appends: %.0f/s acknowledged, latency p50 %.1f ms, p99 %.1f ms\n", cost.per_s,
+               cost.p50_ms, cost.p99_ms);
   std::fprintf(out,
                "  retries %llu, elections %llu, leaders %llu, suspicions %llu (%llu false), "
                "repairs %llu (read repairs %llu), node restarts %llu\n",
@@ -94,6 +123,7 @@ Status WriteFile(const std::string& path, const std::string& text) {
 
 nlohmann::json ReportJson(const RunFacts& f) {
   const EventCounts c = CountEvents(f.node_events);
+  const AppendCost cost = AppendCosts(f.history, f.options.duration_s);
   return {{"verdict", VerdictName(f.result.verdict)},
           {"seed", f.options.seed},
           {"nodes", f.options.nodes},
@@ -114,6 +144,8 @@ nlohmann::json ReportJson(const RunFacts& f) {
           {"node_exits", c.exits},
           {"node_restarts", f.restarts},
           {"leader_failover_s", f.failover_s},
+          {"appends_per_s", cost.per_s},
+          {"append_latency_ms", {{"p50", cost.p50_ms}, {"p99", cost.p99_ms}}},
           {"replay", Replay(f.options)}};
 }
 
