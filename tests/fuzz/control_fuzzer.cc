@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view line(reinterpret_cast<const char*>(data), size);
   const auto command = faultfs::control::ParseCommand(line);
   // Touch what a parsed command carries, as the server would.
-  if (command.ok()) (void)std::visit([](const auto& c) { return sizeof(c); }, *command);
+  if (command.ok()) (void)std::visit([](const auto& c) { return sizeof(c); }, command.value());
   if (!command.ok()) (void)command.status().ToString();
   return 0;
 }
