@@ -276,6 +276,34 @@ TEST(NodeProcess, VerifiedReadNeverReturnsTheLeadersCorruptedCopy) {
   }
 }
 
+TEST(NodeProcess, LeadersCopyCorruptedBeforeItsFsyncEndsIsReadAndRepaired) {
+  // Goal: the leader acknowledges once a majority of followers holds an entry, maybe before its own
+  // fsync ends; a read arriving then must still read the leader's slot back once it is durable (not
+  // skip it as "not held"), so that a slot damaged right after its write is found and repaired.
+  TempDir dir("nodes");
+  NodeCluster cluster(dir.path(), 3, kFast);
+  std::string error;
+  ASSERT_TRUE(cluster.StartAll(&error)) << error;
+  ASSERT_TRUE(cluster.AppendAcked(10, 0, MakeValue(10, 0, "first")));
+  const int leader = *cluster.Leader();
+  std::map<uint64_t, std::string> acked;
+  TestClient client(cluster.client_port(leader));
+  for (int64_t req = 1; req <= 5; ++req) {
+    const std::string value = MakeValue(10, req, "v" + std::to_string(req));
+    const auto appended = client.Append(10, req, value);
+    ASSERT_TRUE(appended && appended->value("status", "") == "ok");
+    const uint64_t index = appended->value("index", uint64_t{0});
+    acked[index] = value;
+    // At once, while the leader's own write may still be on its way to disk.
+    CorruptSlotValue(cluster.data_dir(leader), index);
+    const auto reply = client.Read(10, 100 + req, index);
+    ASSERT_TRUE(reply);
+    ASSERT_EQ(reply->value("status", ""), "ok");
+    EXPECT_EQ(ReplyValue(*reply), value);
+  }
+  EXPECT_TRUE(WaitFor([&] { return Holds(cluster, leader, acked); }, 10)) << "leader's own copy not repaired";
+}
+
 TEST(NodeProcess, NewestRepairSpreadsTheLeadersCorruptedCopy) {
   TempDir dir("nodes");
   NodeCluster cluster(dir.path(), 3, With(kFast, {"--repair", "newest"}));

@@ -44,6 +44,14 @@ void DiskWorker::WriteMeta(StoredMeta meta, Done done) {
   writer_cv_.notify_one();
 }
 
+void DiskWorker::AfterWrites(Done done) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(Job{Barrier{}, std::move(done)});
+  }
+  writer_cv_.notify_one();
+}
+
 void DiskWorker::ReadSlot(uint64_t index, ReadDone done) {
   {
     std::lock_guard lock(mu_);
@@ -93,9 +101,13 @@ void DiskWorker::RunBatch(std::vector<Job>& jobs) {
       k = end;
       continue;
     }
-    Status s = std::holds_alternative<Cut>(jobs[k].what)
-                   ? files_.CutAfter(std::get<Cut>(jobs[k].what).keep)
-                   : files_.WriteMeta(std::get<Meta>(jobs[k].what).meta);
+    // A barrier writes nothing: its completion is posted after those of the jobs before it.
+    Status s = Status::Ok();
+    if (const auto* cut = std::get_if<Cut>(&jobs[k].what)) {
+      s = files_.CutAfter(cut->keep);
+    } else if (const auto* meta = std::get_if<Meta>(&jobs[k].what)) {
+      s = files_.WriteMeta(meta->meta);
+    }
     if (!s.ok()) Fatal(s);
     asio::post(loop_, std::move(jobs[k].done));
     ++k;

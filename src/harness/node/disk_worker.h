@@ -40,6 +40,9 @@ class DiskWorker {
   void CutAfter(uint64_t keep, Done done);
   void WriteMeta(StoredMeta meta, Done done);
   void ReadSlot(uint64_t index, ReadDone done);
+  // `done` runs on the loop once every write queued before it has completed (and its own
+  // completion has run): a slot read after it sees those writes, durable.
+  void AfterWrites(Done done);
 
   // Counters for the curious (and tests): fsync rounds of entry writes, and entries written.
   uint64_t entry_batches() const { return entry_batches_; }
@@ -54,8 +57,9 @@ class DiskWorker {
   struct Meta {
     StoredMeta meta;
   };
+  struct Barrier {};
   struct Job {
-    std::variant<Entries, Cut, Meta> what;
+    std::variant<Entries, Cut, Meta, Barrier> what;
     Done done;
   };
   struct Read {

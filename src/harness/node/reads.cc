@@ -8,6 +8,8 @@ namespace {
 
 // How long the answers of the fetch may take once the round is confirmed.
 double FetchWindowMs(const NodeContext& ctx) { return std::max(250.0, 4.0 * ctx.heartbeat_ms); }
+// How long a read decided without every answer waits for the others, to repair them too.
+double LateWindowMs(const NodeContext& ctx) { return std::max(1000.0, 2.0 * ctx.election_timeout_ms); }
 
 }  // namespace
 
@@ -62,12 +64,39 @@ void ReadCoordinator::BeginFetch(uint64_t id) {
 
 void ReadCoordinator::OnAnswer(uint64_t id, const FetchReply& reply) {
   const auto it = reads_.find(id);
-  if (it == reads_.end() || reply.index != it->second.index) return;
+  if (it == reads_.end()) {
+    OnLateAnswer(id, reply);
+    return;
+  }
+  if (reply.index != it->second.index) return;
   it->second.answers[reply.from] = reply;
   if (it->second.answers.size() == ctx_.raft->cluster_size()) Decide(id);
 }
 
+void ReadCoordinator::OnLateAnswer(uint64_t id, const FetchReply& reply) {
+  const auto it = decided_.find(id);
+  if (it == decided_.end() || reply.index != it->second.index) return;
+  Decided& d = it->second;
+  if (d.waiting.erase(reply.from) == 0) return;
+  if (ctx_.raft->role() == Role::kLeader && ctx_.raft->term() == d.term)
+    RepairReplica(d.index, reply.from, reply, d.entry);
+  if (d.waiting.empty()) {
+    fetcher_.Forget(d.fetch_id);
+    decided_.erase(it);
+  }
+}
+
+void ReadCoordinator::ForgetDecided() {
+  for (const auto& [id, d] : decided_) fetcher_.Forget(d.fetch_id);
+  decided_.clear();
+}
+
 void ReadCoordinator::Tick(double now_ms) {
+  std::erase_if(decided_, [this, now_ms](const auto& item) {
+    if (now_ms < item.second.until_ms) return false;
+    fetcher_.Forget(item.second.fetch_id);
+    return true;
+  });
   std::vector<uint64_t> late;
   for (const auto& [id, read] : reads_) {
     if (now_ms >= read.deadline_ms) late.push_back(id);
@@ -88,12 +117,14 @@ void ReadCoordinator::OnLostLeadership() {
   std::vector<uint64_t> ids;
   for (const auto& [id, read] : reads_) ids.push_back(id);
   for (const uint64_t id : ids) Finish(id, "not_leader");
+  ForgetDecided();
 }
 
-void ReadCoordinator::Finish(uint64_t id, const std::string& status, const std::string& value) {
+void ReadCoordinator::Finish(uint64_t id, const std::string& status, const std::string& value,
+                             bool keep_fetch) {
   auto node = reads_.extract(id);
   if (node.empty()) return;
-  fetcher_.Forget(node.mapped().fetch_id);
+  if (!keep_fetch) fetcher_.Forget(node.mapped().fetch_id);
   node.mapped().reply(status, node.mapped().index, value);
 }
 
@@ -110,7 +141,20 @@ void ReadCoordinator::Decide(uint64_t id) {
   }
   const FetchReply copy = *chosen;
   RepairReplicas(read, copy);
-  Finish(id, "ok", DecodeEntry(copy.entry)->value);
+  const bool all_answered = read.answers.size() == ctx_.raft->cluster_size();
+  if (!all_answered) {
+    Decided& d = decided_[id];
+    d.index = read.index;
+    d.fetch_id = read.fetch_id;
+    d.term = ctx_.raft->term();
+    d.entry = copy.entry;
+    for (int node : ctx_.peers) {
+      if (read.answers.count(node) == 0) d.waiting.insert(node);
+    }
+    if (read.answers.count(ctx_.id) == 0) d.waiting.insert(ctx_.id);
+    d.until_ms = MonotonicMs() + LateWindowMs(ctx_);
+  }
+  Finish(id, "ok", DecodeEntry(copy.entry)->value, /*keep_fetch=*/!all_answered);
 }
 
 const FetchReply* ReadCoordinator::ChooseVerified(const Read& read) const {
@@ -142,17 +186,20 @@ const FetchReply* ReadCoordinator::ChooseNewest(const Read& read) const {
 }
 
 void ReadCoordinator::RepairReplicas(const Read& read, const FetchReply& chosen) {
-  for (const auto& [node, answer] : read.answers) {
-    if (!answer.found) continue;  // lags: replication brings the entry
-    if (answer.verified && answer.entry == chosen.entry) continue;
-    const RepairRequest repair{ctx_.id, ctx_.raft->term(), read.index, chosen.entry};
-    if (node == ctx_.id) {
-      repairer_.HandleRepair(repair);
-    } else {
-      ctx_.send(node, ToJson(repair));
-    }
-    ctx_.events->Emit("read_repair", {{"index", read.index}, {"to", node}});
+  for (const auto& [node, answer] : read.answers) RepairReplica(read.index, node, answer, chosen.entry);
+}
+
+void ReadCoordinator::RepairReplica(uint64_t index, int node, const FetchReply& answer,
+                                    const std::string& entry) {
+  if (!answer.found) return;  // lags: replication brings the entry
+  if (answer.verified && answer.entry == entry) return;
+  const RepairRequest repair{ctx_.id, ctx_.raft->term(), index, entry};
+  if (node == ctx_.id) {
+    repairer_.HandleRepair(repair);
+  } else {
+    ctx_.send(node, ToJson(repair));
   }
+  ctx_.events->Emit("read_repair", {{"index", index}, {"to", node}});
 }
 
 }  // namespace faultfs::harness::node

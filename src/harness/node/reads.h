@@ -9,11 +9,14 @@
 //    leader's own, then the lowest node id), returned and spread to every node that differs.
 // A node that does not hold the index at all (it lags) gets no repair: a slot past the end of its
 // log cannot be written without breaking Raft's log matching, and replication brings it anyway.
+// A read decided at its deadline keeps listening for a while: a copy that answers late (the
+// leader's own included) is repaired like one that answered in time.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 
 #include "context.h"
@@ -44,19 +47,34 @@ class ReadCoordinator {
     std::map<int, FetchReply> answers;
     double deadline_ms = 0;
   };
+  // A read answered before every node did: the copy it chose, for the late answers.
+  struct Decided {
+    uint64_t index = 0;
+    uint64_t fetch_id = 0;
+    uint64_t term = 0;  // the leader's term when it decided
+    std::string entry;
+    std::set<int> waiting;  // the nodes yet to answer
+    double until_ms = 0;
+  };
   void StartRoundSoon();
   void BeginFetch(uint64_t id);
   void OnAnswer(uint64_t id, const FetchReply& reply);
   void Decide(uint64_t id);
-  void Finish(uint64_t id, const std::string& status, const std::string& value = "");
+  void Finish(uint64_t id, const std::string& status, const std::string& value = "",
+              bool keep_fetch = false);
+  void OnLateAnswer(uint64_t id, const FetchReply& reply);
+  void ForgetDecided();
   const FetchReply* ChooseVerified(const Read& read) const;
   const FetchReply* ChooseNewest(const Read& read) const;
   void RepairReplicas(const Read& read, const FetchReply& chosen);
+  // Sends `repair` (carrying `entry`) to `node` when its answer shows a damaged or different copy.
+  void RepairReplica(uint64_t index, int node, const FetchReply& answer, const std::string& entry);
 
   NodeContext& ctx_;
   Fetcher& fetcher_;
   Repairer& repairer_;
   std::map<uint64_t, Read> reads_;
+  std::map<uint64_t, Decided> decided_;  // by read id
   uint64_t next_id_ = 1;
   bool round_requested_ = false;
 };

@@ -48,13 +48,35 @@ void Fetcher::Serve(const FetchRequest& request) {
 
 void Fetcher::ReadLocal(uint64_t index, std::function<void(FetchReply)> done) {
   const LogEntry* e = ctx_.raft->log().At(index);
-  if (e == nullptr || !e->durable) {  // beyond the log, or its write is not durable yet
+  if (e != nullptr && !e->durable) {
+    // Held, its write still under way: answer once it is durable, from what the disk then holds.
+    // Answering "not held" would leave the slot unread: damaged between its write and the end of
+    // its fsync (the leader acknowledges on a majority of followers, before its own fsync), it
+    // would be neither returned nor marked damaged, and so never repaired.
+    ctx_.disk->AfterWrites([this, index, done = std::move(done)]() mutable {
+      const LogEntry* now = ctx_.raft->log().At(index);
+      if (now == nullptr || !now->durable) {  // cut, or written again meanwhile
+        FetchReply absent;
+        absent.index = index;
+        done(absent);
+        return;
+      }
+      ReadDurable(index, std::move(done));
+    });
+    return;
+  }
+  if (e == nullptr) {  // beyond the log
     FetchReply absent;
     absent.index = index;
     // Answers always come later, never inside the caller (which may still be setting up).
     ctx_.defer([done = std::move(done), absent] { done(absent); });
     return;
   }
+  ReadDurable(index, std::move(done));
+}
+
+void Fetcher::ReadDurable(uint64_t index, std::function<void(FetchReply)> done) {
+  const LogEntry* e = ctx_.raft->log().At(index);
   const uint64_t generation = e->generation;
   const uint64_t expected = e->checksum;
   const bool known = e->checksum_known;

@@ -29,10 +29,13 @@ class Fetcher {
   void HandleReply(const FetchReply& reply);
   void Serve(const FetchRequest& request);
   // This node's copy of `index`, as it would answer a fetch: found when it holds the index
-  // durably; verified when the slot read back verifies and matches the persistence record.
+  // durably (an entry whose write is under way is read once that write is durable); verified
+  // when the slot read back verifies and matches the persistence record.
   void ReadLocal(uint64_t index, std::function<void(FetchReply)> done);
 
  private:
+  void ReadDurable(uint64_t index, std::function<void(FetchReply)> done);
+
   NodeContext& ctx_;
   uint64_t next_id_ = 1;
   std::map<uint64_t, OnAnswer> pending_;
