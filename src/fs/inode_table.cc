@@ -30,18 +30,26 @@ bool SaveHandle(int fd, std::vector<unsigned char>& out) {
 }  // namespace
 
 InodeFd::~InodeFd() {
-  if (inode_ != nullptr) table_->ReleaseLease(*inode_);
+  if (inode_ != nullptr) table_->ReleaseLease(*inode_, borrowed_);
 }
 
-void InodeTable::ReleaseLease(Inode& inode) {
+void InodeTable::ReleaseLease(Inode& inode, bool borrowed) {
   bool last_of_orphan = false;
+  std::vector<int> to_close;  // closed outside the lock
   {
     std::lock_guard lock(inode.mu_);
     FAULTFS_CHECK(inode.users_ > 0) << "inode descriptor lease released twice";
     --inode.users_;
     inode.referenced_ = true;
+    if (borrowed && --inode.borrowers_ == 0) to_close.swap(inode.closing_);
+    // An unlinked file's own descriptor waited for the ops using it (see Unlinked).
+    if (inode.unlinked_ && inode.users_ == 0 && inode.fd_ >= 0) {
+      to_close.push_back(std::exchange(inode.fd_, -1));
+      cached_fds_.fetch_sub(1, std::memory_order_relaxed);
+    }
     last_of_orphan = inode.orphaned_ && inode.users_ == 0;
   }
+  for (int fd : to_close) ::close(fd);
   if (last_of_orphan) Free(std::unique_ptr<Inode>(&inode));
 }
 
@@ -50,10 +58,14 @@ void InodeTable::Free(std::unique_ptr<Inode> inode) {
     ::close(inode->fd_);
     cached_fds_.fetch_sub(1, std::memory_order_relaxed);
   }
+  for (int fd : inode->closing_) ::close(fd);
 }
 
-InodeTable::InodeTable(UniqueFd root, size_t max_cached_fds)
-    : root_fd_(std::move(root)), max_cached_fds_(max_cached_fds) {
+InodeTable::InodeTable(UniqueFd root, size_t max_cached_fds, size_t fd_limit)
+    : root_fd_(std::move(root)),
+      // By default half the limit: open files take what they need of the rest, and more.
+      max_cached_fds_(max_cached_fds != 0 ? max_cached_fds : fd_limit / 2),
+      budget_(fd_limit) {
   FAULTFS_CHECK(root_fd_.valid()) << "inode table needs the backing root";
   struct stat st {};
   FAULTFS_CHECK(fstat(root_fd_.get(), &st) == 0) << "fstat of the backing root failed";
@@ -65,12 +77,8 @@ InodeTable::InodeTable(UniqueFd root, size_t max_cached_fds)
 InodeTable::~InodeTable() {
   for (auto& shard : shards_) {
     std::lock_guard lock(shard.mu);
-    for (auto& [key, inode] : shard.map) {
-      if (inode->fd_ >= 0) ::close(inode->fd_);
-    }
-    for (auto& inode : shard.retired) {
-      if (inode->fd_ >= 0) ::close(inode->fd_);
-    }
+    for (auto& [key, inode] : shard.map) Free(std::move(inode));
+    for (auto& inode : shard.retired) Free(std::move(inode));
   }
 }
 
@@ -84,7 +92,7 @@ Inode& InodeTable::Ref(const struct stat& st, UniqueFd fd, uint64_t n) {
     auto [it, inserted] = shard.map.try_emplace(key);
     // A stale inode (from before a live crash) is never the file found now, even by number.
     if (!inserted &&
-        (IsStale(*it->second) || (fd.valid() && IsReusedNumber(*it->second, fd.get())))) {
+        (IsStale(*it->second) || (fd.valid() && IsAnotherFile(*it->second, fd.get())))) {
       it->second->retired_ = true;  // the kernel still refers to it; its forget frees it
       shard.retired.push_back(std::move(it->second));
       inserted = true;
@@ -112,8 +120,9 @@ void InodeTable::AdoptFd(Inode& inode, UniqueFd fd) {
   cached_fds_.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool InodeTable::IsReusedNumber(Inode& inode, int fd) {
+bool InodeTable::IsAnotherFile(Inode& inode, int fd) {
   std::lock_guard lock(inode.mu_);
+  if (inode.unlinked_) return true;  // its file has no name left: a name found now is another's
   if (inode.fd_ >= 0 || inode.handle_.empty()) return false;  // a live descriptor pins the file
   std::vector<unsigned char> current;
   return SaveHandle(fd, current) && current != inode.handle_;
@@ -159,6 +168,15 @@ Result<InodeFd> InodeTable::Fd(Inode& inode) {
   int fd = -1;
   {
     std::lock_guard lock(inode.mu_);
+    if (inode.fd_ < 0 && inode.open_ != nullptr) {  // an open file needs no descriptor of its own
+      ++inode.users_;
+      ++inode.borrowers_;
+      inode.referenced_ = true;
+      return InodeFd(this, &inode, inode.open_->fd, /*borrowed=*/true);
+    }
+    if (inode.fd_ < 0 && inode.unlinked_) {
+      return Status::FromErrno(ESTALE, "a removed file that is no longer open");
+    }
     if (inode.fd_ < 0) {
       FAULTFS_CHECK(!inode.handle_.empty()) << "evicted inode has no saved handle";
       auto* fh = reinterpret_cast<struct file_handle*>(inode.handle_.data());
@@ -172,9 +190,54 @@ Result<InodeFd> InodeTable::Fd(Inode& inode) {
     inode.referenced_ = true;
     fd = inode.fd_;  // cannot change while users_ > 0
   }
-  InodeFd lease(this, &inode, fd);
+  InodeFd lease(this, &inode, fd, /*borrowed=*/false);
   if (reopened) MaybeEvict();
   return lease;
+}
+
+InodeTable::OpenSlot InodeTable::TakeOpenSlot() {
+  if (!budget_.TakeOpen()) return OpenSlot();
+  OpenSlot slot(this);
+  if (cached_fds() > CacheLimit()) Evict(/*wait=*/true);  // the open file needs the room now
+  return slot;
+}
+
+void InodeTable::AttachOpen(Inode& inode, OpenLink& link) {
+  std::lock_guard lock(inode.mu_);
+  link.prev = nullptr;
+  link.next = inode.open_;
+  if (inode.open_ != nullptr) inode.open_->prev = &link;
+  inode.open_ = &link;
+}
+
+void InodeTable::DetachOpen(Inode& inode, OpenLink& link, UniqueFd fd) {
+  std::lock_guard lock(inode.mu_);
+  (link.prev != nullptr ? link.prev->next : inode.open_) = link.next;
+  if (link.next != nullptr) link.next->prev = link.prev;
+  link.prev = link.next = nullptr;
+  if (inode.borrowers_ > 0) inode.closing_.push_back(fd.release());  // an op may be using it
+}  // else `fd` closes here, after the lock
+
+void InodeTable::Unlinked(const InodeKey& key) {
+  if (key == root_->key()) return;
+  Shard& shard = ShardFor(key);
+  int dropped = -1;
+  {
+    std::lock_guard shard_lock(shard.mu);
+    const auto it = shard.map.find(key);
+    if (it == shard.map.end() || it->second->is_dir()) return;  // a directory's fd frees nothing
+    Inode& inode = *it->second;
+    std::lock_guard lock(inode.mu_);
+    const int probe = inode.fd_ >= 0 ? inode.fd_ : (inode.open_ ? inode.open_->fd : -1);
+    struct stat st {};
+    if (probe < 0 || fstat(probe, &st) != 0 || st.st_nlink > 0) return;  // other names remain
+    inode.unlinked_ = true;
+    if (inode.fd_ >= 0 && inode.users_ == 0) {  // else the last lease closes it
+      dropped = std::exchange(inode.fd_, -1);
+      cached_fds_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  if (dropped >= 0) ::close(dropped);
 }
 
 void InodeTable::SetName(Inode& inode, const Inode& parent, std::string_view name) {
@@ -263,11 +326,16 @@ size_t InodeTable::size() const {
   return total;
 }
 
-void InodeTable::MaybeEvict() {
-  if (cached_fds() <= max_cached_fds_) return;
-  std::unique_lock lock(evict_mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return;  // another thread is already evicting
-  const size_t target = max_cached_fds_ * kEvictTargetPercent / 100;
+void InodeTable::Evict(bool wait) {
+  const size_t limit = CacheLimit();
+  if (cached_fds() <= limit) return;
+  std::unique_lock lock(evict_mu_, std::defer_lock);
+  if (wait) {
+    lock.lock();
+  } else if (!lock.try_lock()) {
+    return;  // another thread is already evicting
+  }
+  const size_t target = limit * kEvictTargetPercent / 100;
   size_t closed = 0;
   // The first pass may only clear second-chance bits; the second then finds victims.
   for (int pass = 0; pass < 2 && cached_fds() > target; ++pass) closed += EvictPass(target);
@@ -289,7 +357,7 @@ size_t InodeTable::EvictPass(size_t target) {
 }
 
 bool InodeTable::TryEvictLocked(Inode& inode) {
-  if (inode.pinned_ || inode.fd_ < 0 || inode.users_ > 0) return false;
+  if (inode.pinned_ || inode.unlinked_ || inode.fd_ < 0 || inode.users_ > 0) return false;
   if (inode.referenced_) {
     inode.referenced_ = false;
     return false;

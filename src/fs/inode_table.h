@@ -29,6 +29,19 @@
 // earlier epochs are stale (ops on them fail with ESTALE, and a lookup that finds one by number
 // retires it like a reused number), and new lookups get new inodes.
 //
+// Open files. Each open file or directory (FileHandle, DirHandle) holds a descriptor of its own,
+// registered with its inode (OpenLink). An inode with no descriptor of its own borrows one of
+// those, so an op on a file that is open never needs a new descriptor, and never fails for want of
+// one; a released handle whose descriptor is borrowed is closed by the last borrower. The
+// descriptors are budgeted (fd_budget.h): open files take slots, and the cache shrinks to the room
+// they leave.
+//
+// Unlinked files. When an op removes a file's last name, the table drops the inode's O_PATH
+// descriptor at once (Unlinked): the daemon must not keep a deleted file's blocks allocated until
+// the kernel's forget arrives, which may come after the application's next write (a write right
+// after `rm` of a large file failed with ENOSPC in 2 of 8 runs). Open handles still reach it; with
+// none, ops on it fail with ESTALE.
+//
 // Lock order: evict_mu_ -> Shard::mu -> Inode::mu_ -> path_mu_. Inode::mu_ is never held across a
 // FUSE reply.
 #pragma once
@@ -36,6 +49,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -48,6 +62,7 @@
 
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
+#include "fd_budget.h"
 
 namespace faultfs::fs {
 
@@ -61,6 +76,14 @@ struct InodeKeyHash {
   size_t operator()(const InodeKey& k) const noexcept {
     return std::hash<uint64_t>()(k.ino * 0x9E3779B97F4A7C15ULL ^ k.dev);
   }
+};
+
+// An open file or directory of an inode, as the table sees it: its descriptor, which ops on the
+// inode may borrow. Embedded in the handle; guarded by the inode's mutex.
+struct OpenLink {
+  int fd = -1;
+  OpenLink* prev = nullptr;
+  OpenLink* next = nullptr;
 };
 
 class Inode {
@@ -83,12 +106,16 @@ class Inode {
   uint64_t nlookup_ = 0;  // guarded by the shard mutex of the table holding this inode
 
   std::mutex mu_;
-  int fd_ = -1;             // O_PATH (or directory) descriptor, -1 when evicted; guarded by mu_
-  int users_ = 0;           // live InodeFd leases; the descriptor is not closed while > 0
-  bool orphaned_ = false;   // forgotten while leased: the last lease frees it
-  bool retired_ = false;    // replaced in the table by a newer file with the same number
-  bool referenced_ = true;  // second-chance bit for eviction
-  bool pinned_ = false;     // never evict (no usable handle)
+  int fd_ = -1;               // O_PATH (or directory) descriptor, -1 when evicted; guarded by mu_
+  int users_ = 0;             // live InodeFd leases; the descriptor is not closed while > 0
+  bool orphaned_ = false;     // forgotten while leased: the last lease frees it
+  bool retired_ = false;      // replaced in the table by a newer file with the same number
+  bool referenced_ = true;    // second-chance bit for eviction
+  bool pinned_ = false;       // never evict (no usable handle)
+  bool unlinked_ = false;     // its last name was removed: no descriptor of its own is kept
+  OpenLink* open_ = nullptr;  // open files and directories of this inode
+  int borrowers_ = 0;         // leases on a descriptor of `open_`
+  std::vector<int> closing_;  // descriptors of released handles, closed by the last borrower
   std::vector<unsigned char> handle_;  // saved struct file_handle, empty until first eviction
 
   // Where the inode was last reached from; guarded by the table's path_mu_.
@@ -103,7 +130,10 @@ class InodeFd {
  public:
   InodeFd() = default;
   InodeFd(InodeFd&& o) noexcept
-      : table_(o.table_), inode_(std::exchange(o.inode_, nullptr)), fd_(o.fd_) {}
+      : table_(o.table_),
+        inode_(std::exchange(o.inode_, nullptr)),
+        fd_(o.fd_),
+        borrowed_(o.borrowed_) {}
   InodeFd& operator=(InodeFd&&) = delete;
   InodeFd(const InodeFd&) = delete;
   ~InodeFd();
@@ -111,17 +141,20 @@ class InodeFd {
 
  private:
   friend class InodeTable;
-  InodeFd(InodeTable* table, Inode* inode, int fd) : table_(table), inode_(inode), fd_(fd) {}
+  InodeFd(InodeTable* table, Inode* inode, int fd, bool borrowed)
+      : table_(table), inode_(inode), fd_(fd), borrowed_(borrowed) {}
   InodeTable* table_ = nullptr;
   Inode* inode_ = nullptr;
   int fd_ = -1;
+  bool borrowed_ = false;  // an open handle's descriptor, not the inode's own
 };
 
 class InodeTable {
  public:
   // `root` is the backing directory (opened O_RDONLY|O_DIRECTORY so it can also serve as the mount
-  // descriptor for open_by_handle_at).
-  InodeTable(UniqueFd root, size_t max_cached_fds);
+  // descriptor for open_by_handle_at). `fd_limit` is the process's descriptor limit (the budget's);
+  // `max_cached_fds` 0 means half of it.
+  InodeTable(UniqueFd root, size_t max_cached_fds, size_t fd_limit);
   ~InodeTable();
   InodeTable(const InodeTable&) = delete;
   InodeTable& operator=(const InodeTable&) = delete;
@@ -134,8 +167,39 @@ class InodeTable {
   // Drops `n` lookups (FUSE forget); the inode is freed when its count reaches zero.
   void Unref(Inode& inode, uint64_t n);
 
-  // A descriptor for `inode`, reopened from its file handle if it was evicted.
+  // A descriptor for `inode`: its own, else an open handle's, else reopened from its file handle.
   Result<InodeFd> Fd(Inode& inode);
+
+  // A budget slot for one open file or directory, held by its handle (FdBudget): taking it closes
+  // idle cached descriptors when the open files need their room. Empty when the daemon already
+  // holds as many open files as it can (the open is then refused with ENFILE).
+  class OpenSlot {
+   public:
+    OpenSlot() = default;
+    OpenSlot(OpenSlot&& o) noexcept : table_(std::exchange(o.table_, nullptr)) {}
+    OpenSlot& operator=(OpenSlot&& o) noexcept {
+      std::swap(table_, o.table_);
+      return *this;
+    }
+    OpenSlot(const OpenSlot&) = delete;
+    ~OpenSlot() {
+      if (table_ != nullptr) table_->budget_.ReturnOpen();
+    }
+    explicit operator bool() const { return table_ != nullptr; }
+
+   private:
+    friend class InodeTable;
+    explicit OpenSlot(InodeTable* table) : table_(table) {}
+    InodeTable* table_ = nullptr;
+  };
+  OpenSlot TakeOpenSlot();
+  // An open file or directory of `inode` with descriptor `link.fd`, until DetachOpen (which closes
+  // `fd`, at once or when the last op borrowing it ends).
+  void AttachOpen(Inode& inode, OpenLink& link);
+  void DetachOpen(Inode& inode, OpenLink& link, UniqueFd fd);
+  // An op removed a name of the object `key`: if that was its last name, its descriptor goes.
+  void Unlinked(const InodeKey& key);
+  FdBudget& budget() { return budget_; }
 
   size_t size() const;
 
@@ -174,17 +238,20 @@ class InodeTable {
 
   friend class InodeFd;
   void AdoptFd(Inode& inode, UniqueFd fd);
-  // True if `inode` (evicted) is not the file `fd` refers to: its number was reused.
-  bool IsReusedNumber(Inode& inode, int fd);
-  void ReleaseLease(Inode& inode);
+  void ReleaseLease(Inode& inode, bool borrowed);
+  // True if the inode found for `fd`'s number is not that file any more (see Ref).
+  bool IsAnotherFile(Inode& inode, int fd);
+  size_t CacheLimit() const { return std::min(max_cached_fds_, budget_.CacheRoom()); }
+  void Evict(bool wait);
   void Free(std::unique_ptr<Inode> inode);
-  void MaybeEvict();
+  void MaybeEvict() { Evict(false); }
   size_t EvictPass(size_t target);
   bool TryEvictLocked(Inode& inode);
 
   UniqueFd root_fd_;
   std::unique_ptr<Inode> root_;
   const size_t max_cached_fds_;
+  FdBudget budget_;
   std::atomic<size_t> cached_fds_{0};
   std::mutex evict_mu_;
   mutable std::mutex path_mu_;  // every inode's parent_ and name_

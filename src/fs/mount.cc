@@ -206,6 +206,21 @@ CopyProgress SnapshotProgress(const std::function<void(const std::string&)>& sta
   };
 }
 
+// Threads that rerun deferred requests (delays, stalls, freezes).
+constexpr size_t kDeferrerExecutors = 4;
+
+// What serving needs besides open files and the inode cache (fd_budget.h): what is open now,
+// and what `serving` request threads, the deferrer's executors and control clients may open at
+// once.
+void MeasureDescriptorNeeds(fs::Passthrough& fs, size_t serving) {
+  constexpr size_t kControlClients = 16 + 2;  // the control server's clients, and a crash's walk
+  fs::InodeTable& inodes = fs.inodes();
+  const size_t now = fs::FdBudget::CountOpenDescriptors();
+  const size_t ours = inodes.cached_fds() + inodes.budget().open();
+  inodes.budget().SetNeeds(now > ours ? now - ours : 0,
+                           serving + kDeferrerExecutors + kControlClients);
+}
+
 }  // namespace
 
 Status ForceUnmount(const std::string& mountpoint) {
@@ -342,7 +357,7 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
       fuse_session_new(&args, &fs::Passthrough::Ops(), sizeof(fuse_lowlevel_ops), impl->fs.get());
   fuse_opt_free_args(&args);
   if (impl->session == nullptr) return Status::Invalid("libfuse could not create a session");
-  impl->deferrer = std::make_unique<fs::Deferrer>(impl->session, 4);
+  impl->deferrer = std::make_unique<fs::Deferrer>(impl->session, kDeferrerExecutors);
   impl->fs->set_faults(impl->engine.get(), impl->deferrer.get(), &impl->events);
   if (impl->recorder) {
     impl->live_crash = std::make_unique<fs::LiveCrash>(*impl->fs, impl->session, *impl->recorder,
@@ -412,8 +427,12 @@ Status Mount::Serve() {
     init.ObserveRequest(request, size);
     deferrer.Observe(request, size);  // interrupts: a killed caller's held request is answered
   };
-  // After INIT, which would otherwise reset it to the kernel's FUSE default.
-  auto after_init = [&] { SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb); };
+  // After INIT, which would otherwise reset it to the kernel's FUSE default; and the descriptor
+  // budget, now that the transport holds all it will (its rings are built during INIT).
+  auto after_init = [&] {
+    SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb);
+    MeasureDescriptorNeeds(*impl_->fs, uring != nullptr ? uring->entries() + threads : threads);
+  };
   fs::RequestLoop loop(impl_->session, threads, spin, observe, after_init);
   const int res = loop.Run();
   if (uring != nullptr) uring->Join();

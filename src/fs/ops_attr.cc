@@ -70,10 +70,14 @@ int ApplySetattr(int open_fd, int inode_fd, const struct stat& attr, int to_set,
 void Passthrough::Getattr(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   Inode& inode = InodeOf(ino);
   FAULTFS_GATE(r, .op = policy::Op::kGetattr, .inode = &inode);
+  struct stat st {};
+  if (const int open_fd = OpenFdOf(inode, fi); open_fd >= 0) {  // no lease needed
+    if (fstat(open_fd, &st) != 0) return (void)r.Err(errno);
+    return (void)r.Attr(st, timeouts_.attr_s);
+  }
   auto fd = inodes_.Fd(inode);
   if (!fd.ok()) return (void)r.Err(fd.status().code());
-  struct stat st {};
-  if (StatInto(OpenFdOf(inode, fi), fd->get(), &st) != 0) return (void)r.Err(errno);
+  if (StatInto(-1, fd->get(), &st) != 0) return (void)r.Err(errno);
   r.Attr(st, timeouts_.attr_s);
 }
 

@@ -28,10 +28,9 @@ struct LinuxDirent64 {
 
 // Per-opendir state; its address is fuse_file_info::fh. The kernel serialises readdir calls on one
 // open directory, so no lock is needed.
-struct DirHandle : RegisteredHandle {
-  UniqueFd fd;
-  const Inode* dir = nullptr;  // the directory listed (its entries' parent)
-  off_t offset = 0;            // cookie of the next entry the stream will return
+struct DirHandle : OpenHandle {
+  using OpenHandle::OpenHandle;  // `inode` is the directory listed (its entries' parent)
+  off_t offset = 0;              // cookie of the next entry the stream will return
   std::vector<char> buf = std::vector<char>(64 * 1024);
   size_t pos = 0;  // next unread byte in buf
   size_t end = 0;  // bytes of buf filled by the last getdents64
@@ -69,11 +68,12 @@ void Passthrough::Opendir(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   FAULTFS_GATE(r, .op = policy::Op::kOpendir, .inode = &InodeOf(ino));
   auto ifd = inodes_.Fd(InodeOf(ino));
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
+  InodeTable::OpenSlot slot = inodes_.TakeOpenSlot();  // before the descriptor it stands for
+  if (!slot) return (void)r.Err(ENFILE);
   UniqueFd fd(openat(ifd->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return (void)r.Err(errno);
-  auto* handle = new DirHandle();  // NOLINT(cppcoreguidelines-owning-memory): registry owns it
-  handle->fd = std::move(fd);
-  handle->dir = &InodeOf(ino);
+  // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): the registry owns it
+  auto* handle = new DirHandle(inodes_, InodeOf(ino), std::move(fd), std::move(slot));
   handles_.Add(handle);
   fi->fh = reinterpret_cast<uint64_t>(handle);
   if (r.Open(fi) != 0) handles_.Delete(handle);  // the kernel never got it
@@ -82,8 +82,8 @@ void Passthrough::Opendir(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
 void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi,
                           bool plus) {
   DirHandle& d = DirOf(fi);
-  FAULTFS_GATE(r, .op = policy::Op::kReaddir, .inode = d.dir, .offset = static_cast<uint64_t>(off),
-               .size = size);
+  FAULTFS_GATE(r, .op = policy::Op::kReaddir, .inode = d.inode,
+               .offset = static_cast<uint64_t>(off), .size = size);
   if (off != d.offset) {  // the application seeked (or rewound): restart from that cookie
     if (lseek(d.fd.get(), off, SEEK_SET) < 0) return (void)r.Err(errno);
     d.offset = off;
@@ -105,7 +105,7 @@ void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_fil
       fuse_entry_param e{};
       bool counted = false;
       if (!IsDotOrDotDot(entry->name())) {
-        auto looked_up = MakeEntry(*d.dir, d.fd.get(), entry->name());
+        auto looked_up = MakeEntry(*d.inode, d.fd.get(), entry->name());
         counted = looked_up.ok();
         if (counted) e = *looked_up;  // else (raced with removal): a plain entry, ino 0
       }
@@ -127,14 +127,14 @@ void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_fil
 void Passthrough::Releasedir(Reply& r, fuse_ino_t, fuse_file_info* fi) {
   Fault f;
   const GateResult gate =
-      Gate(r, OpTarget{.op = policy::Op::kReleasedir, .inode = DirOf(fi).dir}, f);
+      Gate(r, OpTarget{.op = policy::Op::kReleasedir, .inode = DirOf(fi).inode}, f);
   if (gate == GateResult::kDeferred) return;  // reruns later and releases then
   handles_.Delete(&DirOf(fi));                // released even when an error was injected
   if (gate == GateResult::kRun) r.Ok();
 }
 
 void Passthrough::Fsyncdir(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) {
-  FAULTFS_GATE(r, .op = policy::Op::kFsyncdir, .inode = DirOf(fi).dir);
+  FAULTFS_GATE(r, .op = policy::Op::kFsyncdir, .inode = DirOf(fi).inode);
   // A lying fsync made nothing durable: returned before anything is recorded.
   if (f.As<policy::LyingFsyncAction>() != nullptr) return (void)r.Ok();  // success, nothing synced
   const int fd = DirOf(fi).fd.get();
@@ -144,8 +144,8 @@ void Passthrough::Fsyncdir(Reply& r, fuse_ino_t, int datasync, fuse_file_info* f
   const int res = datasync ? fdatasync(fd) : fsync(fd);
   const int err = res == 0 ? 0 : errno;
   if (err == 0 && recording()) {
-    Record(NewRecord(record::OpKind::kFsyncdir, r.req(), DirOf(fi).dir,
-                     inodes_.PathOf(*DirOf(fi).dir)));
+    Record(NewRecord(record::OpKind::kFsyncdir, r.req(), DirOf(fi).inode,
+                     inodes_.PathOf(*DirOf(fi).inode)));
   }
   order = {};
   r.Err(err);

@@ -17,6 +17,17 @@ using policy::Op;
 
 ProcFdPath::ProcFdPath(int fd) { std::snprintf(buf_, sizeof(buf_), "/proc/self/fd/%d", fd); }
 
+namespace {
+
+// The object named `name` in `dir_fd`, if any.
+std::optional<InodeKey> KeyAt(int dir_fd, const char* name) {
+  struct stat st {};
+  if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+  return InodeKey{st.st_ino, st.st_dev};
+}
+
+}  // namespace
+
 Inode& Passthrough::InodeOf(fuse_ino_t ino) {
   if (ino == FUSE_ROOT_ID) return inodes_.root();
   return *reinterpret_cast<Inode*>(ino);
@@ -47,31 +58,7 @@ void Passthrough::SendEntry(Reply& r, const fuse_entry_param& e) {
   if (r.Entry(e) != 0) Forget(e.ino, 1);  // interrupted: the kernel never counted this lookup
 }
 
-Status Passthrough::GiveToCaller(fuse_req_t req, int parent_fd, int at_fd, const char* name,
-                                 mode_t mode) {
-  const fuse_ctx* ctx = fuse_req_ctx(req);
-  if (ctx->uid == geteuid() && ctx->gid == getegid()) return Status::Ok();
-  struct stat parent {};
-  if (fstat(parent_fd, &parent) != 0) return Status::FromErrno(errno, "stat of parent");
-  // A setgid directory gives new entries its group (the kernel already did, as we created it).
-  const gid_t gid = (parent.st_mode & S_ISGID) ? static_cast<gid_t>(-1) : ctx->gid;
-  const bool at_self = name[0] == '\0';
-  const int flags = AT_SYMLINK_NOFOLLOW | (at_self ? AT_EMPTY_PATH : 0);
-  if (fchownat(at_fd, name, ctx->uid, gid, flags) != 0) {
-    return Status::FromErrno(errno, "chown of new entry to caller");
-  }
-  // chown clears set-id bits of files; the caller asked for them and owns the file, so restore.
-  if (!S_ISDIR(mode) && !S_ISLNK(mode) && (mode & (S_ISUID | S_ISGID)) != 0) {
-    const int res = at_self ? fchmod(at_fd, mode & 07777) : fchmodat(at_fd, name, mode & 07777, 0);
-    if (res != 0) return Status::FromErrno(errno, "restoring set-id bits");
-  }
-  return Status::Ok();
-}
-
-void Passthrough::ReplyNewEntry(Reply& r, const Inode& parent, int parent_fd, const char* name,
-                                mode_t mode) {
-  Status given = GiveToCaller(r.req(), parent_fd, parent_fd, name, mode);
-  if (!given.ok()) spdlog::warn("{}: {}", name, given.ToString());
+void Passthrough::ReplyNewEntry(Reply& r, const Inode& parent, int parent_fd, const char* name) {
   auto e = MakeEntry(parent, parent_fd, name);
   if (!e.ok()) return (void)r.Err(e.status().code());
   SendEntry(r, *e);
@@ -102,7 +89,8 @@ void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   if (!inode.granted()) return (void)r.Err(inode.err());
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
-  if (mknodat(pfd->get(), name, mode, rdev) != 0) return (void)r.Err(errno);
+  if (const int err = AsCallerOf(r.req(), [&] { return mknodat(pfd->get(), name, mode, rdev); }))
+    return (void)r.Err(err);
   inode.Keep();
   if (recording()) {
     record::Op op = NewRecordAt(record::OpKind::kMknod, r.req(), InodeOf(parent), pfd->get(), name);
@@ -111,7 +99,7 @@ void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
     Record(std::move(op));
   }
   order = {};  // recorded: no lock is held across the reply
-  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, mode);
+  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name);
 }
 
 void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mode) {
@@ -123,7 +111,8 @@ void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   if (!inode.granted()) return (void)r.Err(inode.err());
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
-  if (mkdirat(pfd->get(), name, mode) != 0) return (void)r.Err(errno);
+  if (const int err = AsCallerOf(r.req(), [&] { return mkdirat(pfd->get(), name, mode); }))
+    return (void)r.Err(err);
   inode.Keep();
   if (recording()) {
     record::Op op = NewRecordAt(record::OpKind::kMkdir, r.req(), InodeOf(parent), pfd->get(), name);
@@ -131,7 +120,7 @@ void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
     Record(std::move(op));
   }
   order = {};  // recorded: no lock is held across the reply
-  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, S_IFDIR | mode);
+  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name);
 }
 
 void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const char* name) {
@@ -142,7 +131,8 @@ void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const
   if (!inode.granted()) return (void)r.Err(inode.err());
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
-  if (symlinkat(target, pfd->get(), name) != 0) return (void)r.Err(errno);
+  if (const int err = AsCallerOf(r.req(), [&] { return symlinkat(target, pfd->get(), name); }))
+    return (void)r.Err(err);
   inode.Keep();
   if (recording()) {
     record::Op op =
@@ -151,7 +141,7 @@ void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const
     Record(std::move(op));
   }
   order = {};  // recorded: no lock is held across the reply
-  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name, S_IFLNK | 0777);
+  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name);
 }
 
 void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
@@ -165,7 +155,10 @@ void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const ch
   // AT_EMPTY_PATH links the inode itself (the daemon has CAP_DAC_READ_SEARCH as root).
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
-  if (linkat(fd->get(), "", pfd->get(), new_name, AT_EMPTY_PATH) != 0) return (void)r.Err(errno);
+  if (const int err = AsCallerOf(
+          r.req(), [&] { return linkat(fd->get(), "", pfd->get(), new_name, AT_EMPTY_PATH); })) {
+    return (void)r.Err(err);
+  }
   if (recording()) {
     record::Op op =
         NewRecord(record::OpKind::kLink, r.req(), &InodeOf(ino), inodes_.PathOf(InodeOf(ino)));
@@ -192,9 +185,12 @@ int Passthrough::RemoveName(fuse_req_t req, const Inode& dir, int dir_fd, const 
         (flags & AT_REMOVEDIR) != 0 ? record::OpKind::kRmdir : record::OpKind::kUnlink;
     op = NewRecordAt(kind, req, dir, dir_fd, name);
   }
+  const std::optional<InodeKey> victim =
+      (flags & AT_REMOVEDIR) != 0 ? std::nullopt : KeyAt(dir_fd, name);
   if (unlinkat(dir_fd, name, flags) != 0) return errno;
   if (removal) removal->Removed();
   if (op) Record(std::move(*op));
+  if (victim) inodes_.Unlinked(*victim);  // before the reply: its blocks are free when it returns
   return 0;
 }
 
@@ -235,7 +231,10 @@ void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino
     op->path2 = TargetPath(nullptr, &InodeOf(new_parent), new_name);
     op->flags = flags;
   }
+  const std::optional<InodeKey> victim =
+      (flags & RENAME_EXCHANGE) != 0 ? std::nullopt : KeyAt(npfd->get(), new_name);
   if (renameat2(pfd->get(), name, npfd->get(), new_name, flags) != 0) return (void)r.Err(errno);
+  if (victim) inodes_.Unlinked(*victim);  // the file the rename replaced, if that was its last name
   if (replaced) replaced->Removed();
   if (op) Record(std::move(*op));
   order = {};

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -57,12 +58,10 @@ char* Contiguous(fuse_bufvec* in, size_t size, bool need_aligned, bool need_copy
 
 // Hands a new FileHandle to the kernel; if the reply does not arrive, the handle is closed.
 template <typename SendFn>
-void Passthrough::SendOpen(UniqueFd fd, int flags, const Inode& inode, fuse_file_info* fi,
-                           SendFn&& send) {
-  auto* handle = new FileHandle();  // NOLINT(cppcoreguidelines-owning-memory): registry owns it
-  handle->fd = std::move(fd);
-  handle->flags = flags;
-  handle->inode = &inode;
+void Passthrough::SendOpen(UniqueFd fd, InodeTable::OpenSlot slot, int flags, Inode& inode,
+                           fuse_file_info* fi, SendFn&& send) {
+  // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): the registry owns it
+  auto* handle = new FileHandle(inodes_, inode, std::move(fd), std::move(slot), flags);
   handles_.Add(handle);
   fi->fh = reinterpret_cast<uint64_t>(handle);
   SetOpenFlags(fi, Uncached(inode), engine_ != nullptr && engine_->Targets(Op::kFlush));
@@ -74,6 +73,8 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   FAULTFS_GATE(r, .op = Op::kOpen, .inode = &inode, .open_flags = fi->flags);
   auto ifd = inodes_.Fd(inode);
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
+  InodeTable::OpenSlot slot = inodes_.TakeOpenSlot();  // before the descriptor it stands for
+  if (!slot) return (void)r.Err(ENFILE);
   std::optional<SpaceAccount::FileChange> change;  // O_TRUNC frees the file's blocks
   if (SpaceAccount* space = space_.load(std::memory_order_acquire);
       space && (fi->flags & O_TRUNC)) {
@@ -88,7 +89,7 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   if (err != 0) return (void)r.Err(err);
   if ((fi->flags & O_TRUNC) != 0) RecordOpenTruncate(r.req(), fd.get(), inodes_.PathOf(inode));
   order = {};  // recorded: later changes may go ahead
-  SendOpen(std::move(fd), fi->flags, inode, fi, [&] { return r.Open(fi); });
+  SendOpen(std::move(fd), std::move(slot), fi->flags, inode, fi, [&] { return r.Open(fi); });
 }
 
 void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t mode,
@@ -98,17 +99,22 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
                .open_flags = fi->flags);
   auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
+  // First: a create refused for want of a descriptor must not leave a file behind.
+  InodeTable::OpenSlot slot = inodes_.TakeOpenSlot();
+  if (!slot) return (void)r.Err(ENFILE);
   const int flags = (fi->flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC;
-  // Create exclusively first, so only a file this call made is given to the caller. Only a new
-  // file needs an inode from the capacity budget.
+  // Create exclusively first (as the caller: as_caller.h), so that an existing file is opened as
+  // itself, untouched. Only a new file needs an inode from the capacity budget.
   SpaceAccount::InodeClaim new_inode(space_.load(std::memory_order_acquire));
   UniqueFd fd;
   int err = 0;
   if (new_inode.granted()) {
     auto order = RecordOrder();
     if (Fenced()) return (void)r.Err(EIO);
-    fd.reset(openat(pfd->get(), name, flags | O_CREAT | O_EXCL, mode));
-    err = fd ? 0 : errno;
+    err = AsCallerOf(r.req(), [&] {
+      fd.reset(openat(pfd->get(), name, flags | O_CREAT | O_EXCL, mode));
+      return fd.get();
+    });
     if (err == 0 && recording()) RecordCreate(r.req(), dir, fd.get(), name, mode);
   } else {
     struct stat st {};
@@ -120,14 +126,13 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
     err = fd ? 0 : errno;
   }
   if (err != 0) return (void)r.Err(err);
-  if (created) {
-    new_inode.Keep();
-    Status given = GiveToCaller(r.req(), pfd->get(), fd.get(), "", S_IFREG | mode);
-    if (!given.ok()) spdlog::warn("{}: {}", name, given.ToString());
-  }
+  if (created) new_inode.Keep();
   auto e = MakeEntry(dir, pfd->get(), name);
-  if (!e.ok()) return (void)r.Err(e.status().code());
-  SendOpen(std::move(fd), fi->flags, InodeOf(e->ino), fi, [&] {
+  if (!e.ok()) {
+    if (created) RemoveCreated(r.req(), dir, pfd->get(), name, std::move(fd));
+    return (void)r.Err(e.status().code());
+  }
+  SendOpen(std::move(fd), std::move(slot), fi->flags, InodeOf(e->ino), fi, [&] {
     const int res = r.Create(*e, fi);
     if (res != 0) Forget(e->ino, 1);
     return res;
@@ -188,6 +193,21 @@ UniqueFd Passthrough::OpenExisting(fuse_req_t req, const Inode& dir, int dir_fd,
   if (fd) RecordOpenTruncate(req, fd.get(), TargetPath(nullptr, &dir, name));
   errno = err;
   return fd;
+}
+
+void Passthrough::RemoveCreated(fuse_req_t req, const Inode& dir, int dir_fd, const char* name,
+                                UniqueFd fd) {
+  struct stat ours {};
+  struct stat named {};
+  const bool same = fstat(fd.get(), &ours) == 0 &&
+                    fstatat(dir_fd, name, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    ours.st_ino == named.st_ino && ours.st_dev == named.st_dev;
+  fd.reset();
+  if (!same) return;  // renamed away meanwhile: whatever has the name now is not ours to remove
+  if (const int err = RemoveName(req, dir, dir_fd, name, 0); err != 0) {
+    spdlog::warn("{}: a create failed, and removing the file it made failed too: {}", name,
+                 std::strerror(err));
+  }
 }
 
 void Passthrough::RecordCreate(fuse_req_t req, const Inode& dir, int fd, const char* name,

@@ -1,7 +1,6 @@
 // Wiring: the libfuse op table, session capabilities, and the exception boundary. No exception
 // crosses into libfuse: an op that throws is logged and answered with EIO by its Reply.
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include <exception>
 
@@ -12,13 +11,6 @@
 namespace faultfs::fs {
 
 namespace {
-
-size_t DefaultMaxCachedFds() {
-  struct rlimit lim {};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 10000;
-  // Half for inode descriptors; the rest for open files and directories the kernel holds.
-  return static_cast<size_t>(lim.rlim_cur / 2);
-}
 
 Passthrough& Fs(fuse_req_t req) { return *static_cast<Passthrough*>(fuse_req_userdata(req)); }
 
@@ -161,8 +153,7 @@ fuse_lowlevel_ops MakeOps() {
 }  // namespace
 
 Passthrough::Passthrough(UniqueFd backing_root, const MountOptions& options)
-    : inodes_(std::move(backing_root),
-              options.max_cached_fds != 0 ? options.max_cached_fds : DefaultMaxCachedFds()),
+    : inodes_(std::move(backing_root), options.max_cached_fds, FdBudget::RaiseLimit()),
       timeouts_{options.entry_timeout_s, options.attr_timeout_s, options.negative_timeout_s},
       history_(std::make_unique<WriteHistory>()) {}
 

@@ -5,11 +5,14 @@
 // libfuse and turns exceptions into EIO at the boundary.
 #pragma once
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 
+#include "as_caller.h"
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
 #include "faultfs/engine/engine.h"
@@ -19,6 +22,7 @@
 #include "init_patch.h"
 #include "inode_table.h"
 #include "op_stats.h"
+#include "open_handle.h"
 #include "recorder.h"
 #include "reply.h"
 #include "space_account.h"
@@ -69,10 +73,11 @@ class Fault {
 };
 
 // Per-open state of a regular file; its address is fuse_file_info::fh.
-struct FileHandle : RegisteredHandle {
-  UniqueFd fd;
-  int flags = 0;                 // the application's open flags, as given
-  const Inode* inode = nullptr;  // the file (the kernel holds it while the handle is open)
+struct FileHandle : OpenHandle {
+  FileHandle(InodeTable& table, Inode& file, UniqueFd descriptor, InodeTable::OpenSlot slot,
+             int open_flags)
+      : OpenHandle(table, file, std::move(descriptor), std::move(slot)), flags(open_flags) {}
+  const int flags;  // the application's open flags, as given
 };
 
 struct Timeouts {
@@ -201,14 +206,24 @@ class Passthrough {
   // Looks `name` up under `parent` (open as `parent_fd`) and returns the entry with one lookup
   // counted; the inode remembers the name for path-based rules.
   Result<fuse_entry_param> MakeEntry(const Inode& parent, int parent_fd, const char* name);
-  // Gives an entry the daemon (root) just created under `parent_fd` to the calling user. The entry
-  // is `name` under `at_fd`, or `at_fd` itself when `name` is empty.
-  Status GiveToCaller(fuse_req_t req, int parent_fd, int at_fd, const char* name, mode_t mode);
+  // Runs `create`, a system call that makes a directory entry (-1 and errno on failure), with the
+  // request's caller as this thread's filesystem identity (as_caller.h); 0 or the errno.
+  template <typename CreateFn>
+  static int AsCallerOf(fuse_req_t req, CreateFn&& create) {
+    const fuse_ctx* ctx = fuse_req_ctx(req);
+    AsCaller caller(ctx->uid, ctx->gid);
+    if (!caller.status().ok()) {
+      spdlog::error("not creating as root for uid {}: {}", ctx->uid, caller.status().ToString());
+      return EPERM;
+    }
+    return create() < 0 ? errno : 0;  // read before the identity goes back
+  }
   // Answers an op that created `name` under `parent`: entry, or the error.
-  void ReplyNewEntry(Reply& r, const Inode& parent, int parent_fd, const char* name, mode_t mode);
+  void ReplyNewEntry(Reply& r, const Inode& parent, int parent_fd, const char* name);
   // Hands a new open file to the kernel (caching flags decided by the rules on it).
   template <typename SendFn>
-  void SendOpen(UniqueFd fd, int flags, const Inode& inode, fuse_file_info* fi, SendFn&& send);
+  void SendOpen(UniqueFd fd, InodeTable::OpenSlot slot, int flags, Inode& inode, fuse_file_info* fi,
+                SendFn&& send);
   // unlinkat() that gives the object's space back when it was the last name; returns the errno.
   int RemoveName(fuse_req_t req, const Inode& dir, int dir_fd, const char* name, int flags);
   // Recording: a mutation takes RecordOrder() before it changes the backing directory and calls
@@ -239,6 +254,8 @@ class Passthrough {
   void RecordCreate(fuse_req_t req, const Inode& dir, int fd, const char* name, mode_t mode);
   // A truncation to size 0 by an open with O_TRUNC (of the regular file open as `fd`).
   void RecordOpenTruncate(fuse_req_t req, int fd, std::string path);
+  // After a create made `name` (open as `fd`) but failed: removes it, if the name is still it.
+  void RemoveCreated(fuse_req_t req, const Inode& dir, int dir_fd, const char* name, UniqueFd fd);
   // Opens an existing file by name (create without O_EXCL); a truncation is accounted and recorded.
   UniqueFd OpenExisting(fuse_req_t req, const Inode& dir, int dir_fd, const char* name, int flags);
   // The write itself, `size` bytes of `in`, with its data faults; bytes to report or -errno. What

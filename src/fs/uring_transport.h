@@ -49,6 +49,8 @@ class UringTransport {
 
   bool active() const { return active_.load(std::memory_order_acquire); }
   uint64_t served() const { return served_.load(std::memory_order_relaxed); }
+  // Entries serving requests (each a thread), once INIT has set them up.
+  size_t entries() const { return entries_.size(); }
 
  private:
   struct Entry;

@@ -25,7 +25,8 @@ class InodeTableTest : public ::testing::Test {
     for (int i = 0; i < kFiles; ++i) std::ofstream(dir_ / ("f" + std::to_string(i))) << i;
   }
   InodeTable MakeTable(size_t max_fds) {
-    return InodeTable(UniqueFd(open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY)), max_fds);
+    return InodeTable(UniqueFd(open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY)), max_fds,
+                      FdBudget::RaiseLimit());
   }
   // What a FUSE lookup does: an O_PATH descriptor and its stat, handed to the table.
   Inode& Lookup(InodeTable& table, const std::string& name) {

@@ -21,26 +21,7 @@ constexpr gid_t kOtherGroup = 500;
 
 // Runs `op` as kUser:kGroup (supplementary groups `groups`) in a child; returns its outcome.
 Outcome AsUser(const std::function<long()>& op, std::vector<gid_t> groups = {}) {
-  int p[2];
-  if (pipe(p) != 0) return {-1, errno};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    Outcome o{-1, EPERM};
-    if (setgroups(groups.size(), groups.data()) == 0 && setgid(kGroup) == 0 && setuid(kUser) == 0) {
-      umask(022);
-      errno = 0;
-      o.ret = op();
-      o.err = o.ret < 0 ? errno : 0;
-    }
-    (void)!write(p[1], &o, sizeof(o));
-    _exit(0);
-  }
-  close(p[1]);
-  Outcome o{-1, EIO};
-  (void)!read(p[0], &o, sizeof(o));
-  close(p[0]);
-  waitpid(pid, nullptr, 0);
-  return o;
+  return testing::AsUser(kUser, kGroup, groups, 022, op);
 }
 
 class Permissions : public TwinTest {

@@ -156,8 +156,10 @@ void FaultfsMount::ExpectCleanLog() const {
 }
 
 std::string FaultfsMount::Start(const std::string& backing, const std::string& mountpoint,
-                                const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {FaultfsBinary(), "mount"};
+                                const std::vector<std::string>& extra_args,
+                                const std::vector<std::string>& launcher) {
+  std::vector<std::string> argv = launcher;
+  argv.insert(argv.end(), {FaultfsBinary(), "mount"});
   // CTest runs the mounting tests once per transport: FAULTFS_TEST_MOUNT_ARGS adds to every mount.
   if (const char* common = std::getenv("FAULTFS_TEST_MOUNT_ARGS")) {
     std::istringstream words(common);

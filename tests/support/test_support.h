@@ -57,10 +57,12 @@ class FaultfsMount {
   FaultfsMount(const FaultfsMount&) = delete;
   FaultfsMount& operator=(const FaultfsMount&) = delete;
 
-  // Mounts `backing` on `mountpoint` (in place when they are equal) with extra CLI arguments.
+  // Mounts `backing` on `mountpoint` (in place when they are equal) with extra CLI arguments,
+  // the command run through `launcher` when given (e.g. {"prlimit", "--nofile=2000"}).
   // Returns an empty string on success, else the reason.
   std::string Start(const std::string& backing, const std::string& mountpoint,
-                    const std::vector<std::string>& extra_args = {});
+                    const std::vector<std::string>& extra_args = {},
+                    const std::vector<std::string>& launcher = {});
   // Unmounts through `faultfs umount`; returns its result.
   CommandResult Stop();
   // Fails the running test if the daemon's log holds a sanitizer report or a failed invariant.

@@ -3,11 +3,15 @@
 // the passthrough must behave exactly like the filesystem beneath it.
 #pragma once
 
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -76,5 +80,31 @@ class TwinTest : public ::testing::Test {
 };
 
 inline std::string P(const std::string& root, const std::string& rel) { return root + "/" + rel; }
+
+// Runs `op` in a child process as `uid`:`gid` with supplementary `groups` and umask `mask`;
+// returns its outcome (the child's errno with it).
+inline Outcome AsUser(uid_t uid, gid_t gid, const std::vector<gid_t>& groups, mode_t mask,
+                      const std::function<long()>& op) {
+  int p[2];
+  if (pipe(p) != 0) return {-1, errno};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    Outcome o{-1, EPERM};
+    if (setgroups(groups.size(), groups.data()) == 0 && setgid(gid) == 0 && setuid(uid) == 0) {
+      umask(mask);
+      errno = 0;
+      o.ret = op();
+      o.err = o.ret < 0 ? errno : 0;
+    }
+    (void)!write(p[1], &o, sizeof(o));
+    _exit(0);
+  }
+  close(p[1]);
+  Outcome o{-1, EIO};
+  (void)!read(p[0], &o, sizeof(o));
+  close(p[0]);
+  waitpid(pid, nullptr, 0);
+  return o;
+}
 
 }  // namespace faultfs::testing
