@@ -364,7 +364,12 @@ Status HistoryBuilder::Link(const Op& op, size_t i) {
     Unname(*to);
   }
   Name(*obj, *to);
-  h_.ops_[i] = OpObjects{.obj = *obj, .entry2 = *to};
+  // Member by member: GCC 12 at -O3 takes the designated initializer's empty `entry` for
+  // uninitialized (-Wmaybe-uninitialized).
+  OpObjects link;
+  link.obj = *obj;
+  link.entry2 = *to;
+  h_.ops_[i] = std::move(link);
   Changes(i, *to);
   Reaches(i, source);
   return Status::Ok();
