@@ -22,8 +22,8 @@
 #include "crashtest_guard.h"
 #include "crashtest_record.h"
 #include "crashtest_report.h"
-#include "faultfs/core/random.h"
 #include "faultfs/core/tree_copy.h"
+#include "options.h"
 #include "record_log.h"
 
 namespace faultfs::cli {
@@ -37,7 +37,6 @@ struct CrashtestArgs {
   std::string model = "pp";
   uint64_t max_states = 1000;
   uint64_t seed = 0;
-  bool seed_given = false;
   unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   double timeout_s = 60;
   double workload_timeout_s = 0;
@@ -140,7 +139,6 @@ int ExitCode(const Counts& c) {
 int Run(CrashtestArgs a) {
   auto model = crash::ParseModel(a.model);
   if (!model.ok()) return Fail("--model: " + model.status().message(), kExitUsage);
-  if (!a.seed_given) a.seed = FreshSeed();
   if (!a.work.empty()) {
     if (Status s = CheckCrashtestDirs(a.dir, a.work); !s.ok()) return Fail(s.message(), kExitUsage);
   }
@@ -236,9 +234,7 @@ Runner AddCrashtest(CLI::App& app) {
                   "Check at most this many states (sampled with the seed)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  cmd->add_option_function<uint64_t>(
-      "--seed", [a](uint64_t s) { a->seed = s, a->seed_given = true; },
-      "Seed for sampling (default: a fresh one, printed)");
+  AddSeedOption(*cmd, a->seed, "Seed for sampling (default: a fresh one, printed)");
   cmd->add_option("--jobs,-j", a->jobs, "Checkers run in parallel")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1024u));

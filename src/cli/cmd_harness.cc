@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "commands.h"
-#include "faultfs/core/random.h"
 #include "faultfs/harness/node.h"
+#include "options.h"
 
 namespace faultfs::cli {
 namespace {
@@ -32,7 +32,6 @@ bool ParsePeer(const std::string& text, std::map<int, std::string>& peers) {
 Runner AddHarnessNode(CLI::App& parent) {
   auto o = std::make_shared<harness::NodeOptions>();
   auto peers = std::make_shared<std::vector<std::string>>();
-  auto seed_given = std::make_shared<bool>(false);
   CLI::App* cmd = parent.add_subcommand(
       "node",
       "One node of the replicated log, a process of its own. It recovers DIR (protocol-aware\n"
@@ -66,17 +65,14 @@ Runner AddHarnessNode(CLI::App& parent) {
   cmd->add_flag("--no-scrub", [o](int64_t) { o->scrub = false; },
                 "Do not read the log back in the background (damage is then found only by reads\n"
                 "and restarts)");
-  cmd->add_option_function<uint64_t>(
-      "--seed", [o, seed_given](uint64_t s) { o->seed = s, *seed_given = true; },
-      "Seed of the election timeouts (default: a fresh one)");
-  return [o, peers, seed_given] {
+  AddSeedOption(*cmd, o->seed, "Seed of the election timeouts (default: a fresh one)");
+  return [o, peers] {
     for (const std::string& peer : *peers) {
       if (!ParsePeer(peer, o->peers)) {
         std::cerr << "faultfs harness node: --peer '" << peer << "' is not J=HOST:PORT (once per J)\n";
         return kExitUsage;
       }
     }
-    if (!*seed_given) o->seed = FreshSeed();
     return harness::RunNode(*o);
   };
 }

@@ -1,45 +1,21 @@
 // `faultfs harness run`: the whole harness (docs/harness.md, "The run"). This file parses its
 // options; the run itself is the harness library's.
-#include <unistd.h>
-
-#include <climits>
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
-#include "faultfs/core/random.h"
 #include "faultfs/harness/run.h"
+#include "options.h"
 
 namespace faultfs::cli {
 namespace {
 
-std::string SelfExe() {
-  char buf[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "faultfs";
-}
-
-// "60", "60s", "2m", "1.5s" -> seconds; negative when it is none of these.
-double ParseSeconds(const std::string& text) {
-  try {
-    size_t used = 0;
-    const double v = std::stod(text, &used);
-    const std::string unit = text.substr(used);
-    if (v <= 0 || !(v < 1e7)) return -1;
-    if (unit.empty() || unit == "s") return v;
-    if (unit == "m") return v * 60;
-    if (unit == "ms") return v / 1000;
-  } catch (const std::exception&) {
-  }
-  return -1;
-}
 
 }  // namespace
 
 Runner AddHarnessRun(CLI::App& parent) {
   auto o = std::make_shared<harness::RunOptions>();
   auto duration = std::make_shared<std::string>("60s");
-  auto seed_given = std::make_shared<bool>(false);
   CLI::App* cmd = parent.add_subcommand(
       "run",
       "Runs the replicated log: N node processes, each on its own faultfs mount, every\n"
@@ -50,9 +26,7 @@ Runner AddHarnessRun(CLI::App& parent) {
       "2 bad usage, 4 the run could not start, 128+N interrupted by signal N.");
   cmd->add_option("--nodes", o->nodes, "Nodes")->capture_default_str()->check(CLI::Range(1, 9));
   cmd->add_option("--duration", *duration, "How long the clients run (60s, 2m)")->capture_default_str();
-  cmd->add_option_function<uint64_t>(
-      "--seed", [o, seed_given](uint64_t s) { o->seed = s, *seed_given = true; },
-      "Seed of everything drawn (default: a fresh one, printed)");
+  AddSeedOption(*cmd, o->seed, "Seed of everything drawn (default: a fresh one, printed)");
   cmd->add_option("--clients", o->clients, "Client processes")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--nemesis", o->nemesis,
                   "all, none, or a comma list of: disk, kill, power, net, or single kinds\n"
@@ -82,7 +56,7 @@ Runner AddHarnessRun(CLI::App& parent) {
   cmd->add_option("--report", o->report, "Write the HTML timeline to this file");
   cmd->add_option("--work", o->work, "Work directory (default: a new one in $TMPDIR)");
   cmd->add_flag("--keep", o->keep, "Keep the work directory even when the run was correct");
-  return [o, duration, seed_given] {
+  return [o, duration] {
     o->duration_s = ParseSeconds(*duration);
     if (o->duration_s <= 0) {
       std::cerr << "faultfs harness run: --duration '" << *duration << "' is not a duration (60s, 2m)\n";
@@ -92,7 +66,6 @@ Runner AddHarnessRun(CLI::App& parent) {
       std::cerr << "faultfs harness run: --heartbeat-ms must be below --election-timeout-ms\n";
       return kExitUsage;
     }
-    if (!*seed_given) o->seed = FreshSeed();
     o->faultfs = SelfExe();
     std::cerr << "faultfs harness run: seed " << o->seed << "\n";
     return harness::RunHarness(*o);

@@ -14,6 +14,7 @@
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/process.h"
 #include "faultfs/core/tree_copy.h"
+#include "options.h"
 
 namespace faultfs::cli {
 
@@ -39,12 +40,6 @@ class InterruptGuard {
     g_mountpoint[0] = '\0';
   }
 };
-
-std::string SelfExe() {
-  char buf[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "faultfs";
-}
 
 // Waits until `mnt` is a faultfs mount, or the mount process `pid` has given up.
 Status WaitMounted(const std::string& mnt, pid_t pid, const std::string& mount_log) {

@@ -1,10 +1,17 @@
 // Goal: a record log from anyone cannot make faultfs write outside the directory it was given.
 // Logs whose paths climb out (".."), are absolute, or whose header points the snapshot elsewhere
 // are refused when read, naming the record; a snapshot symlink that points outside is never
-// followed by `crash materialize` or `replay`; an intact log built the same way still works.
+// followed by `crash materialize` or `replay`; a log that makes a symlink of its own (to a
+// directory outside, or up with "..") and then creates, writes or renames through it is refused
+// naming the record and the link, with nothing written beside or behind the output; an intact log
+// built the same way still works.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "faultfs/record/log.h"
 #include "test_support.h"
@@ -60,6 +67,30 @@ class HostileLog : public ::testing::Test {
   bool Exists(const std::string& path) const {
     struct stat st {};
     return lstat(path.c_str(), &st) == 0;
+  }
+  // The names in the test's directory other than its own (snapshot, outside, log, outputs).
+  std::vector<std::string> Strangers() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+      const std::string name = e.path().filename().string();
+      if (name != "log.base" && name != "outside" && name != "log" && name.rfind("out-", 0) != 0)
+        names.push_back(name);
+    }
+    return names;
+  }
+  // Materializes the log's last state and replays it; both must refuse it naming `record`, and
+  // nothing may appear outside their output directories.
+  void ExpectRefusedAndConfined(const std::vector<Op>& ops, const std::string& record) {
+    const std::string log = WriteLog(ops);
+    const CommandResult m = Materialize(log, std::to_string(ops.size()));
+    EXPECT_EQ(m.exit_code, 1) << m.out << m.err;
+    EXPECT_NE(m.err.find(record), std::string::npos) << m.err;
+    const CommandResult r = RunCommand({FaultfsBinary(), "replay", log, "--to", dir_ / "out-replayed"});
+    EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find(record), std::string::npos) << r.err;
+    EXPECT_TRUE(std::filesystem::is_empty(outside_)) << "written through the log's symlink";
+    EXPECT_EQ(Strangers(), std::vector<std::string>{}) << "written beside the output";
+    EXPECT_EQ(ReadFile(snapshot_ + "/f"), "old");
   }
 
   TempDir dir_{"hostile-log"};
@@ -122,6 +153,25 @@ TEST_F(HostileLog, ASymlinkInTheSnapshotIsNeverFollowed) {
   EXPECT_NE(r.exit_code, 0) << r.out;
   EXPECT_FALSE(Exists(outside_ + "/evil"));
   EXPECT_TRUE(Exists(dir_ / "outside"));
+}
+
+TEST_F(HostileLog, CreatingThroughItsOwnAbsoluteSymlinkIsRefused) {
+  ExpectRefusedAndConfined(
+      {MakeOp(OpKind::kSymlink, "s", "", outside_), MakeOp(OpKind::kCreate, "s/evil"),
+       MakeOp(OpKind::kWrite, "s/evil", "", "through the link")},
+      "record 2 (create 's/evil'): 's' is not a directory");
+}
+
+TEST_F(HostileLog, MakingADirectoryThroughASymlinkUpIsRefused) {
+  ExpectRefusedAndConfined(
+      {MakeOp(OpKind::kSymlink, "u", "", ".."), MakeOp(OpKind::kMkdir, "u/climbed")},
+      "record 2 (mkdir 'u/climbed'): 'u' is not a directory");
+}
+
+TEST_F(HostileLog, RenamingIntoItsOwnSymlinkIsRefused) {
+  ExpectRefusedAndConfined(
+      {MakeOp(OpKind::kSymlink, "s", "", outside_), MakeOp(OpKind::kRename, "f", "s/f")},
+      "record 2 (rename 'f' -> 's/f'): 's' is not a directory");
 }
 
 // The negative case: the same kind of log, well-formed, is materialized.

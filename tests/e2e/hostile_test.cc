@@ -222,7 +222,7 @@ TEST_F(Hostile, AThousandControlConnectionsDoNotLockOutThaw) {
     }
     int small = 4096;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    const std::string junk = i % 4 == 1   ? std::string("\x01\xfe garbage\n{\"cmd\":", 20)
+    const std::string junk = i % 4 == 1   ? std::string("\x01\xfe garbage\n{\"cmd\":")
                              : i % 4 == 2 ? endless
                              : i % 4 == 3 ? Repeat("{\"cmd\":\"stats\"}\n", 50)  // never read
                                           : std::string();

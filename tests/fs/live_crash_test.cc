@@ -12,8 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -154,10 +156,23 @@ class LiveCrash : public PolicyMountTest {
     EXPECT_TRUE(hash.ok()) << hash.status().ToString();
     return hash.ok() ? *hash : "";
   }
-  std::string BackingHash() {
-    auto hash = HashTree(backing_);
+  std::string BackingHash() { return TreeHash(backing_); }
+  std::string TreeHash(const std::string& dir) {
+    auto hash = HashTree(dir);
     EXPECT_TRUE(hash.ok()) << hash.status().ToString();
     return hash.ok() ? *hash : "?";
+  }
+  // The names in `dir`, sorted, one per line, but for the recording's own (rec.log*: the log, its
+  // snapshot, the crash states built beside it).
+  static std::string Names(const std::string& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().filename().string().rfind("rec.log", 0) != 0) names.push_back(e.path().filename());
+    }
+    std::sort(names.begin(), names.end());
+    std::string text;
+    for (const auto& n : names) text += n + "\n";
+    return text;
   }
   record::ReadLog ReadLog() {
     auto log = record::ReadLogFile(log_);
@@ -329,6 +344,40 @@ TEST_F(LiveCrash, AnInPlaceMountRollsBackTheDirectoryItCovers) {
   EXPECT_EQ(ReadFile(B("synced")), "kept");
   EXPECT_EQ(ReadFile(B("pre.txt")), "pre");
   EXPECT_EQ(BackingHash(), ExpectedHash(crash["state"], crash["seed"])) << "seen through the mount";
+}
+
+// The workload's own symlinks (to a directory outside, up with "..", one put where a directory
+// it wrote into used to be) are rolled back as links: the rollback never writes through them, so
+// nothing outside the backing directory changes.
+TEST_F(LiveCrash, TheRollbackNeverWritesThroughTheWorkloadsSymlinks) {
+  const std::string outside = dir_ / "outside";
+  ASSERT_EQ(mkdir(outside.c_str(), 0755), 0);
+  WriteFile(outside + "/keep", "outside");
+  MountRecording("");
+  ASSERT_EQ(symlink(outside.c_str(), M("out").c_str()), 0);
+  ASSERT_EQ(symlink("..", M("up").c_str()), 0);
+  ASSERT_EQ(mkdir(M("d").c_str(), 0755), 0);
+  ASSERT_EQ(Write(M("d/f"), "in d"), 4);
+  ASSERT_EQ(rename(M("d").c_str(), M("e").c_str()), 0);
+  ASSERT_EQ(symlink(outside.c_str(), M("d").c_str()), 0);
+  ASSERT_EQ(Write(M("out/w"), "by the workload"), 15) << "the kernel follows it, outside faultfs";
+  ASSERT_EQ(Write(M("pre.txt"), "PRE"), 3);
+  const std::string outside_before = TreeHash(outside);
+  const std::string beside_before = Names(dir_.path());
+
+  const nlohmann::json crash = CtlJson({"crash"})["crash"];
+  ASSERT_TRUE(crash.is_object());
+  CtlJson({"recover"});
+  EXPECT_EQ(TreeHash(outside), outside_before) << "the rollback wrote outside";
+  EXPECT_EQ(ReadFile(outside + "/keep"), "outside");
+  EXPECT_EQ(Names(dir_.path()), beside_before) << "the rollback wrote beside the backing directory";
+  for (const char* link : {"out", "up"}) {  // d may be the directory again: the rename can be lost
+    struct stat st {};
+    if (lstat(B(link).c_str(), &st) == 0) {
+      EXPECT_TRUE(S_ISLNK(st.st_mode)) << link;
+    }
+  }
+  EXPECT_EQ(BackingHash(), ExpectedHash(crash["state"], crash["seed"]));
 }
 
 TEST_F(LiveCrash, HeldRequestsFailAndNeverLandAfterRecovery) {

@@ -12,6 +12,9 @@ constexpr char kLogFiles[] = "{log,persisted,meta.0,meta.1}";
 
 std::string Rule(const std::string& body) { return "[[rule]]\n" + body; }
 
+// Disk nemeses act through the node's mount policy; their family says so (plan.cc's table).
+bool IsDiskKind(NemesisKind kind) { return FamilyOf(kind) == "disk"; }
+
 }  // namespace
 
 std::string Nemesis::DiskPolicy(const NemesisEvent& e) const {
@@ -73,16 +76,12 @@ Status Nemesis::Start(const NemesisEvent& e, double now_s, Active& a) {
     }
   }
   a.nodes = {node};
+  if (IsDiskKind(e.kind)) {
+    a.label = std::string(NameOf(e.kind)) + " on node " + std::to_string(node);
+    return cluster_.SetDiskPolicy(node, DiskPolicy(e));
+  }
   Rng rng(e.seed);
   switch (e.kind) {
-    case NemesisKind::kFsyncError:
-    case NemesisKind::kCorrupt:
-    case NemesisKind::kCorruptLeader:
-    case NemesisKind::kLostWrite:
-    case NemesisKind::kDiskLatency:
-    case NemesisKind::kDiskFull:
-      a.label = std::string(NameOf(e.kind)) + " on node " + std::to_string(node);
-      return cluster_.SetDiskPolicy(node, DiskPolicy(e));
     case NemesisKind::kKill:
     case NemesisKind::kKillLeader:
       a.label = "kill node " + std::to_string(node);
@@ -119,6 +118,8 @@ Status Nemesis::Start(const NemesisEvent& e, double now_s, Active& a) {
     case NemesisKind::kNetDrop:
       a.label = "drops 30%, node " + std::to_string(node);
       return CutNode(a, node, true, true, Toxic::Drop("", 0.3));
+    default:  // the disk kinds, above
+      break;
   }
   return Status::Ok();
 }
@@ -143,15 +144,10 @@ Status Nemesis::Heal(Active& a, double now_s) {
         marks_.push_back({now_s, n, "restarted"});
       }
       break;
-    case NemesisKind::kFsyncError:
-    case NemesisKind::kCorrupt:
-    case NemesisKind::kCorruptLeader:
-    case NemesisKind::kLostWrite:
-    case NemesisKind::kDiskLatency:
-    case NemesisKind::kDiskFull:
-      for (int n : a.nodes) note(cluster_.SetDiskPolicy(n, ""));
-      break;
     default:
+      if (IsDiskKind(a.event.kind)) {
+        for (int n : a.nodes) note(cluster_.SetDiskPolicy(n, ""));
+      }
       break;
   }
   return first;

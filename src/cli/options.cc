@@ -1,0 +1,35 @@
+#include "options.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include "faultfs/core/random.h"
+
+namespace faultfs::cli {
+
+void AddSeedOption(CLI::App& cmd, uint64_t& seed, const std::string& help) {
+  seed = FreshSeed();
+  cmd.add_option("--seed", seed, help);
+}
+
+std::string SelfExe() {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "faultfs";
+}
+
+double ParseSeconds(const std::string& text) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    const std::string unit = text.substr(used);
+    if (v <= 0 || !(v < 1e7)) return -1;
+    if (unit.empty() || unit == "s") return v;
+    if (unit == "m") return v * 60;
+    if (unit == "ms") return v / 1000;
+  } catch (const std::exception&) {
+  }
+  return -1;
+}
+
+}  // namespace faultfs::cli
