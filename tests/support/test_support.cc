@@ -55,7 +55,11 @@ void WaitGone(pid_t pid, double timeout_s) {
 
 }  // namespace
 
-std::string FaultfsBinary() { return FAULTFS_BINARY; }
+std::string FaultfsBinary() {
+  // FAULTFS_TEST_BINARY points the tests at another build (e.g. to show a test fails on older code).
+  const char* other = std::getenv("FAULTFS_TEST_BINARY");
+  return other != nullptr && *other != '\0' ? other : FAULTFS_BINARY;
+}
 std::string SourceDir() { return FAULTFS_SOURCE_DIR; }
 
 TempDir::TempDir(const std::string& prefix, const std::string& base) {

@@ -9,7 +9,8 @@
 
 namespace faultfs::testing {
 
-// The faultfs binary under test and the source tree (set by the build).
+// The faultfs binary under test (set by the build; FAULTFS_TEST_BINARY overrides it) and the
+// source tree.
 std::string FaultfsBinary();
 std::string SourceDir();
 

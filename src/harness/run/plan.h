@@ -38,7 +38,7 @@ std::string_view NameOf(NemesisKind kind);
 Result<std::vector<NemesisKind>> ParseNemeses(std::string_view spec);
 
 struct NemesisEvent {
-  double start_s = 0;  // since the run started
+  double start_s = 0;  // since the clients started (the run shifts it to run time)
   double end_s = 0;    // when it heals (kills and power cuts: when the node restarts)
   NemesisKind kind = NemesisKind::kKill;
   int node = -1;       // the node it hits (-1: the leader, resolved at start; all: kPowerCutAll)

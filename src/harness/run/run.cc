@@ -66,6 +66,7 @@ class Run {
 
   RunOptions o_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  double clients_start_s_ = 0;  // when the cluster was up and the clients began (run time)
   std::string work_;
   bool made_work_ = false;
   std::unique_ptr<EventLoop> loop_;
@@ -144,11 +145,18 @@ Status Run::BringUp() {
   }
   auto kinds = ParseNemeses(o_.nemesis);
   if (!kinds.ok()) return kinds.status();
+  // The schedule starts with the clients: bringing the cluster up takes a machine-dependent
+  // while (a slow or sanitized build, several seconds), and events due during it would all fire
+  // at once, overlapping, before every node is serving.
+  clients_start_s_ = Now();
   const double quiet = o_.quiet_s >= 0 ? o_.quiet_s : std::max(5.0, o_.duration_s / 6);
-  nemesis_ = std::make_unique<Nemesis>(
-      *cluster_, links_,
-      PlanNemeses(PlanSpec{.seed = o_.seed, .nodes = o_.nodes, .duration_s = o_.duration_s,
-                           .quiet_s = quiet, .kinds = *kinds}));
+  std::vector<NemesisEvent> plan = PlanNemeses(PlanSpec{
+      .seed = o_.seed, .nodes = o_.nodes, .duration_s = o_.duration_s, .quiet_s = quiet, .kinds = *kinds});
+  for (NemesisEvent& e : plan) {
+    e.start_s += clients_start_s_;
+    e.end_s += clients_start_s_;
+  }
+  nemesis_ = std::make_unique<Nemesis>(*cluster_, links_, std::move(plan));
   ClientOptions copts;
   for (int n = 0; n < o_.nodes; ++n) copts.nodes.push_back(cluster_->client_address(n));
   copts.seed = o_.seed;
@@ -180,7 +188,7 @@ void Run::Progress(bool last) {
 }
 
 void Run::Drive() {
-  while (Now() < o_.duration_s && g_signal == 0) {
+  while (Now() < clients_start_s_ + o_.duration_s && g_signal == 0) {
     Absorb(cluster_->Poll(Now()));
     nemesis_->Tick(Now());
     Progress(false);
