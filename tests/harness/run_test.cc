@@ -133,7 +133,8 @@ TEST(HarnessRun, LinksSlowerThanTheElectionTimeoutAreUnavailableNotUnsafe) {
 TEST(HarnessRun, NewestRepairServesCorruptionThatVerifiedRepairFixes) {
   // Goal: with the leader's writes silently corrupted, the naive read repair (the newest copy,
   // the leader's own on a tie) hands damaged values to clients: unsafe, exit 1; the verified
-  // repair on the same seed reads from a copy that matches its record and repairs: correct.
+  // repair on the same seed reads from a copy that matches its record and repairs (or its scrub
+  // repairs first): correct.
   for (const std::string repair : {"newest", "verified"}) {
     SCOPED_TRACE(repair);
     TempDir dir("hrun");
@@ -150,7 +151,9 @@ TEST(HarnessRun, NewestRepairServesCorruptionThatVerifiedRepairFixes) {
     } else {
       EXPECT_EQ(r.exit_code, 0) << r.err;
       EXPECT_EQ(report.value("verdict", ""), "correct");
-      EXPECT_GT(report.value("read_repairs", 0), 0) << "the damage was met and repaired";
+      // Met by a read or by the background scrub, whichever comes first (a matter of timing).
+      EXPECT_GT(report.value("read_repairs", 0) + report.value("repairs", 0), 0)
+          << "the damage was met and repaired";
     }
   }
 }
