@@ -80,9 +80,11 @@ Status NoRecord(const std::string& path) {
 
 Result<std::string> SocketOf(const std::string& mountpoint) {
   char resolved[PATH_MAX];
-  const std::string path = realpath(mountpoint.c_str(), resolved) != nullptr
-                               ? std::string(resolved)
-                               : std::filesystem::absolute(mountpoint).lexically_normal().string();
+  const bool found = realpath(mountpoint.c_str(), resolved) != nullptr;
+  // A directory on the way that this user may not enter: a matter of permission, not "no mount".
+  if (!found && errno == EACCES) return Status::FromErrno(EACCES, "cannot reach '" + mountpoint + "'");
+  const std::string path =
+      found ? std::string(resolved) : std::filesystem::absolute(mountpoint).lexically_normal().string();
   const auto record = ReadRecord(path);
   if (!record || record->control_socket.empty()) return NoRecord(path);
   return record->control_socket;

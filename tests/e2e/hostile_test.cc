@@ -326,7 +326,14 @@ TEST_F(Hostile, AnotherUserIsToldPermissionDenied) {
   EXPECT_NE(denied.err.find("run faultfs ctl as the user who mounted it"), std::string::npos)
       << denied.err;
   EXPECT_EQ(denied.err.find("not a faultfs mount"), std::string::npos) << denied.err;
-  const CommandResult nowhere = run(dir_ / "nowhere");
+  // A directory this user may not enter is a matter of permission too.
+  ASSERT_EQ(mkdir((dir_ / "closed").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir((dir_ / "closed/inside").c_str(), 0755), 0);
+  const CommandResult closed = run(dir_ / "closed/inside");
+  EXPECT_EQ(closed.exit_code, 1);
+  EXPECT_NE(closed.err.find("Permission denied"), std::string::npos) << closed.err;
+  // The negative case: a directory anyone may enter that is no mount.
+  const CommandResult nowhere = run("/");
   EXPECT_EQ(nowhere.exit_code, 1);
   EXPECT_NE(nowhere.err.find("not a faultfs mount"), std::string::npos) << nowhere.err;
   EXPECT_EQ(Ctl({"status"}).exit_code, 0) << "its owner still controls it";
