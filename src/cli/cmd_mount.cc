@@ -5,11 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -110,10 +112,12 @@ Result<Mounted> MountHere(const MountArgs& a, const Paths& p, const std::string&
   return m;
 }
 
-int ServeUntilUnmounted(Mounted& m) {
+// Serves until unmounted; `on_serving` runs once the kernel's INIT is answered and the mount's
+// settings are applied, so "ready" is never said of a mount that is not yet as configured.
+int ServeUntilUnmounted(Mounted& m, const std::function<void()>& on_serving) {
   Mount& mount = *m.mount;
   const MountRecord& record = m.record;
-  Status served = mount.Serve();
+  Status served = mount.Serve(on_serving);
   m.server.reset();  // no control after the mount is gone
   RemoveRecord(record.mountpoint);
   if (!served.ok()) {
@@ -156,8 +160,8 @@ int RunForeground(const MountArgs& a) {
     std::cerr << "faultfs mount: " << mounted.status().ToString() << "\n";
     return kExitFailure;
   }
-  std::cout << ReadyLine(mounted->record) << std::endl;
-  return ServeUntilUnmounted(*mounted);
+  return ServeUntilUnmounted(*mounted,
+                             [&] { std::cout << ReadyLine(mounted->record) << std::endl; });
 }
 
 // Leaves the terminal: stdin from /dev/null; stdout and stderr to the log `log_fd`, so whatever
@@ -212,10 +216,17 @@ int RunDaemon(const MountArgs& a, StartupReport& report) {
     return kExitFailure;
   }
   if (Status s = ConfigureLogging(a.log_level, p.log_file); !s.ok()) spdlog::warn("{}", s.ToString());
-  spdlog::info("{}", ReadyLine(mounted->record));
   DetachFromTerminal(std::move(*log_fd));
-  report.Ready(ReadyLine(mounted->record));
-  return ServeUntilUnmounted(*mounted);
+  report.Stage("waiting for the kernel to start the FUSE session");
+  std::atomic<bool> ready{false};
+  const int code = ServeUntilUnmounted(*mounted, [&] {
+    spdlog::info("{}", ReadyLine(mounted->record));
+    report.Ready(ReadyLine(mounted->record));
+    ready = true;
+  });
+  // A session that ended before it was ready (INIT refused, the mount taken away) is a failure.
+  if (!ready) report.Fail("the FUSE session ended before it was ready; see " + p.log_file);
+  return ready ? code : kExitFailure;
 }
 
 int RunBackground(const MountArgs& a) {

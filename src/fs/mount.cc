@@ -411,7 +411,7 @@ void Mount::Impl::RunSignalWaiter(const sigset_t& signals) {
   }
 }
 
-Status Mount::Serve() {
+Status Mount::Serve(const std::function<void()>& on_serving) {
   const sigset_t signals = StopSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // already blocked by Create(); kept explicit
   std::thread waiter([&] { impl_->RunSignalWaiter(signals); });
@@ -432,6 +432,7 @@ Status Mount::Serve() {
   auto after_init = [&] {
     SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb);
     MeasureDescriptorNeeds(*impl_->fs, uring != nullptr ? uring->entries() + threads : threads);
+    if (on_serving) on_serving();
   };
   fs::RequestLoop loop(impl_->session, threads, spin, observe, after_init);
   const int res = loop.Run();

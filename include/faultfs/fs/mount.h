@@ -157,10 +157,12 @@ class Mount {
   Status CheckPolicy(const policy::Policy& policy) const;
 
   // Blocks until unmounted. SIGUSR1 logs the request counts. Create() blocks SIGTERM, SIGINT,
-  // SIGHUP, SIGUSR1 and SIGUSR2 in the calling
-  // thread, so threads started after it inherit the mask and Serve() routes those signals to one
-  // waiting thread; threads started before Create() must block them too.
-  Status Serve();  // when recording, the log is finished (synced) before it returns; its error too
+  // SIGHUP, SIGUSR1 and SIGUSR2 in the calling thread, so threads started after it inherit the
+  // mask and Serve() routes those signals to one waiting thread; threads started before Create()
+  // must block them too. `on_serving` runs once the kernel's INIT is answered and the mount's
+  // settings that follow it (readahead) are applied: from then on the mount is as configured.
+  // When recording, the log is finished (synced) before Serve() returns; its error too.
+  Status Serve(const std::function<void()>& on_serving = {});
 
   struct Impl;
 
