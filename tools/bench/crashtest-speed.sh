@@ -15,6 +15,11 @@
 # The rate is what crashtest reports for its checking phase (building, hashing and judging every
 # state; recording the workload is not included). Needs root (crashtest mounts faultfs).
 #
+# The ceiling: before each crashtest run, --jobs processes start the checker as crashtest does
+# (`/bin/sh -c true`, spawned and waited for) 500 times each, building nothing. Their combined rate
+# is the most states per second any builder could check on this machine with this checker; each
+# rate is also given as a share of the ceiling measured beside it (the VM's speed varies).
+#
 # Where: by default a fresh ext4 (with a journal) on a 2 GiB image in /var/tmp, loop-mounted, and
 # removed at the end, as in fio-compare.sh. Every state creates and deletes files, and ext4
 # without a journal (this VM's root filesystem) scans past every inode deleted in the last minutes
@@ -41,7 +46,7 @@ while [ $# -gt 0 ]; do
     --max-states) max_states=$2; shift 2 ;;
     --dir) base=$2; shift 2 ;;
     --json) json_out=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "crashtest-speed: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -93,10 +98,34 @@ done
 EOF
 }
 
+# Checker starts per second with --jobs parallel starters and no states: the ceiling.
+spawn_ceiling() {
+  python3 - "$jobs" <<'PY'
+import os, sys, time
+jobs, each = int(sys.argv[1]), 500
+def starter():
+    for _ in range(each):
+        pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", "true"], os.environ)
+        os.waitpid(pid, 0)
+start = time.monotonic()
+children = []
+for _ in range(jobs):
+    pid = os.fork()
+    if pid == 0:
+        starter()
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+print(f"{jobs * each / (time.monotonic() - start):.0f}")
+PY
+}
+
 for round in $(seq 1 "$rounds"); do
   for ops in $ops_list; do
     for model in $models; do
       out=$scratch/out
+      ceiling=$(spawn_ceiling)
       "$faultfs" crashtest --dir "$data" --workload "$(workload "$ops")" --check true \
         --model "$model" --jobs "$jobs" --max-states "$max_states" --seed 1 \
         --work "$scratch/work" >"$out" 2>"$scratch/err" || {
@@ -109,9 +138,9 @@ for round in $(seq 1 "$rounds"); do
       distinct=$(echo "$line" | sed -E 's/.* ([0-9]+) distinct,.*/\1/')
       checked=$(echo "$line" | sed -E 's/.* ([0-9]+) checked:.*/\1/')
       rate=$(echo "$line" | sed -E 's/.*; ([0-9.]+) states\/s\)$/\1/')
-      echo "$ops $model $recorded $enumerated $distinct $checked $rate" >> "$results"
-      printf 'round %d/%d  ops %-5s %-7s %5s recorded  %6s states (%s distinct, %s checked)  %s states/s\n' \
-        "$round" "$rounds" "$ops" "$model" "$recorded" "$enumerated" "$distinct" "$checked" "$rate" >&2
+      echo "$ops $model $recorded $enumerated $distinct $checked $rate $ceiling" >> "$results"
+      printf 'round %d/%d  ops %-5s %-7s %5s recorded  %6s states (%s distinct, %s checked)  %s states/s (ceiling %s)\n' \
+        "$round" "$rounds" "$ops" "$model" "$recorded" "$enumerated" "$distinct" "$checked" "$rate" "$ceiling" >&2
       rm -rf "$scratch/work"
     done
   done
@@ -122,17 +151,22 @@ import json, os, platform, statistics, sys
 path, json_out, rounds, jobs, size_kib = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 rows = {}
 for line in open(path):
-    ops, model, recorded, enumerated, distinct, checked, rate = line.split()
+    ops, model, recorded, enumerated, distinct, checked, rate, ceiling = line.split()
     r = rows.setdefault((int(ops), model), {"ops": int(ops), "model": model, "recorded_ops": int(recorded),
                                              "states": int(enumerated), "distinct": int(distinct),
-                                             "checked": int(checked), "rates": []})
+                                             "checked": int(checked), "rates": [], "ceilings": []})
     r["rates"].append(float(rate))
-print("\n| workload ops | model | ops recorded | states | distinct | checked | states/s (median) | runs |")
-print("|---:|---|---:|---:|---:|---:|---:|---|")
+    r["ceilings"].append(float(ceiling))
+print("\n| workload ops | model | ops recorded | states | distinct | checked | states/s (median) | runs "
+      "| ceiling (median) | share of the ceiling |")
+print("|---:|---|---:|---:|---:|---:|---:|---|---:|---:|")
 for (ops, model), r in sorted(rows.items()):
     r["states_per_s"] = statistics.median(r["rates"])
+    r["ceiling_per_s"] = statistics.median(r["ceilings"])
+    r["share_of_ceiling"] = statistics.median(a / b for a, b in zip(r["rates"], r["ceilings"]))
     print(f"| {ops} | {model} | {r['recorded_ops']} | {r['states']} | {r['distinct']} | {r['checked']} | "
-          f"{r['states_per_s']:.0f} | {', '.join(f'{x:.0f}' for x in r['rates'])} |")
+          f"{r['states_per_s']:.0f} | {', '.join(f'{x:.0f}' for x in r['rates'])} | "
+          f"{r['ceiling_per_s']:.0f} | {r['share_of_ceiling']:.0%} |")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"\nstarting directory {size_kib / 1024:.1f} MiB, checker `true`, --jobs {jobs}; medians of {rounds} rounds; "
       f"{os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}")
