@@ -17,7 +17,7 @@
 
 #include "faultfs/core/errno_names.h"
 #include "faultfs/core/unique_fd.h"
-#include "faultfs/crash/state.h"
+#include "faultfs/crash/model.h"
 #include "faultfs/policy/glob.h"
 #include "faultfs/policy/limits.h"
 #include "faultfs/policy/path_regex.h"

@@ -1,7 +1,7 @@
-// Model names: printing, parsing, help.
+// Model names: printing, parsing, help (faultfs/crash/model.h).
 #include <charconv>
 
-#include "models.h"
+#include "faultfs/crash/model.h"
 
 namespace faultfs::crash {
 namespace {
