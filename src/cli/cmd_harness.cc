@@ -51,16 +51,16 @@ Runner AddHarnessNode(CLI::App& parent) {
   cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "Leader heartbeat interval")->capture_default_str();
   cmd->add_option("--queue", o->queue, "Requests that may wait at once; more are answered busy")
       ->capture_default_str();
-  cmd->add_option("--recovery", o->recovery,
+  OneOf(cmd->add_option("--recovery", o->recovery,
                   "protocol: keep and repair corrupted entries; truncate: the naive baseline,\n"
                   "discard everything from the first bad slot")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"protocol", "truncate"}));
-  cmd->add_option("--repair", o->repair,
+            ->capture_default_str(),
+        {"protocol", "truncate"});
+  OneOf(cmd->add_option("--repair", o->repair,
                   "verified: read repair with the copy that matches its persistence record;\n"
                   "newest: the naive baseline, the copy with the highest term, verified or not")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"verified", "newest"}));
+            ->capture_default_str(),
+        {"verified", "newest"});
   cmd->add_option("--events", o->events, "Write one JSON line per event to this file");
   cmd->add_flag("--no-scrub", [o](int64_t) { o->scrub = false; },
                 "Do not read the log back in the background (damage is then found only by reads\n"

@@ -34,12 +34,12 @@ Runner AddHarnessRun(CLI::App& parent) {
                   "power-cut, power-cut-all, partition, one-way, isolate-leader, leader-deaf,\n"
                   "net-latency, net-drop)")
       ->capture_default_str();
-  cmd->add_option("--recovery", o->recovery, "protocol, or the naive baseline truncate")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"protocol", "truncate"}));
-  cmd->add_option("--repair", o->repair, "verified, or the naive baseline newest")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"verified", "newest"}));
+  OneOf(cmd->add_option("--recovery", o->recovery, "protocol, or the naive baseline truncate")
+            ->capture_default_str(),
+        {"protocol", "truncate"});
+  OneOf(cmd->add_option("--repair", o->repair, "verified, or the naive baseline newest")
+            ->capture_default_str(),
+        {"verified", "newest"});
   cmd->add_option("--election-timeout-ms", o->election_timeout_ms, "The nodes' election timeout T")
       ->capture_default_str()
       ->check(CLI::Range(10, 60000));

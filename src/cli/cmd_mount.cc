@@ -24,6 +24,7 @@
 #include "faultfs/core/private_file.h"
 #include "logging.h"
 #include "mount_startup.h"
+#include "options.h"
 #include "registry.h"
 
 namespace faultfs::cli {
@@ -281,21 +282,17 @@ Runner AddMount(CLI::App& app) {
                 "Let other users than the mounting one use the mount");
   cmd->add_flag("--single-thread", o.single_thread,
                 "Serve one request at a time (same op order, same fault sequence)");
-  cmd->add_option("--transport", o.transport,
-                  "How requests travel: auto (io_uring when the kernel offers it, switching the\n"
-                  "fuse module's enable_uring on; else /dev/fuse) or dev (/dev/fuse only)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, Transport>{{"auto", Transport::kAuto}, {"dev", Transport::kDev}}))
-      ->capture_default_str();
+  AddChoice<Transport>(*cmd, "--transport", o.transport,
+                       {{"auto", Transport::kAuto}, {"dev", Transport::kDev}},
+                       "How requests travel: auto (io_uring when the kernel offers it, switching "
+                       "the\nfuse module's enable_uring on; else /dev/fuse) or dev (/dev/fuse only)");
   cmd->add_option("--uring-depth", o.uring_depth, "io_uring entries (threads) per CPU")
       ->check(CLI::Range(1U, 64U))
       ->capture_default_str();
-  cmd->add_option("--uring-priority", o.uring_idle_priority,
+  AddChoice<bool>(*cmd, "--uring-priority", o.uring_idle_priority,
+                  {{"idle", true}, {"normal", false}},
                   "Priority of io_uring threads: idle (keeps requesters on their CPU; see\n"
-                  "docs/architecture.md) or normal")
-      ->transform(
-          CLI::CheckedTransformer(std::map<std::string, bool>{{"idle", true}, {"normal", false}}))
-      ->default_str("idle");
+                  "docs/architecture.md) or normal");
   cmd->add_option("--threads", o.max_threads, "Worker threads serving /dev/fuse")
       ->check(CLI::Range(1U, 256U))
       ->capture_default_str();
@@ -310,9 +307,9 @@ Runner AddMount(CLI::App& app) {
   cmd->add_option("--max-cached-fds", o.max_cached_fds,
                   "Inode descriptors kept open before idle ones are closed (0: half the fd limit)")
       ->capture_default_str();
-  cmd->add_option("--log-level", a->log_level, std::string("One of: ") + kLogLevels)
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
-      ->capture_default_str();
+  OneOf(cmd->add_option("--log-level", a->log_level, "How much the daemon logs")
+            ->capture_default_str(),
+        kLogLevels);
   cmd->add_option("--startup-timeout", a->startup_timeout_s,
                   "Seconds any one startup step may take (copying the starting state for --record\n"
                   "counts as moving while it copies) before the mount is abandoned with what it\n"

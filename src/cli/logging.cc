@@ -47,7 +47,9 @@ Status ConfigureLogging(const std::string& level, const std::string& file) {
   const auto parsed = spdlog::level::from_str(level);
   // from_str maps unknown names to "off"; only "off" itself may mean off.
   if (parsed == spdlog::level::off && level != "off") {
-    return Status::Invalid("unknown log level '" + level + "' (expected " + kLogLevels + ")");
+    std::string expected;
+    for (const std::string& name : kLogLevels) expected += (expected.empty() ? "" : ", ") + name;
+    return Status::Invalid("unknown log level '" + level + "' (expected " + expected + ")");
   }
   spdlog::sink_ptr sink;
   if (file.empty()) {

@@ -12,6 +12,25 @@ void AddSeedOption(CLI::App& cmd, uint64_t& seed, const std::string& help) {
   cmd.add_option("--seed", seed, help);
 }
 
+CLI::Option* OneOf(CLI::Option* opt, const std::vector<std::string>& names) {
+  std::string bar;
+  std::string comma;
+  for (const std::string& n : names) {
+    bar += (bar.empty() ? "" : "|") + n;
+    comma += (comma.empty() ? "" : ", ") + n;
+  }
+  const std::string fallback = opt->get_default_str();
+  opt->option_text(bar + (fallback.empty() ? "" : " (default: " + fallback + ")"));
+  return opt->check(CLI::Validator(
+      [names, comma](std::string& given) -> std::string {
+        for (const std::string& n : names) {
+          if (n == given) return "";
+        }
+        return "'" + given + "' is not one of: " + comma;
+      },
+      bar));
+}
+
 std::string SelfExe() {
   char buf[PATH_MAX];
   const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);

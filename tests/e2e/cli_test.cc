@@ -78,6 +78,35 @@ TEST_F(Cli, HelpExplainsTheCommands) {
   EXPECT_EQ(Faultfs({"--version"}).exit_code, 0);
 }
 
+// Goal: an option that takes one of a few words shows those words and its default, not the
+// parser's internals, and a wrong word (numeric aliases included) is named with the right ones.
+TEST_F(Cli, ChoicesShowTheirWordsAndRejectOthersByName) {
+  for (const std::vector<std::string>& help :
+       {std::vector<std::string>{"mount", "--help"}, {"harness", "run", "--help"},
+        {"harness", "node", "--help"}, {"crashtest", "--help"}, {"crash", "--help"}}) {
+    const CommandResult r = Faultfs(help);
+    EXPECT_EQ(r.exit_code, 0) << help[0];
+    for (const char* internal : {"ENUM", "->", "value in {", "TEXT:{"})
+      EXPECT_FALSE(Contains(r.out, internal)) << help[0] << " --help shows '" << internal << "'";
+  }
+  const std::string mount = Faultfs({"mount", "--help"}).out;
+  for (const char* shown : {"--transport auto|dev (default: auto)",
+                            "--uring-priority idle|normal (default: idle)",
+                            "--log-level trace|debug|info|warn|error|off (default: info)"})
+    EXPECT_TRUE(Contains(mount, shown)) << shown;
+  for (const std::string value : {"foo", "0", "2", "Dev"}) {
+    const CommandResult r = Faultfs({"mount", "--transport", value, backing_, mnt_});
+    EXPECT_EQ(r.exit_code, 2) << value;
+    EXPECT_TRUE(Contains(r.err, "--transport: '" + value + "' is not one of: auto, dev")) << r.err;
+  }
+  const CommandResult level = Faultfs({"mount", "--log-level", "loud", backing_, mnt_});
+  EXPECT_EQ(level.exit_code, 2);
+  EXPECT_TRUE(Contains(level.err, "'loud' is not one of: trace, debug")) << level.err;
+  const CommandResult repair = Faultfs({"harness", "run", "--repair", "oldest"});
+  EXPECT_EQ(repair.exit_code, 2);
+  EXPECT_TRUE(Contains(repair.err, "'oldest' is not one of: verified, newest")) << repair.err;
+}
+
 TEST_F(Cli, UsageErrorsExitTwoWithAReason) {
   const CommandResult none = Faultfs({});
   EXPECT_EQ(none.exit_code, 2);
