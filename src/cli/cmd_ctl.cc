@@ -110,6 +110,14 @@ Result<nlohmann::json> BuildRequest(const CtlArgs& a) {
     // /dev/urandom given here would hang or flood this command and then the daemon).
     auto text = policy::ReadPolicyText(a.argument);
     if (!text.ok()) return Status::Invalid(a.argument + ": " + text.status().ToString());
+    // Checked here first, so that its errors name the file, line and column, one per line; the
+    // daemon checks again (anyone with the socket may send it anything).
+    const auto outcome = policy::ParsePolicy(*text, a.argument);
+    if (!outcome.ok()) {
+      std::string all = "the policy has errors; nothing was sent to the mount";
+      for (const auto& e : outcome.errors) all += "\n" + e.ToString();
+      return Status::Invalid(all);
+    }
     return nlohmann::json{{"cmd", c}, {"policy", *text}};
   }
   if (c == "remove" || c == "enable" || c == "disable")
@@ -169,7 +177,10 @@ int RunCtl(const CtlArgs& a) {
     return kExitFailure;
   }
   if (!reply->value("ok", false)) {
-    std::cerr << "faultfs ctl: " << reply->value("error", std::string("failed")) << "\n";
+    // What the mount refused from a policy file (a rule id it already has...) names the file.
+    const bool from_file = a.command == "add" || a.command == "load";
+    std::cerr << "faultfs ctl: " << (from_file ? a.argument + ": " : "")
+              << reply->value("error", std::string("failed")) << "\n";
     return kExitFailure;
   }
   // --wait: done when nothing is stalled (release) and the mount is no longer frozen (thaw).

@@ -27,7 +27,8 @@ int RunCheck(const PolicyArgs& a) {
     }
     if (!outcome.ok()) ++failed;
     if (!a.json && outcome.ok()) {
-      std::cout << file << ": ok (" << outcome.policy->rules.size() << " rules)\n";
+      const size_t rules = outcome.policy->rules.size();
+      std::cout << file << ": ok (" << rules << (rules == 1 ? " rule" : " rules") << ")\n";
     }
     report.push_back({{"file", file}, {"ok", outcome.ok()}, {"errors", errors},
                       {"rules", outcome.ok() ? outcome.policy->rules.size() : 0}});

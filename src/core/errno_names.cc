@@ -21,4 +21,12 @@ std::optional<int> ErrnoFromName(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<std::string_view> ErrnoNames() {
+  std::vector<std::string_view> names;
+  for (int code = 1; code < kMaxErrno; ++code) {
+    if (const char* name = strerrorname_np(code)) names.emplace_back(name);
+  }
+  return names;
+}
+
 }  // namespace faultfs

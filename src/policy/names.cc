@@ -3,6 +3,7 @@
 
 #include <array>
 #include <string_view>
+#include <vector>
 
 #include "faultfs/policy/policy.h"
 
@@ -46,6 +47,12 @@ std::optional<OpSet> OpGroupFromName(std::string_view name) {
   return std::nullopt;
 }
 
+std::vector<std::string_view> OpWords() {
+  std::vector<std::string_view> words(kOpNames.begin(), kOpNames.end());
+  words.insert(words.end(), {"xattr", "sync", "all"});
+  return words;
+}
+
 const char* FileTypeName(FileType t) { return kFileTypeNames[static_cast<size_t>(t)]; }
 
 std::optional<FileType> FileTypeFromName(std::string_view name) {
@@ -53,6 +60,10 @@ std::optional<FileType> FileTypeFromName(std::string_view name) {
     if (name == kFileTypeNames[i]) return static_cast<FileType>(i);
   }
   return std::nullopt;
+}
+
+std::vector<std::string_view> FileTypeWords() {
+  return {kFileTypeNames.begin(), kFileTypeNames.end()};
 }
 
 std::optional<FileType> FileTypeFromMode(mode_t mode) {

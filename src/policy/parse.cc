@@ -9,11 +9,13 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "faultfs/core/errno_names.h"
 #include "faultfs/core/unique_fd.h"
@@ -21,6 +23,7 @@
 #include "faultfs/policy/glob.h"
 #include "faultfs/policy/limits.h"
 #include "faultfs/policy/path_regex.h"
+#include "suggest.h"
 
 namespace faultfs::policy {
 
@@ -121,6 +124,15 @@ constexpr int64_t kMaxShift = int64_t{1} << 50;
 // errno weights are relative; bounded so that their sum stays finite.
 constexpr double kMaxWeight = 1e6;
 
+// Errors in the order of the text (the checks run by concern, not by line); when `capped`, the
+// last one ("too many errors") stays last.
+void SortByPosition(std::vector<PolicyError>& errors, bool capped) {
+  const auto end = capped && !errors.empty() ? errors.end() - 1 : errors.end();
+  std::stable_sort(errors.begin(), end, [](const PolicyError& a, const PolicyError& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
+}
+
 class Parser {
  public:
   explicit Parser(std::string_view name) : name_(name) {}
@@ -145,6 +157,7 @@ class Parser {
  private:
   ParseOutcome Finish(std::optional<Policy> policy) {
     ParseOutcome out;
+    SortByPosition(errors_, errors_.size() > kMaxErrors);
     out.errors = std::move(errors_);
     if (out.errors.empty()) out.policy = std::move(policy);
     return out;
@@ -169,6 +182,7 @@ class Parser {
       std::string list;
       for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
       Error(value, "unknown key '" + std::string(key.str()) + "' in " + where +
+                       DidYouMean(key.str(), {allowed.begin(), allowed.end()}) +
                        " (expected one of: " + list + ")");
     }
   }
@@ -322,7 +336,8 @@ class Parser {
     const auto name = String(node, what);
     if (!name) return std::nullopt;
     if (const auto code = ErrnoFromName(*name)) return *code;
-    Error(node, what + ": unknown errno '" + *name + "' (expected a name such as EIO, ENOSPC)");
+    Error(node, what + ": unknown errno '" + *name + "'" + DidYouMean(*name, ErrnoNames()) +
+                    " (expected a name such as EIO, ENOSPC)");
     return std::nullopt;
   }
 
@@ -357,7 +372,7 @@ class Parser {
       Error(node, "rules are written as [[rule]] tables");
       return;
     }
-    std::set<std::string> ids;
+    std::map<std::string, uint32_t> ids;  // id -> the line that gave it first
     for (size_t i = 0; i < arr->size(); ++i) {
       const auto* t = arr->get(i)->as_table();
       if (Status fits = budget_.AddRule(); !fits.ok()) {
@@ -366,12 +381,16 @@ class Parser {
       }
       Rule rule;
       rule.id = "rule-" + std::to_string(i + 1);
-      if (!ParseRule(*t, rule)) continue;
-      if (!ids.insert(rule.id).second) {
-        Error(*t, "duplicate rule id '" + rule.id + "'");
+      const bool parsed = ParseRule(*t, rule);
+      // A duplicate id is reported with the rule's other errors, not once they are fixed.
+      const toml::node& id_at = t->get("id") != nullptr ? *t->get("id") : *t;
+      const auto [first, fresh] = ids.emplace(rule.id, id_at.source().begin.line);
+      if (!fresh && !rule.id.empty()) {
+        Error(id_at, "duplicate rule id '" + rule.id + "' (first at line " +
+                         std::to_string(first->second) + ")");
         continue;
       }
-      rules.push_back(std::move(rule));
+      if (parsed) rules.push_back(std::move(rule));
     }
   }
 
@@ -412,8 +431,8 @@ class Parser {
         } else if (const auto group = OpGroupFromName(name)) {
           m.ops |= *group;
         } else {
-          Error(*at, "unknown op '" + name +
-                         "' (expected an op such as read, write, fsync, "
+          Error(*at, "unknown op '" + name + "'" + DidYouMean(name, OpWords()) +
+                         " (expected an op such as read, write, fsync, "
                          "rename, or a group: xattr, sync, all)");
         }
       }
@@ -446,8 +465,8 @@ class Parser {
         if (const auto ft = FileTypeFromName(name)) {
           m.file_types.push_back(*ft);
         } else {
-          Error(*at, "unknown file_type '" + name +
-                         "' (expected regular, directory, symlink, "
+          Error(*at, "unknown file_type '" + name + "'" + DidYouMean(name, FileTypeWords()) +
+                         " (expected regular, directory, symlink, "
                          "fifo, socket, char_device or block_device)");
         }
       }
@@ -582,10 +601,13 @@ class Parser {
     } else if (*name == "crash") {
       rule.action = ParseCrash(params);
     } else {
-      Error(*n, "unknown action '" + *name +
-                    "' (expected one of: errno, delay, bandwidth, "
-                    "stall, short, torn, corrupt, misdirect, stale, lose, lie, fsync_fail, kill, "
-                    "freeze, crash)");
+      const std::vector<std::string_view> actions = {
+          "errno", "delay", "bandwidth", "stall", "short", "torn",   "corrupt", "misdirect",
+          "stale", "lose",  "lie",       "fsync_fail", "kill", "freeze", "crash"};
+      std::string list;
+      for (auto a : actions) list += (list.empty() ? "" : ", ") + std::string(a);
+      Error(*n, "unknown action '" + *name + "'" + DidYouMean(*name, actions) +
+                    " (expected one of: " + list + ")");
       return;
     }
     const bool takes_params =
@@ -607,7 +629,9 @@ class Parser {
     } else if (const auto* weights = params->as_table()) {
       for (const auto& [key, value] : *weights) {
         const auto code = ErrnoFromName(key.str());
-        if (!code) Error(value, "unknown errno '" + std::string(key.str()) + "'");
+        if (!code)
+          Error(value, "unknown errno '" + std::string(key.str()) + "'" +
+                           DidYouMean(key.str(), ErrnoNames()));
         const auto w = AtMost(value, "weight of " + std::string(key.str()), kMaxWeight, "1000000");
         if (code && w) a.choices.emplace_back(*code, *w);
       }
@@ -619,8 +643,8 @@ class Parser {
         if (const auto code = ErrnoFromName(name)) {
           a.choices.emplace_back(*code, 1.0);
         } else {
-          Error(*at, "unknown errno '" + name +
-                         "' (expected a name such as EIO, ENOSPC, or \"realistic\")");
+          Error(*at, "unknown errno '" + name + "'" + DidYouMean(name, ErrnoNames()) +
+                         " (expected a name such as EIO, ENOSPC, or \"realistic\")");
         }
       }
     }

@@ -107,6 +107,27 @@ TEST_F(Cli, ChoicesShowTheirWordsAndRejectOthersByName) {
   EXPECT_TRUE(Contains(repair.err, "'oldest' is not one of: verified, newest")) << repair.err;
 }
 
+// Goal: `policy check` counts rules in words ("1 rule", "2 rules") and prints a broken policy's
+// errors in the order of its lines.
+TEST_F(Cli, PolicyCheckCountsAndOrdersWhatItFinds) {
+  const std::string one = dir_ / "one.toml";
+  std::ofstream(one) << "[[rule]]\naction = \"lie\"\n";
+  const std::string two = dir_ / "two.toml";
+  std::ofstream(two) << "[[rule]]\naction = \"lie\"\n[[rule]]\naction = \"lose\"\n";
+  EXPECT_EQ(Faultfs({"policy", "check", one}).out, one + ": ok (1 rule)\n");
+  EXPECT_EQ(Faultfs({"policy", "check", two}).out, two + ": ok (2 rules)\n");
+  const std::string bad = dir_ / "bad.toml";
+  std::ofstream(bad) << "[[rule]]\nid = \"a\"\naction = \"lie\"\n[[rule]]\nid = \"a\"\n"
+                        "action = \"los\"\n";
+  const CommandResult r = Faultfs({"policy", "check", bad});
+  EXPECT_NE(r.exit_code, 0);
+  const size_t duplicate = r.err.find(":5:6: duplicate rule id 'a' (first at line 2)");
+  const size_t action = r.err.find(":6:10: unknown action 'los'; did you mean 'lose'?");
+  ASSERT_NE(duplicate, std::string::npos) << r.err;
+  ASSERT_NE(action, std::string::npos) << r.err;
+  EXPECT_LT(duplicate, action) << r.err;
+}
+
 TEST_F(Cli, UsageErrorsExitTwoWithAReason) {
   const CommandResult none = Faultfs({});
   EXPECT_EQ(none.exit_code, 2);

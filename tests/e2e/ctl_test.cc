@@ -44,13 +44,7 @@ class Ctl : public ::testing::Test {
     std::ofstream(dir_ / name) << text;
     return dir_ / name;
   }
-  std::string SocketPath() {
-    const CommandResult r = RunCommand({FaultfsBinary(), "status", "--json"});
-    for (const auto& m : nlohmann::json::parse(r.out)) {
-      if (m["mountpoint"] == mnt_) return m["control_socket"];
-    }
-    return "";
-  }
+  std::string SocketPath() { return ControlSocketOf(mnt_); }
   bool WriteOk(const std::string& name) {
     const int fd = open((mnt_ + "/" + name).c_str(), O_CREAT | O_WRONLY, 0644);
     const bool ok = fd >= 0 && write(fd, "x", 1) == 1;
@@ -94,9 +88,23 @@ TEST_F(Ctl, BadCommandsFailClearly) {
   r = RunCtl({"remove", "ghost"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("no rule 'ghost'"), std::string::npos) << r.err;
-  r = RunCtl({"add", Policy("bad.toml", "[[rule]]\naction = \"nope\"\n")});
+  // A broken policy file is refused before it is sent, every error with the file's name.
+  const std::string bad = Policy("bad.toml", "[[rule]]\naction = \"nope\"\nops = [\"wrte\"]\n");
+  r = RunCtl({"add", bad});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("\n" + bad + ":2:10: unknown action 'nope'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\n" + bad + ":3:8: unknown op 'wrte'; did you mean 'write'?"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(Json({"rules"})["rules"].size(), 0U) << "nothing of it reached the mount";
+  // What the mount itself refuses (an id it already has) names the file too.
+  const std::string first = Policy("first.toml", "[[rule]]\nid = \"same\"\naction = \"lie\"\n");
+  const std::string again = Policy("again.toml", "[[rule]]\nid = \"same\"\naction = \"lose\"\n");
+  ASSERT_EQ(RunCtl({"add", first}).exit_code, 0);
+  r = RunCtl({"add", again});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("policy:2:10: unknown action 'nope'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("faultfs ctl: " + again + ": "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("same"), std::string::npos) << r.err;
   r = RunCtl({"add"});
   EXPECT_EQ(r.exit_code, 2);
   r = RunCommand({FaultfsBinary(), "ctl", dir_ / "nowhere", "status"});

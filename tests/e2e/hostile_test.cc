@@ -66,13 +66,7 @@ class Hostile : public ::testing::Test {
     if (fd >= 0) close(fd);
     return ok;
   }
-  std::string SocketPath() {
-    const CommandResult r = RunCommand({FaultfsBinary(), "status", "--json"});
-    for (const auto& m : nlohmann::json::parse(r.out)) {
-      if (m["mountpoint"] == mnt_) return m["control_socket"];
-    }
-    return "";
-  }
+  std::string SocketPath() { return ControlSocketOf(mnt_); }
   // A child that writes to `name` in the mount (and is held there); it may handle SIGUSR1.
   pid_t StartWriter(const std::string& name) {
     const std::string path = mnt_ + "/" + name;
@@ -143,11 +137,19 @@ TEST_F(Hostile, CtlAddBombsAreRefusedAndTheDaemonKeepsServing) {
        "delay.fixed_ms must be at most 3600000"},
   };
   for (const auto& b : bombs) {
-    const CommandResult r = Ctl({"add", Policy(b.name, b.text)});
-    EXPECT_EQ(r.exit_code, 1) << b.name << ": " << r.err;
-    EXPECT_NE(r.err.find(b.says), std::string::npos) << b.name << ": " << r.err.substr(0, 400);
+    // Straight to the socket: `faultfs ctl` would refuse them before sending.
+    const nlohmann::json reply = SendToMount(mnt_, {{"cmd", "add"}, {"policy", b.text}});
+    const std::string error = reply.value("error", "");
+    EXPECT_FALSE(reply.value("ok", true)) << b.name;
+    EXPECT_NE(error.find(b.says), std::string::npos) << b.name << ": " << error.substr(0, 400);
     ExpectServing(b.name);
   }
+  // And `faultfs ctl` refuses one before it reaches the mount, naming the file.
+  const std::string nan = Policy("nan.toml", bombs[3].text);
+  const CommandResult r = Ctl({"add", nan});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(nan + ":3:15: probability must be a finite number"), std::string::npos)
+      << r.err;
   EXPECT_EQ(nlohmann::json::parse(Ctl({"status", "--json"}).out)["rules"], 0);
 }
 

@@ -174,6 +174,54 @@ TEST(ParsePolicy, SyntaxErrorHasPosition) {
   EXPECT_TRUE(AnyContains(errors, "p.toml:1:")) << errors[0];
 }
 
+// Goal: a misspelt word is answered with the closest one the parser knows; a word near none
+// gets no guess, and a very long one costs no more than a short one.
+TEST(ParsePolicy, MisspeltWordsGetTheClosestKnownOne) {
+  const auto errors = Errors(R"([[rule]]
+op = ["read"]
+ops = ["wrte", "banana"]
+file_type = "regluar"
+action = "errno"
+errno = ["eio", "ENOSPCC", "EWHATEVER"]
+[[rule]]
+action = "stal"
+)");
+  EXPECT_TRUE(AnyContains(errors, "p.toml:2:6: unknown key 'op' in a [[rule]]; did you mean 'ops'?"));
+  EXPECT_TRUE(AnyContains(errors, "unknown op 'wrte'; did you mean 'write'?"));
+  EXPECT_TRUE(AnyContains(errors, "unknown file_type 'regluar'; did you mean 'regular'?"));
+  EXPECT_TRUE(AnyContains(errors, "unknown errno 'eio'; did you mean 'EIO'?"));
+  EXPECT_TRUE(AnyContains(errors, "unknown errno 'ENOSPCC'; did you mean 'ENOSPC'?"));
+  EXPECT_TRUE(AnyContains(errors, "unknown action 'stal'; did you mean 'stall'?"));
+  EXPECT_TRUE(AnyContains(errors, "unknown op 'banana' (expected"));          // near nothing
+  EXPECT_TRUE(AnyContains(errors, "unknown errno 'EWHATEVER' (expected"));
+  const std::string huge(100000, 'w');
+  EXPECT_TRUE(AnyContains(Errors("[[rule]]\nops = [\"" + huge + "\"]\naction = \"lie\"\n"),
+                          "' (expected an op"));
+}
+
+// Goal: errors come in the order of the text, and a duplicate id is reported together with the
+// rules' other errors (not only once they are fixed), with where the id was first used.
+TEST(ParsePolicy, ErrorsInTextOrderWithDuplicateIdsAmongThem) {
+  const auto errors = Errors(R"([[rule]]
+id = "a"
+action = "lie"
+[[rule]]
+id = "b"
+action = "errno"
+errno = "EIOX"
+[[rule]]
+id = "a"
+action = "stalll"
+)");
+  ASSERT_EQ(errors.size(), 3U);
+  EXPECT_NE(errors[0].find("p.toml:7:9: unknown errno 'EIOX'"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[1].find("p.toml:9:6: duplicate rule id 'a' (first at line 2)"),
+            std::string::npos)
+      << errors[1];
+  EXPECT_NE(errors[2].find("p.toml:10:10: unknown action 'stalll'"), std::string::npos)
+      << errors[2];
+}
+
 TEST(ParsePolicy, ContradictionsAndMisplacedParameters) {
   EXPECT_TRUE(AnyContains(Errors("[[rule]]\nops = [\"read\"]\naction = \"torn\"\n"),
                           "action 'torn' cannot act on read"));

@@ -21,7 +21,28 @@
 #include "faultfs/core/process.h"
 #include <gtest/gtest.h>
 
+#include "faultfs/control/server.h"
+
 namespace faultfs::testing {
+
+std::string ControlSocketOf(const std::string& mountpoint) {
+  const CommandResult r = RunCommand({FaultfsBinary(), "status", "--json"});
+  const auto mounts = nlohmann::json::parse(r.out, nullptr, false);
+  if (!mounts.is_array()) return "";
+  for (const auto& m : mounts) {
+    if (m.value("mountpoint", "") == mountpoint) return m.value("control_socket", "");
+  }
+  return "";
+}
+
+nlohmann::json SendToMount(const std::string& mountpoint, const nlohmann::json& request) {
+  const std::string socket = ControlSocketOf(mountpoint);
+  if (socket.empty()) return {{"ok", false}, {"error", "no control socket for " + mountpoint}};
+  auto reply = control::Request(socket, request);
+  if (!reply.ok()) return {{"ok", false}, {"error", reply.status().ToString()}};
+  return *reply;
+}
+
 
 namespace {
 

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,14 @@ CommandResult RunShell(const std::string& script, double timeout_s = 60);
 // Whole-file helpers (binary).
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& data);
+
+// The control socket of the faultfs mount at `mountpoint` (from `faultfs status --json`), "" if
+// there is none.
+std::string ControlSocketOf(const std::string& mountpoint);
+// Sends `request` straight to the mount's control socket, past the checks `faultfs ctl` makes
+// before sending: what the daemon itself does with whatever a socket peer sends. The daemon's
+// reply, or {"ok": false, "error": why it could not be reached}.
+nlohmann::json SendToMount(const std::string& mountpoint, const nlohmann::json& request);
 
 // True when `path` is the root of a FUSE mount (statfs type), the proof a test really runs on
 // faultfs and not on the plain disk.

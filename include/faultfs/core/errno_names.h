@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace faultfs {
 
@@ -11,5 +12,7 @@ namespace faultfs {
 std::string ErrnoName(int code);
 // 2 for "ENOENT"; nullopt for anything that is not an errno name.
 std::optional<int> ErrnoFromName(std::string_view name);
+// Every name ErrnoFromName() accepts.
+std::vector<std::string_view> ErrnoNames();
 
 }  // namespace faultfs

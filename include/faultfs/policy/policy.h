@@ -60,6 +60,8 @@ const char* OpName(Op op);
 std::optional<Op> OpFromName(std::string_view name);
 // "xattr" (the four xattr ops), "sync" (fsync, fdatasync, fsyncdir), "all".
 std::optional<OpSet> OpGroupFromName(std::string_view name);
+// Every word `ops` accepts: the op names, then the groups (xattr, sync, all).
+std::vector<std::string_view> OpWords();
 
 enum class FileType : uint8_t {
   kRegular,
@@ -72,6 +74,7 @@ enum class FileType : uint8_t {
 };
 const char* FileTypeName(FileType t);
 std::optional<FileType> FileTypeFromName(std::string_view name);
+std::vector<std::string_view> FileTypeWords();
 std::optional<FileType> FileTypeFromMode(mode_t mode);
 
 // [lo, hi): lo inclusive, hi exclusive.
