@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "commands.h"
 #include "faultfs/control/server.h"
 #include "faultfs/core/mountinfo.h"
+#include "faultfs/core/process.h"
 #include "faultfs/core/unique_fd.h"
 #include "faultfs/policy/parse.h"
 #include "registry.h"
@@ -78,24 +80,52 @@ Status NoRecord(const std::string& path) {
                          "' is not a faultfs mount with a control socket (see faultfs status)");
 }
 
-Result<std::string> SocketOf(const std::string& mountpoint) {
-  char resolved[PATH_MAX];
-  const bool found = realpath(mountpoint.c_str(), resolved) != nullptr;
-  // A directory on the way that this user may not enter: a matter of permission, not "no mount".
-  if (!found && errno == EACCES) return Status::FromErrno(EACCES, "cannot reach '" + mountpoint + "'");
-  const std::string path =
-      found ? std::string(resolved) : std::filesystem::absolute(mountpoint).lexically_normal().string();
-  const auto record = ReadRecord(path);
-  if (!record || record->control_socket.empty()) return NoRecord(path);
-  return record->control_socket;
-}
-
 // "permission denied" errors say what to do about them.
 std::string Explained(const Status& s) {
   if (s.code() != EACCES || s.message().find(kRunAsOwner) != std::string::npos) {
     return s.ToString();
   }
   return s.ToString() + kRunAsOwner;
+}
+
+// The registry entry of the faultfs mount `path` is on: its own when `path` is the mountpoint,
+// else the nearest enclosing mount's, if `path` is on that mount's filesystem (not on another
+// mounted below it) or cannot be reached because that mount's daemon is gone.
+std::optional<MountRecord> EnclosingRecord(const std::string& path) {
+  if (auto own = ReadRecord(path)) return own;
+  struct stat inside {};
+  const bool reached = stat(path.c_str(), &inside) == 0;
+  if (!reached && errno != ENOTCONN && errno != ECONNABORTED) return std::nullopt;
+  for (std::filesystem::path p = std::filesystem::path(path).parent_path();;
+       p = p.parent_path()) {
+    if (auto record = ReadRecord(p.string())) {
+      struct stat root {};
+      if (!reached || (stat(p.c_str(), &root) == 0 && root.st_dev == inside.st_dev)) return record;
+      return std::nullopt;
+    }
+    if (p == p.root_path() || p.empty()) return std::nullopt;
+  }
+}
+
+Result<MountRecord> RecordOf(const std::string& mountpoint) {
+  char resolved[PATH_MAX];
+  const bool found = realpath(mountpoint.c_str(), resolved) != nullptr;
+  // A directory on the way that this user may not enter: a matter of permission, not "no mount".
+  if (!found && errno == EACCES) return Status::FromErrno(EACCES, "cannot reach '" + mountpoint + "'");
+  const std::string path =
+      found ? std::string(resolved) : std::filesystem::absolute(mountpoint).lexically_normal().string();
+  const auto record = EnclosingRecord(path);
+  if (!record || record->control_socket.empty()) return NoRecord(path);
+  return *record;
+}
+
+// Why the mount's daemon did not answer: when it is gone, the mount is stale, and the words for
+// that ("Connection refused") say nothing of the fix.
+std::string Unanswered(const MountRecord& record, const Status& s) {
+  if (ProcessRunning(record.pid)) return Explained(s);
+  return "the daemon of the mount at '" + record.mountpoint + "' (pid " +
+         std::to_string(record.pid) + ") is gone: a stale mount; clear it with: faultfs umount " +
+         record.mountpoint;
 }
 
 // The request for a command line, or why it is wrong.
@@ -162,18 +192,19 @@ int RunCtl(const CtlArgs& a) {
     std::cerr << "faultfs ctl: " << request.status().ToString() << "\n";
     return kExitUsage;
   }
-  auto socket = SocketOf(a.mountpoint);
-  if (!socket.ok()) {
-    std::cerr << "faultfs ctl: " << Explained(socket.status()) << "\n";
+  auto record = RecordOf(a.mountpoint);
+  if (!record.ok()) {
+    std::cerr << "faultfs ctl: " << Explained(record.status()) << "\n";
     return kExitFailure;
   }
+  const std::string& socket = record->control_socket;
   auto print_event = [&](const nlohmann::json& event) {
     std::cout << event.dump() << std::endl;
     return true;
   };
-  auto reply = control::Request(*socket, *request, a.follow ? std::function(print_event) : nullptr);
+  auto reply = control::Request(socket, *request, a.follow ? std::function(print_event) : nullptr);
   if (!reply.ok()) {
-    std::cerr << "faultfs ctl: " << Explained(reply.status()) << "\n";
+    std::cerr << "faultfs ctl: " << Unanswered(*record, reply.status()) << "\n";
     return kExitFailure;
   }
   if (!reply->value("ok", false)) {
@@ -186,7 +217,7 @@ int RunCtl(const CtlArgs& a) {
   // --wait: done when nothing is stalled (release) and the mount is no longer frozen (thaw).
   if (a.wait && (a.command == "release" || a.command == "thaw")) {
     for (int i = 0; i < 3000; ++i) {
-      auto status = control::Request(*socket, {{"cmd", "status"}});
+      auto status = control::Request(socket, {{"cmd", "status"}});
       if (status.ok() && status->value("stalled", 1) == 0 && !status->value("frozen", true)) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -194,7 +225,7 @@ int RunCtl(const CtlArgs& a) {
   if (!a.follow) {
     if (a.json) {
       std::cout << reply->dump(2) << std::endl;
-    } else {
+    } else if (a.command != "mark") {  // a workload marks as it runs: its output is its own
       PrintHuman(a.command, *reply);
     }
   }
@@ -208,7 +239,7 @@ Runner AddCtl(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "ctl", std::string("Control a live mount through its control socket. Commands: ") +
                  kCommands + ". Changes take effect before the command returns.");
-  cmd->add_option("MOUNT", a->mountpoint, "The mounted directory")->required();
+  cmd->add_option("MOUNT", a->mountpoint, "The mounted directory, or any directory or file inside it")->required();
   cmd->add_option("COMMAND", a->command, kCommands)->required();
   cmd->add_option(
       "ARG", a->argument,

@@ -254,6 +254,13 @@ TEST_F(Cli, KilledDaemonLeavesAStaleMountThatUmountClears) {
       << "a SIGKILLed daemon leaves the kernel's dead connection; errno " << errno;
   const CommandResult status = Faultfs({"status"});
   EXPECT_TRUE(Contains(status.out, "stale")) << status.out;
+  // ctl on the stale mount, or on a path inside it, says what happened and what clears it.
+  for (const std::string& where : {mnt_, mnt_ + "/never-seen/deeper"}) {
+    const CommandResult ctl = Faultfs({"ctl", where, "status"});
+    EXPECT_EQ(ctl.exit_code, 1) << where;
+    EXPECT_TRUE(Contains(ctl.err, "is gone: a stale mount; clear it with: faultfs umount " + mnt_))
+        << where << ": " << ctl.err;
+  }
   const CommandResult um = Faultfs({"umount", mnt_});
   EXPECT_EQ(um.exit_code, 0) << um.err;
   EXPECT_FALSE(FindMount(mnt_));

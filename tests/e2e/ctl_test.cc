@@ -4,6 +4,7 @@
 // vanish mid-request do not disturb the mount.
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -79,6 +80,31 @@ TEST_F(Ctl, StatusRulesAddRemoveEnableDisableLoad) {
   EXPECT_EQ(Json({"load", load})["loaded"], 1);
   EXPECT_FALSE(WriteOk("y"));
   EXPECT_NE(Json({"stats"})["requests"].get<std::string>().find("write="), std::string::npos);
+}
+
+// Goal: ctl works from anywhere inside the mount, as git does from inside a work tree; a path on
+// another filesystem below the mount, or outside it, is not taken for the mount.
+TEST_F(Ctl, WorksFromInsideTheMount) {
+  ASSERT_EQ(mkdir((mnt_ + "/sub").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((mnt_ + "/sub/deeper").c_str(), 0755), 0);
+  std::ofstream(mnt_ + "/sub/file") << "x";
+  const std::string add = Policy("inside.toml", "[[rule]]\nid = \"inside\"\naction = \"lie\"\n");
+  for (const std::string& where : {mnt_ + "/sub/deeper", mnt_ + "/sub/file", mnt_ + "/sub/../sub"}) {
+    const CommandResult r = RunCommand({FaultfsBinary(), "ctl", where, "status", "--json"});
+    ASSERT_EQ(r.exit_code, 0) << where << ": " << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["rules"], 0) << where;
+  }
+  ASSERT_EQ(RunCommand({FaultfsBinary(), "ctl", mnt_ + "/sub", "add", add}).exit_code, 0);
+  EXPECT_EQ(Json({"status"})["rules"], 1) << "the rule reached the mount itself";
+  // A tmpfs mounted inside the mount is another filesystem: not this mount's to control.
+  ASSERT_EQ(mount("tmpfs", (mnt_ + "/sub/deeper").c_str(), "tmpfs", 0, "size=1m"), 0);
+  const CommandResult other =
+      RunCommand({FaultfsBinary(), "ctl", mnt_ + "/sub/deeper", "status"});
+  umount2((mnt_ + "/sub/deeper").c_str(), MNT_DETACH);
+  EXPECT_EQ(other.exit_code, 1) << other.out;
+  EXPECT_NE(other.err.find("is not a faultfs mount"), std::string::npos) << other.err;
+  const CommandResult outside = RunCommand({FaultfsBinary(), "ctl", backing_, "status"});
+  EXPECT_EQ(outside.exit_code, 1);
 }
 
 TEST_F(Ctl, BadCommandsFailClearly) {

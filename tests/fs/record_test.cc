@@ -160,6 +160,7 @@ TEST_F(Record, LogsEveryMutationInOrderWithInodesAndData) {
   close(fd);
   const CommandResult marked = Ctl({"mark", "acked-1"});
   ASSERT_EQ(marked.exit_code, 0) << marked.err;
+  EXPECT_EQ(marked.out, "") << "a workload marks as it runs; the output is the workload's";
   // copy_file_range runs in the daemon (no rules): recorded as a write of what the copy stored.
   const int src = open(M("s").c_str(), O_RDONLY);  // "s" is the file a/d/a2 since the exchange
   const int dst = open(M("copy").c_str(), O_CREAT | O_WRONLY, 0640);
