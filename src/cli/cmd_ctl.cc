@@ -163,9 +163,33 @@ Result<nlohmann::json> BuildRequest(const CtlArgs& a) {
   return Status::Invalid(std::string("unknown command '") + c + "' (commands: " + kCommands + ")");
 }
 
+// One "key: value" line per field; an object's fields indented below its key, a list of plain
+// values on one line (no raw JSON for a person to decode).
+void PrintFields(const nlohmann::json& object, const std::string& indent) {
+  for (const auto& [key, value] : object.items()) {
+    if (value.is_null()) continue;  // e.g. no capacity model
+    if (value.is_object()) {
+      std::cout << indent << key << ":\n";
+      PrintFields(value, indent + "  ");
+      continue;
+    }
+    std::string text;
+    if (value.is_array()) {
+      for (const auto& item : value)
+        text += (text.empty() ? "" : ", ") + (item.is_string() ? item.get<std::string>() : item.dump());
+      if (text.empty()) text = "none";
+    } else {
+      text = value.is_string() ? value.get<std::string>() : value.dump();
+    }
+    std::cout << indent << key << ": " << text << "\n";
+  }
+}
+
 void PrintHuman(const std::string& command, const nlohmann::json& reply) {
   if (reply.contains("rules") && reply["rules"].is_array()) {
-    std::cout << "rule                      action      evaluated    matched      fired\n";
+    if (reply["rules"].empty()) std::cout << "no rules\n";
+    if (!reply["rules"].empty())
+      std::cout << "rule                      action      evaluated    matched      fired\n";
     for (const auto& r : reply["rules"]) {
       std::printf("%-25s %-10s %10llu %10llu %10llu%s\n", r["id"].get<std::string>().c_str(),
                   r["action"].get<std::string>().c_str(), r["evaluated"].get<unsigned long long>(),
@@ -178,11 +202,7 @@ void PrintHuman(const std::string& command, const nlohmann::json& reply) {
   }
   nlohmann::json rest = reply;
   rest.erase("ok");
-  for (auto& [key, value] : rest.items()) {
-    if (value.is_null()) continue;  // e.g. no capacity model
-    std::cout << key << ": " << (value.is_string() ? value.get<std::string>() : value.dump())
-              << "\n";
-  }
+  PrintFields(rest, "");
   (void)command;
 }
 

@@ -107,6 +107,24 @@ TEST_F(Ctl, WorksFromInsideTheMount) {
   EXPECT_EQ(outside.exit_code, 1);
 }
 
+// Goal: the human form of ctl's answers is lines of "key: value", nested fields indented, with no
+// raw JSON; an empty rule list says so instead of printing a bare header.
+TEST_F(Ctl, HumanOutputHasNoRawJson) {
+  const CommandResult none = RunCtl({"rules"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out.rfind("no rules\n", 0), 0U) << none.out;
+  ASSERT_EQ(RunCtl({"add", Policy("cap.toml", "[capacity]\nbytes = \"1 MiB\"\ninodes = 50\n")})
+                .exit_code,
+            0);
+  const CommandResult status = RunCtl({"status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(status.out.find('{'), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("capacity:\n"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\n  bytes: 1048576\n"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\n  inodes: 50\n"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\nfrozen: false\n"), std::string::npos) << status.out;
+}
+
 TEST_F(Ctl, BadCommandsFailClearly) {
   CommandResult r = RunCtl({"frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
