@@ -39,6 +39,27 @@ std::vector<StatusRow> CollectRows() {
   return rows;
 }
 
+// What a state means for the user, and what to do about it.
+std::string Meaning(const StatusRow& r) {
+  if (r.state == "mounted") return "its daemon (pid " + std::to_string(r.pid) + ") serves it";
+  if (r.state == "stale") {
+    return "its daemon (pid " + std::to_string(r.pid) +
+           ") is gone: every access fails; clear it with: faultfs umount " + r.mountpoint;
+  }
+  return "no record of it in " + RuntimeDir() +
+         " (mounted with another FAULTFS_RUNTIME_DIR, or its record was removed): faultfs ctl "
+         "cannot reach it; faultfs umount " +
+         r.mountpoint + " takes it down";
+}
+
+void PrintRow(const StatusRow& r) {
+  std::cout << r.mountpoint << ": " << r.state << ", " << Meaning(r) << "\n";
+  std::cout << "  backing  " << r.backing << "\n";
+  if (!r.log_file.empty()) std::cout << "  log      " << r.log_file << "\n";
+  if (!r.control_socket.empty()) std::cout << "  control  " << r.control_socket << "\n";
+  if (r.state != "unregistered") std::cout << "  seed     " << r.seed << "\n";
+}
+
 int RunStatus(bool json) {
   const auto rows = CollectRows();
   if (json) {
@@ -52,14 +73,7 @@ int RunStatus(bool json) {
     return kExitOk;
   }
   if (rows.empty()) std::cout << "no faultfs mounts\n";
-  for (const auto& r : rows) {
-    std::cout << r.mountpoint << "  " << r.state << "  backing " << r.backing;
-    if (r.pid != 0) std::cout << "  pid " << r.pid;
-    if (!r.log_file.empty()) std::cout << "  log " << r.log_file;
-    if (!r.control_socket.empty()) std::cout << "  control " << r.control_socket;
-    if (r.state == "stale") std::cout << "  (run: faultfs umount " << r.mountpoint << ")";
-    std::cout << "\n";
-  }
+  for (const auto& r : rows) PrintRow(r);
   return kExitOk;
 }
 
@@ -67,7 +81,11 @@ int RunStatus(bool json) {
 
 Runner AddStatus(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
-  CLI::App* cmd = app.add_subcommand("status", "List faultfs mounts, their daemons and logs");
+  CLI::App* cmd = app.add_subcommand(
+      "status",
+      "List faultfs mounts, their daemons and logs. A mount is 'mounted' (its daemon serves it),\n"
+      "'stale' (its daemon is gone; faultfs umount clears it) or 'unregistered' (no record in the\n"
+      "runtime directory, e.g. another FAULTFS_RUNTIME_DIR: ctl cannot reach it)");
   cmd->add_flag("--json", *json, "Print JSON instead of text");
   return [json] { return RunStatus(*json); };
 }

@@ -253,7 +253,11 @@ TEST_F(Cli, KilledDaemonLeavesAStaleMountThatUmountClears) {
   EXPECT_TRUE(errno == ENOTCONN || errno == ECONNABORTED || errno == ECANCELED)
       << "a SIGKILLed daemon leaves the kernel's dead connection; errno " << errno;
   const CommandResult status = Faultfs({"status"});
-  EXPECT_TRUE(Contains(status.out, "stale")) << status.out;
+  EXPECT_TRUE(Contains(status.out, mnt_ + ": stale, its daemon (pid " +
+                                       std::to_string(m.daemon_pid()) +
+                                       ") is gone: every access fails; clear it with: "
+                                       "faultfs umount " + mnt_))
+      << status.out;
   // ctl on the stale mount, or on a path inside it, says what happened and what clears it.
   for (const std::string& where : {mnt_, mnt_ + "/never-seen/deeper"}) {
     const CommandResult ctl = Faultfs({"ctl", where, "status"});
@@ -309,6 +313,25 @@ TEST_F(Cli, StatusListsMountsAsJson) {
     }
   }
   EXPECT_TRUE(found) << r.out;
+  // The human form says what each state means.
+  const std::string text_form = Faultfs({"status"}).out;
+  EXPECT_TRUE(Contains(text_form, mnt_ + ": mounted, its daemon (pid " +
+                                      std::to_string(m.daemon_pid()) + ") serves it\n"))
+      << text_form;
+  EXPECT_TRUE(Contains(text_form, "\n  log      " + (dir_ / "d.log") + "\n")) << text_form;
+  // A mount registered elsewhere (another FAULTFS_RUNTIME_DIR) is listed, and why ctl cannot
+  // reach it is said.
+  const std::string other_backing = dir_ / "other-backing";
+  const std::string other_mnt = dir_ / "other-mnt";
+  ASSERT_EQ(mkdir(other_backing.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(other_mnt.c_str(), 0755), 0);
+  const std::string elsewhere = "FAULTFS_RUNTIME_DIR=" + (dir_ / "run");
+  ASSERT_EQ(RunCommand({FaultfsBinary(), "mount", other_backing, other_mnt}, {elsewhere}).exit_code,
+            0);
+  const std::string listed = Faultfs({"status"}).out;
+  EXPECT_EQ(RunCommand({FaultfsBinary(), "umount", other_mnt}, {elsewhere}).exit_code, 0);
+  EXPECT_TRUE(Contains(listed, other_mnt + ": unregistered, no record of it in")) << listed;
+  EXPECT_TRUE(Contains(listed, "faultfs ctl cannot reach it")) << listed;
   std::ifstream log(dir_ / "d.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_TRUE(Contains(text, "mounted")) << "the daemon logs to --log-file";
