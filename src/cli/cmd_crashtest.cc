@@ -9,7 +9,10 @@
 
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <iterator>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -44,6 +47,33 @@ struct CrashtestArgs {
   std::string work;
   bool keep = false;
 };
+
+// Bytes the files under `dir` occupy on disk (symlinks not followed).
+uint64_t DiskUsage(const std::string& dir) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (lstat(it->path().c_str(), &st) == 0) bytes += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return bytes;
+}
+
+// "812 KiB", "10.4 MiB", "2.1 GiB".
+std::string FormatSize(uint64_t bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), unit == 0 || value >= 100 ? "%.0f %s" : "%.1f %s", value,
+                units[unit]);
+  return text;
+}
 
 // The scratch directory, as an absolute path: the mount, the workload and the checkers all run
 // in directories under it, and the mount is found in /proc/mounts by that path.
@@ -200,7 +230,9 @@ int Run(CrashtestArgs a) {
   if (code == kExitOk && !a.keep) {
     (void)RemoveTree(*work);
   } else {
-    std::cout << "scratch directory kept (record log, starting state, outputs): " << *work << "\n";
+    std::cout << "scratch directory kept (record log, starting state, outputs; "
+              << FormatSize(DiskUsage(*work)) << "): " << *work
+              << "\n  the reproducers above need it; remove it when done: rm -rf " << *work << "\n";
   }
   return code;
 }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "crashtest_output.h"
 #include "test_support.h"
 
 namespace faultfs::testing {
@@ -34,10 +35,9 @@ class CrashDiff : public ::testing::Test {
                     "true", "--model", "prefix", "--seed", "1", "--keep"},
                    {"TMPDIR=" + dir_->path()}, 240);
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-    const std::string key = "outputs): ";
-    const size_t at = r.out.find(key);
-    ASSERT_NE(at, std::string::npos) << r.out;
-    log_ = r.out.substr(at + key.size(), r.out.find('\n', at) - at - key.size()) + "/record.log";
+    const std::string kept = CrashtestKeptWork(r.out);
+    ASSERT_NE(kept, "") << r.out;
+    log_ = kept + "/record.log";
   }
   static void TearDownTestSuite() {
     delete dir_;

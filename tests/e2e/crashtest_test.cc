@@ -39,13 +39,6 @@ class Crashtest : public ::testing::Test {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return RunCommand(argv, {"TMPDIR=" + dir_.path()}, 240);
   }
-  // The scratch directory crashtest kept, from its report.
-  static std::string KeptWork(const std::string& out) {
-    const std::string key = "outputs): ";
-    const size_t at = out.find(key);
-    if (at == std::string::npos) return "";
-    return out.substr(at + key.size(), out.find('\n', at) - at - key.size());
-  }
 
   TempDir dir_{"crashtest"};
   std::string data_ = dir_ / "data";
@@ -79,6 +72,25 @@ TEST_F(Crashtest, UnsafeReplaceIsFlaggedUnderPpWithTheMissingFsync) {
   const CommandResult rebuilt = RunShell(reproduce);
   ASSERT_EQ(rebuilt.exit_code, 0) << reproduce << "\n" << rebuilt.err;
   EXPECT_EQ(ReadFile(out + "/f"), "");  // the rename survived, the data did not
+}
+
+// Goal: a run that found a failure keeps its scratch and says where, how large, and how to remove
+// it; a run where every state passed leaves nothing behind.
+TEST_F(Crashtest, KeptScratchIsNamedWithItsSizeAndAPassingRunKeepsNone) {
+  const CommandResult failed = Run(kUnsafe, kCheck, "pp", {"--work", dir_ / "kept"});
+  EXPECT_EQ(failed.exit_code, 1) << failed.out << failed.err;
+  EXPECT_EQ(CrashtestKeptWork(failed.out), dir_ / "kept") << failed.out;
+  EXPECT_NE(failed.out.find("starting state, outputs; "), std::string::npos) << failed.out;
+  EXPECT_TRUE(failed.out.find(" KiB): ") != std::string::npos ||
+              failed.out.find(" MiB): ") != std::string::npos)
+      << failed.out;
+  EXPECT_NE(failed.out.find("remove it when done: rm -rf " + (dir_ / "kept")), std::string::npos)
+      << failed.out;
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "kept/record.log"));
+  const CommandResult passed = Run(kSafe, kCheck, "pp", {"--work", dir_ / "gone"});
+  EXPECT_EQ(passed.exit_code, 0) << passed.out << passed.err;
+  EXPECT_EQ(passed.out.find("scratch directory kept"), std::string::npos) << passed.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "gone"));
 }
 
 TEST_F(Crashtest, UnsafeReplaceIsFlaggedUnderWeak) {
@@ -158,9 +170,9 @@ TEST_F(Crashtest, BadUsageAndFailedWorkloadsExitTwo) {
 TEST_F(Crashtest, DamagedLogStillListsItsIntactPrefix) {
   const CommandResult r = Run(kUnsafe, kCheck, "prefix");
   const std::string work =
-      KeptWork(r.out);  // kept because a state failed... or not: keep it explicitly
+      CrashtestKeptWork(r.out);  // kept because a state failed... or not: keep it explicitly
   const CommandResult kept = work.empty() ? Run(kUnsafe, "true", "prefix", {"--keep"}) : r;
-  const std::string log = KeptWork(kept.out) + "/record.log";
+  const std::string log = CrashtestKeptWork(kept.out) + "/record.log";
   const CommandResult whole =
       RunCommand({FaultfsBinary(), "crash", "list", log, "--model", "prefix"});
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
@@ -193,7 +205,7 @@ TEST_F(Crashtest, ReplayRebuildsTheWorkloadsResult) {
       "mv d/e d/g && ln d/g/x y && rm f && sync d/g/x";
   const CommandResult r = Run(workload, "true", "prefix", {"--keep"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  const std::string work = KeptWork(r.out);
+  const std::string work = CrashtestKeptWork(r.out);
   const std::string to = dir_ / "replayed";
   CommandResult replay = RunCommand({FaultfsBinary(), "replay", work + "/record.log", "--to", to});
   ASSERT_EQ(replay.exit_code, 0) << replay.err;

@@ -1,5 +1,6 @@
-// Reading `faultfs crashtest`'s report in tests: the failed count of its header line, and the
-// failing states its findings account for (each finding's "N failing state(s)" line).
+// Reading `faultfs crashtest`'s report in tests: the failed count of its header line, the
+// failing states its findings account for (each finding's "N failing state(s)" line), and the
+// scratch directory it kept.
 #pragma once
 
 #include <cctype>
@@ -21,6 +22,15 @@ inline int CrashtestFindingStates(const std::string& out) {
       sum += std::stoi(out.substr(num));
   }
   return sum;
+}
+
+// The scratch directory crashtest kept, from its "scratch directory kept (...): DIR" line; "" if
+// it kept none.
+inline std::string CrashtestKeptWork(const std::string& out) {
+  const size_t line = out.find("scratch directory kept (");
+  if (line == std::string::npos) return "";
+  const size_t at = out.find("): ", line) + 3;
+  return out.substr(at, out.find('\n', at) - at);
 }
 
 }  // namespace faultfs::testing
