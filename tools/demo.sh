@@ -5,10 +5,15 @@
 # No mount is left behind, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== installing what is missing (Debian packages)"
 tools/install-deps.sh
+echo "== building faultfs (a few minutes the first time)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target faultfs >/dev/null
+# Every 20th step of the build, and whatever else it says (errors in full).
+cmake --build build -j "$(nproc)" --target faultfs |
+  awk '/^\[[0-9]+\/[0-9]+\]/ { if (++n % 20 == 0) { sub(/ .*/, ""); print "   built " $0 } next } { print }'
 faultfs=$PWD/build/src/cli/faultfs
+echo "== built: $faultfs"
 
 work=$(mktemp -d /tmp/faultfs-demo-XXXXXX)
 data=$work/data

@@ -15,7 +15,7 @@ configure_and_build() {
   cmake --build "$dir" -j "$jobs"
 }
 
-echo "== release build and tests"
+echo "== release build (a few minutes the first time) and tests"
 configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest --test-dir build --output-on-failure -j 2
 
