@@ -36,6 +36,17 @@ timespec TimeToSet(const struct stat& attr, int to_set, bool atime) {
 // `applied` gets the FUSE_SET_ATTR_* bits of the changes that took effect (a failure stops the
 // sequence, and what came before it stays applied).
 int ApplySetattr(int open_fd, int inode_fd, const struct stat& attr, int to_set, int* applied) {
+  constexpr int kChanges = FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+                           FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+                           FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW;
+  // Nothing to change is chown(-1, -1) (or a bare ctime update): it still marks the change time,
+  // which only the filesystem can set; a chown to no one in particular asks it to.
+  if ((to_set & kChanges) == 0) {
+    return fchownat(inode_fd, "", static_cast<uid_t>(-1), static_cast<gid_t>(-1),
+                    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0
+               ? errno
+               : 0;
+  }
   if (to_set & FUSE_SET_ATTR_MODE) {
     const int res = open_fd >= 0
                         ? fchmod(open_fd, attr.st_mode)

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "twin_fixture.h"
@@ -52,6 +54,23 @@ TEST_F(AttrOps, ChownAndLchown) {
   Same("lchown", 0, [&](auto r) { return lchown(P(r, "l").c_str(), 77, 77); });
   EXPECT_EQ(Stat(mnt_, "l").st_uid, 77U) << "the link itself changed";
   EXPECT_EQ(Stat(mnt_, "f").st_uid, 1234U) << "not its target";
+}
+
+// Goal: chown(-1, -1) changes nothing but, as on the backing filesystem, marks the change time
+// (POSIX); the kernel sends it as a setattr with nothing to set.
+TEST_F(AttrOps, ChownToTheSameOwnersStillMarksTheChangeTime) {
+  for (const std::string& root : {native_, mnt_}) {
+    const struct stat before = Stat(root, "f");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past a coarse clock tick
+    ASSERT_EQ(chown(P(root, "f").c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(-1)), 0);
+    const struct stat after = Stat(root, "f");
+    EXPECT_TRUE(after.st_ctim.tv_sec > before.st_ctim.tv_sec ||
+                (after.st_ctim.tv_sec == before.st_ctim.tv_sec &&
+                 after.st_ctim.tv_nsec > before.st_ctim.tv_nsec))
+        << root << ": ctime " << before.st_ctim.tv_sec << "." << before.st_ctim.tv_nsec << " -> "
+        << after.st_ctim.tv_sec << "." << after.st_ctim.tv_nsec;
+    EXPECT_EQ(after.st_uid, before.st_uid) << root;
+  }
 }
 
 TEST_F(AttrOps, TruncateByPathAndDescriptor) {
