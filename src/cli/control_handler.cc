@@ -60,7 +60,8 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
       return nlohmann::json{
           {"mountpoint", self.mountpoint_},        {"seed", engine.seed()},
           {"rules", engine.Stats().size()},        {"frozen", self.mount_.Frozen()},
-          {"stalled", self.mount_.Stalled()},      {"events", self.mount_.EventCount()},
+          {"stalled", self.mount_.Stalled()},      {"held_by_freeze", self.mount_.HeldByFreeze()},
+          {"events", self.mount_.EventCount()},
           {"capacity", CapacityJson(self.mount_)}, {"recording", self.mount_.Recording()},
           {"crashed", self.mount_.Crashed()},      {"crash", LastCrashJson()}};
     }

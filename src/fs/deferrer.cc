@@ -116,6 +116,13 @@ size_t Deferrer::stalled() const {
   return stalled_;
 }
 
+size_t Deferrer::held_by_freeze() const {
+  std::lock_guard lock(mu_);
+  size_t held = 0;
+  for (const auto& r : frozen_requests_) held += r.empty() ? 0U : 1U;  // empty: answered
+  return held;
+}
+
 void Deferrer::Freeze() { frozen_.store(true, std::memory_order_release); }
 
 void Deferrer::Thaw() {

@@ -53,6 +53,8 @@ class Deferrer {
   void Freeze();
   void Thaw();  // every request held by the freeze runs now
   bool frozen() const { return frozen_.load(std::memory_order_acquire); }
+  // Requests the freeze holds now (answered by Thaw(); `stalled()` counts the stall rules' only).
+  size_t held_by_freeze() const;
   // While frozen: keep until Thaw(); `decision`, if any, is what the rerun uses.
   void HoldFrozen(std::vector<char> request,
                   std::optional<engine::Decision> decision = std::nullopt);

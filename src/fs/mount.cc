@@ -471,6 +471,7 @@ size_t Mount::Stalled() const { return impl_->deferrer->stalled(); }
 void Mount::Freeze() { impl_->deferrer->Freeze(); }
 void Mount::Thaw() { impl_->deferrer->Thaw(); }
 bool Mount::Frozen() const { return impl_->deferrer->frozen(); }
+size_t Mount::HeldByFreeze() const { return impl_->deferrer->held_by_freeze(); }
 std::string Mount::RequestCounts() const { return impl_->fs->stats().Summary(); }
 Status Mount::SetCapacity(const std::optional<policy::Capacity>& budget) {
   return impl_->fs->SetCapacity(budget);

@@ -161,10 +161,20 @@ TEST_F(Ctl, FreezeHoldsEveryOperationUntilThaw) {
   EXPECT_EQ(Json({"status"})["frozen"], true);
   auto pending = std::async(std::launch::async, [&] { return WriteOk("during-freeze"); });
   EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout) << "the write waits";
+  // What the freeze holds is counted (and is not "stalled", which is the stall rules').
+  nlohmann::json status;
+  for (int i = 0; i < 500; ++i) {
+    status = Json({"status"});
+    if (status["held_by_freeze"] != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(status["held_by_freeze"], 1) << status.dump();
+  EXPECT_EQ(status["stalled"], 0) << status.dump();
   Json({"thaw"});
   EXPECT_EQ(pending.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_TRUE(pending.get());
   EXPECT_EQ(Json({"status"})["frozen"], false);
+  EXPECT_EQ(Json({"status"})["held_by_freeze"], 0);
 }
 
 TEST_F(Ctl, ReleaseEndsAStall) {

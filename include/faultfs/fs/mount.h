@@ -123,6 +123,7 @@ class Mount {
   void Freeze();
   void Thaw();
   bool Frozen() const;
+  size_t HeldByFreeze() const;  // requests the freeze holds now (Stalled(): the stall rules')
   std::string RequestCounts() const;  // "lookup=12 write=3 ..."
 
   // The capacity model ([capacity] of a policy): set, changed, or lifted (nullopt) while mounted.
