@@ -86,7 +86,9 @@ void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
-  if (!inode.granted()) return (void)r.Err(inode.err());
+  if (!inode.granted())
+    return (void)r.Err(CapacityRefusal(r.req(), {.op = Op::kMknod, .parent = &InodeOf(parent), .name = name},
+                                       inode.err()));
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
   if (const int err = AsCallerOf(r.req(), [&] { return mknodat(pfd->get(), name, mode, rdev); }))
@@ -108,7 +110,9 @@ void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
-  if (!inode.granted()) return (void)r.Err(inode.err());
+  if (!inode.granted())
+    return (void)r.Err(CapacityRefusal(r.req(), {.op = Op::kMkdir, .parent = &InodeOf(parent), .name = name},
+                                       inode.err()));
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
   if (const int err = AsCallerOf(r.req(), [&] { return mkdirat(pfd->get(), name, mode); }))
@@ -128,7 +132,9 @@ void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
-  if (!inode.granted()) return (void)r.Err(inode.err());
+  if (!inode.granted())
+    return (void)r.Err(CapacityRefusal(r.req(), {.op = Op::kSymlink, .parent = &InodeOf(parent), .name = name},
+                                       inode.err()));
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
   if (const int err = AsCallerOf(r.req(), [&] { return symlinkat(target, pfd->get(), name); }))

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "current_request.h"
+#include "faultfs/core/errno_names.h"
 #include "data_faults.h"
 #include "deferrer.h"
 #include "event_log.h"
@@ -90,6 +91,33 @@ void Passthrough::LogFired(const engine::OpContext& ctx, const engine::Decision&
     }
     events_->Write(e);
   }
+}
+
+int Passthrough::CapacityRefusal(fuse_req_t req, const OpTarget& t, int err) {
+  LogCapacity(req, t, ErrnoName(err));
+  return err;
+}
+
+void Passthrough::CapacityShortWrite(fuse_req_t req, const OpTarget& t, uint64_t kept) {
+  LogCapacity(req, t,
+              "short: " + std::to_string(kept) + " of " + std::to_string(t.size) +
+                  " bytes written (the capacity is used up)");
+}
+
+void Passthrough::LogCapacity(fuse_req_t req, const OpTarget& t, std::string result) {
+  if (events_ == nullptr) return;
+  const fuse_ctx* caller = fuse_req_ctx(req);
+  const std::string path = TargetPath(t.inode, t.parent, t.name);
+  const std::string path2 = TargetPath(t.inode2, t.parent2, t.name2);
+  engine::OpContext ctx;
+  ctx.op = t.op;
+  ctx.path = path;
+  ctx.path2 = path2;
+  ctx.offset = t.offset;
+  ctx.size = t.size;
+  ctx.pid = caller->pid;
+  events_->Write(
+      FaultEvent{.ctx = &ctx, .rule = "capacity", .action = "capacity", .result = std::move(result)});
 }
 
 bool Passthrough::Uncached(const Inode& inode) const {

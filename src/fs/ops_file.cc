@@ -118,7 +118,10 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
     if (err == 0 && recording()) RecordCreate(r.req(), dir, fd.get(), name, mode);
   } else {
     struct stat st {};
-    err = fstatat(pfd->get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? EEXIST : new_inode.err();
+    err = fstatat(pfd->get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0
+              ? EEXIST
+              : CapacityRefusal(r.req(), {.op = Op::kCreate, .parent = &dir, .name = name},
+                                new_inode.err());
   }
   const bool created = err == 0;
   if (err == EEXIST && (fi->flags & O_EXCL) == 0) {
@@ -233,10 +236,12 @@ void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fus
     const uint64_t at =
         (h.flags & O_APPEND) != 0 ? change->size_before() : static_cast<uint64_t>(off);
     size = change->AdmitWrite(at, asked);  // a full disk cuts the write short, as Linux does
+    const OpTarget target{.op = Op::kWrite, .inode = h.inode, .offset = at, .size = asked};
     if (size == 0 && asked > 0) {
       change->Settle();
-      return (void)r.Err(space->model().err());
+      return (void)r.Err(CapacityRefusal(r.req(), target, space->model().err()));
     }
+    if (size < asked) CapacityShortWrite(r.req(), target, size);
   }
   const ssize_t n = WriteData(r.req(), h, f, in, size, off);
   if (change) change->Settle();  // before the reply: statfs right after must see the write
@@ -335,7 +340,11 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
     const bool frees = (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE)) != 0;
     if (!frees && !change->AdmitAll(static_cast<uint64_t>(off), static_cast<uint64_t>(len))) {
       change->Settle();
-      return (void)r.Err(space->model().err());
+      return (void)r.Err(CapacityRefusal(
+          r.req(),
+          {.op = Op::kFallocate, .inode = h.inode, .offset = static_cast<uint64_t>(off),
+           .size = static_cast<uint64_t>(len)},
+          space->model().err()));
     }
   }
   auto order = RecordOrder();
@@ -368,10 +377,14 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
   if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
     change.emplace(*space, dst.inode->key(), dst.fd.get());
     const size_t fits = change->AdmitWrite(static_cast<uint64_t>(off_out), len);
+    const OpTarget target{.op = Op::kCopyFileRange, .inode = HandleOf(fi_in).inode,
+                          .inode2 = dst.inode, .offset = static_cast<uint64_t>(off_out),
+                          .size = len};
     if (fits == 0 && len > 0) {
       change->Settle();
-      return (void)r.Err(space->model().err());
+      return (void)r.Err(CapacityRefusal(r.req(), target, space->model().err()));
     }
+    if (fits < len) CapacityShortWrite(r.req(), target, fits);
     len = fits;
   }
   loff_t in = off_in;

@@ -198,6 +198,12 @@ class Passthrough {
                        const std::string& rule);
   std::string TargetPath(const Inode* inode, const Inode* parent, const char* name) const;
   void LogFired(const engine::OpContext& ctx, const engine::Decision& d);
+  // A refusal by the capacity model is a fault the application sees: it gets an event (rule and
+  // action "capacity") like any rule's. Returns `err`, for the reply.
+  int CapacityRefusal(fuse_req_t req, const OpTarget& t, int err);
+  // A write the capacity model cut short: `kept` of the `asked` bytes.
+  void CapacityShortWrite(fuse_req_t req, const OpTarget& t, uint64_t kept);
+  void LogCapacity(fuse_req_t req, const OpTarget& t, std::string result);
   // Whether a file at `path` must be served around the page cache (rules on its reads or writes).
   bool Uncached(const Inode& inode) const;
 

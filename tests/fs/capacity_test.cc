@@ -1,6 +1,6 @@
 // Goal: with a [capacity] budget, df reports the budget; writes, fallocate, create and mkdir fail
 // with the chosen errno exactly at the boundary (a write that only partly fits is cut short, as
-// on Linux); reads, listings, overwrites in place and writes into preallocated space keep
+// on Linux), and each refusal or cut is in the event log; reads, listings, overwrites in place and writes into preallocated space keep
 // working; removing, truncating and replacing files gives space back; the tree's existing usage
 // counts; and a budget can be set and lifted while mounted.
 #include <dirent.h>
@@ -89,6 +89,15 @@ TEST_F(Capacity, AWriteThatPartlyFitsIsCutShort) {
   EXPECT_EQ(Write(M("b"), std::string(8192, 'b')), 4096) << "one block left: a short write";
   EXPECT_EQ(Write(M("c"), "x"), -ENOSPC);
   EXPECT_EQ(ReadFile(B("b")), std::string(4096, 'b'));
+  // What the application was told is in the event log, like any fault; the write that fit is not.
+  const auto events = Events();
+  ASSERT_EQ(events.size(), 2U);
+  EXPECT_EQ(events[0]["rule"], "capacity");
+  EXPECT_EQ(events[0]["op"], "write");
+  EXPECT_EQ(events[0]["path"], "b");
+  EXPECT_EQ(events[0]["result"], "short: 4096 of 8192 bytes written (the capacity is used up)");
+  EXPECT_EQ(events[1]["path"], "c");
+  EXPECT_EQ(events[1]["result"], "ENOSPC");
 }
 
 TEST_F(Capacity, RemovingTruncatingAndReplacingGiveSpaceBack) {
@@ -138,6 +147,14 @@ TEST_F(Capacity, InodesRunOutForCreateMkdirSymlinkButNotForExistingFiles) {
   EXPECT_EQ(Write(M("g"), "yy"), 2) << "opening an existing file with O_CREAT needs no inode";
   EXPECT_EQ(open(M("g").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644), -1);
   EXPECT_EQ(errno, EEXIST) << "an existing name is still EEXIST, not EDQUOT";
+  // Each refusal is an event (and the EEXIST, which is not the budget's, is not).
+  std::vector<std::string> refused;
+  for (const auto& e : Events()) {
+    EXPECT_EQ(e["rule"], "capacity");
+    EXPECT_EQ(e["result"], "EDQUOT");
+    refused.push_back(e["op"].get<std::string>() + " " + e["path"].get<std::string>());
+  }
+  EXPECT_EQ(refused, (std::vector<std::string>{"create h", "mkdir e", "symlink t"}));
   ASSERT_EQ(unlink(M("d/s").c_str()), 0);
   EXPECT_EQ(Write(M("h"), "x"), 1) << "a removed object's inode comes back";
   ASSERT_EQ(unlink(M("d/f").c_str()), 0);
