@@ -32,6 +32,7 @@ struct CtlArgs {
   bool json = false;
   bool follow = false;
   bool wait = false;
+  size_t last = 20;  // events: how many of the past ones to show
   std::string model = "pp";
   std::vector<std::string> kill;
 };
@@ -152,7 +153,7 @@ Result<nlohmann::json> BuildRequest(const CtlArgs& a) {
   }
   if (c == "remove" || c == "enable" || c == "disable")
     return nlohmann::json{{"cmd", c}, {"id", a.argument}};
-  if (c == "events") return nlohmann::json{{"cmd", c}, {"follow", a.follow}};
+  if (c == "events") return nlohmann::json{{"cmd", c}, {"follow", a.follow}, {"last", a.last}};
   if (c == "mark") return nlohmann::json{{"cmd", c}, {"text", a.argument}};
   if (c == "crash") return nlohmann::json{{"cmd", c}, {"model", a.model}, {"kill", a.kill}};
   if (!a.kill.empty() || a.model != "pp")
@@ -186,6 +187,14 @@ void PrintFields(const nlohmann::json& object, const std::string& indent) {
 }
 
 void PrintHuman(const std::string& command, const nlohmann::json& reply) {
+  if (command == "events" && reply.contains("recent")) {  // one JSON line per event, as --follow
+    for (const auto& event : reply["recent"]) std::cout << event.dump() << "\n";
+    const uint64_t all = reply.value("events", uint64_t{0});
+    std::cout << "events: " << all << " in all";
+    if (all > reply["recent"].size()) std::cout << ", the last " << reply["recent"].size() << " shown";
+    std::cout << "\n";
+    return;
+  }
   if (reply.contains("rules") && reply["rules"].is_array()) {
     if (reply["rules"].empty()) std::cout << "no rules\n";
     if (!reply["rules"].empty())
@@ -203,7 +212,6 @@ void PrintHuman(const std::string& command, const nlohmann::json& reply) {
   nlohmann::json rest = reply;
   rest.erase("ok");
   PrintFields(rest, "");
-  (void)command;
 }
 
 int RunCtl(const CtlArgs& a) {
@@ -266,6 +274,9 @@ Runner AddCtl(CLI::App& app) {
       "Rule id; policy file for add and load; marker text for mark (a recording mount)");
   cmd->add_flag("--json", a->json, "Print the reply as JSON");
   cmd->add_flag("-f,--follow", a->follow, "events: keep printing new events as they happen");
+  cmd->add_option("--last", a->last, "events: how many of the latest past events to show")
+      ->check(CLI::Range(size_t{0}, control::kMaxRecentEvents))
+      ->capture_default_str();
   cmd->add_flag("--wait", a->wait, "thaw, release: wait until the held requests have run");
   cmd->add_option("--model", a->model,
                   "crash: the persistence model the rolled-back state is chosen under")

@@ -121,8 +121,11 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
       self.mount_.ReleaseStalled();
       return nlohmann::json{{"released", n}};
     }
-    Result<nlohmann::json> operator()(const control::TailEvents&) const {
-      return nlohmann::json{{"events", self.mount_.EventCount()}};
+    Result<nlohmann::json> operator()(const control::TailEvents& t) const {
+      nlohmann::json recent = nlohmann::json::array();
+      for (const std::string& line : self.mount_.RecentEvents(t.last))
+        recent.push_back(nlohmann::json::parse(line, nullptr, false));  // our own lines
+      return nlohmann::json{{"events", self.mount_.EventCount()}, {"recent", std::move(recent)}};
     }
     Result<nlohmann::json> operator()(const control::AddMark& m) const {
       // Mark() returns once the marker is appended: ops answered before this reply precede it.

@@ -64,7 +64,12 @@ Result<Command> ParseCommand(std::string_view line) {
     const auto f = j.find("follow");
     if (f != j.end() && !f->is_boolean())
       return Status::Invalid("'events': \"follow\" must be true or false");
-    return Command{TailEvents{f != j.end() && f->get<bool>()}};
+    const auto last = j.find("last");
+    if (last != j.end() && (!last->is_number_unsigned() || last->get<uint64_t>() > kMaxRecentEvents))
+      return Status::Invalid("'events': \"last\" must be a whole number from 0 to " +
+                             std::to_string(kMaxRecentEvents));
+    return Command{TailEvents{.follow = f != j.end() && f->get<bool>(),
+                              .last = last != j.end() ? last->get<size_t>() : 0}};
   }
   if (cmd == "add" || cmd == "load") {
     auto policy = StringArg(j, "policy", cmd, /*may_be_empty=*/true);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -52,6 +53,14 @@ void EventLog::Write(const FaultEvent& e) {
     (void)!::write(file_.get(), with_newline.data(), with_newline.size());
   }
   std::erase_if(subscribers_, [&](const auto& s) { return !s(line); });
+  recent_.push_back(line);
+  if (recent_.size() > kRecent) recent_.pop_front();
+}
+
+std::vector<std::string> EventLog::Recent(size_t n) const {
+  std::lock_guard lock(mu_);
+  const size_t take = std::min(n, recent_.size());
+  return {recent_.end() - static_cast<std::ptrdiff_t>(take), recent_.end()};
 }
 
 }  // namespace faultfs::fs

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -43,14 +44,19 @@ class EventLog {
   Status Open(const std::string& path);
   void Write(const FaultEvent& e);
   uint64_t count() const { return seq_.load(std::memory_order_relaxed); }
+  // The last `n` event lines (at most kRecent are kept), oldest first: what already happened,
+  // for `faultfs ctl MOUNT events` without an --events file.
+  static constexpr size_t kRecent = 1000;
+  std::vector<std::string> Recent(size_t n) const;
 
   // Live readers (`faultfs ctl MOUNT events --follow`): each event line is handed to every
   // subscriber. A subscriber returns false to unsubscribe.
   void Subscribe(std::function<bool(const std::string&)> subscriber);
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   UniqueFd file_;
+  std::deque<std::string> recent_;  // the last kRecent lines
   std::atomic<uint64_t> seq_{0};
   std::vector<std::function<bool(const std::string&)>> subscribers_;
 };

@@ -482,6 +482,9 @@ std::optional<Mount::CapacityState> Mount::Capacity() const {
   return CapacityState{space->model().budget(), space->model().used()};
 }
 uint64_t Mount::EventCount() const { return impl_->events.count(); }
+std::vector<std::string> Mount::RecentEvents(size_t n) const {
+  return impl_->events.Recent(n);
+}
 Status Mount::Mark(std::string text) {
   if (impl_->recorder == nullptr)
     return Status::Invalid("this mount is not recording (mount it with --record LOG)");

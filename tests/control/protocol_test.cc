@@ -24,6 +24,8 @@ TEST(ParseCommand, EveryCommand) {
   EXPECT_TRUE(std::get<EnableRule>(*ParseCommand(R"({"cmd":"enable","id":"r"})")).enabled);
   EXPECT_TRUE(std::get<TailEvents>(*ParseCommand(R"({"cmd":"events","follow":true})")).follow);
   EXPECT_FALSE(std::get<TailEvents>(*ParseCommand(R"({"cmd":"events"})")).follow);
+  EXPECT_EQ(std::get<TailEvents>(*ParseCommand(R"({"cmd":"events"})")).last, 0U);
+  EXPECT_EQ(std::get<TailEvents>(*ParseCommand(R"({"cmd":"events","last":1000})")).last, 1000U);
   EXPECT_TRUE(std::holds_alternative<RecoverMount>(*ParseCommand(R"({"cmd":"recover"})")));
   const auto plain = std::get<CrashMount>(*ParseCommand(R"({"cmd":"crash"})"));
   EXPECT_EQ(plain.model, "pp");
@@ -49,6 +51,10 @@ TEST(ParseCommand, MalformedRequestsSayWhy) {
       {R"({"cmd":"remove","id":7})", "must be a string"},
       {R"({"cmd":"enable","id":""})", "is empty"},
       {R"({"cmd":"events","follow":"yes"})", "true or false"},
+      {R"({"cmd":"events","last":1001})", "\"last\" must be a whole number from 0 to 1000"},
+      {R"({"cmd":"events","last":-1})", "\"last\" must be a whole number"},
+      {R"({"cmd":"events","last":"5"})", "\"last\" must be a whole number"},
+      {R"({"cmd":"events","last":2.5})", "\"last\" must be a whole number"},
       {R"({"cmd":"crash","model":""})", "is empty"},
       {R"({"cmd":"crash","kill":"postgres"})", "must be an array"},
       {R"({"cmd":"crash","kill":[""]})", "must hold process names"},

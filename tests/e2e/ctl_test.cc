@@ -125,6 +125,30 @@ TEST_F(Ctl, HumanOutputHasNoRawJson) {
   EXPECT_NE(status.out.find("\nfrozen: false\n"), std::string::npos) << status.out;
 }
 
+// Goal: `ctl events` shows what already happened (the latest 1,000 are kept), without an
+// --events file: the last 20 by default, --last N, all of them in --json; none when none fired.
+TEST_F(Ctl, EventsShowTheLatestOnesWithoutAFile) {
+  const CommandResult none = RunCtl({"events"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "events: 0 in all\n");
+  Json({"add", Policy("e.toml", "[[rule]]\nid = \"e\"\nops = [\"write\"]\npath = \"f*\"\n"
+                                "action = \"errno\"\nerrno = \"EIO\"\n")});
+  for (int i = 0; i < 30; ++i) EXPECT_FALSE(WriteOk("f" + std::to_string(i)));
+  const CommandResult shown = RunCtl({"events"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("events: 30 in all, the last 20 shown\n"), std::string::npos) << shown.out;
+  EXPECT_EQ(shown.out.find("\"path\":\"f9\""), std::string::npos) << "older than the last 20";
+  EXPECT_NE(shown.out.find("\"path\":\"f10\""), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("\"path\":\"f29\""), std::string::npos) << shown.out;
+  const auto last5 = Json({"events", "--last", "5"});
+  ASSERT_EQ(last5["recent"].size(), 5U);
+  EXPECT_EQ(last5["recent"][0]["path"], "f25");
+  EXPECT_EQ(last5["recent"][4]["path"], "f29");
+  EXPECT_EQ(last5["recent"][4]["result"], "EIO");
+  EXPECT_EQ(last5["events"], 30);
+  EXPECT_EQ(RunCtl({"events", "--last", "1001"}).exit_code, 2) << "at most 1000 are kept";
+}
+
 TEST_F(Ctl, BadCommandsFailClearly) {
   CommandResult r = RunCtl({"frobnicate"});
   EXPECT_EQ(r.exit_code, 2);

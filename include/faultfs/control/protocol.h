@@ -9,7 +9,8 @@
 //   remove/enable/disable {"id": RULE}
 //   load {"policy": TOML}       replaces the whole policy (atomically; counters restart)
 //   freeze, thaw, release       the whole mount stops / resumes; stalled requests run now
-//   events {"follow": bool}     past event count, then (follow) every new event as its own line
+//   events {"follow": bool, "last": N}  past event count and the last N events (N <= 1000),
+//                               then (follow) every new event as its own line
 //   mark {"text": TEXT}         appends a marker to the record log (a recording mount only)
 //   crash {"model": M, "kill": [NAME...]}  a live crash point (a recording mount only): every op
 //                               fails, processes with those command names are killed, the
@@ -49,7 +50,9 @@ struct ThawMount {};
 struct ReleaseStalled {};
 struct TailEvents {
   bool follow = false;
+  size_t last = 0;  // the last N events already logged, in the reply (at most kMaxRecentEvents)
 };
+inline constexpr size_t kMaxRecentEvents = 1000;
 struct AddMark {
   std::string text;
 };

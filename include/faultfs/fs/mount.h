@@ -135,6 +135,7 @@ class Mount {
   };
   std::optional<CapacityState> Capacity() const;  // nullopt until a budget was first set
   uint64_t EventCount() const;                    // faults injected so far
+  std::vector<std::string> RecentEvents(size_t n) const;  // the last n event lines (<= 1000)
   // Every new fault event, as its JSON line; `sink` returns false to stop.
   void SubscribeEvents(std::function<bool(const std::string&)> sink);
 
