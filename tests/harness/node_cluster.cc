@@ -12,9 +12,11 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "faultfs/core/loopback_port.h"
 #include "faultfs/core/subprocess.h"
 #include "faultfs/harness/wire.h"
 #include "test_support.h"
@@ -22,19 +24,9 @@
 namespace faultfs::harness::testing {
 
 uint16_t FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
+  static std::set<uint16_t> taken;
+  auto port = PortForLater(taken);
+  return port.ok() ? *port : 0;
 }
 
 double MonotonicMs() {

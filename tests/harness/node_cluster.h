@@ -17,7 +17,8 @@
 
 namespace faultfs::harness::testing {
 
-// A free TCP port on 127.0.0.1 (bound, then released).
+// A free TCP port on 127.0.0.1 for a node to bind later, outside the ephemeral range and
+// different from every other this test process picked (PortForLater); 0 if none was found.
 uint16_t FreeLoopbackPort();
 
 // Waits for `condition` up to `timeout_s` (polling), true when it held.

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "faultfs/core/loopback_port.h"
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/subprocess.h"
 #include "faultfs/core/tree_copy.h"
@@ -75,19 +76,6 @@ struct Cluster::Node {
   std::string partial;      // an events line not yet complete
 };
 
-Result<uint16_t> FreeLoopbackPort() {
-  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return Status::FromErrno(errno, "creating a socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    return Status::FromErrno(errno, "finding a free port");
-  return ntohs(addr.sin_port);
-}
-
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {}
 
 Cluster::~Cluster() { (void)Teardown(); }
@@ -101,8 +89,9 @@ Result<std::unique_ptr<Cluster>> Cluster::Create(const ClusterOptions& options) 
     n->backing = n->dir + "/backing";
     n->mount = options.use_faultfs ? n->dir + "/mnt" : n->backing;
     for (const auto& d : {n->dir, n->backing, n->mount}) FAULTFS_RETURN_IF_ERROR(MakeDir(d));
-    auto peer = FreeLoopbackPort();
-    auto client = FreeLoopbackPort();
+    // Outside the ephemeral range: a node's port must stay free while it is down or restarting.
+    auto peer = PortForLater(c->ports_);
+    auto client = PortForLater(c->ports_);
     if (!peer.ok()) return peer.status();
     if (!client.ok()) return client.status();
     n->peer_port = *peer;

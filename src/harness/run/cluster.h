@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,10 +94,8 @@ class Cluster {
   int64_t leader_term_ = -1;
   int leader_ = -1;
   uint64_t restarts_ = 0;
+  std::set<uint16_t> ports_;  // the nodes' ports, each chosen once
   double started_s_ = 0;
 };
-
-// A free TCP port on 127.0.0.1 (bound and released: the kernel does not hand it out again soon).
-Result<uint16_t> FreeLoopbackPort();
 
 }  // namespace faultfs::harness
