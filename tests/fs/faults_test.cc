@@ -380,22 +380,24 @@ errno = "ENOSPC"
 }
 
 TEST_F(Faults, TimeWindowAndFlakeyCycle) {
+  // The phases are seconds long so that a loaded machine, which can take a good part of a
+  // second between the mount and the first write, still lands each write in the phase meant.
   Mount(R"([[rule]]
 ops = ["write"]
 path = "later"
-window = [0.6, 100]
+window = [2.5, 1000]
 action = "errno"
 errno = "EIO"
 [[rule]]
 ops = ["write"]
 path = "flakey"
-flakey = { up_s = 0.6, down_s = 0.6 }
+flakey = { up_s = 2.5, down_s = 1000 }
 action = "errno"
 errno = "EIO"
 )");
   EXPECT_EQ(Write(M("later"), "x"), 1) << "window not open yet";
   EXPECT_EQ(Write(M("flakey"), "x"), 1) << "healthy phase";
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
   EXPECT_EQ(Write(M("later"), "x"), -EIO);
   EXPECT_EQ(Write(M("flakey"), "x"), -EIO) << "faulty phase";
 }
