@@ -258,7 +258,9 @@ Runner AddCrashtest(CLI::App& app) {
   cmd->add_option("--workload", a->workload, "Command that changes the data (sh -c)")->required();
   cmd->add_option(
       "--check", a->check,
-      "Command that judges a crash state (sh -c). Without it, a built-in oracle checks that\n"
+      "Command that judges a crash state (as sh -c runs it; each state gets a fresh subshell\n"
+      "of one shell per job, which costs a fork where a new sh costs a fork and an exec).\n"
+      "Without it, a built-in oracle checks that\n"
       "every file and directory made durable before the crash is there, as it was then");
   cmd->add_option("--model", a->model, "Persistence model:\n" + crash::ModelHelp())
       ->capture_default_str();

@@ -10,10 +10,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "crash_json.h"
+#include "faultfs/core/shell_host.h"
 #include "faultfs/core/subprocess.h"
 #include "faultfs/core/tree_copy.h"
 #include "faultfs/core/tree_hash.h"
@@ -58,9 +60,25 @@ class Progress {
   size_t step_ = 0;
 };
 
-// The oracle's or the checker's verdict on the state built in `dir`.
+// The checker of a slot: one shell that runs it for every state the slot builds in `dir`.
+std::unique_ptr<ShellHost> CheckerFor(const CheckRun& run, const std::string& base,
+                                      const std::string& dir) {
+  if (run.oracle != nullptr) return nullptr;
+  ShellHostSpec spec;
+  spec.command = run.check;
+  spec.cwd = dir;
+  spec.env = {{"FAULTFS_STATE_DIR", dir},
+              {"FAULTFS_MARKS", base + "/marks"},
+              {"FAULTFS_MODEL", run.model.Name()},
+              {"FAULTFS_SEED", std::to_string(run.seed)}};
+  spec.output = base + "/check.out";
+  spec.timeout_s = run.timeout_s;
+  return std::make_unique<ShellHost>(std::move(spec));
+}
+
+// The oracle's or the checker's verdict on the state built in `dir` (the checker's directory).
 void Judge(const CheckRun& run, const record::ReadLog& log, const crash::CrashState& state,
-           const std::string& base, const std::string& dir, StateResult& r) {
+           const std::string& base, const std::string& dir, ShellHost* checker, StateResult& r) {
   if (run.oracle != nullptr) {
     const auto missing = run.oracle->Check(state.crash_point, dir);
     r.verdict = missing.empty() ? Verdict::kPassed : Verdict::kFailed;
@@ -68,22 +86,11 @@ void Judge(const CheckRun& run, const record::ReadLog& log, const crash::CrashSt
     for (const auto& m : missing) r.output_tail += m + "\n";
     return;
   }
-  const std::string marks = base + "/marks";
   {
-    std::ofstream out(marks, std::ios::trunc);
+    std::ofstream out(base + "/marks", std::ios::trunc);
     for (const auto& m : MarksBefore(log.ops, state)) out << m << "\n";
   }
-  SubprocessSpec spec;
-  spec.command = run.check;
-  spec.cwd = dir;
-  spec.env = {{"FAULTFS_STATE_DIR", dir},
-              {"FAULTFS_MARKS", marks},
-              {"FAULTFS_STATE_ID", state.id},
-              {"FAULTFS_MODEL", run.model.Name()},
-              {"FAULTFS_SEED", std::to_string(run.seed)}};
-  spec.output = base + "/check.out";
-  spec.timeout_s = run.timeout_s;
-  auto ran = RunSubprocess(spec);
+  auto ran = checker->Run({{"FAULTFS_STATE_ID", state.id}});
   if (!ran.ok()) {
     r.how = ran.status().ToString();
     return;
@@ -91,7 +98,7 @@ void Judge(const CheckRun& run, const record::ReadLog& log, const crash::CrashSt
   r.how = ran->timed_out
               ? "timed out after " + std::to_string(static_cast<int>(run.timeout_s)) + " s"
               : ran->Describe();
-  r.output_tail = FileTail(spec.output, kOutputTailBytes);
+  r.output_tail = FileTail(base + "/check.out", kOutputTailBytes);
   const bool exited = !ran->timed_out && ran->signal == 0;
   r.verdict = exited && ran->exit_code == 0   ? Verdict::kPassed
               : exited && ran->exit_code == 1 ? Verdict::kFailed
@@ -130,13 +137,14 @@ class Checker {
     // Lends the snapshot's untouched files to each state instead of copying them all; without
     // it (it could not make its copy of the snapshot), every state is a whole copy.
     auto builder = crash::StateBuilder::Create(run_.snapshot, log_, run_.seed, base);
+    const auto checker = CheckerFor(run_, base, base + "/state");
     if (!builder.ok()) {
       std::cerr << "faultfs crashtest: copying every state whole: " << builder.status().ToString()
                 << "\n";
     }
     for (; first < states_.size(); first = next_.fetch_add(kRun)) {
       for (size_t i = first; i < std::min(first + kRun, states_.size()); ++i) {
-        results_[i] = CheckOne(i, base, builder.ok() ? builder->get() : nullptr);
+        results_[i] = CheckOne(i, base, builder.ok() ? builder->get() : nullptr, checker.get());
         progress_.Done(results_[i].verdict == Verdict::kFailed);
       }
     }
@@ -151,7 +159,8 @@ class Checker {
     return HashTree(dir);
   }
 
-  StateResult CheckOne(size_t i, const std::string& base, crash::StateBuilder* builder) {
+  StateResult CheckOne(size_t i, const std::string& base, crash::StateBuilder* builder,
+                       ShellHost* checker) {
     const crash::CrashState& state = states_[i];
     StateResult r;
     const std::string dir = base + "/state";
@@ -173,7 +182,7 @@ class Checker {
         return r;
       }
     }
-    Judge(run_, log_, state, base, dir, r);
+    Judge(run_, log_, state, base, dir, checker, r);
     return r;
   }
 
@@ -205,7 +214,7 @@ StateResult JudgeState(const CheckRun& run, const record::ReadLog& log,
     r.how = "could not rebuild the state: " + s.ToString();
     return r;
   }
-  Judge(run, log, state, slot, dir, r);
+  Judge(run, log, state, slot, dir, CheckerFor(run, slot, dir).get(), r);
   return r;
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+
+#include "faultfs/core/check.h"
 
 extern char** environ;
 
@@ -38,14 +41,21 @@ std::vector<std::string> ChildEnvironment(
                             char* const envp[]) {
   // Signals the parent ignores (SIGPIPE) stay ignored across exec; a command expects defaults.
   setpgid(0, 0);
+  if (spec.subreaper) prctl(PR_SET_CHILD_SUBREAPER, 1);  // kept across exec
   if (out_fd >= 0) {
     dup2(out_fd, STDOUT_FILENO);
     dup2(out_fd, STDERR_FILENO);
   }
-  // Nothing but stdio crosses: an inherited socket would keep a connection open after its owner
+  // The passed descriptors go to 3, 4, ... by way of numbers above them, so that one whose
+  // number is another's target is not overwritten before it is moved.
+  constexpr int kAbove = 100;
+  const int passed = static_cast<int>(spec.pass_fds.size());
+  for (int i = 0; i < passed; ++i) dup2(spec.pass_fds[static_cast<size_t>(i)], kAbove + i);
+  for (int i = 0; i < passed; ++i) dup2(kAbove + i, 3 + i);
+  // Nothing else crosses: an inherited socket would keep a connection open after its owner
   // closed it (a proxy's close never reached the node on the other side), an inherited log
   // descriptor lets a command write where it must not.
-  syscall(SYS_close_range, 3U, ~0U, 0U);
+  syscall(SYS_close_range, static_cast<unsigned>(3 + passed), ~0U, 0U);
   if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) {
     static const char kMsg[] = "faultfs: cannot enter the command's directory\n";
     (void)!write(STDERR_FILENO, kMsg, sizeof(kMsg) - 1);
@@ -77,10 +87,17 @@ std::string SubprocessResult::Describe() const {
   if (signal != 0)
     return std::string("killed by signal ") + std::to_string(signal) + " (" + strsignal(signal) +
            ")";
-  return "exit " + std::to_string(exit_code);
+  std::string text = "exit " + std::to_string(exit_code);
+  // A shell reports a command that a signal killed as 128 + the signal.
+  if (exit_code > 128 && exit_code < 128 + NSIG) {
+    text += " (a shell's way of saying 'killed by signal " + std::to_string(exit_code - 128) +
+            " (" + strsignal(exit_code - 128) + ")')";
+  }
+  return text;
 }
 
 Result<pid_t> SpawnSubprocess(const SubprocessSpec& spec) {
+  FAULTFS_CHECK(spec.pass_fds.size() <= 4);
   const int out_fd = spec.output.empty() ? -1
                                          : open(spec.output.c_str(),
                                                 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -15,10 +15,11 @@
 # The rate is what crashtest reports for its checking phase (building, hashing and judging every
 # state; recording the workload is not included). Needs root (crashtest mounts faultfs).
 #
-# The ceiling: before each crashtest run, --jobs processes start the checker as crashtest does
-# (`/bin/sh -c true`, spawned and waited for) 500 times each, building nothing. Their combined rate
-# is the most states per second any builder could check on this machine with this checker; each
-# rate is also given as a share of the ceiling measured beside it (the VM's speed varies).
+# The ceiling: before each crashtest run, --jobs processes run the checker as crashtest does (a
+# fresh subshell of a shell that stays up, running `true`) 500 times each, building nothing. Their
+# combined rate is the most states per second any builder could check on this machine with this
+# checker; each rate is also given as a share of the ceiling measured beside it (the VM's speed
+# varies).
 #
 # Where: by default a fresh ext4 (with a journal) on a 2 GiB image in /var/tmp, loop-mounted, and
 # removed at the end, as in fio-compare.sh. Every state creates and deletes files, and ext4
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
     --max-states) max_states=$2; shift 2 ;;
     --dir) base=$2; shift 2 ;;
     --json) json_out=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "crashtest-speed: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -98,21 +99,33 @@ done
 EOF
 }
 
-# Checker starts per second with --jobs parallel starters and no states: the ceiling.
+# Checker runs per second with --jobs parallel starters and no states: the ceiling. Each starter
+# does what a crashtest job does to run the checker (core/shell_host.cc): a shell that stays up
+# is sent a line, runs `true` in a fresh subshell in a directory with its output to a file, and
+# answers with the exit status.
 spawn_ceiling() {
-  python3 - "$jobs" <<'PY'
-import os, sys, time
-jobs, each = int(sys.argv[1]), 500
-def starter():
-    for _ in range(each):
-        pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", "true"], os.environ)
-        os.waitpid(pid, 0)
+  python3 - "$jobs" "$scratch" <<'PY'
+import os, subprocess, sys, time
+jobs, scratch, each = int(sys.argv[1]), sys.argv[2], 500
+host = ('while IFS= read -r line; do ( cd -- "$1" || exit 127; eval "true" ) >"$1/ceiling.out" 2>&1; '
+        'echo "$?"; done')
+def starter(n):
+    d = f"{scratch}/ceiling{n}"
+    os.makedirs(d, exist_ok=True)
+    sh = subprocess.Popen(["/bin/sh", "-c", host, "sh", d], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, bufsize=0)
+    for i in range(each):
+        sh.stdin.write(f"{i}\n".encode())
+        if sh.stdout.readline() != b"0\n":
+            sys.exit("ceiling: the shell did not answer 0")
+    sh.stdin.close()
+    sh.wait()
 start = time.monotonic()
 children = []
-for _ in range(jobs):
+for n in range(jobs):
     pid = os.fork()
     if pid == 0:
-        starter()
+        starter(n)
         os._exit(0)
     children.append(pid)
 for pid in children:

@@ -20,13 +20,20 @@ struct SubprocessSpec {
   std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) the caller's
   std::string output;                                    // stdout and stderr go here ("" = inherit)
   double timeout_s = 0;                                  // 0 = none
+  // The caller's descriptors the command gets, as 3, 4, ... (at most 4); it gets no others.
+  std::vector<int> pass_fds;
+  // The command adopts what its children leave running when they exit (PR_SET_CHILD_SUBREAPER):
+  // a long-lived shell that runs commands can then see what they left (ShellHost).
+  bool subreaper = false;
 };
 
 struct SubprocessResult {
   int exit_code = -1;            // when it exited
   int signal = 0;                // when a signal ended it
   bool timed_out = false;        // it was killed at the timeout
-  std::string Describe() const;  // "exit 1", "killed by signal 9", "timed out after 5 s"
+  // "exit 1", "killed by signal 9 (Killed)", "timed out"; an exit above 128 also says which
+  // signal a shell reports that way.
+  std::string Describe() const;
 };
 
 // Starts the command in its own process group (pid = process group id).
