@@ -120,11 +120,14 @@ int ServeUntilUnmounted(Mounted& m, const std::function<void()>& on_serving) {
   const MountRecord& record = m.record;
   Status served = mount.Serve(on_serving);
   m.server.reset();  // no control after the mount is gone
-  RemoveRecord(record.mountpoint);
   if (!served.ok()) {
+    // The log stays, for whoever looks into why; the record goes (the mount is gone).
+    RemoveRecord(record.mountpoint);
     spdlog::error("{}", served.ToString());
     return kExitFailure;
   }
+  spdlog::info("unmounted; the runtime directory goes with the mount");
+  RemoveRecordDir(record.mountpoint);
   return kExitOk;
 }
 

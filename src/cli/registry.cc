@@ -1,6 +1,7 @@
 #include "registry.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -78,6 +79,16 @@ std::optional<MountRecord> ReadRecord(const std::string& mountpoint) {
 void RemoveRecord(const std::string& mountpoint) {
   std::error_code ec;
   stdfs::remove(RecordPath(mountpoint), ec);
+}
+
+void RemoveRecordDir(const std::string& mountpoint) {
+  const auto mine = ParseRecord(RecordPath(mountpoint));
+  if (!mine || mine->pid != getpid()) return;
+  const std::string dir = RuntimeDir() + "/" + KeyFor(mountpoint);
+  std::error_code ec;
+  stdfs::remove(dir + "/daemon.log", ec);
+  stdfs::remove(dir + "/mount.json", ec);
+  stdfs::remove(dir, ec);  // only when empty: what else is there is not the daemon's to remove
 }
 
 std::vector<MountRecord> AllRecords() {

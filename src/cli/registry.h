@@ -30,6 +30,10 @@ Result<std::string> RecordDirFor(const std::string& mountpoint);
 Status WriteRecord(const MountRecord& record);
 std::optional<MountRecord> ReadRecord(const std::string& mountpoint);
 void RemoveRecord(const std::string& mountpoint);
+// A mount that ended well: its record, its default log (daemon.log) and its directory go, unless
+// the record is no longer this process's (a new daemon for the same mountpoint took the directory
+// over). A log given with --log-file is elsewhere and stays.
+void RemoveRecordDir(const std::string& mountpoint);
 std::vector<MountRecord> AllRecords();
 
 }  // namespace faultfs::cli

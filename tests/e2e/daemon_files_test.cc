@@ -5,7 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "faultfs/core/mountinfo.h"
 #include "test_support.h"
@@ -65,6 +69,35 @@ TEST_F(DaemonFiles, CreatedOwnerOnlyWhateverTheUmask) {
   EXPECT_EQ(RunCommand({FaultfsBinary(), "umount", mnt_}, {"FAULTFS_RUNTIME_DIR=" + runtime_})
                 .exit_code,
             0);
+}
+
+// Goal: a mount that ends well takes its runtime directory (record, socket, default log) with
+// it, so that /run/faultfs does not fill up; a log given with --log-file is the user's and stays.
+TEST_F(DaemonFiles, RuntimeDirectoryGoesWithTheMount) {
+  for (const bool own_log : {false, true}) {
+    std::vector<std::string> args;
+    if (own_log) args = {"--log-file", dir_ / "own.log"};
+    const CommandResult r = Mount(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string record = r.out.substr(r.out.find(", log ") + 6);
+    std::string mount_dir;
+    for (const auto& e : std::filesystem::directory_iterator(runtime_)) mount_dir = e.path();
+    ASSERT_FALSE(mount_dir.empty());
+    EXPECT_TRUE(std::filesystem::exists(mount_dir + "/mount.json")) << "while mounted";
+    ASSERT_EQ(RunCommand({FaultfsBinary(), "umount", mnt_}, {"FAULTFS_RUNTIME_DIR=" + runtime_})
+                  .exit_code,
+              0);
+    // The daemon removes it as it exits, which may be a moment after umount returns.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::filesystem::exists(mount_dir) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_FALSE(std::filesystem::exists(mount_dir)) << (own_log ? "own log" : "default log");
+    EXPECT_TRUE(std::filesystem::exists(runtime_)) << "the registry itself stays";
+    if (own_log) {
+      EXPECT_TRUE(Contains(ReadFile(dir_ / "own.log"), "unmounted")) << "the user's log stays";
+    }
+  }
 }
 
 // Goal: a symlink planted where a log goes is refused, and what it points to is not touched.

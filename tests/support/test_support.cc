@@ -1,5 +1,6 @@
 #include "test_support.h"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -191,6 +193,13 @@ std::string FaultfsMount::Start(const std::string& backing, const std::string& m
     for (std::string w; words >> w;) argv.push_back(w);
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  // The daemon's log beside the mountpoint (outside it), unless the test names one: a mount that
+  // ends well removes its runtime directory with the default log in it, and ExpectCleanLog reads
+  // the log after the daemon is gone (sanitizer reports come at its exit).
+  if (std::find(extra_args.begin(), extra_args.end(), "--log-file") == extra_args.end()) {
+    const std::string log = (mountpoint.empty() ? backing : mountpoint) + ".daemon.log";
+    argv.insert(argv.end(), {"--log-file", log});
+  }
   argv.push_back(backing);
   if (mountpoint != backing) argv.push_back(mountpoint);
   const CommandResult r = RunCommand(argv);
