@@ -11,6 +11,7 @@
 
 #include "faultfs/core/check.h"
 #include "faultfs/core/random.h"
+#include "faultfs/policy/actions.h"
 #include "faultfs/policy/glob.h"
 #include "faultfs/policy/limits.h"
 #include "faultfs/policy/path_regex.h"
@@ -50,12 +51,7 @@ struct CompiledRule {
   bool changes_outcome = false;         // not a pure delay/stall/freeze action
 };
 
-bool ChangesOutcome(const policy::Action& a) {
-  return !std::holds_alternative<policy::DelayAction>(a) &&
-         !std::holds_alternative<policy::BandwidthAction>(a) &&
-         !std::holds_alternative<policy::StallAction>(a) &&
-         !std::holds_alternative<policy::FreezeAction>(a);
-}
+bool ChangesOutcome(const policy::Action& a) { return !policy::InfoOf(a).timing; }
 
 bool NeedsPathMatch(const policy::Match& m) { return !m.path_globs.empty() || !m.path_regexes.empty(); }
 

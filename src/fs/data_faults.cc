@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <unordered_set>
+#include <variant>
 
 #include "faultfs/core/errno_names.h"
 #include "faultfs/core/random.h"
@@ -78,36 +80,53 @@ void Corrupt(const policy::CorruptAction& a, uint64_t draw, char* data, size_t s
 
 std::string DescribeOutcome(const policy::Action& a, uint64_t draw, int err, uint64_t offset,
                             size_t size) {
-  if (std::holds_alternative<policy::ErrnoAction>(a) ||
-      std::holds_alternative<policy::FsyncFailAction>(a)) {
-    return ErrnoName(err);
-  }
-  if (const auto* s = std::get_if<policy::ShortAction>(&a)) {
-    return "short: " + std::to_string(ShortLength(*s, size)) + " of " + std::to_string(size) +
-           " bytes";
-  }
-  if (const auto* t = std::get_if<policy::TornAction>(&a)) {
-    const TornPlan p = PlanTorn(*t, draw, offset, size);
-    const auto kept = std::count(p.keep.begin(), p.keep.end(), true);
-    return "torn: " + std::to_string(kept) + " of " + std::to_string(p.keep.size()) + " units of " +
-           std::to_string(p.unit) + " bytes stored";
-  }
-  if (const auto* c = std::get_if<policy::CorruptAction>(&a)) {
-    return std::string("corrupted ") + (c->on_write ? "on disk" : "in the reader's copy");
-  }
-  if (const auto* m = std::get_if<policy::MisdirectAction>(&a)) {
-    return "stored at offset " + std::to_string(static_cast<int64_t>(offset) + m->shift_bytes);
-  }
-  if (std::holds_alternative<policy::StaleReadAction>(a)) return "returned the previous contents";
-  if (std::holds_alternative<policy::LostWriteAction>(a)) return "success, nothing stored";
-  if (std::holds_alternative<policy::LyingFsyncAction>(a)) return "success, nothing synced";
-  if (const auto* k = std::get_if<policy::KillAction>(&a)) {
-    return std::string("signal ") + (sigabbrev_np(k->signal) ? sigabbrev_np(k->signal) : "?") +
-           (k->before ? " before the op" : " after the op");
-  }
-  if (const auto* c = std::get_if<policy::CrashAction>(&a))
-    return "power cut (model " + c->model + ")";
-  return policy::ActionName(a);
+  // One case per action (no default): a new action without its description does not compile.
+  struct Describe {
+    uint64_t draw;
+    int err;
+    uint64_t offset;
+    size_t size;
+    std::string operator()(const policy::ErrnoAction&) const { return ErrnoName(err); }
+    std::string operator()(const policy::FsyncFailAction&) const { return ErrnoName(err); }
+    std::string operator()(const policy::ShortAction& s) const {
+      return "short: " + std::to_string(ShortLength(s, size)) + " of " + std::to_string(size) +
+             " bytes";
+    }
+    std::string operator()(const policy::TornAction& t) const {
+      const TornPlan p = PlanTorn(t, draw, offset, size);
+      const auto kept = std::count(p.keep.begin(), p.keep.end(), true);
+      return "torn: " + std::to_string(kept) + " of " + std::to_string(p.keep.size()) +
+             " units of " + std::to_string(p.unit) + " bytes stored";
+    }
+    std::string operator()(const policy::CorruptAction& c) const {
+      return std::string("corrupted ") + (c.on_write ? "on disk" : "in the reader's copy");
+    }
+    std::string operator()(const policy::MisdirectAction& m) const {
+      return "stored at offset " + std::to_string(static_cast<int64_t>(offset) + m.shift_bytes);
+    }
+    std::string operator()(const policy::StaleReadAction&) const {
+      return "returned the previous contents";
+    }
+    std::string operator()(const policy::LostWriteAction&) const {
+      return "success, nothing stored";
+    }
+    std::string operator()(const policy::LyingFsyncAction&) const {
+      return "success, nothing synced";
+    }
+    std::string operator()(const policy::KillAction& k) const {
+      return std::string("signal ") + (sigabbrev_np(k.signal) ? sigabbrev_np(k.signal) : "?") +
+             (k.before ? " before the op" : " after the op");
+    }
+    std::string operator()(const policy::CrashAction& c) const {
+      return "power cut (model " + c.model + ")";
+    }
+    // Timing actions delay or hold the op; what it returns is its own.
+    std::string operator()(const policy::DelayAction&) const { return "delay"; }
+    std::string operator()(const policy::BandwidthAction&) const { return "bandwidth"; }
+    std::string operator()(const policy::StallAction&) const { return "stall"; }
+    std::string operator()(const policy::FreezeAction&) const { return "freeze"; }
+  };
+  return std::visit(Describe{draw, err, offset, size}, a);
 }
 
 }  // namespace faultfs::fs

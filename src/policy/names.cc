@@ -87,11 +87,4 @@ std::optional<FileType> FileTypeFromMode(mode_t mode) {
   }
 }
 
-const char* ActionName(const Action& a) {
-  static constexpr std::array<const char*, std::variant_size_v<Action>> kNames = {
-      "errno", "delay", "bandwidth", "stall",      "short", "torn",   "corrupt", "misdirect",
-      "stale", "lose",  "lie",       "fsync_fail", "kill",  "freeze", "crash"};
-  return kNames[a.index()];
-}
-
 }  // namespace faultfs::policy
