@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <mutex>
 
+#include "faultfs/core/join.h"
 #include "faultfs/core/private_file.h"
 
 namespace faultfs::cli {
@@ -47,9 +48,7 @@ Status ConfigureLogging(const std::string& level, const std::string& file) {
   const auto parsed = spdlog::level::from_str(level);
   // from_str maps unknown names to "off"; only "off" itself may mean off.
   if (parsed == spdlog::level::off && level != "off") {
-    std::string expected;
-    for (const std::string& name : kLogLevels) expected += (expected.empty() ? "" : ", ") + name;
-    return Status::Invalid("unknown log level '" + level + "' (expected " + expected + ")");
+    return Status::Invalid("unknown log level '" + level + "' (expected " + Join(kLogLevels) + ")");
   }
   spdlog::sink_ptr sink;
   if (file.empty()) {

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "faultfs/core/join.h"
 #include "faultfs/core/random.h"
 
 namespace faultfs::cli {
@@ -13,12 +14,8 @@ void AddSeedOption(CLI::App& cmd, uint64_t& seed, const std::string& help) {
 }
 
 CLI::Option* OneOf(CLI::Option* opt, const std::vector<std::string>& names) {
-  std::string bar;
-  std::string comma;
-  for (const std::string& n : names) {
-    bar += (bar.empty() ? "" : "|") + n;
-    comma += (comma.empty() ? "" : ", ") + n;
-  }
+  const std::string bar = Join(names, "|");
+  const std::string comma = Join(names);
   const std::string fallback = opt->get_default_str();
   opt->option_text(bar + (fallback.empty() ? "" : " (default: " + fallback + ")"));
   return opt->check(CLI::Validator(

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "byte_diff.h"
+#include "faultfs/core/join.h"
 #include "faultfs/core/tree_read.h"
 #include "faultfs/core/unique_fd.h"
 
@@ -54,12 +55,6 @@ std::string OwnerText(const struct stat& st) {
 
 std::string DeviceText(dev_t dev) {
   return std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
-}
-
-std::string Join(const std::vector<std::string>& parts) {
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
-  return out;
 }
 
 // An attribute as name="value": non-printable bytes escaped, long values cut (enough to tell two

@@ -4,17 +4,12 @@
 #include <sstream>
 
 #include "faultfs/core/errno_names.h"
+#include "faultfs/core/join.h"
 #include "faultfs/policy/parse.h"
 
 namespace faultfs::policy {
 
 namespace {
-
-std::string Join(const std::vector<std::string>& items, const std::string& sep = ", ") {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : sep) + i;
-  return out;
-}
 
 std::string OpsInWords(const OpSet& ops) {
   if (ops.all()) return "every operation";
