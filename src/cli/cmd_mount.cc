@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
@@ -15,13 +16,17 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "control_handler.h"
 #include "faultfs/control/server.h"
 #include "faultfs/fs/mount.h"
 #include "faultfs/policy/parse.h"
+#include "faultfs/core/join.h"
 #include "faultfs/core/private_file.h"
+#include "faultfs/core/process.h"
 #include "logging.h"
 #include "mount_startup.h"
 #include "options.h"
@@ -233,6 +238,35 @@ int RunDaemon(const MountArgs& a, StartupReport& report) {
   return ready ? code : kExitFailure;
 }
 
+// Processes that already use files under the mountpoint keep using the directory underneath:
+// their open files and working directories bypass the mount (no fault, no record) until they
+// reopen them. Mounting in place under a running program is the common case; say so, by name.
+void WarnAboutProcessesUsing(const MountOptions& o) {
+  const std::string dir = RealOr(IsInPlace(o) ? o.backing : o.mountpoint);
+  const std::vector<DirectoryUser> users = ProcessesUsing(dir);
+  if (users.empty()) return;
+  std::cerr << "faultfs mount: warning: " << users.size()
+            << (users.size() == 1 ? " process already uses" : " processes already use")
+            << " files under " << dir
+            << "; what they have open (files, working directories) stays on the directory\n"
+               "underneath and bypasses faultfs (no fault, no record) until they reopen it. Start"
+               " or restart\nthem after mounting.\n";
+  constexpr size_t kShown = 10;
+  for (size_t i = 0; i < std::min(users.size(), kShown); ++i) {
+    const DirectoryUser& u = users[i];
+    std::vector<std::string> uses;
+    if (u.cwd) uses.push_back("working directory");
+    if (u.root) uses.push_back("root directory");
+    if (u.open_files > 0)
+      uses.push_back(std::to_string(u.open_files) + (u.open_files == 1 ? " open file" : " open files"));
+    if (u.mapped_files > 0)
+      uses.push_back(std::to_string(u.mapped_files) +
+                     (u.mapped_files == 1 ? " mapped file" : " mapped files"));
+    std::cerr << "  " << u.name << " (pid " << u.pid << "): " << Join(uses) << "\n";
+  }
+  if (users.size() > kShown) std::cerr << "  ... and " << users.size() - kShown << " more\n";
+}
+
 int RunBackground(const MountArgs& a) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -338,6 +372,7 @@ Runner AddMount(CLI::App& app) {
       const auto absolute = std::filesystem::absolute(a->options.record_file, ec);
       if (!ec) a->options.record_file = absolute.lexically_normal().string();
     }
+    WarnAboutProcessesUsing(a->options);
     return a->foreground ? RunForeground(*a) : RunBackground(*a);
   };
 }

@@ -1,6 +1,13 @@
 #include "faultfs/core/process.h"
 
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <fstream>
+#include <set>
 #include <string>
 
 namespace faultfs {
@@ -22,6 +29,76 @@ std::string ProcessName(pid_t pid) {
   std::string name;
   std::getline(comm, name);
   return name;
+}
+
+namespace {
+
+// Whether `path` is `dir` or under it.
+bool Within(const std::string& path, const std::string& dir) {
+  if (dir == "/") return !path.empty() && path[0] == '/';
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                         path[dir.size()] == '/');
+}
+
+std::string LinkTarget(const std::string& link) {
+  char buf[PATH_MAX];
+  const ssize_t n = readlink(link.c_str(), buf, sizeof(buf));
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// Counts the entries of /proc/PID/fd that point under `dir`.
+size_t OpenFilesWithin(const std::string& proc, const std::string& dir) {
+  DIR* fds = opendir((proc + "/fd").c_str());
+  if (fds == nullptr) return 0;
+  size_t n = 0;
+  while (const dirent* e = readdir(fds)) {
+    if (e->d_name[0] == '.') continue;
+    if (Within(LinkTarget(proc + "/fd/" + e->d_name), dir)) ++n;
+  }
+  closedir(fds);
+  return n;
+}
+
+// Counts the distinct files under `dir` in /proc/PID/maps (the path is the sixth field).
+size_t MappedFilesWithin(const std::string& proc, const std::string& dir) {
+  std::ifstream maps(proc + "/maps");
+  std::set<std::string> files;
+  for (std::string line; std::getline(maps, line);) {
+    const size_t slash = line.find(" /");
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash + 1);
+    if (path.ends_with(" (deleted)")) path.resize(path.size() - 10);
+    if (Within(path, dir)) files.insert(std::move(path));
+  }
+  return files.size();
+}
+
+}  // namespace
+
+std::vector<DirectoryUser> ProcessesUsing(const std::string& dir) {
+  std::vector<DirectoryUser> users;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) return users;
+  const pid_t self = getpid();
+  while (const dirent* e = readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0' || pid == self) continue;
+    const std::string base = std::string("/proc/") + e->d_name;
+    DirectoryUser u;
+    u.pid = static_cast<pid_t>(pid);
+    u.cwd = Within(LinkTarget(base + "/cwd"), dir);
+    u.root = dir != "/" && Within(LinkTarget(base + "/root"), dir);
+    u.open_files = OpenFilesWithin(base, dir);
+    u.mapped_files = MappedFilesWithin(base, dir);
+    if (!u.cwd && !u.root && u.open_files == 0 && u.mapped_files == 0) continue;
+    u.name = ProcessName(u.pid);
+    users.push_back(std::move(u));
+  }
+  closedir(proc);
+  std::sort(users.begin(), users.end(),
+            [](const DirectoryUser& a, const DirectoryUser& b) { return a.pid < b.pid; });
+  return users;
 }
 
 }  // namespace faultfs

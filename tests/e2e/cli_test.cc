@@ -390,5 +390,56 @@ TEST_F(Cli, ReadaheadFollowsTheBackingDeviceUpToFourMiB) {
   EXPECT_EQ(SysfsNumber("/sys/class/bdi/" + DeviceId(mnt_) + "/read_ahead_kb"), 6000);
 }
 
+// Unmounts `path` when the test ends, however it ends.
+struct UnmountAtEnd {
+  std::string path;
+  ~UnmountAtEnd() {
+    RunCommand({FaultfsBinary(), "umount", path});
+    AbortFuseMount(path);
+  }
+};
+
+// Goal: mounting in place warns about the processes already using the directory, by name and pid
+// and with what they hold (their open files bypass the mount until reopened); over a directory
+// nobody uses, it says nothing.
+TEST_F(Cli, MountingInPlaceNamesTheProcessesAlreadyInTheDirectory) {
+  {
+    UnmountAtEnd unmount{backing_};
+    const CommandResult quiet = Faultfs({"mount", backing_});
+    ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+    EXPECT_FALSE(Contains(quiet.err, "warning")) << quiet.err;
+  }
+  const std::string log = backing_ + "/app.log";
+  const pid_t app = fork();
+  ASSERT_GE(app, 0);
+  if (app == 0) {
+    // An application writing its log in the directory: working directory and an open file.
+    if (chdir(backing_.c_str()) != 0) _exit(126);
+    if (open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644) < 0) _exit(126);
+    execl("/bin/sleep", "sleep", "120", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  struct KillAtEnd {
+    pid_t pid;
+    ~KillAtEnd() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  } kill_app{app};
+  // Wait until it is in place: it has exec'd sleep with the file open.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (ProcessName(app) != "sleep" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(ProcessName(app), "sleep");
+  UnmountAtEnd unmount{backing_};
+  const CommandResult r = Faultfs({"mount", backing_});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.err, "sleep (pid " + std::to_string(app) +
+                                  "): working directory, 1 open file"))
+      << r.err;
+  EXPECT_TRUE(Contains(r.err, "restart")) << "says what to do: " << r.err;
+}
+
 }  // namespace
 }  // namespace faultfs::testing
