@@ -12,8 +12,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <iterator>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -144,8 +144,8 @@ size_t MarkExt4(const CheckRun& run, const LoadedLog& in, const CrashtestArgs& a
   ext4.model = crash::Model{.kind = crash::ModelKind::kExt4};
   std::optional<crash::DurabilityOracle> oracle;
   if (run.oracle != nullptr) {
-    auto built = crash::DurabilityOracle::Build(in.snapshot, in.log, ext4.model,
-                                                run.work + "/oracle-ext4");
+    auto built =
+        crash::DurabilityOracle::Build(in.snapshot, in.log, ext4.model, run.work + "/oracle-ext4");
     if (!built.ok()) return 0;
     oracle = std::move(*built);
     ext4.oracle = &*oracle;
@@ -156,7 +156,8 @@ size_t MarkExt4(const CheckRun& run, const LoadedLog& in, const CrashtestArgs& a
   auto ext4_results = CheckStates(ext4, in.log, states, seen, "ext4 ");
   ExplainFailures(ext4, in.log, states, ext4_results);
   const auto keys = FailingFixes(ext4_results, main.states, results);
-  for (Finding& f : findings) f.ext4 = keys.count(f.key) != 0 ? Finding::Ext4::kAlso : Finding::Ext4::kNot;
+  for (Finding& f : findings)
+    f.ext4 = keys.count(f.key) != 0 ? Finding::Ext4::kAlso : Finding::Ext4::kNot;
   return states.size();
 }
 
@@ -218,9 +219,9 @@ int Run(CrashtestArgs a) {
     ext4_states = MarkExt4(run, *in, a, enumeration, results, seen, findings);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const ReportInput report{rec.log,      &in->log, *model,     a.seed,   a.max_states,
-                           &enumeration, &results, secs,       check_secs,
-                           std::move(findings), ext4_states};
+  const ReportInput report{rec.log,      &in->log, *model, a.seed,     a.max_states,
+                           &enumeration, &results, secs,   check_secs, std::move(findings),
+                           ext4_states};
   PrintReport(report, std::cout);
   if (!a.json.empty()) {
     if (Status s = WriteJsonLines(report, a.json); !s.ok()) return Fail(s.ToString(), kExitFailure);

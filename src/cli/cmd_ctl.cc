@@ -97,8 +97,7 @@ std::optional<MountRecord> EnclosingRecord(const std::string& path) {
   struct stat inside {};
   const bool reached = stat(path.c_str(), &inside) == 0;
   if (!reached && errno != ENOTCONN && errno != ECONNABORTED) return std::nullopt;
-  for (std::filesystem::path p = std::filesystem::path(path).parent_path();;
-       p = p.parent_path()) {
+  for (std::filesystem::path p = std::filesystem::path(path).parent_path();; p = p.parent_path()) {
     if (auto record = ReadRecord(p.string())) {
       struct stat root {};
       if (!reached || (stat(p.c_str(), &root) == 0 && root.st_dev == inside.st_dev)) return record;
@@ -112,9 +111,11 @@ Result<MountRecord> RecordOf(const std::string& mountpoint) {
   char resolved[PATH_MAX];
   const bool found = realpath(mountpoint.c_str(), resolved) != nullptr;
   // A directory on the way that this user may not enter: a matter of permission, not "no mount".
-  if (!found && errno == EACCES) return Status::FromErrno(EACCES, "cannot reach '" + mountpoint + "'");
-  const std::string path =
-      found ? std::string(resolved) : std::filesystem::absolute(mountpoint).lexically_normal().string();
+  if (!found && errno == EACCES)
+    return Status::FromErrno(EACCES, "cannot reach '" + mountpoint + "'");
+  const std::string path = found
+                               ? std::string(resolved)
+                               : std::filesystem::absolute(mountpoint).lexically_normal().string();
   const auto record = EnclosingRecord(path);
   if (!record || record->control_socket.empty()) return NoRecord(path);
   return *record;
@@ -177,7 +178,8 @@ void PrintFields(const nlohmann::json& object, const std::string& indent) {
     std::string text;
     if (value.is_array()) {
       for (const auto& item : value)
-        text += (text.empty() ? "" : ", ") + (item.is_string() ? item.get<std::string>() : item.dump());
+        text +=
+            (text.empty() ? "" : ", ") + (item.is_string() ? item.get<std::string>() : item.dump());
       if (text.empty()) text = "none";
     } else {
       text = value.is_string() ? value.get<std::string>() : value.dump();
@@ -191,7 +193,8 @@ void PrintHuman(const std::string& command, const nlohmann::json& reply) {
     for (const auto& event : reply["recent"]) std::cout << event.dump() << "\n";
     const uint64_t all = reply.value("events", uint64_t{0});
     std::cout << "events: " << all << " in all";
-    if (all > reply["recent"].size()) std::cout << ", the last " << reply["recent"].size() << " shown";
+    if (all > reply["recent"].size())
+      std::cout << ", the last " << reply["recent"].size() << " shown";
     std::cout << "\n";
     return;
   }
@@ -267,7 +270,9 @@ Runner AddCtl(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "ctl", std::string("Control a live mount through its control socket. Commands: ") +
                  kCommands + ". Changes take effect before the command returns.");
-  cmd->add_option("MOUNT", a->mountpoint, "The mounted directory, or any directory or file inside it")->required();
+  cmd->add_option("MOUNT", a->mountpoint,
+                  "The mounted directory, or any directory or file inside it")
+      ->required();
   cmd->add_option("COMMAND", a->command, kCommands)->required();
   cmd->add_option(
       "ARG", a->argument,

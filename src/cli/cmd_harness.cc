@@ -44,32 +44,38 @@ Runner AddHarnessNode(CLI::App& parent) {
   cmd->add_option("--data", o->data, "Data directory (log, persisted, meta.0, meta.1)")->required();
   cmd->add_option("--peer-port", o->peer_port, "Port for other nodes' connections")->required();
   cmd->add_option("--client-port", o->client_port, "Port for clients' connections")->required();
-  cmd->add_option("--peer", *peers, "J=127.0.0.1:PORT: where to send to node J (one per other node)");
+  cmd->add_option("--peer", *peers,
+                  "J=127.0.0.1:PORT: where to send to node J (one per other node)");
   cmd->add_option("--election-timeout-ms", o->election_timeout_ms,
                   "T: election timeouts are drawn from [T, 2T]")
       ->capture_default_str();
-  cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "Leader heartbeat interval")->capture_default_str();
+  cmd->add_option("--heartbeat-ms", o->heartbeat_ms, "Leader heartbeat interval")
+      ->capture_default_str();
   cmd->add_option("--queue", o->queue, "Requests that may wait at once; more are answered busy")
       ->capture_default_str();
-  OneOf(cmd->add_option("--recovery", o->recovery,
-                  "protocol: keep and repair corrupted entries; truncate: the naive baseline,\n"
-                  "discard everything from the first bad slot")
-            ->capture_default_str(),
-        {"protocol", "truncate"});
-  OneOf(cmd->add_option("--repair", o->repair,
-                  "verified: read repair with the copy that matches its persistence record;\n"
-                  "newest: the naive baseline, the copy with the highest term, verified or not")
-            ->capture_default_str(),
-        {"verified", "newest"});
+  OneOf(
+      cmd->add_option("--recovery", o->recovery,
+                      "protocol: keep and repair corrupted entries; truncate: the naive baseline,\n"
+                      "discard everything from the first bad slot")
+          ->capture_default_str(),
+      {"protocol", "truncate"});
+  OneOf(
+      cmd->add_option("--repair", o->repair,
+                      "verified: read repair with the copy that matches its persistence record;\n"
+                      "newest: the naive baseline, the copy with the highest term, verified or not")
+          ->capture_default_str(),
+      {"verified", "newest"});
   cmd->add_option("--events", o->events, "Write one JSON line per event to this file");
-  cmd->add_flag("--no-scrub", [o](int64_t) { o->scrub = false; },
-                "Do not read the log back in the background (damage is then found only by reads\n"
-                "and restarts)");
+  cmd->add_flag(
+      "--no-scrub", [o](int64_t) { o->scrub = false; },
+      "Do not read the log back in the background (damage is then found only by reads\n"
+      "and restarts)");
   AddSeedOption(*cmd, o->seed, "Seed of the election timeouts (default: a fresh one)");
   return [o, peers] {
     for (const std::string& peer : *peers) {
       if (!ParsePeer(peer, o->peers)) {
-        std::cerr << "faultfs harness node: --peer '" << peer << "' is not J=HOST:PORT (once per J)\n";
+        std::cerr << "faultfs harness node: --peer '" << peer
+                  << "' is not J=HOST:PORT (once per J)\n";
         return kExitUsage;
       }
     }
@@ -81,7 +87,8 @@ Runner AddHarnessNode(CLI::App& parent) {
 
 Runner AddHarness(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
-      "harness", "The replicated-log harness: nodes on faultfs mounts, faults, a checker (docs/harness.md)");
+      "harness",
+      "The replicated-log harness: nodes on faultfs mounts, faults, a checker (docs/harness.md)");
   cmd->require_subcommand(1);
   auto runners = std::make_shared<std::map<std::string, Runner>>();
   (*runners)["node"] = AddHarnessNode(*cmd);

@@ -8,10 +8,7 @@
 #include "options.h"
 
 namespace faultfs::cli {
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 Runner AddHarnessRun(CLI::App& parent) {
   auto o = std::make_shared<harness::RunOptions>();
@@ -25,12 +22,16 @@ Runner AddHarnessRun(CLI::App& parent) {
       "Exit: 0 correct, 1 unsafe (loss, corruption, divergence, double apply), 3 unavailable,\n"
       "2 bad usage, 4 the run could not start, 128+N interrupted by signal N.");
   cmd->add_option("--nodes", o->nodes, "Nodes")->capture_default_str()->check(CLI::Range(1, 9));
-  cmd->add_option("--duration", *duration, "How long the clients run (60s, 2m)")->capture_default_str();
+  cmd->add_option("--duration", *duration, "How long the clients run (60s, 2m)")
+      ->capture_default_str();
   AddSeedOption(*cmd, o->seed, "Seed of everything drawn (default: a fresh one, printed)");
-  cmd->add_option("--clients", o->clients, "Client processes")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->add_option("--clients", o->clients, "Client processes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--nemesis", o->nemesis,
                   "all, none, or a comma list of: disk, kill, power, net, or single kinds\n"
-                  "(fsync-error, corrupt, corrupt-leader, lost-write, disk-latency, disk-full, kill, kill-leader,\n"
+                  "(fsync-error, corrupt, corrupt-leader, lost-write, disk-latency, disk-full, "
+                  "kill, kill-leader,\n"
                   "power-cut, power-cut-all, partition, one-way, isolate-leader, leader-deaf,\n"
                   "net-latency, net-drop)")
       ->capture_default_str();
@@ -49,8 +50,9 @@ Runner AddHarnessRun(CLI::App& parent) {
   cmd->add_option("--link-toxics", o->link_toxics,
                   "Toxics on every link for the whole run, a JSON list in Toxiproxy's shape, e.g.\n"
                   "'[{\"name\":\"slow\",\"type\":\"latency\",\"attributes\":{\"latency\":2000}}]'");
-  cmd->add_flag("--no-faultfs", [o](int64_t) { o->use_faultfs = false; },
-                "Data directories on the plain filesystem (to measure what faultfs costs)");
+  cmd->add_flag(
+      "--no-faultfs", [o](int64_t) { o->use_faultfs = false; },
+      "Data directories on the plain filesystem (to measure what faultfs costs)");
   cmd->add_option("--json", o->json, "Write the report as JSON to this file");
   cmd->add_option("--history", o->history, "Write the client history in Jepsen's EDN to this file");
   cmd->add_option("--report", o->report, "Write the HTML timeline to this file");
@@ -59,7 +61,8 @@ Runner AddHarnessRun(CLI::App& parent) {
   return [o, duration] {
     o->duration_s = ParseSeconds(*duration);
     if (o->duration_s <= 0) {
-      std::cerr << "faultfs harness run: --duration '" << *duration << "' is not a duration (60s, 2m)\n";
+      std::cerr << "faultfs harness run: --duration '" << *duration
+                << "' is not a duration (60s, 2m)\n";
       return kExitUsage;
     }
     if (o->heartbeat_ms >= o->election_timeout_ms) {

@@ -22,11 +22,11 @@
 #include "commands.h"
 #include "control_handler.h"
 #include "faultfs/control/server.h"
-#include "faultfs/fs/mount.h"
-#include "faultfs/policy/parse.h"
 #include "faultfs/core/join.h"
 #include "faultfs/core/private_file.h"
 #include "faultfs/core/process.h"
+#include "faultfs/fs/mount.h"
+#include "faultfs/policy/parse.h"
 #include "logging.h"
 #include "mount_startup.h"
 #include "options.h"
@@ -112,7 +112,7 @@ Result<Mounted> MountHere(const MountArgs& a, const Paths& p, const std::string&
   if (!server.ok()) return server.status();  // the Mount destructor unmounts
   m.server = std::move(*server);
   stage("registering the mount in '" + dir + "'");
-  m.record = MountRecord{p.mountpoint, p.backing,       getpid(),         p.log_file,
+  m.record = MountRecord{p.mountpoint, p.backing,       getpid(),        p.log_file,
                          UtcNow(),     m.mount->seed(), m.server->path()};
   FAULTFS_RETURN_IF_ERROR(WriteRecord(m.record));
   return m;
@@ -161,10 +161,10 @@ int RunForeground(const MountArgs& a) {
     return kExitUsage;
   }
   auto dir = RecordDirFor(p.mountpoint);
-  auto mounted = dir.ok() ? MountHere(a, p, *dir, [](const std::string& what) {
-    spdlog::debug("startup: {}", what);
-  })
-                          : Result<Mounted>(dir.status());
+  auto mounted =
+      dir.ok() ? MountHere(a, p, *dir,
+                           [](const std::string& what) { spdlog::debug("startup: {}", what); })
+               : Result<Mounted>(dir.status());
   if (!mounted.ok()) {
     std::cerr << "faultfs mount: " << mounted.status().ToString() << "\n";
     return kExitFailure;
@@ -224,7 +224,8 @@ int RunDaemon(const MountArgs& a, StartupReport& report) {
     report.Fail(mounted.status().ToString());
     return kExitFailure;
   }
-  if (Status s = ConfigureLogging(a.log_level, p.log_file); !s.ok()) spdlog::warn("{}", s.ToString());
+  if (Status s = ConfigureLogging(a.log_level, p.log_file); !s.ok())
+    spdlog::warn("{}", s.ToString());
   DetachFromTerminal(std::move(*log_fd));
   report.Stage("waiting for the kernel to start the FUSE session");
   std::atomic<bool> ready{false};
@@ -258,7 +259,8 @@ void WarnAboutProcessesUsing(const MountOptions& o) {
     if (u.cwd) uses.push_back("working directory");
     if (u.root) uses.push_back("root directory");
     if (u.open_files > 0)
-      uses.push_back(std::to_string(u.open_files) + (u.open_files == 1 ? " open file" : " open files"));
+      uses.push_back(std::to_string(u.open_files) +
+                     (u.open_files == 1 ? " open file" : " open files"));
     if (u.mapped_files > 0)
       uses.push_back(std::to_string(u.mapped_files) +
                      (u.mapped_files == 1 ? " mapped file" : " mapped files"));
@@ -319,10 +321,10 @@ Runner AddMount(CLI::App& app) {
                 "Let other users than the mounting one use the mount");
   cmd->add_flag("--single-thread", o.single_thread,
                 "Serve one request at a time (same op order, same fault sequence)");
-  AddChoice<Transport>(*cmd, "--transport", o.transport,
-                       {{"auto", Transport::kAuto}, {"dev", Transport::kDev}},
-                       "How requests travel: auto (io_uring when the kernel offers it, switching "
-                       "the\nfuse module's enable_uring on; else /dev/fuse) or dev (/dev/fuse only)");
+  AddChoice<Transport>(
+      *cmd, "--transport", o.transport, {{"auto", Transport::kAuto}, {"dev", Transport::kDev}},
+      "How requests travel: auto (io_uring when the kernel offers it, switching "
+      "the\nfuse module's enable_uring on; else /dev/fuse) or dev (/dev/fuse only)");
   cmd->add_option("--uring-depth", o.uring_depth, "io_uring entries (threads) per CPU")
       ->check(CLI::Range(1U, 64U))
       ->capture_default_str();

@@ -65,8 +65,12 @@ int RunStatus(bool json) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : rows) {
-      out.push_back({{"mountpoint", r.mountpoint}, {"backing", r.backing}, {"pid", r.pid},
-                     {"log_file", r.log_file}, {"state", r.state}, {"control_socket", r.control_socket},
+      out.push_back({{"mountpoint", r.mountpoint},
+                     {"backing", r.backing},
+                     {"pid", r.pid},
+                     {"log_file", r.log_file},
+                     {"state", r.state},
+                     {"control_socket", r.control_socket},
                      {"seed", r.seed}});
     }
     std::cout << out.dump(2) << std::endl;

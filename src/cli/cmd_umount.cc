@@ -87,7 +87,8 @@ int RunUmount(const UmountArgs& a) {
 Runner AddUmount(CLI::App& app) {
   auto a = std::make_shared<UmountArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "umount", "Unmount a faultfs mount and wait for its daemon to finish (also clears a stale mount)");
+      "umount",
+      "Unmount a faultfs mount and wait for its daemon to finish (also clears a stale mount)");
   cmd->add_option("MOUNTPOINT", a->mountpoint, "The mounted directory")->required();
   cmd->add_flag("-l,--lazy", a->lazy,
                 "Detach now even if files are open; the daemon exits when they are closed");

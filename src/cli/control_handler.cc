@@ -57,13 +57,17 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
     MountControl& self;
     engine::FaultEngine& engine;
     Result<nlohmann::json> operator()(const control::GetStatus&) const {
-      return nlohmann::json{
-          {"mountpoint", self.mountpoint_},        {"seed", engine.seed()},
-          {"rules", engine.Stats().size()},        {"frozen", self.mount_.Frozen()},
-          {"stalled", self.mount_.Stalled()},      {"held_by_freeze", self.mount_.HeldByFreeze()},
-          {"events", self.mount_.EventCount()},
-          {"capacity", CapacityJson(self.mount_)}, {"recording", self.mount_.Recording()},
-          {"crashed", self.mount_.Crashed()},      {"crash", LastCrashJson()}};
+      return nlohmann::json{{"mountpoint", self.mountpoint_},
+                            {"seed", engine.seed()},
+                            {"rules", engine.Stats().size()},
+                            {"frozen", self.mount_.Frozen()},
+                            {"stalled", self.mount_.Stalled()},
+                            {"held_by_freeze", self.mount_.HeldByFreeze()},
+                            {"events", self.mount_.EventCount()},
+                            {"capacity", CapacityJson(self.mount_)},
+                            {"recording", self.mount_.Recording()},
+                            {"crashed", self.mount_.Crashed()},
+                            {"crash", LastCrashJson()}};
     }
     nlohmann::json LastCrashJson() const {
       const auto last = self.mount_.LastCrash();

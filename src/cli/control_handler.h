@@ -9,7 +9,8 @@ namespace faultfs::cli {
 
 class MountControl : public control::Handler {
  public:
-  MountControl(Mount& mount, std::string mountpoint) : mount_(mount), mountpoint_(std::move(mountpoint)) {}
+  MountControl(Mount& mount, std::string mountpoint)
+      : mount_(mount), mountpoint_(std::move(mountpoint)) {}
   Result<nlohmann::json> Handle(const control::Command& command) override;
   void SubscribeEvents(std::function<bool(const std::string&)> sink) override;
 

@@ -219,8 +219,8 @@ StateResult JudgeState(const CheckRun& run, const record::ReadLog& log,
 }
 
 std::vector<StateResult> CheckStates(const CheckRun& run, const record::ReadLog& log,
-                                     const std::vector<crash::CrashState>& states,
-                                     SeenStates& seen, const std::string& label_prefix) {
+                                     const std::vector<crash::CrashState>& states, SeenStates& seen,
+                                     const std::string& label_prefix) {
   const std::string root = run.work + "/states";
   (void)mkdir(root.c_str(), 0755);
   for (unsigned slot = 0; slot < std::max(1u, run.jobs); ++slot) {

@@ -62,7 +62,7 @@ StateResult JudgeState(const CheckRun& run, const record::ReadLog& log,
 // already has is a duplicate of that state (duplicate_of: its label); the others are judged and
 // enter `seen` as `label_prefix` + their id.
 std::vector<StateResult> CheckStates(const CheckRun& run, const record::ReadLog& log,
-                                     const std::vector<crash::CrashState>& states,
-                                     SeenStates& seen, const std::string& label_prefix = "");
+                                     const std::vector<crash::CrashState>& states, SeenStates& seen,
+                                     const std::string& label_prefix = "");
 
 }  // namespace faultfs::cli

@@ -97,7 +97,8 @@ void Explain(const CheckRun& run, const record::ReadLog& log, const crash::Histo
   }
   Trials trials(run, log, history, state, causes, slot);
   for (size_t i = 0; i < causes.size() && i < kMaxSingleTrials; ++i) {
-    if (trials.PassesWithout({i})) return SetFinding(r, {crash::FixOf(log.ops, history, causes[i])}, true);
+    if (trials.PassesWithout({i}))
+      return SetFinding(r, {crash::FixOf(log.ops, history, causes[i])}, true);
   }
   std::vector<crash::Fix> fixes;
   const std::vector<size_t> together = CausesTogether(trials, causes.size());

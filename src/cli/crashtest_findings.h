@@ -14,9 +14,9 @@
 namespace faultfs::cli {
 
 struct Finding {
-  std::string key;         // the fix's key (crash::Fix)
-  std::string text;        // the fix in words, from its first state
-  bool confirmed = false;  // undoing one cause made the checker accept its states
+  std::string key;                       // the fix's key (crash::Fix)
+  std::string text;                      // the fix in words, from its first state
+  bool confirmed = false;                // undoing one cause made the checker accept its states
   std::vector<uint32_t> ops = {};        // the ops it is about, over all its states
   std::vector<size_t> states = {};       // failing states it explains (checked, not duplicates)
   size_t duplicates = 0;                 // failing states with the same content as one of those

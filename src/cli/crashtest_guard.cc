@@ -36,8 +36,9 @@ Status CheckCrashtestDirs(const std::string& dir, const std::string& work) {
   const std::string real = stdfs::canonical(dir, ec).string();
   if (ec) return Status::FromErrno(ec.value(), "resolving --dir '" + dir + "'");
   if (real == "/")
-    return Status::Invalid("--dir is '/': crashtest copies --dir whole; give the program's data "
-                           "directory");
+    return Status::Invalid(
+        "--dir is '/': crashtest copies --dir whole; give the program's data "
+        "directory");
   for (const MountEntry& m : ReadMounts()) {
     if (m.mount_point != real && Within(m.mount_point, real)) {
       return Status::Invalid("--dir '" + dir + "' holds the mount point '" + m.mount_point +
@@ -90,8 +91,7 @@ std::vector<std::string> ChangedPaths(const DirStamp& before, const DirStamp& af
 
 std::string NothingTested(const record::ReadLog& log) {
   for (const record::Op& op : log.ops) {
-    if (record::IsEntryKind(op.kind) || record::IsDataKind(op.kind) ||
-        record::IsMetaKind(op.kind))
+    if (record::IsEntryKind(op.kind) || record::IsDataKind(op.kind) || record::IsMetaKind(op.kind))
       return "";
   }
   return "the workload changed nothing through the mount (" + std::to_string(log.ops.size()) +

@@ -80,8 +80,9 @@ void PrintFindings(const ReportInput& in, std::ostream& out) {
   for (size_t k = 0; k < in.findings.size(); ++k) {
     const Finding& f = in.findings[k];
     out << "  " << k + 1 << ". "
-        << (f.confirmed ? "" : "not confirmed (undoing what the state lost did not make the "
-                               "checker pass): ")
+        << (f.confirmed ? ""
+                        : "not confirmed (undoing what the state lost did not make the "
+                          "checker pass): ")
         << f.text << "\n     " << Plural(f.states.size(), "failing state");
     if (f.duplicates > 0) out << " (and " << f.duplicates << " with the same content)";
     out << ", " << Plural(f.crash_points.size(), "crash point");

@@ -23,7 +23,7 @@ struct ReportInput {
   const crash::Enumeration* enumeration = nullptr;
   const std::vector<StateResult>* results = nullptr;
   double seconds = 0;
-  double check_seconds = 0;  // the checking phase alone: building, hashing and judging states
+  double check_seconds = 0;       // the checking phase alone: building, hashing and judging states
   std::vector<Finding> findings;  // GroupFindings, with their ext4 marks
   size_t ext4_states = 0;         // states of the ext4 model checked to mark them (0: none)
 };

@@ -18,16 +18,17 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   std::map<std::string, Runner> runners = {
-      {"mount", AddMount(app)},   {"umount", AddUmount(app)},
-      {"status", AddStatus(app)}, {"policy", AddPolicy(app)},
-      {"ctl", AddCtl(app)},       {"crash", AddCrash(app)},
-      {"replay", AddReplay(app)}, {"crashtest", AddCrashtest(app)},
+      {"mount", AddMount(app)},    {"umount", AddUmount(app)},
+      {"status", AddStatus(app)},  {"policy", AddPolicy(app)},
+      {"ctl", AddCtl(app)},        {"crash", AddCrash(app)},
+      {"replay", AddReplay(app)},  {"crashtest", AddCrashtest(app)},
       {"harness", AddHarness(app)}};
   // CLI11 would call an unknown command "a missing subcommand"; name it instead.
   if (argc > 1 && argv[1][0] != '-' && runners.count(argv[1]) == 0) {
-    std::cerr << "faultfs: unknown command '" << argv[1]
-              << "' (commands: mount, umount, status, policy, ctl, crash, crashtest, replay, harness; "
-              << "see faultfs --help)\n";
+    std::cerr
+        << "faultfs: unknown command '" << argv[1]
+        << "' (commands: mount, umount, status, policy, ctl, crash, crashtest, replay, harness; "
+        << "see faultfs --help)\n";
     return kExitUsage;
   }
   try {

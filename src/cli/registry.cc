@@ -49,7 +49,8 @@ std::optional<MountRecord> ParseRecord(const std::string& path) {
 }  // namespace
 
 std::string RuntimeDir() {
-  if (const char* dir = std::getenv("FAULTFS_RUNTIME_DIR"); dir != nullptr && *dir != '\0') return dir;
+  if (const char* dir = std::getenv("FAULTFS_RUNTIME_DIR"); dir != nullptr && *dir != '\0')
+    return dir;
   return "/run/faultfs";
 }
 
@@ -65,9 +66,12 @@ Result<std::string> RecordDirFor(const std::string& mountpoint) {
 Status WriteRecord(const MountRecord& record) {
   auto dir = RecordDirFor(record.mountpoint);
   if (!dir.ok()) return dir.status();
-  const nlohmann::json j = {{"mountpoint", record.mountpoint}, {"backing", record.backing},
-                            {"pid", record.pid},           {"log_file", record.log_file},
-                            {"started_at", record.started_at}, {"seed", record.seed},
+  const nlohmann::json j = {{"mountpoint", record.mountpoint},
+                            {"backing", record.backing},
+                            {"pid", record.pid},
+                            {"log_file", record.log_file},
+                            {"started_at", record.started_at},
+                            {"seed", record.seed},
                             {"control_socket", record.control_socket}};
   return WritePrivateFile(RecordPath(record.mountpoint), j.dump(2) + "\n", "mount record");
 }

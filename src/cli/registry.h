@@ -19,8 +19,8 @@ struct MountRecord {
   std::string backing;
   pid_t pid = 0;
   std::string log_file;
-  std::string started_at;  // ISO 8601, UTC
-  uint64_t seed = 0;       // the fault policy's seed
+  std::string started_at;      // ISO 8601, UTC
+  uint64_t seed = 0;           // the fault policy's seed
   std::string control_socket;  // faultfs ctl talks to the daemon here
 };
 

@@ -65,7 +65,8 @@ Result<Command> ParseCommand(std::string_view line) {
     if (f != j.end() && !f->is_boolean())
       return Status::Invalid("'events': \"follow\" must be true or false");
     const auto last = j.find("last");
-    if (last != j.end() && (!last->is_number_unsigned() || last->get<uint64_t>() > kMaxRecentEvents))
+    if (last != j.end() &&
+        (!last->is_number_unsigned() || last->get<uint64_t>() > kMaxRecentEvents))
       return Status::Invalid("'events': \"last\" must be a whole number from 0 to " +
                              std::to_string(kMaxRecentEvents));
     return Command{TailEvents{.follow = f != j.end() && f->get<bool>(),

@@ -37,11 +37,10 @@ Status CheckOurs(const struct stat& st, const std::string& role, const std::stri
 
 }  // namespace
 
-Result<UniqueFd> OpenPrivateFile(const std::string& path, const std::string& role,
-                                 bool exclusive) {
+Result<UniqueFd> OpenPrivateFile(const std::string& path, const std::string& role, bool exclusive) {
   // O_NONBLOCK: a FIFO planted at the path must not block the open (it is refused below).
-  const int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
-                    (exclusive ? O_EXCL : O_APPEND);
+  const int flags =
+      O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | (exclusive ? O_EXCL : O_APPEND);
   UniqueFd fd(open(path.c_str(), flags, 0600));
   if (!fd) return OpenError(errno, role, path);
   struct stat st {};

@@ -27,7 +27,9 @@ std::string HostScript(const ShellHostSpec& spec) {
   const std::string redirect = spec.output.empty() ? "" : " >\"$2\" 2>&1";
   return "while IFS= read -r faultfs_line <&3; do\n"
          "  if [ -n \"$faultfs_line\" ]; then export \"$faultfs_line\"; continue; fi\n"
-         "  ( " + cd + "eval \"unset faultfs_line; set --; $1\" ) 3<&- 4>&-" + redirect + "\n"
+         "  ( " +
+         cd + "eval \"unset faultfs_line; set --; $1\" ) 3<&- 4>&-" + redirect +
+         "\n"
          "  echo \"$?\" >&4\n"
          "done\n";
 }
@@ -146,8 +148,7 @@ Result<SubprocessResult> ShellHost::Run(
     const std::vector<std::pair<std::string, std::string>>& vars) {
   for (const auto& [name, value] : vars) {
     if (!ValidName(name) || value.find_first_of(std::string("\n\0", 2)) != std::string::npos)
-      return Status::Invalid("not a variable the checker's shell can be given: '" + name +
-                                     "'");
+      return Status::Invalid("not a variable the checker's shell can be given: '" + name + "'");
   }
   if (pid_ < 0) FAULTFS_RETURN_IF_ERROR(Start());
   if (Status sent = Send(vars); !sent.ok()) {

@@ -27,7 +27,8 @@ namespace {
 Status CopyRange(int in, int out, off_t from, off_t to) {
   std::vector<char> buf(1 << 20);
   while (from < to) {
-    const auto want = static_cast<size_t>(std::min<off_t>(to - from, static_cast<off_t>(buf.size())));
+    const auto want =
+        static_cast<size_t>(std::min<off_t>(to - from, static_cast<off_t>(buf.size())));
     const ssize_t n = pread(in, buf.data(), want, from);
     if (n < 0) return Status::FromErrno(errno, "reading file data");
     if (n == 0) return Status::Ok();  // the source shrank meanwhile
@@ -122,7 +123,8 @@ class TreeCopier {
     if (inodes_ != nullptr) {
       // A directory's name ends in '/': crash states need to know which starting objects are
       // directories (a directory's rename depends on its destination, a file's does not).
-      inodes_->emplace_back(static_cast<uint64_t>(st.st_ino), S_ISDIR(st.st_mode) ? where + "/" : where);
+      inodes_->emplace_back(static_cast<uint64_t>(st.st_ino),
+                            S_ISDIR(st.st_mode) ? where + "/" : where);
     }
     if (take_ && S_ISREG(st.st_mode) && st.st_nlink == 1) {
       auto taken = take_(where, st, out_dir, name.out);

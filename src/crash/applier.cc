@@ -154,14 +154,16 @@ Status Applier::Failed(int err, uint32_t i, const std::string& what) const {
 }
 
 Status Applier::Inconsistent(uint32_t i, const std::string& why) const {
-  return Status::Invalid("the state is not one a filesystem could have: " +
-                         DescribeOp(log_->ops, i) + " " + why);
+  return Status::Invalid(
+      "the state is not one a filesystem could have: " + DescribeOp(log_->ops, i) + " " + why);
 }
 
 // Every op an entry op needs was applied before it (the models promise it; this checks).
 Status Applier::CheckNeeds(uint32_t i) const {
   for (uint32_t need : history_->needs(i)) {
-    if (!applied_[need]) return Inconsistent(i, "is applied without " + DescribeOp(log_->ops, need) + ", which it needs");
+    if (!applied_[need])
+      return Inconsistent(i,
+                          "is applied without " + DescribeOp(log_->ops, need) + ", which it needs");
   }
   return Status::Ok();
 }
@@ -221,7 +223,8 @@ Status Applier::Create(uint32_t i) {
     int rc = 0;
     switch (op.kind) {
       case OpKind::kCreate: {
-        UniqueFd file(openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perms));
+        UniqueFd file(
+            openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perms));
         rc = file ? fchmod(file.get(), perms) : -1;
         break;
       }
@@ -271,8 +274,8 @@ Status Applier::Remove(uint32_t i) {
   if (*dir >= 0) {
     FAULTFS_RETURN_IF_ERROR(Removing(path));
     if (op.kind == OpKind::kRmdir) dir_fds_.erase(o.obj);
-    const int rc = unlinkat(*dir, o.entry.name.c_str(),
-                            op.kind == OpKind::kRmdir ? AT_REMOVEDIR : 0);
+    const int rc =
+        unlinkat(*dir, o.entry.name.c_str(), op.kind == OpKind::kRmdir ? AT_REMOVEDIR : 0);
     const int err = rc == 0 ? 0 : errno;
     FAULTFS_RETURN_IF_ERROR(Removed());
     if (rc != 0) return Failed(err, i, "removing '" + path + "'");
@@ -300,7 +303,8 @@ Status Applier::Rename(uint32_t i) {
     if (!exchange) FAULTFS_RETURN_IF_ERROR(Removing(to));
     const char* name = o.entry.name.c_str();
     const char* name2 = o.entry2.name.c_str();
-    struct stat src {}, dst{};
+    struct stat src {
+    }, dst{};
     // In a crash state only the outcome matters: a file the rename replaces is unlinked first,
     // because ext4 writes back the source's data when a rename replaces a file (auto_da_alloc),
     // which costs more than building the rest of the state.

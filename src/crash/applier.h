@@ -102,7 +102,7 @@ class Applier {
   bool replay_;
   std::unordered_map<EntryKey, ObjectId, EntryHash> entries_;  // this directory's namespace
   std::unordered_map<ObjectId, std::vector<EntryKey>> names_;
-  std::vector<bool> applied_;  // by op index
+  std::vector<bool> applied_;                               // by op index
   mutable std::unordered_map<ObjectId, UniqueFd> dir_fds_;  // directories opened beneath the root
   ApplyHooks* hooks_ = nullptr;
 };

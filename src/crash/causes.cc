@@ -22,7 +22,7 @@ std::string FileText(const std::vector<record::Op>& ops, const std::vector<Devia
 }  // namespace
 
 std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const History& history,
-                           const CrashState& state) {
+                            const CrashState& state) {
   std::vector<Cause> causes;
   std::map<ObjectId, size_t> file_cause;  // object -> its cause of lost unsynced changes
   std::map<uint32_t, size_t> op_cause;    // op -> the cause it is (ops lost with it join it)
@@ -48,10 +48,7 @@ std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const History& h
   return causes;
 }
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 Fix FixOf(const std::vector<record::Op>& ops, const History& history, const Cause& cause) {
   Fix fix;

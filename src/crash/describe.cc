@@ -14,11 +14,9 @@ using record::OpKind;
 constexpr size_t kSummaryDeviations = 3;
 constexpr size_t kMarkChars = 40;
 
-
 uint64_t Seq(const std::vector<Op>& ops, uint32_t i) {
   return i < ops.size() && ops[i].seq != 0 ? ops[i].seq : uint64_t{i} + 1;
 }
-
 
 std::string OpWords(const Op& op) {
   const std::string kind(record::OpKindName(op.kind));

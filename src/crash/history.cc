@@ -123,8 +123,8 @@ class HistoryBuilder {
   const bool strict_;
   History h_;
   std::unordered_map<EntryKey, ObjectId, EntryHash> entries_;
-  std::vector<std::vector<EntryKey>> names_;      // by ObjectId: its current names
-  std::vector<size_t> children_;                  // by ObjectId: entries in it now
+  std::vector<std::vector<EntryKey>> names_;       // by ObjectId: its current names
+  std::vector<size_t> children_;                   // by ObjectId: entries in it now
   std::unordered_map<uint64_t, ObjectId> by_ino_;  // inode -> the object that has it now
   std::unordered_map<EntryKey, uint32_t, EntryHash> last_change_;
   std::unordered_map<ObjectId, std::vector<std::string>> changed_in_;  // names changed in a dir
@@ -171,15 +171,17 @@ Status HistoryBuilder::Start(const InodeNames& start) {
     if (is_dir && (listed.path.empty() || listed.path.ends_with('/')))
       return Status::Invalid("the log header's name '" + path + "' is not a path");
     auto e = EntryOf(listed, 0, listed.path, nullptr);
-    if (!e.ok()) return Status::Invalid("the log header's name '" + path + "' " + e.status().message());
+    if (!e.ok())
+      return Status::Invalid("the log header's name '" + path + "' " + e.status().message());
     if (At(*e) != kNoObject) {
       if (strict_) return Status::Invalid("the log header lists '" + path + "' twice");
       continue;
     }
     const auto known = by_ino_.find(ino);
-    const ObjectId obj = known != by_ino_.end() && ino != 0
-                             ? known->second
-                             : NewObject(ino, is_dir ? ObjectType::kDir : ObjectType::kUnknown, true);
+    const ObjectId obj =
+        known != by_ino_.end() && ino != 0
+            ? known->second
+            : NewObject(ino, is_dir ? ObjectType::kDir : ObjectType::kUnknown, true);
     Name(obj, *e);
     h_.initial_.emplace_back(obj, *e);
   }
@@ -190,7 +192,8 @@ Result<ObjectId> HistoryBuilder::Walk(const Op& op, size_t i, const std::vector<
                                       size_t n, std::vector<EntryKey>* chain) {
   ObjectId dir = kRootObject;
   for (size_t k = 0; k < n; ++k) {
-    if (strict_ && !IsSafeName(parts[k])) return Bad(op, i, "unsafe path component '" + parts[k] + "'");
+    if (strict_ && !IsSafeName(parts[k]))
+      return Bad(op, i, "unsafe path component '" + parts[k] + "'");
     EntryKey e{dir, parts[k]};
     if (chain != nullptr) chain->push_back(e);
     ObjectId next = At(e);

@@ -1,7 +1,7 @@
 // Model names: printing, parsing, help (faultfs/crash/model.h).
-#include <charconv>
-
 #include "faultfs/crash/model.h"
+
+#include <charconv>
 
 namespace faultfs::crash {
 namespace {

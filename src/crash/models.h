@@ -36,12 +36,11 @@ class ModelPlan {
 std::unique_ptr<ModelPlan> MakePlan(const std::vector<record::Op>& ops, const History& history,
                                     const Model& model, uint64_t seed);
 std::unique_ptr<ModelPlan> MakePrefixPlan(const std::vector<record::Op>& ops);
-std::unique_ptr<ModelPlan> MakeExt4Plan(const std::vector<record::Op>& ops,
-                                        const History& history);
+std::unique_ptr<ModelPlan> MakeExt4Plan(const std::vector<record::Op>& ops, const History& history);
 std::unique_ptr<ModelPlan> MakePpPlan(const std::vector<record::Op>& ops, const History& history,
                                       bool strict);
-std::unique_ptr<ModelPlan> MakeWeakPlan(const std::vector<record::Op>& ops,
-                                        const History& history, bool half_renames);
+std::unique_ptr<ModelPlan> MakeWeakPlan(const std::vector<record::Op>& ops, const History& history,
+                                        bool half_renames);
 std::unique_ptr<ModelPlan> MakeReorderPlan(const std::vector<record::Op>& ops,
                                            const History& history, uint32_t k, uint64_t seed);
 std::unique_ptr<ModelPlan> MakeTornPlan(const std::vector<record::Op>& ops, uint32_t sector);

@@ -107,7 +107,8 @@ void PpPlan::ComputeDurability() {
 void PpPlan::CountStates() {
   std::vector<std::vector<uint32_t>> durable_after(ops_.size());  // ops durable from op k on
   for (uint32_t i = 0; i < ops_.size(); ++i) {
-    if (IsEntryKind(ops_[i].kind) && durable_at_[i] != kNever) durable_after[durable_at_[i]].push_back(i);
+    if (IsEntryKind(ops_[i].kind) && durable_at_[i] != kNever)
+      durable_after[durable_at_[i]].push_back(i);
   }
   counts_.assign(ops_.size() + 1, 1);
   std::set<uint32_t> pending;

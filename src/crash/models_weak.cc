@@ -186,9 +186,9 @@ CrashState WeakPlan::Make(uint32_t c, uint64_t index) const {
     --local;
   }
   std::vector<Applied> relaxations = Relaxations(ops_[i], size_before_[i], half_renames_);
-  if (is_blocked) std::erase_if(relaxations, [](const Applied& a) {
-    return a.part == Applied::Part::kUnlinkTarget;
-  });
+  if (is_blocked)
+    std::erase_if(relaxations,
+                  [](const Applied& a) { return a.part == Applied::Part::kUnlinkTarget; });
   Applied how = relaxations[local];
   how.op = i;
   state.deviations.push_back(Deviation{.kind = Deviation::Kind::kTorn, .op = i});

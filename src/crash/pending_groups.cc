@@ -51,8 +51,7 @@ std::shared_ptr<const std::vector<uint64_t>> DropSetCache::Get(const std::vector
   std::lock_guard lock(mu_);
   auto& sets = sets_[key];
   if (sets == nullptr) {
-    sets = std::make_shared<const std::vector<uint64_t>>(
-        ClosedDropSets(up, kMaxDropSetsPerGroup));
+    sets = std::make_shared<const std::vector<uint64_t>>(ClosedDropSets(up, kMaxDropSetsPerGroup));
   }
   return sets;
 }
@@ -92,7 +91,8 @@ PendingGroups::PendingGroups(const History& history, const std::vector<uint32_t>
     for (size_t j = 0; j < ops.size(); ++j) {
       for (uint32_t need : history.needs(ops[j])) {
         const auto it = std::lower_bound(ops.begin(), ops.end(), need);
-        if (it != ops.end() && *it == need) up[static_cast<size_t>(it - ops.begin())] |= uint64_t{1} << j;
+        if (it != ops.end() && *it == need)
+          up[static_cast<size_t>(it - ops.begin())] |= uint64_t{1} << j;
       }
     }
     groups_.push_back(Group{std::move(ops), cache.Get(up)});

@@ -13,7 +13,7 @@ WriteFit FitWrite(std::span<const ByteRange> allocated, uint64_t block, uint64_t
   const uint64_t first = off / block;
   const uint64_t last = (off + len + block - 1) / block;  // exclusive
   const uint64_t may_allocate = room / block;             // whole blocks the budget still has
-  uint64_t allocates = 0;                                  // blocks, so far
+  uint64_t allocates = 0;                                 // blocks, so far
   // Walks the holes (runs of blocks no allocated range touches) in [first, last), in order.
   auto hole = [&](uint64_t h0, uint64_t h1) -> std::optional<WriteFit> {
     h0 = std::max(h0, first);
@@ -42,8 +42,10 @@ WriteFit FitWrite(std::span<const ByteRange> allocated, uint64_t block, uint64_t
 }
 
 void CapacityModel::SetBudget(const std::optional<policy::Capacity>& budget) {
-  bytes_limit_.store(budget && budget->bytes ? *budget->bytes : kUnlimited, std::memory_order_relaxed);
-  inodes_limit_.store(budget && budget->inodes ? *budget->inodes : kUnlimited, std::memory_order_relaxed);
+  bytes_limit_.store(budget && budget->bytes ? *budget->bytes : kUnlimited,
+                     std::memory_order_relaxed);
+  inodes_limit_.store(budget && budget->inodes ? *budget->inodes : kUnlimited,
+                      std::memory_order_relaxed);
   err_.store(budget ? budget->err : ENOSPC, std::memory_order_relaxed);
   limited_.store(budget.has_value(), std::memory_order_release);
 }
@@ -52,13 +54,15 @@ std::optional<policy::Capacity> CapacityModel::budget() const {
   if (!limited()) return std::nullopt;
   policy::Capacity c;
   if (const uint64_t b = bytes_limit_.load(std::memory_order_relaxed); b != kUnlimited) c.bytes = b;
-  if (const uint64_t i = inodes_limit_.load(std::memory_order_relaxed); i != kUnlimited) c.inodes = i;
+  if (const uint64_t i = inodes_limit_.load(std::memory_order_relaxed); i != kUnlimited)
+    c.inodes = i;
   c.err = err();
   return c;
 }
 
 CapacityUsage CapacityModel::used() const {
-  return {bytes_used_.load(std::memory_order_relaxed), inodes_used_.load(std::memory_order_relaxed)};
+  return {bytes_used_.load(std::memory_order_relaxed),
+          inodes_used_.load(std::memory_order_relaxed)};
 }
 
 uint64_t CapacityModel::RoomBytes() const {
@@ -82,7 +86,8 @@ void CapacityModel::Add(std::atomic<uint64_t>& counter, int64_t delta) {
   uint64_t next = 0;
   do {
     // Saturates at 0: usage changed behind the mount's back must not wrap around.
-    const uint64_t magnitude = delta < 0 ? 0 - static_cast<uint64_t>(delta) : static_cast<uint64_t>(delta);
+    const uint64_t magnitude =
+        delta < 0 ? 0 - static_cast<uint64_t>(delta) : static_cast<uint64_t>(delta);
     next = delta >= 0 ? cur + magnitude : (cur > magnitude ? cur - magnitude : 0);
   } while (!counter.compare_exchange_weak(cur, next, std::memory_order_relaxed));
 }

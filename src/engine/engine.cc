@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <map>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <unordered_map>
@@ -53,7 +53,9 @@ struct CompiledRule {
 
 bool ChangesOutcome(const policy::Action& a) { return !policy::InfoOf(a).timing; }
 
-bool NeedsPathMatch(const policy::Match& m) { return !m.path_globs.empty() || !m.path_regexes.empty(); }
+bool NeedsPathMatch(const policy::Match& m) {
+  return !m.path_globs.empty() || !m.path_regexes.empty();
+}
 
 template <typename T>
 bool AnyOf(const std::vector<T>& v, T x) {
@@ -79,8 +81,11 @@ double SampleMs(const policy::Distribution& d, Rng& rng) {
   using Kind = policy::Distribution::Kind;
   double v = 0;
   switch (d.kind) {
-    case Kind::kFixed: v = d.a_ms; break;
-    case Kind::kUniform: return d.a_ms + (d.b_ms - d.a_ms) * rng.Unit();
+    case Kind::kFixed:
+      v = d.a_ms;
+      break;
+    case Kind::kUniform:
+      return d.a_ms + (d.b_ms - d.a_ms) * rng.Unit();
     case Kind::kNormal:
     case Kind::kLognormal: {
       // Box-Muller from two uniforms in (0, 1].
@@ -90,7 +95,9 @@ double SampleMs(const policy::Distribution& d, Rng& rng) {
       v = d.kind == Kind::kNormal ? d.a_ms + d.b_ms * z : d.a_ms * std::exp(d.b_ms * z);
       break;
     }
-    case Kind::kPareto: v = d.a_ms / std::pow(1.0 - rng.Unit(), 1.0 / d.b_ms); break;
+    case Kind::kPareto:
+      v = d.a_ms / std::pow(1.0 - rng.Unit(), 1.0 / d.b_ms);
+      break;
   }
   // Extreme parameters can make 0 * inf or 0 / 0 (a lognormal sigma of 1e300); clamp passes nan
   // through, and a nan delay would be no bounded delay at all.
@@ -169,9 +176,11 @@ void IndexRule(OpRules& index, const CompiledRule* r) {
     return std::none_of(v.begin(), v.end(), [](const std::string& x) { return x.empty(); });
   };
   if (all_set(firsts)) {
-    for (const auto& f : std::set<std::string>(firsts.begin(), firsts.end())) index.by_first_segment[f].push_back(r);
+    for (const auto& f : std::set<std::string>(firsts.begin(), firsts.end()))
+      index.by_first_segment[f].push_back(r);
   } else if (all_set(exts)) {
-    for (const auto& e : std::set<std::string>(exts.begin(), exts.end())) index.by_extension[e].push_back(r);
+    for (const auto& e : std::set<std::string>(exts.begin(), exts.end()))
+      index.by_extension[e].push_back(r);
   } else {
     index.scan.push_back(r);
   }
@@ -207,8 +216,10 @@ bool Targets(const CompiledRule& r, const OpContext& ctx, std::string& process_c
   const policy::Match& m = r.rule.match;
   if (!r.globs.empty() || !r.regexes.empty()) {
     bool any = false;
-    for (const auto& g : r.globs) any = any || g.Matches(ctx.path) || (!ctx.path2.empty() && g.Matches(ctx.path2));
-    for (const auto& re : r.regexes) any = any || re.Matches(ctx.path) || (!ctx.path2.empty() && re.Matches(ctx.path2));
+    for (const auto& g : r.globs)
+      any = any || g.Matches(ctx.path) || (!ctx.path2.empty() && g.Matches(ctx.path2));
+    for (const auto& re : r.regexes)
+      any = any || re.Matches(ctx.path) || (!ctx.path2.empty() && re.Matches(ctx.path2));
     if (!any) return false;
   }
   if (!m.file_types.empty()) {
@@ -228,7 +239,8 @@ bool Targets(const CompiledRule& r, const OpContext& ctx, std::string& process_c
 
 // Time windows and dm-flakey cycles, measured from when the policy was loaded.
 bool InTime(const policy::Match& m, double elapsed_s) {
-  if (m.window_start_s && (elapsed_s < *m.window_start_s || elapsed_s >= *m.window_end_s)) return false;
+  if (m.window_start_s && (elapsed_s < *m.window_start_s || elapsed_s >= *m.window_end_s))
+    return false;
   if (m.flakey_up_s) {
     const double cycle = *m.flakey_up_s + *m.flakey_down_s;
     if (std::fmod(elapsed_s, cycle) < *m.flakey_up_s) return false;  // the healthy part
@@ -258,14 +270,16 @@ bool ClaimFire(const policy::Match& m, RuleState& s) {
 }
 
 // Bandwidth: how long the op waits for its bytes in the rule's token bucket.
-std::chrono::nanoseconds BandwidthWait(const policy::BandwidthAction& b, RuleState& s, uint64_t bytes) {
+std::chrono::nanoseconds BandwidthWait(const policy::BandwidthAction& b, RuleState& s,
+                                       uint64_t bytes) {
   std::lock_guard lock(s.bucket_mu);
   const auto now = Clock::now();
   if (s.refilled == Clock::time_point{}) {
     s.tokens = static_cast<double>(b.burst_bytes);
   } else {
     const double seconds = std::chrono::duration<double>(now - s.refilled).count();
-    s.tokens = std::min(static_cast<double>(b.burst_bytes), s.tokens + seconds * static_cast<double>(b.bytes_per_s));
+    s.tokens = std::min(static_cast<double>(b.burst_bytes),
+                        s.tokens + seconds * static_cast<double>(b.bytes_per_s));
   }
   s.refilled = now;
   s.tokens -= static_cast<double>(bytes);
@@ -352,7 +366,8 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
   for (auto& cr : compiled->rules) {
     RuleState& st = *cr->state;
     const bool fresh = old_states.find(cr->rule.id) == old_states.end();
-    if (cr->rule.enabled && (fresh || !st.was_enabled)) st.decisions_at_enable = decisions_of(cr->rule);
+    if (cr->rule.enabled && (fresh || !st.was_enabled))
+      st.decisions_at_enable = decisions_of(cr->rule);
     if (!cr->rule.enabled && !fresh && st.was_enabled) {
       st.evaluated_before += decisions_of(cr->rule) - st.decisions_at_enable;
     }
@@ -363,11 +378,14 @@ Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
       for (const auto& other : compiled->rules) {
         if (other->rule.id == *after) cr->after = other.get();
       }
-      if (cr->after == nullptr) return Status::Invalid("rule '" + cr->rule.id + "': after_rule '" + *after + "' does not exist");
+      if (cr->after == nullptr)
+        return Status::Invalid("rule '" + cr->rule.id + "': after_rule '" + *after +
+                               "' does not exist");
     }
     if (!cr->rule.enabled) continue;
     const auto* fail = std::get_if<policy::FsyncFailAction>(&cr->rule.action);
-    if (std::holds_alternative<policy::StaleReadAction>(cr->rule.action) || (fail != nullptr && fail->drop_dirty)) {
+    if (std::holds_alternative<policy::StaleReadAction>(cr->rule.action) ||
+        (fail != nullptr && fail->drop_dirty)) {
       compiled->keeps_write_history = true;
     }
     for (size_t op = 0; op < policy::kOpCount; ++op) {
@@ -411,7 +429,9 @@ Status FaultEngine::RemoveRule(std::string_view id) {
   std::erase_if(next.rules, [&](const policy::Rule& r) { return r.id == id; });
   if (next.rules.size() == before) return Status::Invalid("no rule '" + std::string(id) + "'");
   for (const auto& r : next.rules) {
-    if (r.match.after_rule == id) return Status::Invalid("rule '" + r.id + "' comes after '" + std::string(id) + "': remove it first");
+    if (r.match.after_rule == id)
+      return Status::Invalid("rule '" + r.id + "' comes after '" + std::string(id) +
+                             "': remove it first");
   }
   return Install(std::move(next), true);
 }
@@ -441,8 +461,12 @@ const std::shared_ptr<const FaultEngine::Compiled>& FaultEngine::Current() const
   return seen.policy;
 }
 
-bool FaultEngine::Targets(policy::Op op) const { return Current()->targeted.test(static_cast<size_t>(op)); }
-bool FaultEngine::NeedsPath(policy::Op op) const { return Current()->needs_path.test(static_cast<size_t>(op)); }
+bool FaultEngine::Targets(policy::Op op) const {
+  return Current()->targeted.test(static_cast<size_t>(op));
+}
+bool FaultEngine::NeedsPath(policy::Op op) const {
+  return Current()->needs_path.test(static_cast<size_t>(op));
+}
 bool FaultEngine::MayTarget(policy::Op op, std::string_view path, mode_t mode) const {
   const Compiled* c = Current().get();
   const OpRules& index = c->by_op[static_cast<size_t>(op)];
@@ -506,10 +530,12 @@ Decision FaultEngine::Decide(const OpContext& ctx) {
     RuleState& s = *r->state;
     const policy::Match& m = r->rule.match;
     if (!engine::Targets(*r, ctx, process_cache) || !InTime(m, elapsed_s)) continue;
-    if (r->after != nullptr && r->after->state->fired.load(std::memory_order_relaxed) == 0) continue;
+    if (r->after != nullptr && r->after->state->fired.load(std::memory_order_relaxed) == 0)
+      continue;
     const uint64_t n = s.matched.fetch_add(1, std::memory_order_relaxed) + 1;
     if (!CountAllows(m, n)) continue;
-    const uint64_t draw = StreamDraw(r->stream_seed, s.draws.fetch_add(1, std::memory_order_relaxed));
+    const uint64_t draw =
+        StreamDraw(r->stream_seed, s.draws.fetch_add(1, std::memory_order_relaxed));
     if (m.probability < 1.0 && UnitInterval(draw) >= m.probability) continue;
     if (!ClaimFire(m, s)) continue;
     d.fired.push_back(&r->rule);
@@ -527,7 +553,8 @@ Decision FaultEngine::Decide(const OpContext& ctx) {
     } else if (d.outcome == nullptr) {
       d.outcome = &r->rule;
       d.draw = rng.Next();
-      if (const auto* e = std::get_if<policy::ErrnoAction>(&action)) d.err = ChooseErrno(*e, ctx.op, rng);
+      if (const auto* e = std::get_if<policy::ErrnoAction>(&action))
+        d.err = ChooseErrno(*e, ctx.op, rng);
       if (const auto* f = std::get_if<policy::FsyncFailAction>(&action)) d.err = f->err;
     }
   }

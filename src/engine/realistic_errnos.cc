@@ -18,17 +18,44 @@ const std::vector<int>& RealisticErrnos(policy::Op op) {
   static const std::vector<int> kAlloc = {EIO, ENOSPC, EDQUOT, EFBIG, EOPNOTSUPP};
   static const std::vector<int> kMeta = {EIO, EACCES, ENOMEM};
   switch (op) {
-    case Op::kRead: case Op::kReadlink: case Op::kReaddir: case Op::kLseek: return kIo;
-    case Op::kWrite: case Op::kCopyFileRange: case Op::kTruncate: return kWrite;
-    case Op::kFsync: case Op::kFdatasync: case Op::kFsyncdir: case Op::kFlush: return kSync;
-    case Op::kCreate: case Op::kMknod: case Op::kMkdir: case Op::kSymlink: case Op::kLink: return kCreate;
-    case Op::kUnlink: case Op::kRmdir: return kRemove;
-    case Op::kRename: return kRename;
-    case Op::kOpen: case Op::kOpendir: return kOpen;
-    case Op::kSetxattr: case Op::kRemovexattr: return kXattrSet;
-    case Op::kGetxattr: case Op::kListxattr: return kXattrGet;
-    case Op::kFallocate: return kAlloc;
-    default: return kMeta;
+    case Op::kRead:
+    case Op::kReadlink:
+    case Op::kReaddir:
+    case Op::kLseek:
+      return kIo;
+    case Op::kWrite:
+    case Op::kCopyFileRange:
+    case Op::kTruncate:
+      return kWrite;
+    case Op::kFsync:
+    case Op::kFdatasync:
+    case Op::kFsyncdir:
+    case Op::kFlush:
+      return kSync;
+    case Op::kCreate:
+    case Op::kMknod:
+    case Op::kMkdir:
+    case Op::kSymlink:
+    case Op::kLink:
+      return kCreate;
+    case Op::kUnlink:
+    case Op::kRmdir:
+      return kRemove;
+    case Op::kRename:
+      return kRename;
+    case Op::kOpen:
+    case Op::kOpendir:
+      return kOpen;
+    case Op::kSetxattr:
+    case Op::kRemovexattr:
+      return kXattrSet;
+    case Op::kGetxattr:
+    case Op::kListxattr:
+      return kXattrGet;
+    case Op::kFallocate:
+      return kAlloc;
+    default:
+      return kMeta;
   }
 }
 

@@ -25,7 +25,9 @@ class CurrentRequest {
   static const char* data() { return current_.data; }
   static size_t size() { return current_.size; }
   static uint64_t unique() {
-    return current_.data == nullptr ? 0 : reinterpret_cast<const fuse_in_header*>(current_.data)->unique;
+    return current_.data == nullptr
+               ? 0
+               : reinterpret_cast<const fuse_in_header*>(current_.data)->unique;
   }
 
  private:

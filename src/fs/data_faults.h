@@ -25,6 +25,7 @@ TornPlan PlanTorn(const policy::TornAction& a, uint64_t draw, uint64_t offset, s
 void Corrupt(const policy::CorruptAction& a, uint64_t draw, char* data, size_t size);
 
 // One line for the event log's "result" field.
-std::string DescribeOutcome(const policy::Action& a, uint64_t draw, int err, uint64_t offset, size_t size);
+std::string DescribeOutcome(const policy::Action& a, uint64_t draw, int err, uint64_t offset,
+                            size_t size);
 
 }  // namespace faultfs::fs

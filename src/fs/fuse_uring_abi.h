@@ -9,7 +9,7 @@
 
 namespace faultfs::fs::uring_abi {
 
-inline constexpr uint64_t kInitExt = 1ULL << 30;        // FUSE_INIT_EXT: flags2 is valid
+inline constexpr uint64_t kInitExt = 1ULL << 30;         // FUSE_INIT_EXT: flags2 is valid
 inline constexpr uint32_t kOverIoUringFlags2 = 1U << 9;  // FUSE_OVER_IO_URING (bit 41) in flags2
 // FUSE_DIRECT_IO_ALLOW_MMAP (bit 36, 6.6+): shared mmap of files opened with direct_io.
 inline constexpr uint32_t kDirectIoAllowMmapFlags2 = 1U << 4;
@@ -25,7 +25,7 @@ struct EntInOut {  // struct fuse_uring_ent_in_out
   uint64_t reserved;
 };
 
-struct ReqHeader {  // struct fuse_uring_req_header: iov[0] of REGISTER
+struct ReqHeader {                // struct fuse_uring_req_header: iov[0] of REGISTER
   char in_out[kInOutHeaderSize];  // fuse_in_header on delivery, fuse_out_header on commit
   char op_in[kOpInOutSize];       // the request's first argument (its op header), if not empty
   EntInOut ring_ent_in_out;
@@ -52,46 +52,88 @@ inline constexpr size_t kInitOutMaxPagesOffset = 28;
 inline constexpr size_t kInitOutFlags2Offset = 32;
 
 // Opcodes newer than Debian 12's <linux/fuse.h>.
-inline constexpr uint32_t kOpStatx = 52;              // FUSE_STATX (7.39)
-inline constexpr int kStatxInSize = 24;               // struct fuse_statx_in
+inline constexpr uint32_t kOpStatx = 52;  // FUSE_STATX (7.39)
+inline constexpr int kStatxInSize = 24;   // struct fuse_statx_in
 
 // Size of a request's first argument, its op header, which the ring delivers in op_in (the rest
 // follows in the payload). The ring leaves fuse_in_header.len at 0, so the opcode decides. Sizes
 // are those of protocol minor >= 12, which is what libfuse 3.14 negotiates. -1: never on the ring.
 constexpr int OpHeaderSize(uint32_t opcode) {
   switch (opcode) {
-    case FUSE_LOOKUP: case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_SYMLINK:
-    case FUSE_REMOVEXATTR: case FUSE_READLINK: case FUSE_STATFS: case FUSE_DESTROY:
+    case FUSE_LOOKUP:
+    case FUSE_UNLINK:
+    case FUSE_RMDIR:
+    case FUSE_SYMLINK:
+    case FUSE_REMOVEXATTR:
+    case FUSE_READLINK:
+    case FUSE_STATFS:
+    case FUSE_DESTROY:
     case FUSE_NOTIFY_REPLY:
       return 0;
-    case FUSE_GETATTR: return sizeof(fuse_getattr_in);
-    case FUSE_SETATTR: return sizeof(fuse_setattr_in);
-    case FUSE_MKNOD: return sizeof(fuse_mknod_in);
-    case FUSE_MKDIR: return sizeof(fuse_mkdir_in);
-    case FUSE_RENAME: return sizeof(fuse_rename_in);
-    case FUSE_RENAME2: return sizeof(fuse_rename2_in);
-    case FUSE_LINK: return sizeof(fuse_link_in);
-    case FUSE_OPEN: case FUSE_OPENDIR: return sizeof(fuse_open_in);
-    case FUSE_READ: case FUSE_READDIR: case FUSE_READDIRPLUS: return sizeof(fuse_read_in);
-    case FUSE_WRITE: return sizeof(fuse_write_in);
-    case FUSE_RELEASE: case FUSE_RELEASEDIR: return sizeof(fuse_release_in);
-    case FUSE_FSYNC: case FUSE_FSYNCDIR: return sizeof(fuse_fsync_in);
+    case FUSE_GETATTR:
+      return sizeof(fuse_getattr_in);
+    case FUSE_SETATTR:
+      return sizeof(fuse_setattr_in);
+    case FUSE_MKNOD:
+      return sizeof(fuse_mknod_in);
+    case FUSE_MKDIR:
+      return sizeof(fuse_mkdir_in);
+    case FUSE_RENAME:
+      return sizeof(fuse_rename_in);
+    case FUSE_RENAME2:
+      return sizeof(fuse_rename2_in);
+    case FUSE_LINK:
+      return sizeof(fuse_link_in);
+    case FUSE_OPEN:
+    case FUSE_OPENDIR:
+      return sizeof(fuse_open_in);
+    case FUSE_READ:
+    case FUSE_READDIR:
+    case FUSE_READDIRPLUS:
+      return sizeof(fuse_read_in);
+    case FUSE_WRITE:
+      return sizeof(fuse_write_in);
+    case FUSE_RELEASE:
+    case FUSE_RELEASEDIR:
+      return sizeof(fuse_release_in);
+    case FUSE_FSYNC:
+    case FUSE_FSYNCDIR:
+      return sizeof(fuse_fsync_in);
     // libfuse 3.14 cannot negotiate FUSE_SETXATTR_EXT, so the kernel sends the compat header.
-    case FUSE_SETXATTR: return FUSE_COMPAT_SETXATTR_IN_SIZE;
-    case FUSE_GETXATTR: case FUSE_LISTXATTR: return sizeof(fuse_getxattr_in);
-    case FUSE_FLUSH: return sizeof(fuse_flush_in);
-    case FUSE_GETLK: case FUSE_SETLK: case FUSE_SETLKW: return sizeof(fuse_lk_in);
-    case FUSE_ACCESS: return sizeof(fuse_access_in);
-    case FUSE_CREATE: case FUSE_TMPFILE: return sizeof(fuse_create_in);
-    case FUSE_BMAP: return sizeof(fuse_bmap_in);
-    case FUSE_IOCTL: return sizeof(fuse_ioctl_in);
-    case FUSE_POLL: return sizeof(fuse_poll_in);
-    case FUSE_FALLOCATE: return sizeof(fuse_fallocate_in);
-    case FUSE_LSEEK: return sizeof(fuse_lseek_in);
-    case FUSE_COPY_FILE_RANGE: return sizeof(fuse_copy_file_range_in);
-    case FUSE_SYNCFS: return sizeof(fuse_syncfs_in);
-    case kOpStatx: return kStatxInSize;
-    default: return -1;
+    case FUSE_SETXATTR:
+      return FUSE_COMPAT_SETXATTR_IN_SIZE;
+    case FUSE_GETXATTR:
+    case FUSE_LISTXATTR:
+      return sizeof(fuse_getxattr_in);
+    case FUSE_FLUSH:
+      return sizeof(fuse_flush_in);
+    case FUSE_GETLK:
+    case FUSE_SETLK:
+    case FUSE_SETLKW:
+      return sizeof(fuse_lk_in);
+    case FUSE_ACCESS:
+      return sizeof(fuse_access_in);
+    case FUSE_CREATE:
+    case FUSE_TMPFILE:
+      return sizeof(fuse_create_in);
+    case FUSE_BMAP:
+      return sizeof(fuse_bmap_in);
+    case FUSE_IOCTL:
+      return sizeof(fuse_ioctl_in);
+    case FUSE_POLL:
+      return sizeof(fuse_poll_in);
+    case FUSE_FALLOCATE:
+      return sizeof(fuse_fallocate_in);
+    case FUSE_LSEEK:
+      return sizeof(fuse_lseek_in);
+    case FUSE_COPY_FILE_RANGE:
+      return sizeof(fuse_copy_file_range_in);
+    case FUSE_SYNCFS:
+      return sizeof(fuse_syncfs_in);
+    case kOpStatx:
+      return kStatxInSize;
+    default:
+      return -1;
   }
 }
 

@@ -1,4 +1,5 @@
-// The one place that selects the libfuse API level; every libfuse include in src/fs goes through it.
+// The one place that selects the libfuse API level; every libfuse include in src/fs goes through
+// it.
 #pragma once
 
 #define FUSE_USE_VERSION 312

@@ -203,8 +203,7 @@ Status LiveCrash::RollBack(const std::string& model_name, uint64_t seed, LiveCra
   report.crash_point = n;
   report.states = crash::CountStatesAt(*log, *model, seed, n);
   Rng rng(DeriveSeed(seed, "live-crash"));
-  const crash::CrashState state =
-      crash::StateAt(*log, *model, seed, n, rng.Below(report.states));
+  const crash::CrashState state = crash::StateAt(*log, *model, seed, n, rng.Below(report.states));
   report.state = state.id;
   report.summary = state.summary;
   auto dir = NewStateDir(recorder_.log_path());

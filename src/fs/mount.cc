@@ -346,7 +346,8 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   policy::Policy initial = options.policy;
   initial.seed = seed;
   FAULTFS_RETURN_IF_ERROR(impl->engine->Load(std::move(initial)));
-  if (!options.events_file.empty()) stage("opening the fault event log '" + options.events_file + "'");
+  if (!options.events_file.empty())
+    stage("opening the fault event log '" + options.events_file + "'");
   FAULTFS_RETURN_IF_ERROR(impl->events.Open(options.events_file));
   if (options.policy.capacity)
     FAULTFS_RETURN_IF_ERROR(impl->fs->SetCapacity(options.policy.capacity));
@@ -482,9 +483,7 @@ std::optional<Mount::CapacityState> Mount::Capacity() const {
   return CapacityState{space->model().budget(), space->model().used()};
 }
 uint64_t Mount::EventCount() const { return impl_->events.count(); }
-std::vector<std::string> Mount::RecentEvents(size_t n) const {
-  return impl_->events.Recent(n);
-}
+std::vector<std::string> Mount::RecentEvents(size_t n) const { return impl_->events.Recent(n); }
 Status Mount::Mark(std::string text) {
   if (impl_->recorder == nullptr)
     return Status::Invalid("this mount is not recording (mount it with --record LOG)");

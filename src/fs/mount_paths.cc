@@ -44,13 +44,14 @@ Status CheckOutsideMount(const MountOptions& options, const std::string& path,
   if (path.empty()) return Status::Ok();
   const std::string where = Resolved(path);
   const std::string backing = Resolved(options.backing);
-  const std::string mountpoint = Resolved(IsInPlace(options) ? options.backing : options.mountpoint);
+  const std::string mountpoint =
+      Resolved(IsInPlace(options) ? options.backing : options.mountpoint);
   for (const std::string& root : {mountpoint, backing}) {
     if (!Inside(where, root)) continue;
     const bool covered = root == mountpoint;
     return Status::Invalid(
-        role + " '" + path + "' is inside " + (covered ? "the mountpoint '" : "the backing directory '") +
-        root + "'" +
+        role + " '" + path + "' is inside " +
+        (covered ? "the mountpoint '" : "the backing directory '") + root + "'" +
         (covered ? ": the daemon would wait on its own mount, which serves nothing until it has "
                    "started"
                  : ": the daemon's own files would show up in the tree it serves") +

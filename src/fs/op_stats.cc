@@ -4,11 +4,12 @@ namespace faultfs::fs {
 
 const char* FuseOpName(FuseOp op) {
   static constexpr const char* kNames[] = {
-      "lookup",  "forget",   "getattr",     "setattr",    "readlink",  "mknod",     "mkdir",
-      "unlink",  "rmdir",    "symlink",     "rename",     "link",      "open",      "create",
-      "read",    "write",    "flush",       "release",    "fsync",     "opendir",   "readdir",
-      "readdirplus", "releasedir", "fsyncdir", "statfs",  "setxattr",  "getxattr",  "listxattr",
-      "removexattr", "access", "fallocate", "copy_file_range", "lseek"};
+      "lookup",    "forget",          "getattr",  "setattr",     "readlink",    "mknod",
+      "mkdir",     "unlink",          "rmdir",    "symlink",     "rename",      "link",
+      "open",      "create",          "read",     "write",       "flush",       "release",
+      "fsync",     "opendir",         "readdir",  "readdirplus", "releasedir",  "fsyncdir",
+      "statfs",    "setxattr",        "getxattr", "listxattr",   "removexattr", "access",
+      "fallocate", "copy_file_range", "lseek"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(FuseOp::kCount));
   return kNames[static_cast<size_t>(op)];
 }

@@ -10,18 +10,52 @@
 namespace faultfs::fs {
 
 enum class FuseOp : uint8_t {
-  kLookup, kForget, kGetattr, kSetattr, kReadlink, kMknod, kMkdir, kUnlink, kRmdir, kSymlink,
-  kRename, kLink, kOpen, kCreate, kRead, kWrite, kFlush, kRelease, kFsync, kOpendir, kReaddir,
-  kReaddirplus, kReleasedir, kFsyncdir, kStatfs, kSetxattr, kGetxattr, kListxattr,
-  kRemovexattr, kAccess, kFallocate, kCopyFileRange, kLseek, kCount
+  kLookup,
+  kForget,
+  kGetattr,
+  kSetattr,
+  kReadlink,
+  kMknod,
+  kMkdir,
+  kUnlink,
+  kRmdir,
+  kSymlink,
+  kRename,
+  kLink,
+  kOpen,
+  kCreate,
+  kRead,
+  kWrite,
+  kFlush,
+  kRelease,
+  kFsync,
+  kOpendir,
+  kReaddir,
+  kReaddirplus,
+  kReleasedir,
+  kFsyncdir,
+  kStatfs,
+  kSetxattr,
+  kGetxattr,
+  kListxattr,
+  kRemovexattr,
+  kAccess,
+  kFallocate,
+  kCopyFileRange,
+  kLseek,
+  kCount
 };
 
 const char* FuseOpName(FuseOp op);
 
 class OpStats {
  public:
-  void Count(FuseOp op) { counts_[static_cast<size_t>(op)].fetch_add(1, std::memory_order_relaxed); }
-  uint64_t Get(FuseOp op) const { return counts_[static_cast<size_t>(op)].load(std::memory_order_relaxed); }
+  void Count(FuseOp op) {
+    counts_[static_cast<size_t>(op)].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t Get(FuseOp op) const {
+    return counts_[static_cast<size_t>(op)].load(std::memory_order_relaxed);
+  }
   // "lookup=12 create=3 ..." for the non-zero counts.
   std::string Summary() const;
 

@@ -87,8 +87,8 @@ void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted())
-    return (void)r.Err(CapacityRefusal(r.req(), {.op = Op::kMknod, .parent = &InodeOf(parent), .name = name},
-                                       inode.err()));
+    return (void)r.Err(CapacityRefusal(
+        r.req(), {.op = Op::kMknod, .parent = &InodeOf(parent), .name = name}, inode.err()));
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
   if (const int err = AsCallerOf(r.req(), [&] { return mknodat(pfd->get(), name, mode, rdev); }))
@@ -111,8 +111,8 @@ void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted())
-    return (void)r.Err(CapacityRefusal(r.req(), {.op = Op::kMkdir, .parent = &InodeOf(parent), .name = name},
-                                       inode.err()));
+    return (void)r.Err(CapacityRefusal(
+        r.req(), {.op = Op::kMkdir, .parent = &InodeOf(parent), .name = name}, inode.err()));
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
   if (const int err = AsCallerOf(r.req(), [&] { return mkdirat(pfd->get(), name, mode); }))
@@ -133,8 +133,8 @@ void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted())
-    return (void)r.Err(CapacityRefusal(r.req(), {.op = Op::kSymlink, .parent = &InodeOf(parent), .name = name},
-                                       inode.err()));
+    return (void)r.Err(CapacityRefusal(
+        r.req(), {.op = Op::kSymlink, .parent = &InodeOf(parent), .name = name}, inode.err()));
   auto order = RecordOrder();
   if (Fenced()) return (void)r.Err(EIO);
   if (const int err = AsCallerOf(r.req(), [&] { return symlinkat(target, pfd->get(), name); }))

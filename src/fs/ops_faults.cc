@@ -9,10 +9,10 @@
 #include <cstring>
 
 #include "current_request.h"
-#include "faultfs/core/errno_names.h"
 #include "data_faults.h"
 #include "deferrer.h"
 #include "event_log.h"
+#include "faultfs/core/errno_names.h"
 #include "live_crash.h"
 #include "passthrough.h"
 
@@ -116,8 +116,8 @@ void Passthrough::LogCapacity(fuse_req_t req, const OpTarget& t, std::string res
   ctx.offset = t.offset;
   ctx.size = t.size;
   ctx.pid = caller->pid;
-  events_->Write(
-      FaultEvent{.ctx = &ctx, .rule = "capacity", .action = "capacity", .result = std::move(result)});
+  events_->Write(FaultEvent{
+      .ctx = &ctx, .rule = "capacity", .action = "capacity", .result = std::move(result)});
 }
 
 bool Passthrough::Uncached(const Inode& inode) const {

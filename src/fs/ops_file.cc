@@ -340,11 +340,12 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
     const bool frees = (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE)) != 0;
     if (!frees && !change->AdmitAll(static_cast<uint64_t>(off), static_cast<uint64_t>(len))) {
       change->Settle();
-      return (void)r.Err(CapacityRefusal(
-          r.req(),
-          {.op = Op::kFallocate, .inode = h.inode, .offset = static_cast<uint64_t>(off),
-           .size = static_cast<uint64_t>(len)},
-          space->model().err()));
+      return (void)r.Err(CapacityRefusal(r.req(),
+                                         {.op = Op::kFallocate,
+                                          .inode = h.inode,
+                                          .offset = static_cast<uint64_t>(off),
+                                          .size = static_cast<uint64_t>(len)},
+                                         space->model().err()));
     }
   }
   auto order = RecordOrder();
@@ -377,8 +378,10 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
   if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
     change.emplace(*space, dst.inode->key(), dst.fd.get());
     const size_t fits = change->AdmitWrite(static_cast<uint64_t>(off_out), len);
-    const OpTarget target{.op = Op::kCopyFileRange, .inode = HandleOf(fi_in).inode,
-                          .inode2 = dst.inode, .offset = static_cast<uint64_t>(off_out),
+    const OpTarget target{.op = Op::kCopyFileRange,
+                          .inode = HandleOf(fi_in).inode,
+                          .inode2 = dst.inode,
+                          .offset = static_cast<uint64_t>(off_out),
                           .size = len};
     if (fits == 0 && len > 0) {
       change->Settle();

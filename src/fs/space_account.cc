@@ -49,7 +49,8 @@ bool FiemapRanges(int fd, uint64_t begin, uint64_t end, std::vector<engine::Byte
 }
 
 // The same from SEEK_DATA/SEEK_HOLE (data within the file's size only).
-void SeekRanges(int fd, uint64_t begin, uint64_t end, uint64_t size, std::vector<engine::ByteRange>& out) {
+void SeekRanges(int fd, uint64_t begin, uint64_t end, uint64_t size,
+                std::vector<engine::ByteRange>& out) {
   uint64_t pos = begin;
   end = std::min(end, size);
   while (pos < end) {
@@ -65,7 +66,9 @@ void SeekRanges(int fd, uint64_t begin, uint64_t end, uint64_t size, std::vector
   }
 }
 
-uint64_t BlockSize(const struct stat& st) { return st.st_blksize > 0 ? static_cast<uint64_t>(st.st_blksize) : 4096; }
+uint64_t BlockSize(const struct stat& st) {
+  return st.st_blksize > 0 ? static_cast<uint64_t>(st.st_blksize) : 4096;
+}
 
 }  // namespace
 
@@ -87,7 +90,8 @@ Result<engine::CapacityUsage> SpaceAccount::Measure(int root_fd) {
       if (name == "." || name == "..") continue;
       struct stat st {};
       if (fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // removed meanwhile
-      if (st.st_nlink > 1 && !S_ISDIR(st.st_mode) && !linked.emplace(st.st_dev, st.st_ino).second) continue;
+      if (st.st_nlink > 1 && !S_ISDIR(st.st_mode) && !linked.emplace(st.st_dev, st.st_ino).second)
+        continue;
       used.inodes++;
       used.bytes += DataBytes(st);
       if (S_ISDIR(st.st_mode)) {
@@ -95,7 +99,8 @@ Result<engine::CapacityUsage> SpaceAccount::Measure(int root_fd) {
         if (!sub) {
           const int err = errno;
           closedir(dir);
-          return Status::FromErrno(err, std::string("measuring the backing directory: ") + d->d_name);
+          return Status::FromErrno(err,
+                                   std::string("measuring the backing directory: ") + d->d_name);
         }
         pending.push_back(std::move(sub));
       }
@@ -144,7 +149,8 @@ void SpaceAccount::FileChange::Settle() {
   struct stat after {};
   if (measured_ && fstat(fd_, &after) == 0 && after.st_nlink > 0) {
     // An unlinked file's blocks were given back at its removal; what it does later is free.
-    const int64_t actual = static_cast<int64_t>(DataBytes(after)) - static_cast<int64_t>(DataBytes(before_));
+    const int64_t actual =
+        static_cast<int64_t>(DataBytes(after)) - static_cast<int64_t>(DataBytes(before_));
     account_.model_.Settle(reserved_, before_.st_nlink > 0 ? actual : 0);
   } else {
     account_.model_.Settle(reserved_, 0);
@@ -153,7 +159,8 @@ void SpaceAccount::FileChange::Settle() {
   lock_.unlock();
 }
 
-SpaceAccount::Removal::Removal(SpaceAccount& account, int dir_fd, const char* name) : account_(account) {
+SpaceAccount::Removal::Removal(SpaceAccount& account, int dir_fd, const char* name)
+    : account_(account) {
   // Lock the object the name points to, then make sure the name still points to it.
   for (int attempt = 0; attempt < 8; ++attempt) {
     struct stat st {};
@@ -170,8 +177,8 @@ SpaceAccount::Removal::Removal(SpaceAccount& account, int dir_fd, const char* na
 
 void SpaceAccount::Removal::UnlessSameAs(int dir_fd, const char* name) {
   struct stat st {};
-  if (exists_ && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == victim_.st_ino &&
-      st.st_dev == victim_.st_dev) {
+  if (exists_ && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+      st.st_ino == victim_.st_ino && st.st_dev == victim_.st_dev) {
     exists_ = false;
   }
 }

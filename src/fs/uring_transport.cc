@@ -14,8 +14,8 @@
 #include <string>
 #include <thread>
 
-#include "faultfs/core/check.h"
 #include "current_request.h"
+#include "faultfs/core/check.h"
 #include "fuse_uring_abi.h"
 
 namespace faultfs::fs {
@@ -39,10 +39,12 @@ std::vector<unsigned> PossibleCpus() {
   size_t pos = 0;
   while (pos < spec.size()) {
     const size_t comma = spec.find(',', pos);
-    const std::string part = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    const std::string part =
+        spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     const size_t dash = part.find('-');
     const unsigned lo = static_cast<unsigned>(std::stoul(part.substr(0, dash)));
-    const unsigned hi = dash == std::string::npos ? lo : static_cast<unsigned>(std::stoul(part.substr(dash + 1)));
+    const unsigned hi =
+        dash == std::string::npos ? lo : static_cast<unsigned>(std::stoul(part.substr(dash + 1)));
     for (unsigned c = lo; c <= hi; ++c) cpus.push_back(c);
     if (comma == std::string::npos) break;
     pos = comma + 1;
@@ -57,7 +59,6 @@ T LoadAt(const void* base, size_t offset) {
   return v;
 }
 
-
 }  // namespace
 
 struct UringTransport::Entry {
@@ -70,7 +71,7 @@ struct UringTransport::Entry {
   char* payload = nullptr;
   size_t payload_size = 0;
   iovec iov[2]{};
-  std::mutex sq_mu;                 // the ring's submission queue (replies may come from any thread)
+  std::mutex sq_mu;  // the ring's submission queue (replies may come from any thread)
   std::atomic<uint64_t> unique{0};  // the request this entry holds in userspace, 0 if none
   bool commit_pending = false;      // the serving thread commits after libfuse returns
   std::thread thread;
@@ -104,13 +105,19 @@ struct UringTransport::Entry {
 
 thread_local UringTransport::Entry* UringTransport::serving_entry_ = nullptr;
 
-UringTransport::UringTransport(fuse_session* session, int dev_fd, const InitPatch& init, unsigned depth,
-                               bool idle_priority)
-    : session_(session), dev_fd_(dev_fd), init_(init), depth_(depth), idle_priority_(idle_priority) {}
+UringTransport::UringTransport(fuse_session* session, int dev_fd, const InitPatch& init,
+                               unsigned depth, bool idle_priority)
+    : session_(session),
+      dev_fd_(dev_fd),
+      init_(init),
+      depth_(depth),
+      idle_priority_(idle_priority) {}
 
 UringTransport::~UringTransport() { Join(); }
 
-ssize_t UringTransport::WriteDev(const iovec* iov, int count) { return writev(dev_fd_, iov, count); }
+ssize_t UringTransport::WriteDev(const iovec* iov, int count) {
+  return writev(dev_fd_, iov, count);
+}
 
 UringTransport::Entry* UringTransport::FindEntry(uint64_t unique) {
   for (auto& e : entries_) {
@@ -132,7 +139,8 @@ ssize_t UringTransport::Route(const iovec* iov, int count) {
   for (int i = 1; i < count; ++i) {
     FAULTFS_CHECK(body + iov[i].iov_len <= e->payload_size) << "reply larger than the ring payload";
     // A reply built in place (ReplySpace) is already where it must be.
-    if (iov[i].iov_base != e->payload + body) std::memcpy(e->payload + body, iov[i].iov_base, iov[i].iov_len);
+    if (iov[i].iov_base != e->payload + body)
+      std::memcpy(e->payload + body, iov[i].iov_base, iov[i].iov_len);
     body += iov[i].iov_len;
   }
   e->header->ring_ent_in_out.payload_sz = static_cast<uint32_t>(body);
@@ -153,7 +161,8 @@ ssize_t UringTransport::Route(const iovec* iov, int count) {
 ssize_t UringTransport::PatchAndSendInit(const iovec* iov, int count) {
   // libfuse sends INIT's reply as the out header plus one fuse_init_out.
   std::vector<char> patched;
-  if (!init_.KernelOffers(abi::kOverIoUringFlags2) || !init_.AddFlags2(iov, count, abi::kOverIoUringFlags2, patched)) {
+  if (!init_.KernelOffers(abi::kOverIoUringFlags2) ||
+      !init_.AddFlags2(iov, count, abi::kOverIoUringFlags2, patched)) {
     return WriteDev(iov, count);
   }
   const char* init_out = static_cast<const char*>(iov[1].iov_base);

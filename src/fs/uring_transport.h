@@ -30,7 +30,8 @@ namespace faultfs::fs {
 class UringTransport {
  public:
   // `init` has seen the kernel's INIT request (the /dev/fuse reader feeds it).
-  UringTransport(fuse_session* session, int dev_fd, const InitPatch& init, unsigned depth, bool idle_priority);
+  UringTransport(fuse_session* session, int dev_fd, const InitPatch& init, unsigned depth,
+                 bool idle_priority);
   ~UringTransport();
   UringTransport(const UringTransport&) = delete;
   UringTransport& operator=(const UringTransport&) = delete;

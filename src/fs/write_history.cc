@@ -1,9 +1,8 @@
 #include "write_history.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fcntl.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -71,7 +70,8 @@ bool WriteHistory::DropUnsynced(const InodeKey& inode, int fd) {
   if (!writer) return false;
   // Newest to oldest, so the oldest write's old bytes (the synced state) are what remains.
   for (auto e = f.entries.rbegin(); e != f.entries.rend(); ++e) {
-    (void)pwrite(writer.get(), e->old_bytes.data(), e->old_bytes.size(), static_cast<off_t>(e->offset));
+    (void)pwrite(writer.get(), e->old_bytes.data(), e->old_bytes.size(),
+                 static_cast<off_t>(e->offset));
   }
   if (f.synced_size >= 0) (void)ftruncate(writer.get(), f.synced_size);
   (void)fdatasync(writer.get());  // what a failed writeback leaves on disk is the old state

@@ -17,7 +17,8 @@ void PutU32(std::string& out, uint32_t v) {
 
 uint32_t GetU32(const char* p) {
   uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   return v;
 }
 
@@ -36,7 +37,8 @@ std::string EncodeFrame(const nlohmann::json& message) {
   const std::vector<uint8_t> packed = nlohmann::json::to_msgpack(message);
   FAULTFS_CHECK(packed.size() <= kFrameHeaderBytes + kMaxFramePayload)
       << "a harness message of " << packed.size() << " bytes";
-  return FramePayload(std::string_view(reinterpret_cast<const char*>(packed.data()), packed.size()));
+  return FramePayload(
+      std::string_view(reinterpret_cast<const char*>(packed.data()), packed.size()));
 }
 
 Result<std::optional<std::string>> FrameReader::NextPayload() {

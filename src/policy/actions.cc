@@ -143,8 +143,8 @@ std::vector<std::string_view> ActionNames() {
 }
 
 OpSet ApplicableOps(const Action& action) {
-  return std::visit(
-      [](const auto& a) { return ActionTraits<std::decay_t<decltype(a)>>::Ops(a); }, action);
+  return std::visit([](const auto& a) { return ActionTraits<std::decay_t<decltype(a)>>::Ops(a); },
+                    action);
 }
 
 }  // namespace faultfs::policy

@@ -116,7 +116,8 @@ std::vector<std::string> Split(std::string_view p) {
   size_t start = 0;
   while (start <= p.size()) {
     const size_t slash = p.find('/', start);
-    const std::string_view seg = p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const std::string_view seg =
+        p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (!seg.empty()) out.emplace_back(seg);
     if (slash == std::string_view::npos) break;
     start = slash + 1;
@@ -207,7 +208,8 @@ std::string LiteralSuffix(const std::vector<std::string>& segs) {
 
 Result<Glob> Glob::Compile(std::string_view pattern) {
   if (pattern.empty()) return Status::Invalid("empty glob");
-  if (pattern.front() == '/') return Status::Invalid("globs are relative to the mount root: drop the leading '/'");
+  if (pattern.front() == '/')
+    return Status::Invalid("globs are relative to the mount root: drop the leading '/'");
   if (pattern.size() > kMaxPatternBytes) {
     return Status::Invalid("longer than " + std::to_string(kMaxPatternBytes) + " bytes");
   }
@@ -250,8 +252,9 @@ std::vector<std::string> Glob::Extensions() const {
   for (const auto& a : alternatives_) {
     // "*.wal" as the last segment: the match's last segment ends with ".wal" and that is its
     // extension only when the literal tail is a '.' followed by no other '.'.
-    const bool ext = a.suffix.size() > 1 && a.suffix[0] == '.' && a.suffix.find('.', 1) == std::string::npos &&
-                     !a.segments.empty() && a.segments.back().size() > a.suffix.size() &&
+    const bool ext = a.suffix.size() > 1 && a.suffix[0] == '.' &&
+                     a.suffix.find('.', 1) == std::string::npos && !a.segments.empty() &&
+                     a.segments.back().size() > a.suffix.size() &&
                      a.segments.back()[a.segments.back().size() - a.suffix.size() - 1] == '*';
     out.push_back(ext ? a.suffix : "");
   }
@@ -263,8 +266,8 @@ bool Glob::Matches(std::string_view path) const {
   size_t start = 0;
   while (start <= path.size()) {
     const size_t slash = path.find('/', start);
-    const std::string_view seg =
-        path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const std::string_view seg = path.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (!seg.empty()) {
       if (segs.n == kMaxDepth) return false;
       segs.seg[segs.n++] = seg;
@@ -274,8 +277,11 @@ bool Glob::Matches(std::string_view path) const {
   }
   for (const auto& alt : alternatives_) {
     // Cheap literal checks first: most non-matching paths fail here.
-    if (path.size() < alt.prefix.size() || path.compare(0, alt.prefix.size(), alt.prefix) != 0) continue;
-    if (path.size() < alt.suffix.size() || path.compare(path.size() - alt.suffix.size(), alt.suffix.size(), alt.suffix) != 0) continue;
+    if (path.size() < alt.prefix.size() || path.compare(0, alt.prefix.size(), alt.prefix) != 0)
+      continue;
+    if (path.size() < alt.suffix.size() ||
+        path.compare(path.size() - alt.suffix.size(), alt.suffix.size(), alt.suffix) != 0)
+      continue;
     if (MatchSegments(alt.segments, segs)) return true;
   }
   return false;

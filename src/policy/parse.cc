@@ -73,9 +73,9 @@ void SortByPosition(std::vector<PolicyError>& errors, bool capped) {
 const std::vector<std::string_view>& RuleKeys() {
   static const std::vector<std::string_view> kKeys = [] {
     std::vector<std::string_view> keys = {
-        "id",  "enabled",     "ops", "path",  "path_regex", "file_type", "offset",
-        "size", "flags",      "pid", "uid",   "gid",        "process",   "probability",
-        "nth", "every",       "after", "max_times", "window", "flakey", "after_rule", "action"};
+        "id",    "enabled",   "ops",    "path",   "path_regex", "file_type",   "offset", "size",
+        "flags", "pid",       "uid",    "gid",    "process",    "probability", "nth",    "every",
+        "after", "max_times", "window", "flakey", "after_rule", "action"};
     for (const ActionInfo& a : AllActions()) {
       if (a.takes_params) keys.push_back(a.name);
     }

@@ -50,8 +50,8 @@ void Parser::ParseAction(const toml::table& t, Rule& rule) {
   const std::vector<std::string_view> names = ActionNames();
   const auto* n = t.get("action");
   if (n == nullptr) {
-    Error(t, "rule '" + rule.id + "' has no action (expected action = one of: " + Join(names) +
-                 ")");
+    Error(t,
+          "rule '" + rule.id + "' has no action (expected action = one of: " + Join(names) + ")");
     return;
   }
   const auto name = String(*n, "action");
@@ -181,8 +181,7 @@ Distribution Parser::ParseDistribution(const toml::node* params, const toml::nod
     return v.value_or(0);
   };
   std::string kind = t->get("fixed_ms") != nullptr ? "fixed" : "";
-  if (const auto* n = t->get("distribution"))
-    kind = String(*n, "delay.distribution").value_or("");
+  if (const auto* n = t->get("distribution")) kind = String(*n, "delay.distribution").value_or("");
   if (kind == "fixed") {
     d.kind = Distribution::Kind::kFixed;
     d.a_ms = require("fixed_ms");
@@ -252,8 +251,8 @@ StallAction Parser::ParseStall(const toml::node* params) {
   if (t == nullptr) return s;
   CheckKeys(*t, {"timeout_s"}, "stall");
   if (const auto* n = t->get("timeout_s")) {
-    s.timeout_s = AtMost(*n, "stall.timeout_s", kMaxDelayMs / 1000, "3600 (one hour)")
-                      .value_or(s.timeout_s);
+    s.timeout_s =
+        AtMost(*n, "stall.timeout_s", kMaxDelayMs / 1000, "3600 (one hour)").value_or(s.timeout_s);
   }
   return s;
 }
@@ -331,8 +330,7 @@ CorruptAction Parser::ParseCorrupt(const toml::node* params) {
     } else if (bits) {
       c.bits = static_cast<uint32_t>(*bits);
     }
-    if (c.mode != CorruptAction::Mode::kFlipBits)
-      Error(*n, "corrupt.bits is for mode = \"flip\"");
+    if (c.mode != CorruptAction::Mode::kFlipBits) Error(*n, "corrupt.bits is for mode = \"flip\"");
   }
   if (const auto* n = t->get("range")) c.range = RangeOf(*n, "corrupt.range", true);
   if (const auto* n = t->get("on")) {
@@ -399,8 +397,8 @@ KillAction Parser::ParseKill(const toml::node* params) {
     if (const auto sig = SignalFromName(name)) {
       k.signal = *sig;
     } else {
-      Error(*n, "kill.signal: unknown signal '" + name +
-                    "' (expected e.g. SIGKILL, SIGTERM, SIGSTOP)");
+      Error(*n,
+            "kill.signal: unknown signal '" + name + "' (expected e.g. SIGKILL, SIGTERM, SIGSTOP)");
     }
   }
   if (const auto* n = t->get("target")) {

@@ -15,8 +15,7 @@ namespace faultfs::policy {
 void Parser::Error(const toml::source_region& where, std::string message) {
   if (errors_.size() > kMaxErrors) return;
   if (errors_.size() == kMaxErrors) message = "too many errors; the rest are not reported";
-  errors_.push_back(
-      {std::string(name_), where.begin.line, where.begin.column, std::move(message)});
+  errors_.push_back({std::string(name_), where.begin.line, where.begin.column, std::move(message)});
 }
 
 void Parser::CheckKeys(const toml::table& table, const std::vector<std::string_view>& allowed,
@@ -56,7 +55,7 @@ std::optional<double> Parser::Number(const toml::node& node, const std::string& 
 
 // A number in [0, max].
 std::optional<double> Parser::AtMost(const toml::node& node, const std::string& what, double max,
-                             const std::string& max_in_words) {
+                                     const std::string& max_in_words) {
   const auto v = NonNegative(node, what);
   if (v && *v > max) {
     Error(node, what + " must be at most " + max_in_words + ", got " + FormatNumber(*v));
@@ -96,8 +95,7 @@ std::optional<uint64_t> Parser::Bytes(const toml::node& node, const std::string&
   if (node.is_integer()) return Count(node, what);
   if (const auto s = node.value<std::string>()) {
     if (auto b = ParseBytes(*s)) return b;
-    Error(node,
-          what + ": '" + *s + "' is not a size (write bytes, or e.g. \"64 KiB\", \"1 MiB\")");
+    Error(node, what + ": '" + *s + "' is not a size (write bytes, or e.g. \"64 KiB\", \"1 MiB\")");
     return std::nullopt;
   }
   Error(node, what + " must be a size (bytes, or a string such as \"64 KiB\")");
@@ -112,7 +110,7 @@ std::optional<std::string> Parser::String(const toml::node& node, const std::str
 
 // A string or an array of strings.
 std::vector<std::pair<std::string, const toml::node*>> Parser::Strings(const toml::node& node,
-                                                               const std::string& what) {
+                                                                       const std::string& what) {
   std::vector<std::pair<std::string, const toml::node*>> out;
   if (const auto s = node.value<std::string>()) {
     out.emplace_back(*s, &node);
@@ -137,8 +135,7 @@ std::optional<Range> Parser::RangeOf(const toml::node& node, const std::string& 
     return std::nullopt;
   }
   const auto lo = bytes ? Bytes(*arr->get(0), what + " low") : Count(*arr->get(0), what + " low");
-  const auto hi =
-      bytes ? Bytes(*arr->get(1), what + " high") : Count(*arr->get(1), what + " high");
+  const auto hi = bytes ? Bytes(*arr->get(1), what + " high") : Count(*arr->get(1), what + " high");
   if (!lo || !hi) return std::nullopt;
   if (*lo >= *hi) {
     Error(node, what + " is empty: low (" + std::to_string(*lo) + ") must be below high (" +

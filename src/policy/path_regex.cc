@@ -12,7 +12,8 @@ namespace {
 
 // Alternatives share no start or end; flags such as (?i) change what a literal matches.
 bool HasNoFixedLiterals(std::string_view pattern) {
-  return pattern.find('|') != std::string_view::npos || pattern.find("(?") != std::string_view::npos;
+  return pattern.find('|') != std::string_view::npos ||
+         pattern.find("(?") != std::string_view::npos;
 }
 
 }  // namespace
@@ -26,7 +27,8 @@ std::string RegexLiteralPrefix(std::string_view pattern) {
     if (std::string_view(".[]()*+?{}^$").find(literal) != std::string_view::npos) break;
     if (literal == '\\') {
       // An escaped punctuation character is itself; \d, \w, \b, \1 ... are not literals.
-      if (i + 1 >= pattern.size() || std::isalnum(static_cast<unsigned char>(pattern[i + 1]))) break;
+      if (i + 1 >= pattern.size() || std::isalnum(static_cast<unsigned char>(pattern[i + 1])))
+        break;
       literal = pattern[i + 1];
       i += 2;
     } else {
@@ -35,7 +37,7 @@ std::string RegexLiteralPrefix(std::string_view pattern) {
     if (i < pattern.size()) {
       const char next = pattern[i];
       if (next == '*' || next == '?' || next == '{') break;  // the character may be absent
-      if (next == '+') {  // present at least once
+      if (next == '+') {                                     // present at least once
         prefix += literal;
         break;
       }

@@ -1,5 +1,6 @@
 // Goal: the core value types hold their contracts: Status/Result carry errors and refuse misuse,
 // errno names round-trip, mountinfo finds real mounts, process state is read correctly.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/process.h"
 #include "faultfs/core/status.h"
-#include <gtest/gtest.h>
 
 namespace faultfs {
 namespace {

@@ -57,10 +57,11 @@ TEST(ShellHost, ARunChangesNothingForTheNext) {
   // Goal: a variable set, a directory entered or a function defined by one run is gone in the
   // next (each run is a subshell), and `exit` ends the run, not the host.
   testing::TempDir dir("shell-host");
-  ShellHost host(Spec("[ -z \"$LEAK\" ] && [ \"$PWD\" = \"$HOME_DIR\" ] && "
-                      "! command -v leaked >/dev/null || exit 9; "
-                      "LEAK=1; cd /; leaked() { :; }; exit 0",
-                      dir / "out", dir.path(), {{"HOME_DIR", dir.path()}}));
+  ShellHost host(
+      Spec("[ -z \"$LEAK\" ] && [ \"$PWD\" = \"$HOME_DIR\" ] && "
+           "! command -v leaked >/dev/null || exit 9; "
+           "LEAK=1; cd /; leaked() { :; }; exit 0",
+           dir / "out", dir.path(), {{"HOME_DIR", dir.path()}}));
   for (int n = 0; n < 3; ++n) {
     auto ran = host.Run({});
     ASSERT_TRUE(ran.ok()) << ran.status().ToString();
@@ -109,8 +110,8 @@ TEST(ShellHost, WhatARunLeavesRunningIsKilledBeforeTheNext) {
   // leaves nothing keeps the same shell.
   testing::TempDir dir("shell-host");
   const std::string pid_file = dir / "left.pid";
-  ShellHost host(
-      Spec("[ \"$LEAVE\" = 1 ] && { sleep 60 & echo $! > " + pid_file + "; }; exit 0", dir / "out"));
+  ShellHost host(Spec("[ \"$LEAVE\" = 1 ] && { sleep 60 & echo $! > " + pid_file + "; }; exit 0",
+                      dir / "out"));
   auto plain = host.Run({{"LEAVE", "0"}});
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(host.shells_started(), 1);
@@ -137,9 +138,10 @@ TEST(ShellHost, ARunGetsNoneOfTheHostsDescriptors) {
   // Goal: the two descriptors the host talks over are closed in a run (it cannot read the next
   // run's variables or write a status); stdio is there.
   testing::TempDir dir("shell-host");
-  ShellHost host(Spec("for fd in 3 4 5 6; do [ -e /proc/self/fd/$fd ] && exit 7; done; "
-                      "[ -e /proc/self/fd/1 ] || exit 8; exit 0",
-                      dir / "out"));
+  ShellHost host(
+      Spec("for fd in 3 4 5 6; do [ -e /proc/self/fd/$fd ] && exit 7; done; "
+           "[ -e /proc/self/fd/1 ] || exit 8; exit 0",
+           dir / "out"));
   auto ran = host.Run({});
   ASSERT_TRUE(ran.ok());
   EXPECT_EQ(ran->exit_code, 0) << Slurp(dir / "out");

@@ -128,7 +128,9 @@ TEST(PrefixModel, EmptyLogHasOnlyTheStartingState) {
 
 std::vector<Op> RandomLog(uint64_t seed);  // below
 
-Op Fdatasync(std::string path, uint64_t ino) { return MakeOp(OpKind::kFdatasync, std::move(path), ino); }
+Op Fdatasync(std::string path, uint64_t ino) {
+  return MakeOp(OpKind::kFdatasync, std::move(path), ino);
+}
 Op Fsync(std::string path, uint64_t ino) { return MakeOp(OpKind::kFsync, std::move(path), ino); }
 Op Create(std::string path, uint64_t ino) { return MakeOp(OpKind::kCreate, std::move(path), ino); }
 
@@ -136,10 +138,11 @@ Op Create(std::string path, uint64_t ino) { return MakeOp(OpKind::kCreate, std::
 // are lost first); unsynced data is lost; a lost data op adds no crash point.
 TEST(Ext4Model, MetadataSinceTheLastCommitIsLostLatestFirst) {
   const auto ops = Log({Create("f", 7), Write("f", 7, 0, 3), Rename("f", "g", 7), Mark("m")});
-  EXPECT_EQ(States(ops, "ext4"),
-            (Lines{"0:", "1: 0", "1.1: | entry 0 @", "3: 0 2 | data 1", "3.1: 0 | data 1, entry 2 @",
-                   "3.2: | entry 0 @, data 1, entry 2 @", "4: 0 2 | data 1",
-                   "4.1: 0 | data 1, entry 2 @", "4.2: | entry 0 @, data 1, entry 2 @"}));
+  EXPECT_EQ(
+      States(ops, "ext4"),
+      (Lines{"0:", "1: 0", "1.1: | entry 0 @", "3: 0 2 | data 1", "3.1: 0 | data 1, entry 2 @",
+             "3.2: | entry 0 @, data 1, entry 2 @", "4: 0 2 | data 1", "4.1: 0 | data 1, entry 2 @",
+             "4.2: | entry 0 @, data 1, entry 2 @"}));
 }
 
 // Goal: an fsync of a changed file commits every metadata op before it, other files' too (ext4's

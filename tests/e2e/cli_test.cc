@@ -81,18 +81,20 @@ TEST_F(Cli, HelpExplainsTheCommands) {
 // Goal: an option that takes one of a few words shows those words and its default, not the
 // parser's internals, and a wrong word (numeric aliases included) is named with the right ones.
 TEST_F(Cli, ChoicesShowTheirWordsAndRejectOthersByName) {
-  for (const std::vector<std::string>& help :
-       {std::vector<std::string>{"mount", "--help"}, {"harness", "run", "--help"},
-        {"harness", "node", "--help"}, {"crashtest", "--help"}, {"crash", "--help"}}) {
+  for (const std::vector<std::string>& help : {std::vector<std::string>{"mount", "--help"},
+                                               {"harness", "run", "--help"},
+                                               {"harness", "node", "--help"},
+                                               {"crashtest", "--help"},
+                                               {"crash", "--help"}}) {
     const CommandResult r = Faultfs(help);
     EXPECT_EQ(r.exit_code, 0) << help[0];
     for (const char* internal : {"ENUM", "->", "value in {", "TEXT:{"})
       EXPECT_FALSE(Contains(r.out, internal)) << help[0] << " --help shows '" << internal << "'";
   }
   const std::string mount = Faultfs({"mount", "--help"}).out;
-  for (const char* shown : {"--transport auto|dev (default: auto)",
-                            "--uring-priority idle|normal (default: idle)",
-                            "--log-level trace|debug|info|warn|error|off (default: info)"})
+  for (const char* shown :
+       {"--transport auto|dev (default: auto)", "--uring-priority idle|normal (default: idle)",
+        "--log-level trace|debug|info|warn|error|off (default: info)"})
     EXPECT_TRUE(Contains(mount, shown)) << shown;
   for (const std::string value : {"foo", "0", "2", "Dev"}) {
     const CommandResult r = Faultfs({"mount", "--transport", value, backing_, mnt_});
@@ -256,7 +258,8 @@ TEST_F(Cli, KilledDaemonLeavesAStaleMountThatUmountClears) {
   EXPECT_TRUE(Contains(status.out, mnt_ + ": stale, its daemon (pid " +
                                        std::to_string(m.daemon_pid()) +
                                        ") is gone: every access fails; clear it with: "
-                                       "faultfs umount " + mnt_))
+                                       "faultfs umount " +
+                                       mnt_))
       << status.out;
   // ctl on the stale mount, or on a path inside it, says what happened and what clears it.
   for (const std::string& where : {mnt_, mnt_ + "/never-seen/deeper"}) {
@@ -435,8 +438,8 @@ TEST_F(Cli, MountingInPlaceNamesTheProcessesAlreadyInTheDirectory) {
   UnmountAtEnd unmount{backing_};
   const CommandResult r = Faultfs({"mount", backing_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(Contains(r.err, "sleep (pid " + std::to_string(app) +
-                                  "): working directory, 1 open file"))
+  EXPECT_TRUE(
+      Contains(r.err, "sleep (pid " + std::to_string(app) + "): working directory, 1 open file"))
       << r.err;
   EXPECT_TRUE(Contains(r.err, "restart")) << "says what to do: " << r.err;
 }

@@ -244,7 +244,8 @@ TEST_F(Crashtest, TmpFsyncRenameTwiceIsFlaggedOnlyForTheSecondRename) {
     EXPECT_EQ(r.exit_code, 1) << model << "\n" << r.out << r.err;
     EXPECT_NE(r.out.find("1. fsync the root directory after op 8 (rename f.tmp -> f)"),
               std::string::npos)
-        << model << "\n" << r.out;
+        << model << "\n"
+        << r.out;
     EXPECT_EQ(r.out.find("after op 4 (rename"), std::string::npos) << model << "\n" << r.out;
     EXPECT_EQ(r.out.find("lost both"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("Findings: 1 failing state, 1 fix"), std::string::npos) << r.out;
@@ -271,12 +272,13 @@ TEST_F(Crashtest, ConfigWriterFindingsAreGroupedByFixAndCountsAddUp) {
     for (const char* op : {"4", "9", "14"}) {
       EXPECT_NE(r.out.find(std::string("fsync the root directory after op ") + op + " (rename"),
                 std::string::npos)
-          << model << "\n" << r.out;
+          << model << "\n"
+          << r.out;
     }
     EXPECT_EQ(r.out.find("not a whole configuration"), std::string::npos) << r.out;
   }
-  const CommandResult synced = Run("sh " + examples + "/workload.sh 3 dirsync",
-                                   "sh " + examples + "/check.sh", "pp-strict");
+  const CommandResult synced =
+      Run("sh " + examples + "/workload.sh 3 dirsync", "sh " + examples + "/check.sh", "pp-strict");
   EXPECT_EQ(synced.exit_code, 0) << synced.out << synced.err;
 }
 
@@ -316,8 +318,8 @@ TEST_F(Crashtest, DirOnAnotherFilesystemWorks) {
   TempDir shm("crashtest-shm", "/dev/shm");
   WriteFile(shm / "f", "old");
   const CommandResult r =
-      RunCommand({FaultfsBinary(), "crashtest", "--dir", shm.path(), "--workload", kSafe,
-                  "--check", kCheck, "--model", "pp", "--seed", "7"},
+      RunCommand({FaultfsBinary(), "crashtest", "--dir", shm.path(), "--workload", kSafe, "--check",
+                  kCheck, "--model", "pp", "--seed", "7"},
                  {"TMPDIR=" + dir_.path()}, 240);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }

@@ -3,8 +3,9 @@
 // can be followed; the socket is private and outside the mount, and clients that send garbage or
 // vanish mid-request do not disturb the mount.
 #include <fcntl.h>
-#include <sys/socket.h>
+#include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -17,7 +18,6 @@
 #include <thread>
 
 #include "test_support.h"
-#include <gtest/gtest.h>
 
 namespace faultfs::testing {
 namespace {
@@ -61,7 +61,9 @@ class Ctl : public ::testing::Test {
 
 TEST_F(Ctl, StatusRulesAddRemoveEnableDisableLoad) {
   EXPECT_EQ(Json({"status"})["rules"], 0);
-  const std::string add = Policy("add.toml", "[[rule]]\nid = \"w\"\nops = [\"write\"]\npath = \"x\"\naction = \"errno\"\nerrno = \"EIO\"\n");
+  const std::string add = Policy("add.toml",
+                                 "[[rule]]\nid = \"w\"\nops = [\"write\"]\npath = \"x\"\naction = "
+                                 "\"errno\"\nerrno = \"EIO\"\n");
   EXPECT_EQ(Json({"add", add})["added"][0], "w");
   EXPECT_FALSE(WriteOk("x")) << "the rule took effect before ctl returned";
   EXPECT_TRUE(WriteOk("y"));
@@ -76,7 +78,9 @@ TEST_F(Ctl, StatusRulesAddRemoveEnableDisableLoad) {
   EXPECT_FALSE(WriteOk("x"));
   Json({"remove", "w"});
   EXPECT_TRUE(WriteOk("x"));
-  const std::string load = Policy("load.toml", "[[rule]]\nid = \"l\"\nops = [\"write\"]\npath = \"y\"\naction = \"errno\"\nerrno = \"ENOSPC\"\n");
+  const std::string load = Policy("load.toml",
+                                  "[[rule]]\nid = \"l\"\nops = [\"write\"]\npath = \"y\"\naction = "
+                                  "\"errno\"\nerrno = \"ENOSPC\"\n");
   EXPECT_EQ(Json({"load", load})["loaded"], 1);
   EXPECT_FALSE(WriteOk("y"));
   EXPECT_NE(Json({"stats"})["requests"].get<std::string>().find("write="), std::string::npos);
@@ -89,7 +93,8 @@ TEST_F(Ctl, WorksFromInsideTheMount) {
   ASSERT_EQ(mkdir((mnt_ + "/sub/deeper").c_str(), 0755), 0);
   std::ofstream(mnt_ + "/sub/file") << "x";
   const std::string add = Policy("inside.toml", "[[rule]]\nid = \"inside\"\naction = \"lie\"\n");
-  for (const std::string& where : {mnt_ + "/sub/deeper", mnt_ + "/sub/file", mnt_ + "/sub/../sub"}) {
+  for (const std::string& where :
+       {mnt_ + "/sub/deeper", mnt_ + "/sub/file", mnt_ + "/sub/../sub"}) {
     const CommandResult r = RunCommand({FaultfsBinary(), "ctl", where, "status", "--json"});
     ASSERT_EQ(r.exit_code, 0) << where << ": " << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["rules"], 0) << where;
@@ -98,8 +103,7 @@ TEST_F(Ctl, WorksFromInsideTheMount) {
   EXPECT_EQ(Json({"status"})["rules"], 1) << "the rule reached the mount itself";
   // A tmpfs mounted inside the mount is another filesystem: not this mount's to control.
   ASSERT_EQ(mount("tmpfs", (mnt_ + "/sub/deeper").c_str(), "tmpfs", 0, "size=1m"), 0);
-  const CommandResult other =
-      RunCommand({FaultfsBinary(), "ctl", mnt_ + "/sub/deeper", "status"});
+  const CommandResult other = RunCommand({FaultfsBinary(), "ctl", mnt_ + "/sub/deeper", "status"});
   umount2((mnt_ + "/sub/deeper").c_str(), MNT_DETACH);
   EXPECT_EQ(other.exit_code, 1) << other.out;
   EXPECT_NE(other.err.find("is not a faultfs mount"), std::string::npos) << other.err;
@@ -113,9 +117,9 @@ TEST_F(Ctl, HumanOutputHasNoRawJson) {
   const CommandResult none = RunCtl({"rules"});
   ASSERT_EQ(none.exit_code, 0) << none.err;
   EXPECT_EQ(none.out.rfind("no rules\n", 0), 0U) << none.out;
-  ASSERT_EQ(RunCtl({"add", Policy("cap.toml", "[capacity]\nbytes = \"1 MiB\"\ninodes = 50\n")})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      RunCtl({"add", Policy("cap.toml", "[capacity]\nbytes = \"1 MiB\"\ninodes = 50\n")}).exit_code,
+      0);
   const CommandResult status = RunCtl({"status"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   EXPECT_EQ(status.out.find('{'), std::string::npos) << status.out;
@@ -131,12 +135,14 @@ TEST_F(Ctl, EventsShowTheLatestOnesWithoutAFile) {
   const CommandResult none = RunCtl({"events"});
   ASSERT_EQ(none.exit_code, 0) << none.err;
   EXPECT_EQ(none.out, "events: 0 in all\n");
-  Json({"add", Policy("e.toml", "[[rule]]\nid = \"e\"\nops = [\"write\"]\npath = \"f*\"\n"
-                                "action = \"errno\"\nerrno = \"EIO\"\n")});
+  Json({"add", Policy("e.toml",
+                      "[[rule]]\nid = \"e\"\nops = [\"write\"]\npath = \"f*\"\n"
+                      "action = \"errno\"\nerrno = \"EIO\"\n")});
   for (int i = 0; i < 30; ++i) EXPECT_FALSE(WriteOk("f" + std::to_string(i)));
   const CommandResult shown = RunCtl({"events"});
   ASSERT_EQ(shown.exit_code, 0) << shown.err;
-  EXPECT_NE(shown.out.find("events: 30 in all, the last 20 shown\n"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("events: 30 in all, the last 20 shown\n"), std::string::npos)
+      << shown.out;
   EXPECT_EQ(shown.out.find("\"path\":\"f9\""), std::string::npos) << "older than the last 20";
   EXPECT_NE(shown.out.find("\"path\":\"f10\""), std::string::npos) << shown.out;
   EXPECT_NE(shown.out.find("\"path\":\"f29\""), std::string::npos) << shown.out;
@@ -184,7 +190,8 @@ TEST_F(Ctl, FreezeHoldsEveryOperationUntilThaw) {
   Json({"freeze"});
   EXPECT_EQ(Json({"status"})["frozen"], true);
   auto pending = std::async(std::launch::async, [&] { return WriteOk("during-freeze"); });
-  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout) << "the write waits";
+  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "the write waits";
   // What the freeze holds is counted (and is not "stalled", which is the stall rules').
   nlohmann::json status;
   for (int i = 0; i < 500; ++i) {
@@ -202,24 +209,31 @@ TEST_F(Ctl, FreezeHoldsEveryOperationUntilThaw) {
 }
 
 TEST_F(Ctl, ReleaseEndsAStall) {
-  Json({"add", Policy("stall.toml", "[[rule]]\nid = \"s\"\nops = [\"write\"]\npath = \"held\"\naction = \"stall\"\nstall = { timeout_s = 60 }\n")});
+  Json({"add", Policy("stall.toml",
+                      "[[rule]]\nid = \"s\"\nops = [\"write\"]\npath = \"held\"\naction = "
+                      "\"stall\"\nstall = { timeout_s = 60 }\n")});
   const auto start = Clock::now();
   auto pending = std::async(std::launch::async, [&] { return WriteOk("held"); });
-  for (int i = 0; i < 100 && Json({"status"})["stalled"] == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 100 && Json({"status"})["stalled"] == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(Json({"status"})["stalled"], 1);
   EXPECT_TRUE(WriteOk("not-held")) << "other files are not stalled";
   const CommandResult r = RunCtl({"release", "--wait"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(pending.get());
-  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10) << "released, not timed out";
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 10)
+      << "released, not timed out";
 }
 
 TEST_F(Ctl, EventsCanBeFollowed) {
-  Json({"add", Policy("e.toml", "[[rule]]\nid = \"e\"\nops = [\"write\"]\npath = \"ev\"\naction = \"errno\"\nerrno = \"EIO\"\n")});
+  Json({"add", Policy("e.toml",
+                      "[[rule]]\nid = \"e\"\nops = [\"write\"]\npath = \"ev\"\naction = "
+                      "\"errno\"\nerrno = \"EIO\"\n")});
   // The follower needs a moment to subscribe, longer on a busy machine or under a sanitizer:
   // faulting writes go on for 4 s of its 8, so that it sees some whenever it got there.
   auto follower = std::async(std::launch::async, [&] {
-    return RunCommand({"timeout", "-s", "INT", "8", FaultfsBinary(), "ctl", mnt_, "events", "--follow"}, {}, 20);
+    return RunCommand(
+        {"timeout", "-s", "INT", "8", FaultfsBinary(), "ctl", mnt_, "events", "--follow"}, {}, 20);
   });
   int writes = 0;
   for (; writes < 16; ++writes) {
@@ -227,7 +241,8 @@ TEST_F(Ctl, EventsCanBeFollowed) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   const CommandResult r = follower.get();
-  EXPECT_NE(r.out.find("\"rule\":\"e\""), std::string::npos) << "the follower saw the events: " << r.out;
+  EXPECT_NE(r.out.find("\"rule\":\"e\""), std::string::npos)
+      << "the follower saw the events: " << r.out;
   EXPECT_EQ(Json({"events"})["events"], writes);
 }
 
@@ -246,8 +261,8 @@ TEST_F(Ctl, GarbageAndVanishingClientsDoNotDisturbTheMount) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
-  for (const std::string& junk : {std::string("\x00\xff\xfe garbage\n", 13), std::string("{\"cmd\":\"sta"),
-                                 std::string(100000, 'x')}) {
+  for (const std::string& junk : {std::string("\x00\xff\xfe garbage\n", 13),
+                                  std::string("{\"cmd\":\"sta"), std::string(100000, 'x')}) {
     const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
     (void)!send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);

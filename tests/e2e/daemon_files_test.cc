@@ -66,9 +66,9 @@ TEST_F(DaemonFiles, CreatedOwnerOnlyWhateverTheUmask) {
   EXPECT_EQ(ModeOf(mount_dir + "/mount.json"), 0600U);
   EXPECT_EQ(ModeOf(dir_ / "events.jsonl"), 0600U);
   EXPECT_EQ(ModeOf(dir_ / "rec.log"), 0600U);
-  EXPECT_EQ(RunCommand({FaultfsBinary(), "umount", mnt_}, {"FAULTFS_RUNTIME_DIR=" + runtime_})
-                .exit_code,
-            0);
+  EXPECT_EQ(
+      RunCommand({FaultfsBinary(), "umount", mnt_}, {"FAULTFS_RUNTIME_DIR=" + runtime_}).exit_code,
+      0);
 }
 
 // Goal: a mount that ends well takes its runtime directory (record, socket, default log) with
@@ -107,7 +107,8 @@ TEST_F(DaemonFiles, PlantedSymlinksAreRefused) {
     ASSERT_EQ(symlink(precious_.c_str(), planted.c_str()), 0);
     const CommandResult r = Mount({option, planted});
     EXPECT_EQ(r.exit_code, 1) << option << ": " << r.out;
-    EXPECT_TRUE(Contains(r.err, "symbolic link") || Contains(r.err, "exists")) << option << ": " << r.err;
+    EXPECT_TRUE(Contains(r.err, "symbolic link") || Contains(r.err, "exists"))
+        << option << ": " << r.err;
     EXPECT_FALSE(Mounted(mnt_)) << option;
     EXPECT_EQ(ReadFile(precious_), "precious\n") << option << " wrote through the symlink";
     AbortFuseMount(mnt_);

@@ -49,7 +49,8 @@ class HostileLog : public ::testing::Test {
     EXPECT_EQ(stat(snapshot_.c_str(), &st), 0);
     header.inodes.emplace_back(st.st_ino, "");
     for (const char* name : {"f", "out"}) {
-      if (lstat((snapshot_ + "/" + name).c_str(), &st) == 0) header.inodes.emplace_back(st.st_ino, name);
+      if (lstat((snapshot_ + "/" + name).c_str(), &st) == 0)
+        header.inodes.emplace_back(st.st_ino, name);
     }
     const std::string path = dir_ / "log";
     unlink(path.c_str());
@@ -85,7 +86,8 @@ class HostileLog : public ::testing::Test {
     const CommandResult m = Materialize(log, std::to_string(ops.size()));
     EXPECT_EQ(m.exit_code, 1) << m.out << m.err;
     EXPECT_NE(m.err.find(record), std::string::npos) << m.err;
-    const CommandResult r = RunCommand({FaultfsBinary(), "replay", log, "--to", dir_ / "out-replayed"});
+    const CommandResult r =
+        RunCommand({FaultfsBinary(), "replay", log, "--to", dir_ / "out-replayed"});
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     EXPECT_NE(r.err.find(record), std::string::npos) << r.err;
     EXPECT_TRUE(std::filesystem::is_empty(outside_)) << "written through the log's symlink";
@@ -144,8 +146,8 @@ TEST_F(HostileLog, ImpossibleHistoriesAreRefused) {
 
 TEST_F(HostileLog, ASymlinkInTheSnapshotIsNeverFollowed) {
   ASSERT_EQ(symlink(outside_.c_str(), (snapshot_ + "/out").c_str()), 0);
-  const std::string log = WriteLog({MakeOp(OpKind::kCreate, "out/evil"),
-                                    MakeOp(OpKind::kWrite, "out", "", "through the link")});
+  const std::string log = WriteLog(
+      {MakeOp(OpKind::kCreate, "out/evil"), MakeOp(OpKind::kWrite, "out", "", "through the link")});
   CommandResult r = Materialize(log, "1");
   EXPECT_NE(r.exit_code, 0) << r.out;
   EXPECT_FALSE(Exists(outside_ + "/evil"));
@@ -176,9 +178,9 @@ TEST_F(HostileLog, RenamingIntoItsOwnSymlinkIsRefused) {
 
 // The negative case: the same kind of log, well-formed, is materialized.
 TEST_F(HostileLog, AnIntactLogStillWorks) {
-  const std::string log = WriteLog({MakeOp(OpKind::kCreate, "g"),
-                                    MakeOp(OpKind::kWrite, "g", "", "new"),
-                                    MakeOp(OpKind::kRename, "g", "f")});
+  const std::string log =
+      WriteLog({MakeOp(OpKind::kCreate, "g"), MakeOp(OpKind::kWrite, "g", "", "new"),
+                MakeOp(OpKind::kRename, "g", "f")});
   const CommandResult r = Materialize(log, "3");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(ReadFile(dir_ / "out-0/f"), "new");

@@ -73,8 +73,7 @@ TEST_F(HostileValues, OverflowingValuesAreRefusedAndTheDaemonKeepsServing) {
                                     "[[rule]]\n" + c.keys + "\naction = \"" + c.action + "\"\n");
     for (const char* verb : {"add", "load"}) {
       // Straight to the socket (`faultfs ctl` checks first and would not send it).
-      const nlohmann::json reply =
-          SendToMount(mnt_, {{"cmd", verb}, {"policy", ReadFile(file)}});
+      const nlohmann::json reply = SendToMount(mnt_, {{"cmd", verb}, {"policy", ReadFile(file)}});
       const std::string error = reply.value("error", "");
       EXPECT_FALSE(reply.value("ok", true)) << verb << " " << c.keys;
       EXPECT_NE(error.find(c.says), std::string::npos) << verb << " " << c.keys << ": " << error;

@@ -14,7 +14,8 @@ namespace {
 
 constexpr uint64_t kB = 4096;
 
-policy::Capacity Budget(std::optional<uint64_t> bytes, std::optional<uint64_t> inodes, int err = ENOSPC) {
+policy::Capacity Budget(std::optional<uint64_t> bytes, std::optional<uint64_t> inodes,
+                        int err = ENOSPC) {
   policy::Capacity c;
   c.bytes = bytes;
   c.inodes = inodes;

@@ -48,7 +48,8 @@ TEST_F(AttrOps, ChownAndLchown) {
   Same("chown", 0, [&](auto r) { return chown(P(r, "f").c_str(), 1234, 5678); });
   EXPECT_EQ(Stat(mnt_, "f").st_uid, 1234U);
   EXPECT_EQ(Stat(mnt_, "f").st_gid, 5678U);
-  Same("chown group only", 0, [&](auto r) { return chown(P(r, "f").c_str(), static_cast<uid_t>(-1), 42); });
+  Same("chown group only", 0,
+       [&](auto r) { return chown(P(r, "f").c_str(), static_cast<uid_t>(-1), 42); });
   EXPECT_EQ(Stat(mnt_, "f").st_uid, 1234U);
   EXPECT_EQ(Stat(mnt_, "f").st_gid, 42U);
   Same("lchown", 0, [&](auto r) { return lchown(P(r, "l").c_str(), 77, 77); });
@@ -98,14 +99,16 @@ TEST_F(AttrOps, TruncateByPathAndDescriptor) {
 
 TEST_F(AttrOps, Utimens) {
   const timespec explicit_times[2] = {{1000000000, 123456789}, {1200000000, 987654321}};
-  Same("utimensat", 0, [&](auto r) { return utimensat(AT_FDCWD, P(r, "f").c_str(), explicit_times, 0); });
+  Same("utimensat", 0,
+       [&](auto r) { return utimensat(AT_FDCWD, P(r, "f").c_str(), explicit_times, 0); });
   const struct stat st = Stat(mnt_, "f");
   EXPECT_EQ(st.st_atim.tv_sec, 1000000000);
   EXPECT_EQ(st.st_atim.tv_nsec, 123456789);
   EXPECT_EQ(st.st_mtim.tv_sec, 1200000000);
   EXPECT_EQ(st.st_mtim.tv_nsec, 987654321) << "nanoseconds survive";
   const timespec omit_atime[2] = {{0, UTIME_OMIT}, {1300000000, 0}};
-  Same("omit atime", 0, [&](auto r) { return utimensat(AT_FDCWD, P(r, "f").c_str(), omit_atime, 0); });
+  Same("omit atime", 0,
+       [&](auto r) { return utimensat(AT_FDCWD, P(r, "f").c_str(), omit_atime, 0); });
   EXPECT_EQ(Stat(mnt_, "f").st_atim.tv_sec, 1000000000);
   EXPECT_EQ(Stat(mnt_, "f").st_mtim.tv_sec, 1300000000);
   Same("now", 0, [&](auto r) { return utimensat(AT_FDCWD, P(r, "f").c_str(), nullptr, 0); });
@@ -136,37 +139,50 @@ TEST_F(AttrOps, Access) {
     Same("access", 0, [&](auto r) { return access(P(r, "f").c_str(), mask); });
   }
   Same("access missing", ENOENT, [&](auto r) { return access(P(r, "nope").c_str(), F_OK); });
-  Same("execute a non-executable (even root)", EACCES, [&](auto r) { return access(P(r, "f").c_str(), X_OK); });
+  Same("execute a non-executable (even root)", EACCES,
+       [&](auto r) { return access(P(r, "f").c_str(), X_OK); });
 }
 
 TEST_F(AttrOps, Xattrs) {
   Same("set", 0, [&](auto r) { return setxattr(P(r, "f").c_str(), "user.k", "value", 5, 0); });
-  Same("create existing", EEXIST, [&](auto r) { return setxattr(P(r, "f").c_str(), "user.k", "v", 1, XATTR_CREATE); });
-  Same("replace missing", ENODATA, [&](auto r) { return setxattr(P(r, "f").c_str(), "user.z", "v", 1, XATTR_REPLACE); });
-  Same("replace", 0, [&](auto r) { return setxattr(P(r, "f").c_str(), "user.k", "value2", 6, XATTR_REPLACE); });
+  Same("create existing", EEXIST,
+       [&](auto r) { return setxattr(P(r, "f").c_str(), "user.k", "v", 1, XATTR_CREATE); });
+  Same("replace missing", ENODATA,
+       [&](auto r) { return setxattr(P(r, "f").c_str(), "user.z", "v", 1, XATTR_REPLACE); });
+  Same("replace", 0,
+       [&](auto r) { return setxattr(P(r, "f").c_str(), "user.k", "value2", 6, XATTR_REPLACE); });
   Same("size query", 0, [&](auto r) { return getxattr(P(r, "f").c_str(), "user.k", nullptr, 0); });
   char buf[64] = {};
-  const Outcome got = Same("get", 0, [&](auto r) { return getxattr(P(r, "f").c_str(), "user.k", buf, sizeof(buf)); });
+  const Outcome got = Same(
+      "get", 0, [&](auto r) { return getxattr(P(r, "f").c_str(), "user.k", buf, sizeof(buf)); });
   EXPECT_EQ(std::string(buf, static_cast<size_t>(got.ret)), "value2");
-  Same("buffer too small", ERANGE, [&](auto r) { return getxattr(P(r, "f").c_str(), "user.k", buf, 2); });
-  Same("get missing", ENODATA, [&](auto r) { return getxattr(P(r, "f").c_str(), "user.nope", buf, sizeof(buf)); });
+  Same("buffer too small", ERANGE,
+       [&](auto r) { return getxattr(P(r, "f").c_str(), "user.k", buf, 2); });
+  Same("get missing", ENODATA,
+       [&](auto r) { return getxattr(P(r, "f").c_str(), "user.nope", buf, sizeof(buf)); });
   Same("set on dir", 0, [&](auto r) { return setxattr(P(r, "d").c_str(), "user.dir", "1", 1, 0); });
-  Same("user xattr on a symlink", EPERM, [&](auto r) { return lsetxattr(P(r, "l").c_str(), "user.k", "v", 1, 0); });
-  Same("trusted namespace (root)", 0, [&](auto r) { return setxattr(P(r, "f").c_str(), "trusted.t", "t", 1, 0); });
-  Same("unknown namespace", EOPNOTSUPP, [&](auto r) { return setxattr(P(r, "f").c_str(), "bogus.k", "v", 1, 0); });
+  Same("user xattr on a symlink", EPERM,
+       [&](auto r) { return lsetxattr(P(r, "l").c_str(), "user.k", "v", 1, 0); });
+  Same("trusted namespace (root)", 0,
+       [&](auto r) { return setxattr(P(r, "f").c_str(), "trusted.t", "t", 1, 0); });
+  Same("unknown namespace", EOPNOTSUPP,
+       [&](auto r) { return setxattr(P(r, "f").c_str(), "bogus.k", "v", 1, 0); });
   std::vector<char> list(256);
-  const Outcome listed = Same("list", 0, [&](auto r) { return listxattr(P(r, "f").c_str(), list.data(), list.size()); });
+  const Outcome listed = Same(
+      "list", 0, [&](auto r) { return listxattr(P(r, "f").c_str(), list.data(), list.size()); });
   std::vector<std::string> names;
   for (size_t i = 0; i < static_cast<size_t>(listed.ret); i += names.back().size() + 1) {
     names.emplace_back(list.data() + i);
   }
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"trusted.t", "user.k"}));
-  Same("list too small", ERANGE, [&](auto r) { return listxattr(P(r, "f").c_str(), list.data(), 3); });
+  Same("list too small", ERANGE,
+       [&](auto r) { return listxattr(P(r, "f").c_str(), list.data(), 3); });
   Same("remove", 0, [&](auto r) { return removexattr(P(r, "f").c_str(), "user.k"); });
   Same("remove again", ENODATA, [&](auto r) { return removexattr(P(r, "f").c_str(), "user.k"); });
   std::string big(3000, 'x');
-  Same("large value", 0, [&](auto r) { return setxattr(P(r, "f").c_str(), "user.big", big.data(), big.size(), 0); });
+  Same("large value", 0,
+       [&](auto r) { return setxattr(P(r, "f").c_str(), "user.big", big.data(), big.size(), 0); });
 }
 
 }  // namespace

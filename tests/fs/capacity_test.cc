@@ -1,8 +1,8 @@
 // Goal: with a [capacity] budget, df reports the budget; writes, fallocate, create and mkdir fail
 // with the chosen errno exactly at the boundary (a write that only partly fits is cut short, as
-// on Linux), and each refusal or cut is in the event log; reads, listings, overwrites in place and writes into preallocated space keep
-// working; removing, truncating and replacing files gives space back; the tree's existing usage
-// counts; and a budget can be set and lifted while mounted.
+// on Linux), and each refusal or cut is in the event log; reads, listings, overwrites in place and
+// writes into preallocated space keep working; removing, truncating and replacing files gives space
+// back; the tree's existing usage counts; and a budget can be set and lifted while mounted.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/statvfs.h>
@@ -64,7 +64,8 @@ TEST_F(Capacity, DfReportsTheBudgetAndWritesStopExactlyAtIt) {
   EXPECT_EQ(ReadFile(M("log")).size(), 1U << 20) << "reads keep working on a full disk";
   EXPECT_TRUE(std::filesystem::exists(M("log")));
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(mnt_), {}), 1) << "listings too";
-  EXPECT_EQ(Write(M("log"), std::string(8192, 'o'), 4096), 8192) << "overwriting in place needs no space";
+  EXPECT_EQ(Write(M("log"), std::string(8192, 'o'), 4096), 8192)
+      << "overwriting in place needs no space";
 }
 
 TEST_F(Capacity, ConcurrentWritersTogetherGetExactlyTheBudget) {
@@ -177,7 +178,8 @@ TEST_F(Capacity, FallocateIsAllOrNothingAndPreallocatedSpaceStaysWritable) {
   // The disk is full, yet writes into the preallocated range succeed: what preallocation is for.
   const std::string record(64 * 1024, 'r');
   for (off_t off = 0; off < 512 * 1024; off += static_cast<off_t>(record.size())) {
-    ASSERT_EQ(pwrite(fd, record.data(), record.size(), off), static_cast<ssize_t>(record.size())) << off;
+    ASSERT_EQ(pwrite(fd, record.data(), record.size(), off), static_cast<ssize_t>(record.size()))
+        << off;
   }
   EXPECT_EQ(pwrite(fd, "x", 1, 512 * 1024), -1) << "one byte past it is not";
   EXPECT_EQ(errno, ENOSPC);
@@ -199,7 +201,8 @@ TEST_F(Capacity, NoBudgetMeansTheRealDisk) {
   Mount("[[rule]]\nops = [\"write\"]\npath = \"never\"\naction = \"errno\"\nerrno = \"EIO\"\n");
   struct statvfs native {};
   ASSERT_EQ(statvfs(backing_.c_str(), &native), 0);
-  EXPECT_EQ(Df().f_blocks, native.f_blocks) << "without [capacity], df shows the backing filesystem";
+  EXPECT_EQ(Df().f_blocks, native.f_blocks)
+      << "without [capacity], df shows the backing filesystem";
 }
 
 TEST_F(Capacity, ABudgetCanBeSetAndLiftedLive) {

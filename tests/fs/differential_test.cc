@@ -24,9 +24,32 @@ namespace faultfs::testing {
 namespace {
 
 enum class Kind {
-  kCreateWrite, kReadFile, kTruncate, kMkdir, kRmdir, kUnlink, kRename, kLink, kSymlink,
-  kReadlink, kChmod, kStat, kList, kFallocate, kSetxattr, kGetxattr, kRemovexattr, kUtimens,
-  kCopyRange, kSeekData, kOpenSlot, kCloseSlot, kWriteSlot, kReadSlot, kFsyncSlot, kTruncSlot,
+  kCreateWrite,
+  kReadFile,
+  kTruncate,
+  kMkdir,
+  kRmdir,
+  kUnlink,
+  kRename,
+  kLink,
+  kSymlink,
+  kReadlink,
+  kChmod,
+  kStat,
+  kList,
+  kFallocate,
+  kSetxattr,
+  kGetxattr,
+  kRemovexattr,
+  kUtimens,
+  kCopyRange,
+  kSeekData,
+  kOpenSlot,
+  kCloseSlot,
+  kWriteSlot,
+  kReadSlot,
+  kFsyncSlot,
+  kTruncSlot,
   kCount
 };
 
@@ -135,7 +158,8 @@ std::string Apply(const Op& op, Side& side) {
   errno = 0;
   switch (op.kind) {
     case Kind::kCreateWrite: {
-      const int f = open(a.c_str(), O_CREAT | O_WRONLY | (op.flags & O_TRUNC) | (op.flags & O_EXCL), op.mode);
+      const int f =
+          open(a.c_str(), O_CREAT | O_WRONLY | (op.flags & O_TRUNC) | (op.flags & O_EXCL), op.mode);
       if (f < 0) return Res(f);
       const std::string data = Bytes(op.data_seed, op.len);
       const long n = pwrite(f, data.data(), data.size(), op.off);
@@ -151,22 +175,30 @@ std::string Apply(const Op& op, Side& side) {
       close(f);
       return Res(n, n > 0 ? buf.substr(0, static_cast<size_t>(n)) : "");
     }
-    case Kind::kTruncate: return Res(truncate(a.c_str(), op.off));
-    case Kind::kMkdir: return Res(mkdir(a.c_str(), op.mode | 0700));
-    case Kind::kRmdir: return Res(rmdir(a.c_str()));
-    case Kind::kUnlink: return Res(unlink(a.c_str()));
+    case Kind::kTruncate:
+      return Res(truncate(a.c_str(), op.off));
+    case Kind::kMkdir:
+      return Res(mkdir(a.c_str(), op.mode | 0700));
+    case Kind::kRmdir:
+      return Res(rmdir(a.c_str()));
+    case Kind::kUnlink:
+      return Res(unlink(a.c_str()));
     case Kind::kRename: {
       static constexpr std::array<unsigned, 3> kFlags = {0, RENAME_NOREPLACE, RENAME_EXCHANGE};
-      return Res(renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), kFlags[static_cast<size_t>(op.flags & 0xff) % 3]));
+      return Res(renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(),
+                           kFlags[static_cast<size_t>(op.flags & 0xff) % 3]));
     }
-    case Kind::kLink: return Res(link(a.c_str(), b.c_str()));
-    case Kind::kSymlink: return Res(symlink(op.b.c_str(), a.c_str()));
+    case Kind::kLink:
+      return Res(link(a.c_str(), b.c_str()));
+    case Kind::kSymlink:
+      return Res(symlink(op.b.c_str(), a.c_str()));
     case Kind::kReadlink: {
       char buf[256];
       const long n = readlink(a.c_str(), buf, sizeof(buf));
       return Res(n, n > 0 ? std::string(buf, static_cast<size_t>(n)) : "");
     }
-    case Kind::kChmod: return Res(chmod(a.c_str(), op.mode | 0700));
+    case Kind::kChmod:
+      return Res(chmod(a.c_str(), op.mode | 0700));
     case Kind::kStat: {
       struct stat st {};
       const int r = lstat(a.c_str(), &st);
@@ -188,7 +220,8 @@ std::string Apply(const Op& op, Side& side) {
       // too), which readahead on the backing file changes. FileOps.FallocateModes covers them.
       const int f = open(a.c_str(), O_RDWR);
       if (f < 0) return Res(f);
-      const long r = fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, op.off, static_cast<off_t>(op.len));
+      const long r = fallocate(f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, op.off,
+                               static_cast<off_t>(op.len));
       const std::string res = Res(r);
       close(f);
       return res;
@@ -202,7 +235,8 @@ std::string Apply(const Op& op, Side& side) {
       const long n = getxattr(a.c_str(), "user.diff", buf, sizeof(buf));
       return Res(n, n > 0 ? std::string(buf, static_cast<size_t>(n)) : "");
     }
-    case Kind::kRemovexattr: return Res(removexattr(a.c_str(), "user.diff"));
+    case Kind::kRemovexattr:
+      return Res(removexattr(a.c_str(), "user.diff"));
     case Kind::kUtimens: {
       const timespec t[2] = {{op.off, 0}, {op.off + 1000, 5}};
       return Res(utimensat(AT_FDCWD, a.c_str(), t, AT_SYMLINK_NOFOLLOW));
@@ -250,12 +284,14 @@ std::string Apply(const Op& op, Side& side) {
     case Kind::kWriteSlot: {
       if (fd < 0) return "empty";
       const std::string data = Bytes(op.data_seed, op.len);
-      return Res((op.flags & 1) ? write(fd, data.data(), data.size()) : pwrite(fd, data.data(), data.size(), op.off));
+      return Res((op.flags & 1) ? write(fd, data.data(), data.size())
+                                : pwrite(fd, data.data(), data.size(), op.off));
     }
     case Kind::kReadSlot: {
       if (fd < 0) return "empty";
       std::string buf(op.len, '\0');
-      const long n = (op.flags & 1) ? read(fd, buf.data(), buf.size()) : pread(fd, buf.data(), buf.size(), op.off);
+      const long n = (op.flags & 1) ? read(fd, buf.data(), buf.size())
+                                    : pread(fd, buf.data(), buf.size(), op.off);
       return Res(n, n > 0 ? buf.substr(0, static_cast<size_t>(n)) : "");
     }
     case Kind::kFsyncSlot:
@@ -264,7 +300,8 @@ std::string Apply(const Op& op, Side& side) {
     case Kind::kTruncSlot:
       if (fd < 0) return "empty";
       return Res(ftruncate(fd, op.off));
-    case Kind::kCount: break;
+    case Kind::kCount:
+      break;
   }
   return "unreachable";
 }
@@ -285,7 +322,9 @@ void Snapshot(const std::string& root, const std::string& rel, std::string& out)
     out += rel + "/" + name + " " + StatLine(st);
     char xattr[128];
     const long xn = lgetxattr(path.c_str(), "user.diff", xattr, sizeof(xattr));
-    if (xn >= 0) out += " xattr=" + std::to_string(std::hash<std::string>()(std::string(xattr, static_cast<size_t>(xn))));
+    if (xn >= 0)
+      out += " xattr=" +
+             std::to_string(std::hash<std::string>()(std::string(xattr, static_cast<size_t>(xn))));
     if (S_ISLNK(st.st_mode)) {
       char target[256];
       const long n = readlink(path.c_str(), target, sizeof(target));
@@ -308,7 +347,8 @@ uint64_t SeedFromEnvOrRandom() {
   return std::random_device()() * 0x100000001ULL ^ std::random_device()();
 }
 
-// Runs `count` ops from `seed` in subdirectory `sub` of both trees; returns "" or the first mismatch.
+// Runs `count` ops from `seed` in subdirectory `sub` of both trees; returns "" or the first
+// mismatch.
 std::string RunSequence(const std::string& native_root, const std::string& mount_root,
                         const std::string& sub, uint64_t seed, int count) {
   Side native{native_root + "/" + sub};
@@ -321,7 +361,8 @@ std::string RunSequence(const std::string& native_root, const std::string& mount
     const std::string n = Apply(op, native);
     const std::string m = Apply(op, mounted);
     if (n != m) {
-      return sub + ": op #" + std::to_string(i) + " (" + op.Describe() + "): native " + n + ", faultfs " + m;
+      return sub + ": op #" + std::to_string(i) + " (" + op.Describe() + "): native " + n +
+             ", faultfs " + m;
     }
   }
   return "";
@@ -358,7 +399,8 @@ TEST_F(Differential, ThreadsAtOnce) {
     // Disjoint subtrees keep every thread's results deterministic while the daemon serves all
     // of them concurrently.
     threads.emplace_back([&, t] {
-      errors[static_cast<size_t>(t)] = RunSequence(native_, mnt_, "t" + std::to_string(t), seed + static_cast<uint64_t>(t), 2500);
+      errors[static_cast<size_t>(t)] = RunSequence(native_, mnt_, "t" + std::to_string(t),
+                                                   seed + static_cast<uint64_t>(t), 2500);
     });
   }
   for (auto& th : threads) th.join();
@@ -381,7 +423,8 @@ TEST_F(DifferentialTinyFdCache, ThreadsAtOnce) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 3; ++t) {
     threads.emplace_back([&, t] {
-      errors[static_cast<size_t>(t)] = RunSequence(native_, mnt_, "t" + std::to_string(t), seed + static_cast<uint64_t>(t), 2500);
+      errors[static_cast<size_t>(t)] = RunSequence(native_, mnt_, "t" + std::to_string(t),
+                                                   seed + static_cast<uint64_t>(t), 2500);
     });
   }
   for (auto& th : threads) th.join();

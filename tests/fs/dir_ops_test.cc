@@ -64,7 +64,8 @@ TEST_F(DirOps, LargeDirectoryIsListedCompletely) {
 }
 
 TEST_F(DirOps, SeekdirResumesAndRewinddirSeesChanges) {
-  for (int i = 0; i < 300; ++i) ASSERT_EQ(close(creat(P(mnt_, "f" + std::to_string(i)).c_str(), 0644)), 0);
+  for (int i = 0; i < 300; ++i)
+    ASSERT_EQ(close(creat(P(mnt_, "f" + std::to_string(i)).c_str(), 0644)), 0);
   DIR* d = opendir(mnt_.c_str());
   ASSERT_NE(d, nullptr);
   std::vector<std::string> first;
@@ -97,7 +98,8 @@ TEST_F(DirOps, ErrorsAndFsyncdir) {
   Same("opendir a file", ENOTDIR, [&](auto r) {
     return static_cast<long>(open(P(r, "file").c_str(), O_RDONLY | O_DIRECTORY));
   });
-  Same("opendir missing", ENOENT, [&](auto r) { return open(P(r, "nope").c_str(), O_RDONLY | O_DIRECTORY); });
+  Same("opendir missing", ENOENT,
+       [&](auto r) { return open(P(r, "nope").c_str(), O_RDONLY | O_DIRECTORY); });
   Same("fsync a directory", 0, [&](auto r) {
     const int fd = open(r.c_str(), O_RDONLY | O_DIRECTORY);
     const int res = fsync(fd) | fdatasync(fd);

@@ -52,7 +52,8 @@ TEST_F(EntryOps, Mkdir) {
   Same("mkdir over file", EEXIST, [&](auto r) { return mkdir(P(r, "file").c_str(), 0750); });
   Same("mkdir in missing", ENOENT, [&](auto r) { return mkdir(P(r, "nope/d").c_str(), 0750); });
   Same("mkdir under file", ENOTDIR, [&](auto r) { return mkdir(P(r, "file/d").c_str(), 0750); });
-  struct stat n {}, m {};
+  struct stat n {
+  }, m{};
   ASSERT_EQ(stat(P(native_, "d2").c_str(), &n), 0);
   ASSERT_EQ(stat(P(mnt_, "d2").c_str(), &m), 0);
   EXPECT_EQ(n.st_mode, m.st_mode);
@@ -69,7 +70,8 @@ TEST_F(EntryOps, MknodFifoSocketAndRegular) {
   Same("mknod socket", 0, [&](auto r) { return mknod(P(r, "sock").c_str(), S_IFSOCK | 0600, 0); });
   Same("mknod regular", 0, [&](auto r) { return mknod(P(r, "reg").c_str(), S_IFREG | 0600, 0); });
   for (const char* name : {"fifo", "sock", "reg"}) {
-    struct stat n {}, m {};
+    struct stat n {
+    }, m{};
     ASSERT_EQ(lstat(P(native_, name).c_str(), &n), 0);
     ASSERT_EQ(lstat(P(mnt_, name).c_str(), &m), 0);
     EXPECT_EQ(n.st_mode, m.st_mode) << name;
@@ -93,28 +95,39 @@ TEST_F(EntryOps, SymlinkAndReadlink) {
   Same("symlink existing", EEXIST, [&](auto r) { return symlink("x", P(r, "link").c_str()); });
   Same("dangling symlink", 0, [&](auto r) { return symlink("nowhere", P(r, "dangling").c_str()); });
   char buf[PATH_MAX];
-  const Outcome o = Same("readlink", 0, [&](auto r) { return readlink(P(r, "link").c_str(), buf, sizeof(buf)); });
+  const Outcome o =
+      Same("readlink", 0, [&](auto r) { return readlink(P(r, "link").c_str(), buf, sizeof(buf)); });
   EXPECT_EQ(std::string(buf, static_cast<size_t>(o.ret)), "file");
-  Same("readlink of a file", EINVAL, [&](auto r) { return readlink(P(r, "file").c_str(), buf, sizeof(buf)); });
-  Same("readlink missing", ENOENT, [&](auto r) { return readlink(P(r, "nope").c_str(), buf, sizeof(buf)); });
+  Same("readlink of a file", EINVAL,
+       [&](auto r) { return readlink(P(r, "file").c_str(), buf, sizeof(buf)); });
+  Same("readlink missing", ENOENT,
+       [&](auto r) { return readlink(P(r, "nope").c_str(), buf, sizeof(buf)); });
   struct stat st {};
   Same("stat follows", 0, [&](auto r) { return stat(P(r, "link").c_str(), &st); });
   EXPECT_TRUE(S_ISREG(st.st_mode));
   Same("stat dangling", ENOENT, [&](auto r) { return stat(P(r, "dangling").c_str(), &st); });
-  Same("open O_NOFOLLOW on link", ELOOP, [&](auto r) { return open(P(r, "link").c_str(), O_RDONLY | O_NOFOLLOW); });
+  Same("open O_NOFOLLOW on link", ELOOP,
+       [&](auto r) { return open(P(r, "link").c_str(), O_RDONLY | O_NOFOLLOW); });
   // A target longer than a page still round-trips.
   const std::string long_target(PATH_MAX - 1, 'x');
-  Same("long symlink", 0, [&](auto r) { return symlink(long_target.c_str(), P(r, "longlink").c_str()); });
-  const Outcome lo = Same("readlink long", 0, [&](auto r) { return readlink(P(r, "longlink").c_str(), buf, sizeof(buf)); });
+  Same("long symlink", 0,
+       [&](auto r) { return symlink(long_target.c_str(), P(r, "longlink").c_str()); });
+  const Outcome lo = Same("readlink long", 0, [&](auto r) {
+    return readlink(P(r, "longlink").c_str(), buf, sizeof(buf));
+  });
   EXPECT_EQ(lo.ret, PATH_MAX - 1);
 }
 
 TEST_F(EntryOps, HardLinks) {
   Same("link", 0, [&](auto r) { return link(P(r, "file").c_str(), P(r, "hard").c_str()); });
-  Same("link existing", EEXIST, [&](auto r) { return link(P(r, "file").c_str(), P(r, "hard").c_str()); });
-  Same("link missing", ENOENT, [&](auto r) { return link(P(r, "nope").c_str(), P(r, "h2").c_str()); });
-  Same("link a directory", EPERM, [&](auto r) { return link(P(r, "dir").c_str(), P(r, "h3").c_str()); });
-  struct stat a {}, b {};
+  Same("link existing", EEXIST,
+       [&](auto r) { return link(P(r, "file").c_str(), P(r, "hard").c_str()); });
+  Same("link missing", ENOENT,
+       [&](auto r) { return link(P(r, "nope").c_str(), P(r, "h2").c_str()); });
+  Same("link a directory", EPERM,
+       [&](auto r) { return link(P(r, "dir").c_str(), P(r, "h3").c_str()); });
+  struct stat a {
+  }, b{};
   ASSERT_EQ(stat(P(mnt_, "file").c_str(), &a), 0);
   ASSERT_EQ(stat(P(mnt_, "hard").c_str(), &b), 0);
   EXPECT_EQ(a.st_ino, b.st_ino) << "both names are one inode";
@@ -153,15 +166,23 @@ TEST_F(EntryOps, UnlinkedOpenFileStaysUsable) {
 }
 
 TEST_F(EntryOps, Rename) {
-  Same("rename file", 0, [&](auto r) { return rename(P(r, "file").c_str(), P(r, "moved").c_str()); });
-  Same("rename missing", ENOENT, [&](auto r) { return rename(P(r, "file").c_str(), P(r, "x").c_str()); });
-  Same("rename dir over file", ENOTDIR, [&](auto r) { return rename(P(r, "dir").c_str(), P(r, "moved").c_str()); });
-  Same("rename file over dir", EISDIR, [&](auto r) { return rename(P(r, "moved").c_str(), P(r, "dir").c_str()); });
-  Same("rename dir over non-empty dir", ENOTEMPTY, [&](auto r) { return rename(P(r, "dir").c_str(), P(r, "full").c_str()); });
-  Same("rename dir into itself", EINVAL, [&](auto r) { return rename(P(r, "dir").c_str(), P(r, "dir/sub").c_str()); });
-  Same("rename dir over empty dir", 0, [&](auto r) { return rename(P(r, "full").c_str(), P(r, "dir").c_str()); });
+  Same("rename file", 0,
+       [&](auto r) { return rename(P(r, "file").c_str(), P(r, "moved").c_str()); });
+  Same("rename missing", ENOENT,
+       [&](auto r) { return rename(P(r, "file").c_str(), P(r, "x").c_str()); });
+  Same("rename dir over file", ENOTDIR,
+       [&](auto r) { return rename(P(r, "dir").c_str(), P(r, "moved").c_str()); });
+  Same("rename file over dir", EISDIR,
+       [&](auto r) { return rename(P(r, "moved").c_str(), P(r, "dir").c_str()); });
+  Same("rename dir over non-empty dir", ENOTEMPTY,
+       [&](auto r) { return rename(P(r, "dir").c_str(), P(r, "full").c_str()); });
+  Same("rename dir into itself", EINVAL,
+       [&](auto r) { return rename(P(r, "dir").c_str(), P(r, "dir/sub").c_str()); });
+  Same("rename dir over empty dir", 0,
+       [&](auto r) { return rename(P(r, "full").c_str(), P(r, "dir").c_str()); });
   Same("rename file over file", 0, [&](auto r) {
-    return close(creat(P(r, "other").c_str(), 0600)) | rename(P(r, "other").c_str(), P(r, "moved").c_str());
+    return close(creat(P(r, "other").c_str(), 0600)) |
+           rename(P(r, "other").c_str(), P(r, "moved").c_str());
   });
   struct stat st {};
   Same("old name gone", ENOENT, [&](auto r) { return stat(P(r, "other").c_str(), &st); });
@@ -176,15 +197,18 @@ TEST_F(EntryOps, RenameNoreplaceAndExchange) {
   auto rename2 = [](const std::string& r, const char* from, const char* to, unsigned flags) {
     return renameat2(AT_FDCWD, P(r, from).c_str(), AT_FDCWD, P(r, to).c_str(), flags);
   };
-  Same("noreplace onto existing", EEXIST, [&](auto r) { return rename2(r, "a", "b", RENAME_NOREPLACE); });
+  Same("noreplace onto existing", EEXIST,
+       [&](auto r) { return rename2(r, "a", "b", RENAME_NOREPLACE); });
   Same("noreplace onto new", 0, [&](auto r) { return rename2(r, "a", "c", RENAME_NOREPLACE); });
   Same("exchange", 0, [&](auto r) { return rename2(r, "c", "b", RENAME_EXCHANGE); });
   struct stat st {};
   ASSERT_EQ(stat(P(mnt_, "b").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600U) << "exchange swapped the two inodes";
-  Same("exchange with missing", ENOENT, [&](auto r) { return rename2(r, "c", "nope", RENAME_EXCHANGE); });
+  Same("exchange with missing", ENOENT,
+       [&](auto r) { return rename2(r, "c", "nope", RENAME_EXCHANGE); });
   Same("exchange file and dir", 0, [&](auto r) { return rename2(r, "b", "dir", RENAME_EXCHANGE); });
-  Same("both flags", EINVAL, [&](auto r) { return rename2(r, "b", "c", RENAME_EXCHANGE | RENAME_NOREPLACE); });
+  Same("both flags", EINVAL,
+       [&](auto r) { return rename2(r, "b", "c", RENAME_EXCHANGE | RENAME_NOREPLACE); });
 }
 
 TEST_F(EntryOps, RenameAcrossMountsIsExdev) {

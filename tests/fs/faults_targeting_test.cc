@@ -2,6 +2,7 @@
 // exactly what it names (errno weights, distributions, units, ranges, callers, counters, time,
 // chains, kill targets, freeze) and never the file, caller or call it does not name.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -23,7 +24,6 @@
 #include <vector>
 
 #include "policy_mount.h"
-#include <gtest/gtest.h>
 
 namespace faultfs::testing {
 namespace {
@@ -31,7 +31,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 long Fsync(const std::string& path) {
   const int fd = open(path.c_str(), O_WRONLY);
@@ -53,7 +55,9 @@ long ReadOnce(const std::string& path, size_t size = 4096) {
 }
 
 // How a reaped child ended: its signal number, or 1000 + its exit status.
-int EndOf(int status) { return WIFSIGNALED(status) ? WTERMSIG(status) : 1000 + WEXITSTATUS(status); }
+int EndOf(int status) {
+  return WIFSIGNALED(status) ? WTERMSIG(status) : 1000 + WEXITSTATUS(status);
+}
 
 // Waits up to `timeout_s` for child `pid` to end; on timeout kills it (and only it) and reaps it.
 // Returns how it ended, or -1 when it had to be killed.
@@ -123,7 +127,8 @@ std::vector<double> DelaysOf(const std::vector<nlohmann::json>& events, const st
   for (const auto& e : events) {
     if (e["path"] != path) continue;
     double ms = -1;
-    if (std::sscanf(e["result"].get<std::string>().c_str(), "delayed %lf ms", &ms) == 1) out.push_back(ms);
+    if (std::sscanf(e["result"].get<std::string>().c_str(), "delayed %lf ms", &ms) == 1)
+      out.push_back(ms);
   }
   return out;
 }
@@ -152,7 +157,9 @@ class FaultsTargeting : public PolicyMountTest {
 // --- errno choices ---------------------------------------------------------------------------
 
 TEST_F(FaultsTargeting, WeightedErrnoDrawsEachChoice) {
-  Mount("[[rule]]\nops = [\"write\"]\npath = \"w\"\naction = \"errno\"\nerrno = { EIO = 1, ENOSPC = 1 }\n");
+  Mount(
+      "[[rule]]\nops = [\"write\"]\npath = \"w\"\naction = \"errno\"\nerrno = { EIO = 1, ENOSPC = "
+      "1 }\n");
   std::set<long> seen;
   for (int i = 0; i < 50; ++i) seen.insert(Write(M("w"), "x"));
   EXPECT_EQ(seen, (std::set<long>{-EIO, -ENOSPC})) << "every write failed, with both errnos";
@@ -176,8 +183,9 @@ TEST_F(FaultsTargeting, RealisticErrnoOnFsyncComesFromWhatFsyncReturns) {
 TEST_F(FaultsTargeting, UniformDelayOnOneFileOnly) {
   WriteFile(B("slow"), std::string(4096, 's'));
   WriteFile(B("fast"), std::string(4096, 'f'));
-  Mount("[[rule]]\nops = [\"read\"]\npath = \"slow\"\naction = \"delay\"\n"
-        "delay = { distribution = \"uniform\", min_ms = 20, max_ms = 60 }\n");
+  Mount(
+      "[[rule]]\nops = [\"read\"]\npath = \"slow\"\naction = \"delay\"\n"
+      "delay = { distribution = \"uniform\", min_ms = 20, max_ms = 60 }\n");
   for (int i = 0; i < 10; ++i) {
     const auto t = Clock::now();
     EXPECT_EQ(ReadOnce(M("slow")), 4096);
@@ -189,7 +197,9 @@ TEST_F(FaultsTargeting, UniformDelayOnOneFileOnly) {
     EXPECT_GE(ms, 20);
     EXPECT_LE(ms, 60);
   }
-  EXPECT_GT(*std::max_element(delays.begin(), delays.end()) - *std::min_element(delays.begin(), delays.end()), 1)
+  EXPECT_GT(*std::max_element(delays.begin(), delays.end()) -
+                *std::min_element(delays.begin(), delays.end()),
+            1)
       << "a distribution, not one fixed value";
   int slow_fast_reads = 0;
   for (int i = 0; i < 10; ++i) {
@@ -210,7 +220,8 @@ TEST_F(FaultsTargeting, ShortWriteLeavesOtherFilesWhole) {
   EXPECT_EQ(ReadFile(B("whole")), std::string(1000, 'w'));
 }
 
-// Whether every unit of `unit` bytes of `disk` is wholly `now` or wholly `was`; counts the new ones.
+// Whether every unit of `unit` bytes of `disk` is wholly `now` or wholly `was`; counts the new
+// ones.
 bool WholeUnits(const std::string& disk, size_t unit, char now, char was, size_t& kept) {
   kept = 0;
   for (size_t at = 0; at < disk.size(); at += unit) {
@@ -247,13 +258,15 @@ torn = { unit = 1000, keep = "random" }
   EXPECT_GT(first_new, 0U) << "never all units";
   EXPECT_EQ(first_new % 512, 0U) << "whole 512-byte units";
   EXPECT_EQ(disk.substr(0, first_new), std::string(first_new, 'A'));
-  EXPECT_EQ(disk.substr(first_new), std::string(16384 - first_new, 'B')) << "kept from the right end";
+  EXPECT_EQ(disk.substr(first_new), std::string(16384 - first_new, 'B'))
+      << "kept from the right end";
 
   EXPECT_EQ(Write(M("odd"), std::string(16384, 'B')), 16384);
   disk = ReadFile(B("odd"));
   ASSERT_EQ(disk.size(), 16384U);
   size_t kept = 0;
-  EXPECT_TRUE(WholeUnits(disk, 1000, 'B', 'A', kept)) << "each 1000-byte unit is all new or all old";
+  EXPECT_TRUE(WholeUnits(disk, 1000, 'B', 'A', kept))
+      << "each 1000-byte unit is all new or all old";
   EXPECT_LT(kept, 17U) << "never all 17 units";
 
   EXPECT_EQ(Write(M("other"), std::string(16384, 'B')), 16384);
@@ -290,7 +303,8 @@ corrupt = { mode = "zero", range = [0, 512] }
   disk = ReadFile(B("flip"));
   ASSERT_EQ(disk.size(), 4096U);
   int bits = 0;
-  for (size_t i = 0; i < disk.size(); ++i) bits += __builtin_popcount(static_cast<unsigned char>(disk[i] ^ data[i]));
+  for (size_t i = 0; i < disk.size(); ++i)
+    bits += __builtin_popcount(static_cast<unsigned char>(disk[i] ^ data[i]));
   EXPECT_GE(bits, 1) << "flipped bits persisted";
   EXPECT_LE(bits, 4);
   EXPECT_EQ(ReadFile(M("flip")), disk) << "the reader gets what the disk holds";
@@ -308,12 +322,16 @@ corrupt = { mode = "zero", range = [0, 512] }
 TEST_F(FaultsTargeting, MisdirectedWriteBackwards) {
   WriteFile(B("m"), std::string(12288, '.'));
   WriteFile(B("n"), std::string(12288, '.'));
-  Mount("[[rule]]\nops = [\"write\"]\npath = \"m\"\naction = \"misdirect\"\nmisdirect = { shift = -4096 }\n");
+  Mount(
+      "[[rule]]\nops = [\"write\"]\npath = \"m\"\naction = \"misdirect\"\nmisdirect = { shift = "
+      "-4096 }\n");
   EXPECT_EQ(Write(M("m"), std::string(4096, 'M'), 8192), 4096);
-  EXPECT_EQ(ReadFile(B("m")), std::string(4096, '.') + std::string(4096, 'M') + std::string(4096, '.'))
+  EXPECT_EQ(ReadFile(B("m")),
+            std::string(4096, '.') + std::string(4096, 'M') + std::string(4096, '.'))
       << "landed 4 KiB earlier, nothing where aimed";
   EXPECT_EQ(Write(M("n"), std::string(4096, 'N'), 8192), 4096);
-  EXPECT_EQ(ReadFile(B("n")), std::string(8192, '.') + std::string(4096, 'N')) << "untargeted: where aimed";
+  EXPECT_EQ(ReadFile(B("n")), std::string(8192, '.') + std::string(4096, 'N'))
+      << "untargeted: where aimed";
 }
 
 TEST_F(FaultsTargeting, StaleReadOnlyOnTheTargetedFile) {
@@ -418,10 +436,13 @@ TEST_F(FaultsTargeting, KillPidsSignalsThemNotTheCaller) {
   GatedChild bystander([] { return 0; });
   ASSERT_GT(victim.pid(), 0);
   const std::string trigger = M("trigger"), other = M("other");
-  Mount("[[rule]]\nops = [\"unlink\"]\npath = \"trigger\"\naction = \"kill\"\n"
-        "kill = { signal = \"SIGKILL\", target = \"pids\", pids = [" + std::to_string(victim.pid()) + "] }\n");
+  Mount(
+      "[[rule]]\nops = [\"unlink\"]\npath = \"trigger\"\naction = \"kill\"\n"
+      "kill = { signal = \"SIGKILL\", target = \"pids\", pids = [" +
+      std::to_string(victim.pid()) + "] }\n");
   WriteFile(M("trigger"), "x");
-  GatedChild untargeted_caller([&] { return unlink(other.c_str()) == -1 && errno == ENOENT ? 0 : 1; });
+  GatedChild untargeted_caller(
+      [&] { return unlink(other.c_str()) == -1 && errno == ENOENT ? 0 : 1; });
   EXPECT_EQ(untargeted_caller.Go(), 1000);
   std::this_thread::sleep_for(milliseconds(50));
   EXPECT_TRUE(victim.Running()) << "an untargeted op signals nobody";
@@ -433,19 +454,24 @@ TEST_F(FaultsTargeting, KillPidsSignalsThemNotTheCaller) {
 
 TEST_F(FaultsTargeting, KillRefusesPidZeroOneAndFaultfsItself) {
   for (const char* pid : {"0", "1"}) {
-    const std::string file = PolicyFile(std::string("pid") + pid + ".toml",
-                                        std::string("[[rule]]\nops = [\"unlink\"]\naction = \"kill\"\n"
-                                                    "kill = { target = \"pids\", pids = [") + pid + "] }\n");
+    const std::string file =
+        PolicyFile(std::string("pid") + pid + ".toml",
+                   std::string("[[rule]]\nops = [\"unlink\"]\naction = \"kill\"\n"
+                               "kill = { target = \"pids\", pids = [") +
+                       pid + "] }\n");
     const CommandResult r = RunCommand({FaultfsBinary(), "policy", "check", file});
     EXPECT_NE(r.exit_code, 0) << "pid " << pid;
-    EXPECT_NE(r.err.find(std::string("pid ") + pid + " is never killed"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(std::string("pid ") + pid + " is never killed"), std::string::npos)
+        << r.err;
   }
   // A live policy naming the daemon's own pid: the op is answered, the daemon is not signalled.
   Mount("");
   ASSERT_GT(mount_.daemon_pid(), 1);
-  const std::string self = PolicyFile("self.toml", "[[rule]]\nops = [\"unlink\"]\npath = \"trigger\"\naction = \"kill\"\n"
-                                                   "kill = { signal = \"SIGKILL\", target = \"pids\", pids = [" +
-                                                       std::to_string(mount_.daemon_pid()) + "] }\n");
+  const std::string self =
+      PolicyFile("self.toml",
+                 "[[rule]]\nops = [\"unlink\"]\npath = \"trigger\"\naction = \"kill\"\n"
+                 "kill = { signal = \"SIGKILL\", target = \"pids\", pids = [" +
+                     std::to_string(mount_.daemon_pid()) + "] }\n");
   const CommandResult load = Ctl({"load", self});
   ASSERT_EQ(load.exit_code, 0) << load.err;
   WriteFile(M("trigger"), "x");
@@ -487,7 +513,8 @@ TEST_F(FaultsTargeting, FreezeRuleFreezesTheWholeMountUntilThaw) {
   const CommandResult thaw = Ctl({"thaw"});
   EXPECT_EQ(thaw.exit_code, 0) << thaw.err;
   const auto start = Clock::now();
-  while ((!frozen->done || !unrelated->done) && Seconds(start) < 10) std::this_thread::sleep_for(milliseconds(10));
+  while ((!frozen->done || !unrelated->done) && Seconds(start) < 10)
+    std::this_thread::sleep_for(milliseconds(10));
   EXPECT_TRUE(frozen->done && unrelated->done) << "thaw released both";
   if (frozen->done && unrelated->done) {
     a.join();
@@ -503,14 +530,17 @@ TEST_F(FaultsTargeting, FreezeRuleFreezesTheWholeMountUntilThaw) {
 
 // --- "write" however it is delivered ----------------------------------------------------------
 
-int FiredOn(const std::vector<nlohmann::json>& events, const std::string& op, const std::string& path) {
+int FiredOn(const std::vector<nlohmann::json>& events, const std::string& op,
+            const std::string& path) {
   int n = 0;
   for (const auto& e : events) n += e["op"] == op && e["path"] == path ? 1 : 0;
   return n;
 }
 
 TEST_F(FaultsTargeting, WriteRuleFiresForAppendWrites) {
-  Mount("[[rule]]\nops = [\"write\"]\npath = \"append\"\naction = \"delay\"\ndelay = { fixed_ms = 1 }\n");
+  Mount(
+      "[[rule]]\nops = [\"write\"]\npath = \"append\"\naction = \"delay\"\ndelay = { fixed_ms = 1 "
+      "}\n");
   for (const char* name : {"append", "append-other"}) {
     const int fd = open(M(name).c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
     ASSERT_GE(fd, 0);
@@ -542,7 +572,9 @@ int WriteThroughMmap(const std::string& path, size_t size) {
 TEST_F(FaultsTargeting, WriteRuleFiresForMmapWriteback) {
   WriteFile(B("mapped"), std::string(4096, 'm'));
   WriteFile(B("mapped-other"), std::string(4096, 'm'));
-  Mount("[[rule]]\nops = [\"write\"]\npath = \"mapped\"\naction = \"delay\"\ndelay = { fixed_ms = 1 }\n");
+  Mount(
+      "[[rule]]\nops = [\"write\"]\npath = \"mapped\"\naction = \"delay\"\ndelay = { fixed_ms = 1 "
+      "}\n");
   EXPECT_EQ(WriteThroughMmap(M("mapped-other"), 4096), 0);
   EXPECT_EQ(ReadFile(B("mapped-other")), std::string(4096, 'M'));
   EXPECT_EQ(FiredOn(Events(), "write", "mapped-other"), 0);
@@ -557,7 +589,9 @@ TEST_F(FaultsTargeting, WriteRuleFiresForMmapWriteback) {
 // the copy into the file it names, and the application gets the errno.
 TEST_F(FaultsTargeting, CopyFileRangeRuleFiresOnTheCopy) {
   WriteFile(B("src"), std::string(8192, 's'));
-  Mount("[[rule]]\nops = [\"copy_file_range\"]\npath = \"dst\"\naction = \"errno\"\nerrno = \"EIO\"\n");
+  Mount(
+      "[[rule]]\nops = [\"copy_file_range\"]\npath = \"dst\"\naction = \"errno\"\nerrno = "
+      "\"EIO\"\n");
   auto copy = [&](const std::string& to) -> long {
     const int in = open(M("src").c_str(), O_RDONLY);
     const int out = open(M(to).c_str(), O_CREAT | O_WRONLY, 0644);
@@ -645,14 +679,16 @@ TEST_F(FaultsTargeting, PidPredicate) {
   const std::string mine = M("by-child");
   GatedChild child([&] { return Write(mine, "x") == -EIO ? 0 : 1; });
   ASSERT_GT(child.pid(), 0);
-  Mount("[[rule]]\nops = [\"write\"]\npid = " + std::to_string(child.pid()) + "\naction = \"errno\"\nerrno = \"EIO\"\n");
+  Mount("[[rule]]\nops = [\"write\"]\npid = " + std::to_string(child.pid()) +
+        "\naction = \"errno\"\nerrno = \"EIO\"\n");
   EXPECT_EQ(Write(M("by-parent"), "x"), 1) << "the parent's identical op is not targeted";
   EXPECT_EQ(Write(M("by-child"), "x"), 1) << "nor on the child's file";
   EXPECT_EQ(child.Go(), 1000) << "the child's write failed";
 }
 
 TEST_F(FaultsTargeting, GidPredicate) {
-  Mount("[[rule]]\nops = [\"write\"]\ngid = 4242\naction = \"errno\"\nerrno = \"EIO\"\n", {"--allow-other"});
+  Mount("[[rule]]\nops = [\"write\"]\ngid = 4242\naction = \"errno\"\nerrno = \"EIO\"\n",
+        {"--allow-other"});
   const std::string path = M("by-group");
   GatedChild child([&] {
     if (setgid(4242) != 0) return 2;
@@ -721,9 +757,12 @@ TEST_F(FaultsTargeting, TimeWindowEnds) {
 }
 
 TEST_F(FaultsTargeting, FlakeyFullCycle) {
-  Mount("[[rule]]\nops = [\"write\"]\npath = \"flakey\"\nflakey = { up_s = 0.5, down_s = 0.5 }\naction = \"errno\"\nerrno = \"EIO\"\n");
+  Mount(
+      "[[rule]]\nops = [\"write\"]\npath = \"flakey\"\nflakey = { up_s = 0.5, down_s = 0.5 "
+      "}\naction = \"errno\"\nerrno = \"EIO\"\n");
   const std::string seen = Pattern(M("flakey"), 2.2);
-  EXPECT_NE(Collapse(seen).find(".X."), std::string::npos) << "healthy, faulty, healthy again: " << seen;
+  EXPECT_NE(Collapse(seen).find(".X."), std::string::npos)
+      << "healthy, faulty, healthy again: " << seen;
   EXPECT_EQ(Collapse(Pattern(M("steady"), 0.3)), ".") << "another file is never faulty";
 }
 

@@ -2,6 +2,7 @@
 // mount, on the files and ops it targets, and never on the ones it does not; the event log says
 // what the application was told.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,14 +18,15 @@
 #include <vector>
 
 #include "policy_mount.h"
-#include <gtest/gtest.h>
 
 namespace faultfs::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 long Fsync(const std::string& path) {
   const int fd = open(path.c_str(), O_WRONLY);
@@ -100,8 +102,10 @@ delay = { fixed_ms = 1000 }
 }
 
 TEST_F(Faults, StallTimesOut) {
-  Mount("[[rule]]\nops = [\"getattr\"]\npath = \"f\"\naction = \"stall\"\nstall = { timeout_s = 0.5 }\n",
-        {"--attr-timeout", "0"});
+  Mount(
+      "[[rule]]\nops = [\"getattr\"]\npath = \"f\"\naction = \"stall\"\nstall = { timeout_s = 0.5 "
+      "}\n",
+      {"--attr-timeout", "0"});
   WriteFile(M("f"), "x");
   const auto t = Clock::now();
   struct stat st {};
@@ -110,11 +114,14 @@ TEST_F(Faults, StallTimesOut) {
 }
 
 TEST_F(Faults, BandwidthLimit) {
-  Mount("[[rule]]\nops = [\"write\"]\naction = \"bandwidth\"\nbandwidth = { bytes_per_s = \"2 MiB\", burst = \"64 KiB\" }\n");
+  Mount(
+      "[[rule]]\nops = [\"write\"]\naction = \"bandwidth\"\nbandwidth = { bytes_per_s = \"2 MiB\", "
+      "burst = \"64 KiB\" }\n");
   const int fd = open(M("big").c_str(), O_CREAT | O_WRONLY, 0644);
   const std::string chunk(256 * 1024, 'b');
   const auto t = Clock::now();
-  for (int i = 0; i < 8; ++i) ASSERT_EQ(write(fd, chunk.data(), chunk.size()), static_cast<ssize_t>(chunk.size()));
+  for (int i = 0; i < 8; ++i)
+    ASSERT_EQ(write(fd, chunk.data(), chunk.size()), static_cast<ssize_t>(chunk.size()));
   close(fd);
   const double took = Seconds(t);
   EXPECT_GT(took, 0.85) << "2 MiB at 2 MiB/s (64 KiB free burst)";
@@ -148,7 +155,9 @@ short = { fraction = 0.5 }
 
 TEST_F(Faults, TornWriteKeepsSomeUnits) {
   WriteFile(B("t"), std::string(16384, 'A'));
-  Mount("[[rule]]\nops = [\"write\"]\npath = \"t\"\naction = \"torn\"\ntorn = { unit = 4096, keep = \"first\" }\n");
+  Mount(
+      "[[rule]]\nops = [\"write\"]\npath = \"t\"\naction = \"torn\"\ntorn = { unit = 4096, keep = "
+      "\"first\" }\n");
   EXPECT_EQ(Write(M("t"), std::string(16384, 'B')), 16384) << "success is reported";
   const std::string disk = ReadFile(B("t"));
   ASSERT_EQ(disk.size(), 16384U);
@@ -156,7 +165,8 @@ TEST_F(Faults, TornWriteKeepsSomeUnits) {
   while (kept < 4 && disk.substr(kept * 4096, 4096) == std::string(4096, 'B')) ++kept;
   EXPECT_GE(kept, 1U);
   EXPECT_LT(kept, 4U) << "never all units";
-  EXPECT_EQ(disk.substr(kept * 4096), std::string((4 - kept) * 4096, 'A')) << "the rest never reached the disk";
+  EXPECT_EQ(disk.substr(kept * 4096), std::string((4 - kept) * 4096, 'A'))
+      << "the rest never reached the disk";
   EXPECT_NE(Events().at(0)["result"].get<std::string>().find("units"), std::string::npos);
 }
 
@@ -164,7 +174,9 @@ TEST_F(Faults, CorruptOnReadLeavesTheDiskAlone) {
   const std::string data(4096, 'c');
   WriteFile(B("x"), data);
   WriteFile(B("y"), data);
-  Mount("[[rule]]\nops = [\"read\"]\npath = \"x\"\naction = \"corrupt\"\ncorrupt = { mode = \"flip\", bits = 3 }\n");
+  Mount(
+      "[[rule]]\nops = [\"read\"]\npath = \"x\"\naction = \"corrupt\"\ncorrupt = { mode = "
+      "\"flip\", bits = 3 }\n");
   const std::string seen = ReadFile(M("x"));
   ASSERT_EQ(seen.size(), data.size());
   EXPECT_NE(seen, data) << "the reader sees flipped bits";
@@ -176,7 +188,9 @@ TEST_F(Faults, CorruptOnReadLeavesTheDiskAlone) {
 }
 
 TEST_F(Faults, CorruptOnWriteIsStored) {
-  Mount("[[rule]]\nops = [\"write\"]\npath = \"z\"\naction = \"corrupt\"\ncorrupt = { mode = \"zero\", range = [0, 512], on = \"write\" }\n");
+  Mount(
+      "[[rule]]\nops = [\"write\"]\npath = \"z\"\naction = \"corrupt\"\ncorrupt = { mode = "
+      "\"zero\", range = [0, 512], on = \"write\" }\n");
   EXPECT_EQ(Write(M("z"), std::string(4096, 'z')), 4096);
   const std::string disk = ReadFile(B("z"));
   EXPECT_EQ(disk.substr(0, 512), std::string(512, '\0'));
@@ -185,7 +199,9 @@ TEST_F(Faults, CorruptOnWriteIsStored) {
 
 TEST_F(Faults, MisdirectedWrite) {
   WriteFile(B("m"), std::string(12288, '.'));
-  Mount("[[rule]]\nops = [\"write\"]\npath = \"m\"\naction = \"misdirect\"\nmisdirect = { shift = 4096 }\n");
+  Mount(
+      "[[rule]]\nops = [\"write\"]\npath = \"m\"\naction = \"misdirect\"\nmisdirect = { shift = "
+      "4096 }\n");
   EXPECT_EQ(Write(M("m"), std::string(4096, 'M'), 0), 4096);
   const std::string disk = ReadFile(B("m"));
   EXPECT_EQ(disk.substr(0, 4096), std::string(4096, '.')) << "nothing where it was aimed";
@@ -221,7 +237,9 @@ TEST_F(Faults, LyingFsync) {
 }
 
 TEST_F(Faults, FsyncFailureDropsUnsyncedDataLikeLinux) {
-  Mount("[[rule]]\nops = [\"fsync\"]\npath = \"f\"\nnth = 2\naction = \"fsync_fail\"\nfsync_fail = { errno = \"EIO\", semantics = \"linux\" }\n");
+  Mount(
+      "[[rule]]\nops = [\"fsync\"]\npath = \"f\"\nnth = 2\naction = \"fsync_fail\"\nfsync_fail = { "
+      "errno = \"EIO\", semantics = \"linux\" }\n");
   const int fd = open(M("f").c_str(), O_CREAT | O_RDWR, 0644);
   ASSERT_EQ(pwrite(fd, "synced", 6, 0), 6);
   ASSERT_EQ(fsync(fd), 0);
@@ -235,7 +253,9 @@ TEST_F(Faults, FsyncFailureDropsUnsyncedDataLikeLinux) {
 }
 
 TEST_F(Faults, FsyncFailureKeepsDataLikeBtrfs) {
-  Mount("[[rule]]\nops = [\"fsync\"]\npath = \"f\"\nnth = 2\naction = \"fsync_fail\"\nfsync_fail = { semantics = \"keep\" }\n");
+  Mount(
+      "[[rule]]\nops = [\"fsync\"]\npath = \"f\"\nnth = 2\naction = \"fsync_fail\"\nfsync_fail = { "
+      "semantics = \"keep\" }\n");
   const int fd = open(M("f").c_str(), O_CREAT | O_RDWR, 0644);
   ASSERT_EQ(pwrite(fd, "synced", 6, 0), 6);
   ASSERT_EQ(fsync(fd), 0);
@@ -301,7 +321,8 @@ action = "errno"
 errno = "EROFS"
 [[rule]]
 ops = ["create"]
-process = ")" + comm + R"("
+process = ")" +
+        comm + R"("
 path = "mine"
 action = "errno"
 errno = "EDQUOT"
@@ -331,11 +352,14 @@ errno = "EDQUOT"
 TEST_F(Faults, UidPredicate) {
   chmod(mnt_.c_str(), 0777);
   chmod(dir_.path().c_str(), 0755);
-  Mount("[[rule]]\nops = [\"create\"]\nuid = 1000\naction = \"errno\"\nerrno = \"EACCES\"\n", {"--allow-other"});
+  Mount("[[rule]]\nops = [\"create\"]\nuid = 1000\naction = \"errno\"\nerrno = \"EACCES\"\n",
+        {"--allow-other"});
   ASSERT_EQ(chmod(mnt_.c_str(), 0777), 0);
   EXPECT_EQ(ChildEnd([&] {
               if (setgid(1000) != 0 || setuid(1000) != 0) return 2;
-              return open(M("by-user").c_str(), O_CREAT | O_WRONLY, 0644) == -1 && errno == EACCES ? 0 : 1;
+              return open(M("by-user").c_str(), O_CREAT | O_WRONLY, 0644) == -1 && errno == EACCES
+                         ? 0
+                         : 1;
             }),
             1000);
   EXPECT_EQ(Write(M("by-root"), "x"), 1) << "uid 0 is not targeted";
@@ -403,13 +427,16 @@ errno = "EIO"
 }
 
 TEST_F(Faults, FileTypePredicate) {
-  Mount("[[rule]]\nops = [\"getattr\", \"lookup\"]\nfile_type = \"directory\"\npath = \"**\"\naction = \"delay\"\ndelay = { fixed_ms = 1 }\n",
-        {"--attr-timeout", "0", "--entry-timeout", "0"});
+  Mount(
+      "[[rule]]\nops = [\"getattr\", \"lookup\"]\nfile_type = \"directory\"\npath = \"**\"\naction "
+      "= \"delay\"\ndelay = { fixed_ms = 1 }\n",
+      {"--attr-timeout", "0", "--entry-timeout", "0"});
   ASSERT_EQ(mkdir(M("dir").c_str(), 0755), 0);
   WriteFile(M("file"), "x");
   struct stat st {};
   ASSERT_EQ(stat(M("file").c_str(), &st), 0);
-  for (const auto& e : Events()) EXPECT_NE(e["path"], "file") << "a regular file is not a directory";
+  for (const auto& e : Events())
+    EXPECT_NE(e["path"], "file") << "a regular file is not a directory";
   ASSERT_EQ(stat(M("dir").c_str(), &st), 0);
   bool dir_seen = false;
   for (const auto& e : Events()) dir_seen = dir_seen || e["path"] == "dir";
@@ -417,8 +444,10 @@ TEST_F(Faults, FileTypePredicate) {
 }
 
 TEST_F(Faults, BadPolicyIsRefusedBeforeMounting) {
-  WriteFile(dir_ / "bad.toml", "[[rule]]\nops = [\"wirte\"]\naction = \"errno\"\nerrno = \"EIO\"\n");
-  const CommandResult r = RunCommand({FaultfsBinary(), "mount", "--policy", dir_ / "bad.toml", backing_, mnt_});
+  WriteFile(dir_ / "bad.toml",
+            "[[rule]]\nops = [\"wirte\"]\naction = \"errno\"\nerrno = \"EIO\"\n");
+  const CommandResult r =
+      RunCommand({FaultfsBinary(), "mount", "--policy", dir_ / "bad.toml", backing_, mnt_});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad.toml:2:8: unknown op 'wirte'"), std::string::npos) << r.err;
   EXPECT_FALSE(IsFuseMount(mnt_));
@@ -452,8 +481,10 @@ std::vector<std::string> RunOnce(const std::string& policy_text, const std::stri
   mkdir(mnt.c_str(), 0755);
   WriteFile(dir / "p.toml", policy_text);
   FaultfsMount m;
-  EXPECT_EQ(m.Start(backing, mnt, {"--single-thread", "--policy", dir / "p.toml", "--seed", seed,
-                                   "--events", dir / "events.jsonl"}), "");
+  EXPECT_EQ(m.Start(backing, mnt,
+                    {"--single-thread", "--policy", dir / "p.toml", "--seed", seed, "--events",
+                     dir / "events.jsonl"}),
+            "");
   for (int i = 0; i < 200; ++i) {
     const std::string name = mnt + "/f" + std::to_string(i % 7);
     (void)Write(name, std::string(static_cast<size_t>(1 + i * 37 % 5000), 'x'), i * 512);

@@ -26,7 +26,8 @@ int DaemonFlagsFor(pid_t daemon, const std::string& backing_path) {
   for (const auto& entry : std::filesystem::directory_iterator(fd_dir)) {
     std::error_code ec;
     if (std::filesystem::read_symlink(entry.path(), ec).string() != backing_path) continue;
-    std::ifstream info("/proc/" + std::to_string(daemon) + "/fdinfo/" + entry.path().filename().string());
+    std::ifstream info("/proc/" + std::to_string(daemon) + "/fdinfo/" +
+                       entry.path().filename().string());
     std::string key;
     std::string value;
     while (info >> key >> value) {
@@ -45,12 +46,16 @@ TEST_F(FileOps, OpenErrors) {
     ASSERT_EQ(close(creat(P(r, "f").c_str(), 0644)), 0);
     ASSERT_EQ(mkdir(P(r, "d").c_str(), 0755), 0);
   });
-  Same("O_EXCL on existing", EEXIST, [&](auto r) { return open(P(r, "f").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600); });
-  Same("O_CREAT in missing dir", ENOENT, [&](auto r) { return open(P(r, "no/f").c_str(), O_CREAT | O_WRONLY, 0600); });
+  Same("O_EXCL on existing", EEXIST,
+       [&](auto r) { return open(P(r, "f").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600); });
+  Same("O_CREAT in missing dir", ENOENT,
+       [&](auto r) { return open(P(r, "no/f").c_str(), O_CREAT | O_WRONLY, 0600); });
   Same("open missing", ENOENT, [&](auto r) { return open(P(r, "nope").c_str(), O_RDONLY); });
-  Same("O_DIRECTORY on a file", ENOTDIR, [&](auto r) { return open(P(r, "f").c_str(), O_RDONLY | O_DIRECTORY); });
+  Same("O_DIRECTORY on a file", ENOTDIR,
+       [&](auto r) { return open(P(r, "f").c_str(), O_RDONLY | O_DIRECTORY); });
   Same("directory for writing", EISDIR, [&](auto r) { return open(P(r, "d").c_str(), O_WRONLY); });
-  Same("O_CREAT on a directory", EISDIR, [&](auto r) { return open(P(r, "d").c_str(), O_CREAT | O_WRONLY, 0600); });
+  Same("O_CREAT on a directory", EISDIR,
+       [&](auto r) { return open(P(r, "d").c_str(), O_CREAT | O_WRONLY, 0600); });
 }
 
 TEST_F(FileOps, ReadWriteRoundTrip) {
@@ -73,7 +78,8 @@ TEST_F(FileOps, ReadWriteRoundTrip) {
     close(fd);
   });
   EXPECT_TRUE(ReadFile(P(native_, "f")) == ReadFile(P(mnt_, "f")));
-  EXPECT_TRUE(ReadFile(P(backing_, "f")) == ReadFile(P(mnt_, "f"))) << "data reached the backing file";
+  EXPECT_TRUE(ReadFile(P(backing_, "f")) == ReadFile(P(mnt_, "f")))
+      << "data reached the backing file";
 }
 
 TEST_F(FileOps, LargeOffsets) {
@@ -170,8 +176,10 @@ TEST_F(FileOps, FallocateModes) {
   EXPECT_EQ(size_of(P(mnt_, "fa")), 128 * 1024);
   Same("keep size", 0, [&](auto r) { return fa(r, FALLOC_FL_KEEP_SIZE, 0, 1 << 20); });
   EXPECT_EQ(size_of(P(mnt_, "fa")), 128 * 1024);
-  Same("punch hole", 0, [&](auto r) { return fa(r, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192); });
-  Same("punch without keep size", EOPNOTSUPP, [&](auto r) { return fa(r, FALLOC_FL_PUNCH_HOLE, 0, 4096); });
+  Same("punch hole", 0,
+       [&](auto r) { return fa(r, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 8192); });
+  Same("punch without keep size", EOPNOTSUPP,
+       [&](auto r) { return fa(r, FALLOC_FL_PUNCH_HOLE, 0, 4096); });
   Same("zero range", 0, [&](auto r) { return fa(r, FALLOC_FL_ZERO_RANGE, 20000, 5000); });
   Same("bad mode", EOPNOTSUPP, [&](auto r) { return fa(r, 0x4000, 0, 4096); });
   Same("negative length", EINVAL, [&](auto r) { return fa(r, 0, 0, -1); });
@@ -269,7 +277,8 @@ TEST_F(FileOps, FlockConflictsBetweenProcesses) {
     });
     EXPECT_EQ(child, 0) << "second exclusive flock must fail in " << r;
     ASSERT_EQ(flock(fd, LOCK_UN), 0);
-    EXPECT_EQ(InChild([&] { return flock(open(P(r, "lock").c_str(), O_RDWR), LOCK_EX | LOCK_NB); }), 0);
+    EXPECT_EQ(InChild([&] { return flock(open(P(r, "lock").c_str(), O_RDWR), LOCK_EX | LOCK_NB); }),
+              0);
     close(fd);
   });
 }
@@ -302,7 +311,8 @@ TEST_F(FileOps, PosixRecordLocks) {
 }
 
 TEST_F(FileOps, StatfsReportsTheBackingFilesystem) {
-  struct statvfs n {}, m {};
+  struct statvfs n {
+  }, m{};
   ASSERT_EQ(statvfs(native_.c_str(), &n), 0);
   ASSERT_EQ(statvfs(mnt_.c_str(), &m), 0);
   EXPECT_EQ(n.f_bsize, m.f_bsize);

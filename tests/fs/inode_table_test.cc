@@ -5,6 +5,7 @@
 #include "inode_table.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,7 +15,6 @@
 #include <vector>
 
 #include "test_support.h"
-#include <gtest/gtest.h>
 
 namespace faultfs::fs {
 namespace {

@@ -2,6 +2,7 @@
 // unmount DIR holds exactly what the writes through the mount made it (checked against the same
 // operations applied to a native copy).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +12,6 @@
 #include <string>
 
 #include "test_support.h"
-#include <gtest/gtest.h>
 
 namespace faultfs::testing {
 namespace {
@@ -83,7 +83,8 @@ TEST(InPlace, RelativePathMountsTheSameDirectory) {
   const std::string data = dir / "data";
   stdfs::create_directories(data);
   std::ofstream(data + "/x") << "x";
-  const CommandResult r = RunCommand({"/bin/sh", "-c", "cd '" + dir.path() + "' && exec '" + FaultfsBinary() + "' mount data"});
+  const CommandResult r = RunCommand(
+      {"/bin/sh", "-c", "cd '" + dir.path() + "' && exec '" + FaultfsBinary() + "' mount data"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("(in place)"), std::string::npos) << r.out;
   EXPECT_TRUE(IsFuseMount(data));

@@ -167,7 +167,8 @@ class LiveCrash : public PolicyMountTest {
   static std::string Names(const std::string& dir) {
     std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(dir)) {
-      if (e.path().filename().string().rfind("rec.log", 0) != 0) names.push_back(e.path().filename());
+      if (e.path().filename().string().rfind("rec.log", 0) != 0)
+        names.push_back(e.path().filename());
     }
     std::sort(names.begin(), names.end());
     std::string text;

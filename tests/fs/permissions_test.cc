@@ -48,7 +48,8 @@ class Permissions : public TwinTest {
   }
 
   // The same op as kUser on both trees: same outcome, and the expected errno.
-  Outcome SameAsUser(const char* what, int expected, const std::function<long(const std::string&)>& op,
+  Outcome SameAsUser(const char* what, int expected,
+                     const std::function<long(const std::string&)>& op,
                      std::vector<gid_t> groups = {}) {
     const Outcome n = AsUser([&] { return op(native_); }, groups);
     const Outcome m = AsUser([&] { return op(mnt_); }, groups);
@@ -58,7 +59,8 @@ class Permissions : public TwinTest {
   }
 
   void ExpectSameOwnerAndMode(const std::string& rel, uid_t uid, gid_t gid) {
-    struct stat n {}, m {};
+    struct stat n {
+    }, m{};
     ASSERT_EQ(lstat(P(native_, rel).c_str(), &n), 0) << rel;
     ASSERT_EQ(lstat(P(mnt_, rel).c_str(), &m), 0) << rel;
     EXPECT_EQ(m.st_uid, n.st_uid) << rel;
@@ -73,31 +75,42 @@ TEST_F(Permissions, ReadWriteAndCreateDenied) {
   SameAsUser("read 0600", EACCES, [](auto r) { return open(P(r, "secret").c_str(), O_RDONLY); });
   SameAsUser("write 0644", EACCES, [](auto r) { return open(P(r, "public").c_str(), O_WRONLY); });
   SameAsUser("read 0644", 0, [](auto r) { return close(open(P(r, "public").c_str(), O_RDONLY)); });
-  SameAsUser("create in 0755", EACCES, [](auto r) { return open(P(r, "new").c_str(), O_CREAT | O_WRONLY, 0644); });
+  SameAsUser("create in 0755", EACCES,
+             [](auto r) { return open(P(r, "new").c_str(), O_CREAT | O_WRONLY, 0644); });
   SameAsUser("mkdir in 0755", EACCES, [](auto r) { return mkdir(P(r, "newdir").c_str(), 0755); });
   SameAsUser("unlink in 0755", EACCES, [](auto r) { return unlink(P(r, "public").c_str()); });
   SameAsUser("truncate 0644", EACCES, [](auto r) { return truncate(P(r, "public").c_str(), 0); });
-  SameAsUser("access R_OK 0600", EACCES, [](auto r) { return access(P(r, "secret").c_str(), R_OK); });
-  SameAsUser("user xattr without write", EACCES, [](auto r) { return setxattr(P(r, "public").c_str(), "user.x", "1", 1, 0); });
-  SameAsUser("trusted xattr", EPERM, [](auto r) { return setxattr(P(r, "shared").c_str(), "trusted.x", "1", 1, 0); });
+  SameAsUser("access R_OK 0600", EACCES,
+             [](auto r) { return access(P(r, "secret").c_str(), R_OK); });
+  SameAsUser("user xattr without write", EACCES,
+             [](auto r) { return setxattr(P(r, "public").c_str(), "user.x", "1", 1, 0); });
+  SameAsUser("trusted xattr", EPERM,
+             [](auto r) { return setxattr(P(r, "shared").c_str(), "trusted.x", "1", 1, 0); });
 }
 
 TEST_F(Permissions, OwnerOnlyOperationsArePermissionErrors) {
-  SameAsUser("chmod root's file", EPERM, [](auto r) { return chmod(P(r, "shared").c_str(), 0777); });
-  SameAsUser("chown root's file", EPERM, [](auto r) { return chown(P(r, "shared").c_str(), kUser, kGroup); });
+  SameAsUser("chmod root's file", EPERM,
+             [](auto r) { return chmod(P(r, "shared").c_str(), 0777); });
+  SameAsUser("chown root's file", EPERM,
+             [](auto r) { return chown(P(r, "shared").c_str(), kUser, kGroup); });
   const timespec times[2] = {{1, 0}, {2, 0}};
   SameAsUser("set explicit times on root's file", EPERM,
              [&](auto r) { return utimensat(AT_FDCWD, P(r, "shared").c_str(), times, 0); });
   SameAsUser("touch a writable file (times = now)", 0,
              [](auto r) { return utimensat(AT_FDCWD, P(r, "shared").c_str(), nullptr, 0); });
-  SameAsUser("O_NOATIME on another's file", EPERM, [](auto r) { return open(P(r, "public").c_str(), O_RDONLY | O_NOATIME); });
-  SameAsUser("unlink another's file in a sticky dir", EPERM, [](auto r) { return unlink(P(r, "sticky/roots").c_str()); });
-  SameAsUser("rename another's file in a sticky dir", EPERM,
-             [](auto r) { return rename(P(r, "sticky/roots").c_str(), P(r, "sticky/mine").c_str()); });
+  SameAsUser("O_NOATIME on another's file", EPERM,
+             [](auto r) { return open(P(r, "public").c_str(), O_RDONLY | O_NOATIME); });
+  SameAsUser("unlink another's file in a sticky dir", EPERM,
+             [](auto r) { return unlink(P(r, "sticky/roots").c_str()); });
+  SameAsUser("rename another's file in a sticky dir", EPERM, [](auto r) {
+    return rename(P(r, "sticky/roots").c_str(), P(r, "sticky/mine").c_str());
+  });
 }
 
 TEST_F(Permissions, CreatedEntriesBelongToTheCaller) {
-  SameAsUser("create", 0, [](auto r) { return close(open(P(r, "open/file").c_str(), O_CREAT | O_WRONLY, 0666)); });
+  SameAsUser("create", 0, [](auto r) {
+    return close(open(P(r, "open/file").c_str(), O_CREAT | O_WRONLY, 0666));
+  });
   ExpectSameOwnerAndMode("open/file", kUser, kGroup);
   SameAsUser("mkdir", 0, [](auto r) { return mkdir(P(r, "open/dir").c_str(), 0777); });
   ExpectSameOwnerAndMode("open/dir", kUser, kGroup);
@@ -105,21 +118,31 @@ TEST_F(Permissions, CreatedEntriesBelongToTheCaller) {
   ExpectSameOwnerAndMode("open/link", kUser, kGroup);
   SameAsUser("mkfifo", 0, [](auto r) { return mkfifo(P(r, "open/fifo").c_str(), 0666); });
   ExpectSameOwnerAndMode("open/fifo", kUser, kGroup);
-  SameAsUser("hard link keeps the owner", 0, [](auto r) { return link(P(r, "open/file").c_str(), P(r, "open/hard").c_str()); });
+  SameAsUser("hard link keeps the owner", 0,
+             [](auto r) { return link(P(r, "open/file").c_str(), P(r, "open/hard").c_str()); });
   ExpectSameOwnerAndMode("open/hard", kUser, kGroup);
-  SameAsUser("chown own file to a foreign group", EPERM, [](auto r) { return chown(P(r, "open/file").c_str(), kUser, 4242); });
-  SameAsUser("chown own file to a member group", 0, [](auto r) { return chown(P(r, "open/file").c_str(), kUser, kOtherGroup); },
+  SameAsUser("chown own file to a foreign group", EPERM,
+             [](auto r) { return chown(P(r, "open/file").c_str(), kUser, 4242); });
+  SameAsUser("chown own file to a member group", 0,
+             [](auto r) { return chown(P(r, "open/file").c_str(), kUser, kOtherGroup); },
              {kOtherGroup});
-  SameAsUser("setuid file of one's own", 0, [](auto r) { return close(open(P(r, "open/mine-suid").c_str(), O_CREAT | O_WRONLY, 04755)); });
+  SameAsUser("setuid file of one's own", 0, [](auto r) {
+    return close(open(P(r, "open/mine-suid").c_str(), O_CREAT | O_WRONLY, 04755));
+  });
   ExpectSameOwnerAndMode("open/mine-suid", kUser, kGroup);
-  SameAsUser("setgid file of one's own group", 0, [](auto r) { return close(open(P(r, "open/mine-sgid").c_str(), O_CREAT | O_WRONLY, 02755)); });
+  SameAsUser("setgid file of one's own group", 0, [](auto r) {
+    return close(open(P(r, "open/mine-sgid").c_str(), O_CREAT | O_WRONLY, 02755));
+  });
   ExpectSameOwnerAndMode("open/mine-sgid", kUser, kGroup);
 }
 
 TEST_F(Permissions, SetgidDirectoryGivesItsGroup) {
-  SameAsUser("create in setgid dir", 0, [](auto r) { return close(open(P(r, "sgid/file").c_str(), O_CREAT | O_WRONLY, 0644)); });
+  SameAsUser("create in setgid dir", 0, [](auto r) {
+    return close(open(P(r, "sgid/file").c_str(), O_CREAT | O_WRONLY, 0644));
+  });
   ExpectSameOwnerAndMode("sgid/file", kUser, kOtherGroup);
-  SameAsUser("mkdir in setgid dir", 0, [](auto r) { return mkdir(P(r, "sgid/dir").c_str(), 0755); });
+  SameAsUser("mkdir in setgid dir", 0,
+             [](auto r) { return mkdir(P(r, "sgid/dir").c_str(), 0755); });
   ExpectSameOwnerAndMode("sgid/dir", kUser, kOtherGroup);
   struct stat st {};
   ASSERT_EQ(stat(P(mnt_, "sgid/dir").c_str(), &st), 0);
@@ -133,7 +156,8 @@ TEST_F(Permissions, WriteByAnotherUserClearsSetIdBits) {
     close(fd);
     return res < 0 ? res : 0;
   });
-  struct stat n {}, m {};
+  struct stat n {
+  }, m{};
   ASSERT_EQ(stat(P(native_, "suid").c_str(), &n), 0);
   ASSERT_EQ(stat(P(mnt_, "suid").c_str(), &m), 0);
   EXPECT_EQ(m.st_mode, n.st_mode);

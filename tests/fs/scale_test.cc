@@ -3,16 +3,16 @@
 // descriptors are closed and reopened from file handles instead of piling up.
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 #include <string>
 
 #include "test_support.h"
-#include <gtest/gtest.h>
 
 namespace faultfs::testing {
 namespace {
@@ -24,7 +24,9 @@ constexpr size_t kFdBudget = 5000;
 
 size_t OpenDescriptors(pid_t pid) {
   size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) ++n;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd"))
+    ++n;
   return n;
 }
 
@@ -36,8 +38,10 @@ TEST(Scale, HundredThousandFilesCreateWalkRemove) {
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
   FaultfsMount mount;
   // Zero cache timeouts: every stat reaches the daemon, so evicted inodes must really be reopened.
-  ASSERT_EQ(mount.Start(backing, mnt, {"--max-cached-fds", std::to_string(kFdBudget),
-                                      "--attr-timeout", "0", "--entry-timeout", "0"}), "");
+  ASSERT_EQ(mount.Start(backing, mnt,
+                        {"--max-cached-fds", std::to_string(kFdBudget), "--attr-timeout", "0",
+                         "--entry-timeout", "0"}),
+            "");
   size_t peak = 0;
   auto sample = [&] { peak = std::max(peak, OpenDescriptors(mount.daemon_pid())); };
 

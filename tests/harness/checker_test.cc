@@ -11,7 +11,9 @@
 namespace faultfs::harness {
 namespace {
 
-std::string V(int64_t client, int64_t req) { return MakeValue(client, req, "text" + std::to_string(req)); }
+std::string V(int64_t client, int64_t req) {
+  return MakeValue(client, req, "text" + std::to_string(req));
+}
 
 class HistoryBuilder {
  public:
@@ -28,9 +30,10 @@ class HistoryBuilder {
     Event(OpType::kInvoke, process, OpF::kRead, index, "");
     Event(OpType::kOk, process, OpF::kRead, index, value);
   }
-  void Event(OpType type, int64_t process, OpF f, int64_t index, std::string value, std::string error = "") {
-    h_.push_back({static_cast<int64_t>(h_.size()), time_ += 1000, type, process, f, index, std::move(value),
-                  std::move(error)});
+  void Event(OpType type, int64_t process, OpF f, int64_t index, std::string value,
+             std::string error = "") {
+    h_.push_back({static_cast<int64_t>(h_.size()), time_ += 1000, type, process, f, index,
+                  std::move(value), std::move(error)});
   }
 
  private:
@@ -74,7 +77,8 @@ HistoryBuilder CorrectRun() {
 const std::vector<std::string> kCorrectLog = {V(1, 1), V(0, 2), V(1, 3), V(0, 4), V(1, 5), V(1, 6)};
 
 TEST(Checker, ACorrectRunPasses) {
-  const CheckResult r = Check(CorrectRun().history(), Converged(3, kCorrectLog), ClientCounters{.retries = 7});
+  const CheckResult r =
+      Check(CorrectRun().history(), Converged(3, kCorrectLog), ClientCounters{.retries = 7});
   EXPECT_EQ(r.verdict, Verdict::kCorrect) << CheckResultJson(r).dump(2);
   EXPECT_TRUE(r.violations.empty());
   EXPECT_EQ(r.committed_horizon, 5);
@@ -205,7 +209,7 @@ TEST(Checker, NoProgressIsUnavailableNotUnsafe) {
 
 TEST(Checker, ReplicasThatDidNotConvergeAreUnavailable) {
   FinalState state = Converged(3, kCorrectLog);
-  state.nodes[2].entries.resize(2);         // lags
+  state.nodes[2].entries.resize(2);            // lags
   state.nodes[1].entries[0].verified = false;  // still damaged
   const CheckResult r = Check(CorrectRun().history(), state);
   EXPECT_EQ(r.verdict, Verdict::kUnavailable) << CheckResultJson(r).dump(2);
@@ -253,7 +257,7 @@ TEST(Checker, HistoryIsEdnOneMapPerLine) {
   }
   EXPECT_EQ(maps[1].at(":value").items.at(0).integer, 1);  // append ok: [index value]
   EXPECT_EQ(maps[1].at(":value").items.at(1).text, V(1, 1));
-  EXPECT_EQ(maps[10].at(":value").integer, 3);  // read invoke: the index
+  EXPECT_EQ(maps[10].at(":value").integer, 3);     // read invoke: the index
   EXPECT_EQ(maps[11].at(":value").text, V(1, 3));  // read ok: the value
   EXPECT_EQ(maps[13].at(":error").text, "timeout");
   EXPECT_EQ(maps.back().at(":value").text, std::string("a\"b\\c\nd\0e\xff", 11));

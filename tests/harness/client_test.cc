@@ -9,9 +9,9 @@
 #include <map>
 #include <set>
 
+#include "fake_node.h"
 #include "faultfs/core/random.h"
 #include "faultfs/harness/event_loop.h"
-#include "fake_node.h"
 
 namespace faultfs::harness {
 namespace {
@@ -118,7 +118,9 @@ void ExpectWellFormed(const History& history) {
   for (size_t i = 0; i < history.size(); ++i) {
     const HistoryEvent& e = history[i];
     EXPECT_EQ(e.index, static_cast<int64_t>(i));
-    if (i > 0) { EXPECT_GE(e.time_ns, history[i - 1].time_ns); }
+    if (i > 0) {
+      EXPECT_GE(e.time_ns, history[i - 1].time_ns);
+    }
     if (e.type == OpType::kInvoke) {
       EXPECT_FALSE(retired.count(e.process)) << "process " << e.process << " invoked after :info";
       EXPECT_FALSE(open.count(e.process)) << "process " << e.process << " has two operations open";
@@ -133,12 +135,14 @@ void ExpectWellFormed(const History& history) {
 }
 
 size_t CountOf(const History& h, OpType type, OpF f) {
-  return static_cast<size_t>(std::count_if(h.begin(), h.end(), [&](const HistoryEvent& e) { return e.type == type && e.f == f; }));
+  return static_cast<size_t>(std::count_if(
+      h.begin(), h.end(), [&](const HistoryEvent& e) { return e.type == type && e.f == f; }));
 }
 
 class ClientTest : public ::testing::Test {
  protected:
-  std::unique_ptr<Clients> Start(std::vector<std::string> nodes, int processes, double read_probability = 0.25) {
+  std::unique_ptr<Clients> Start(std::vector<std::string> nodes, int processes,
+                                 double read_probability = 0.25) {
     ClientOptions o;
     o.nodes = std::move(nodes);
     o.seed = 3;
@@ -174,8 +178,10 @@ TEST_F(ClientTest, FollowsTheLeaderHintAndReadsBackWhatWasAcknowledged) {
   for (const HistoryEvent& e : h) {
     if (e.type != OpType::kOk) continue;
     EXPECT_TRUE(VerifyValue(e.value)) << e.value;
-    if (e.f == OpF::kAppend) acked[e.log_index] = e.value;
-    else EXPECT_EQ(acked.at(e.log_index), e.value) << "read of index " << e.log_index;  // acked before
+    if (e.f == OpF::kAppend)
+      acked[e.log_index] = e.value;
+    else
+      EXPECT_EQ(acked.at(e.log_index), e.value) << "read of index " << e.log_index;  // acked before
   }
   const ClientCounters c = clients->counters();
   EXPECT_GE(c.not_leader, 1u);
@@ -188,21 +194,24 @@ TEST_F(ClientTest, RetriesABusyNodeWithTheSameRequest) {
   leader->busy_first = 3;
   FakeNode node(Serve(leader));
   auto clients = Start({node.address()}, 2, 0.0);
-  ASSERT_TRUE(WaitFor([&] { return CountOf(clients->history(), OpType::kOk, OpF::kAppend) >= 10; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return CountOf(clients->history(), OpType::kOk, OpF::kAppend) >= 10; }));
   const History h = StopAndWait(*clients);
   ExpectWellFormed(h);
   const size_t ok = CountOf(h, OpType::kOk, OpF::kAppend);
   const ClientCounters c = clients->counters();
   EXPECT_GE(c.busy, 3 * ok);
   EXPECT_GE(c.retries, 3 * ok);
-  for (const auto& [key, values] : leader->values_sent) EXPECT_EQ(values.size(), 1u) << "a retry changed the value";
+  for (const auto& [key, values] : leader->values_sent)
+    EXPECT_EQ(values.size(), 1u) << "a retry changed the value";
   EXPECT_EQ(leader->log.size(), leader->index_of.size());
 }
 
 TEST_F(ClientTest, AnUnansweredAppendIsInfoAndItsProcessIsReplaced) {
   FakeNode silent([](const nlohmann::json&) { return std::optional<nlohmann::json>(); });
   auto clients = Start({silent.address()}, 2, 0.0);
-  ASSERT_TRUE(WaitFor([&] { return CountOf(clients->history(), OpType::kInfo, OpF::kAppend) >= 4; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return CountOf(clients->history(), OpType::kInfo, OpF::kAppend) >= 4; }));
   const History h = StopAndWait(*clients);
   ExpectWellFormed(h);
   std::set<int64_t> processes;
@@ -225,12 +234,15 @@ TEST_F(ClientTest, AnAppendThatNeverLeftIsFailAndKeepsItsProcess) {
     closed = gone.port();
   }
   auto clients = Start({"127.0.0.1:" + std::to_string(closed)}, 1, 0.0);
-  ASSERT_TRUE(WaitFor([&] { return CountOf(clients->history(), OpType::kFail, OpF::kAppend) >= 2; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return CountOf(clients->history(), OpType::kFail, OpF::kAppend) >= 2; }));
   const History h = StopAndWait(*clients);
   ExpectWellFormed(h);
   for (const HistoryEvent& e : h) {
     EXPECT_EQ(e.process, 0);
-    if (e.type != OpType::kInvoke) { EXPECT_EQ(e.type, OpType::kFail); }
+    if (e.type != OpType::kInvoke) {
+      EXPECT_EQ(e.type, OpType::kFail);
+    }
   }
   EXPECT_GE(clients->counters().broken, 2u);
 }
@@ -246,12 +258,15 @@ TEST_F(ClientTest, ADamagedValueIsRecordedAsReadAndCounted) {
   ASSERT_TRUE(WaitFor([&] { return CountOf(clients->history(), OpType::kOk, OpF::kRead) >= 3; }));
   const History h = StopAndWait(*clients);
   for (const HistoryEvent& e : h)
-    if (e.f == OpF::kRead && e.type == OpType::kOk) { EXPECT_FALSE(VerifyValue(e.value)); }
+    if (e.f == OpF::kRead && e.type == OpType::kOk) {
+      EXPECT_FALSE(VerifyValue(e.value));
+    }
   EXPECT_EQ(clients->counters().damaged_values, CountOf(h, OpType::kOk, OpF::kRead));
 }
 
 TEST_F(ClientTest, StopEndsOperationsThatAreStillRetrying) {
-  FakeNode busy([](const nlohmann::json& r) { return std::optional(FakeLeader::Reply(r, "busy")); });
+  FakeNode busy(
+      [](const nlohmann::json& r) { return std::optional(FakeLeader::Reply(r, "busy")); });
   ClientOptions o;
   o.nodes = {busy.address()};
   o.processes = 3;
@@ -263,7 +278,9 @@ TEST_F(ClientTest, StopEndsOperationsThatAreStillRetrying) {
   ExpectWellFormed(h);
   EXPECT_EQ(CountOf(h, OpType::kFail, OpF::kAppend), 3u);  // busy is a definite no
   for (const HistoryEvent& e : h)
-    if (e.type == OpType::kFail) { EXPECT_EQ(e.error, "busy"); }
+    if (e.type == OpType::kFail) {
+      EXPECT_EQ(e.error, "busy");
+    }
 }
 
 TEST(Clients, RefuseBadOptions) {

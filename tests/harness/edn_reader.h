@@ -38,7 +38,9 @@ class EdnReader {
 
  private:
   void Skip() {
-    while (pos_ < in_.size() && (std::isspace(static_cast<unsigned char>(in_[pos_])) || in_[pos_] == ',')) ++pos_;
+    while (pos_ < in_.size() &&
+           (std::isspace(static_cast<unsigned char>(in_[pos_])) || in_[pos_] == ','))
+      ++pos_;
   }
   bool Eat(char c) {
     Skip();
@@ -64,7 +66,8 @@ class EdnReader {
       auto key = Value();
       if (!key || key->kind != Edn::Kind::kKeyword) return std::nullopt;
       auto value = Value();
-      if (!value || !m.map.emplace(key->text, *value).second) return std::nullopt;  // no duplicate keys
+      if (!value || !m.map.emplace(key->text, *value).second)
+        return std::nullopt;  // no duplicate keys
     }
     return m;
   }
@@ -81,7 +84,10 @@ class EdnReader {
   std::optional<Edn> Keyword() {
     Edn k = Edn::Of(Edn::Kind::kKeyword);
     const size_t start = pos_++;
-    while (pos_ < in_.size() && (std::isalnum(static_cast<unsigned char>(in_[pos_])) || std::string_view("*+!-_?./").find(in_[pos_]) != std::string_view::npos)) ++pos_;
+    while (pos_ < in_.size() &&
+           (std::isalnum(static_cast<unsigned char>(in_[pos_])) ||
+            std::string_view("*+!-_?./").find(in_[pos_]) != std::string_view::npos))
+      ++pos_;
     if (pos_ == start + 1) return std::nullopt;
     k.text = std::string(in_.substr(start, pos_ - start));
     return k;
@@ -110,10 +116,14 @@ class EdnReader {
       }
       if (pos_ >= in_.size()) return std::nullopt;
       const char e = in_[pos_++];
-      if (e == '"' || e == '\\') s.text.push_back(e);
-      else if (e == 'n') s.text.push_back('\n');
-      else if (e == 't') s.text.push_back('\t');
-      else if (e == 'r') s.text.push_back('\r');
+      if (e == '"' || e == '\\')
+        s.text.push_back(e);
+      else if (e == 'n')
+        s.text.push_back('\n');
+      else if (e == 't')
+        s.text.push_back('\t');
+      else if (e == 'r')
+        s.text.push_back('\r');
       else if (e == 'u' && pos_ + 4 <= in_.size()) {
         const unsigned long code = std::stoul(std::string(in_.substr(pos_, 4)), nullptr, 16);
         if (code > 0xff) return std::nullopt;  // the writer escapes single bytes

@@ -67,7 +67,7 @@ TEST(PhiAccrual, MinimumDeviationKeepsPerfectHeartbeatsFromHairTrigger) {
 
 TEST(PhiAccrual, WindowForgetsOldGapsAndResetForgetsAll) {
   PhiAccrualDetector d(100, 1, /*window=*/10);
-  double t = Feed(d, 20, 1000);  // slow sender...
+  double t = Feed(d, 20, 1000);                             // slow sender...
   for (int i = 1; i <= 20; ++i) d.Heartbeat(t + 10.0 * i);  // ...now fast
   t += 200;
   EXPECT_NEAR(d.mean_ms(), 10, 1);

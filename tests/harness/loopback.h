@@ -60,7 +60,9 @@ class FrameSink {
   explicit FrameSink(std::string greeting = "") : greeting_(std::move(greeting)) {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a = Loopback(0);
-    if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listener_, 64) != 0) std::abort();
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listener_, 64) != 0)
+      std::abort();
     socklen_t len = sizeof a;
     ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
@@ -137,7 +139,8 @@ class FrameSource {
   bool connected() const { return connected_; }
   bool Send(const nlohmann::json& message) { return SendBytes(EncodeFrame(message)); }
   bool SendBytes(const std::string& bytes) {
-    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
   }
   // Bytes that came back within `ms` (empty on EOF or nothing).
   std::string Receive(int ms) {
@@ -152,10 +155,12 @@ class FrameSource {
   }
   // True once the proxy closed the connection (EOF or reset), polled up to `timeout`.
   bool WaitClosed(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    return WaitFor([&] {
-      if (!closed_) (void)Receive(5);
-      return closed_;
-    }, timeout);
+    return WaitFor(
+        [&] {
+          if (!closed_) (void)Receive(5);
+          return closed_;
+        },
+        timeout);
   }
 
  private:

@@ -66,11 +66,14 @@ TEST(NodeBench, ThroughputAndLatency) {
   }
   std::sort(all.begin(), all.end());
   ASSERT_FALSE(all.empty());
-  const auto at = [&](double q) { return all[static_cast<size_t>(q * static_cast<double>(all.size() - 1))]; };
-  std::printf("%s: %d clients, %zu appends in %.1f s = %.0f appends/s; latency p50 %.2f ms, p99 %.2f ms, "
-              "max %.2f ms; %d not ok\n",
-              base, clients, all.size(), elapsed_s, static_cast<double>(all.size()) / elapsed_s, at(0.5),
-              at(0.99), all.back(), failed);
+  const auto at = [&](double q) {
+    return all[static_cast<size_t>(q * static_cast<double>(all.size() - 1))];
+  };
+  std::printf(
+      "%s: %d clients, %zu appends in %.1f s = %.0f appends/s; latency p50 %.2f ms, p99 %.2f ms, "
+      "max %.2f ms; %d not ok\n",
+      base, clients, all.size(), elapsed_s, static_cast<double>(all.size()) / elapsed_s, at(0.5),
+      at(0.99), all.back(), failed);
 }
 
 }  // namespace

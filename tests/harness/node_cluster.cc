@@ -112,9 +112,11 @@ std::optional<nlohmann::json> TestClient::Call(const nlohmann::json& request, do
   return Receive(request.at("req").get<int64_t>(), timeout_s);
 }
 
-std::optional<nlohmann::json> TestClient::Append(int64_t client, int64_t req, const std::string& value,
-                                                 double timeout_s) {
-  const nlohmann::json m = {{"t", "c_append"}, {"client", client}, {"req", req},
+std::optional<nlohmann::json> TestClient::Append(int64_t client, int64_t req,
+                                                 const std::string& value, double timeout_s) {
+  const nlohmann::json m = {{"t", "c_append"},
+                            {"client", client},
+                            {"req", req},
                             {"value", nlohmann::json::binary({value.begin(), value.end()})}};
   return Call(m, timeout_s);
 }

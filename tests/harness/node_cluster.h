@@ -35,7 +35,8 @@ class TestClient {
   std::optional<nlohmann::json> Call(const nlohmann::json& request, double timeout_s = 10);
   std::optional<nlohmann::json> Append(int64_t client, int64_t req, const std::string& value,
                                        double timeout_s = 10);
-  std::optional<nlohmann::json> Read(int64_t client, int64_t req, uint64_t index, double timeout_s = 10);
+  std::optional<nlohmann::json> Read(int64_t client, int64_t req, uint64_t index,
+                                     double timeout_s = 10);
   // Sends without waiting (the reply can be taken later with Receive).
   bool SendOnly(const nlohmann::json& request);
   std::optional<nlohmann::json> Receive(int64_t req, double timeout_s);
@@ -67,7 +68,7 @@ class NodeCluster {
   // come within the timeout.
   bool Start(int i, std::string* error = nullptr);
   bool StartAll(std::string* error = nullptr);
-  void Kill(int i);       // SIGKILL and reap
+  void Kill(int i);  // SIGKILL and reap
   void Signal(int i, int sig);
   bool running(int i) const { return pids_[static_cast<size_t>(i)] > 0; }
   int size() const { return static_cast<int>(pids_.size()); }

@@ -28,7 +28,9 @@ NodeCluster::~NodeCluster() {
   for (int i = 0; i < size(); ++i) Kill(i);
 }
 
-std::string NodeCluster::data_dir(int i) const { return dir_ + "/node-" + std::to_string(i) + "/data"; }
+std::string NodeCluster::data_dir(int i) const {
+  return dir_ + "/node-" + std::to_string(i) + "/data";
+}
 
 std::string NodeCluster::output(int i) const {
   return faultfs::testing::ReadFile(dir_ + "/node-" + std::to_string(i) + "/out-" +
@@ -40,14 +42,26 @@ bool NodeCluster::Start(int i, std::string* error) {
   if (pids_[k] > 0) return true;
   ++starts_[k];
   SubprocessSpec spec;
-  spec.argv = {faultfs::testing::FaultfsBinary(), "harness", "node", "--id", std::to_string(i),
-               "--data", data_dir(i), "--peer-port", std::to_string(peer_ports_[k]),
-               "--client-port", std::to_string(client_ports_[k]), "--events",
-               dir_ + "/node-" + std::to_string(i) + "/events.jsonl", "--seed", "42"};
+  spec.argv = {faultfs::testing::FaultfsBinary(),
+               "harness",
+               "node",
+               "--id",
+               std::to_string(i),
+               "--data",
+               data_dir(i),
+               "--peer-port",
+               std::to_string(peer_ports_[k]),
+               "--client-port",
+               std::to_string(client_ports_[k]),
+               "--events",
+               dir_ + "/node-" + std::to_string(i) + "/events.jsonl",
+               "--seed",
+               "42"};
   for (int j = 0; j < size(); ++j) {
     if (j == i) continue;
     spec.argv.push_back("--peer");
-    spec.argv.push_back(std::to_string(j) + "=127.0.0.1:" + std::to_string(peer_ports_[static_cast<size_t>(j)]));
+    spec.argv.push_back(std::to_string(j) +
+                        "=127.0.0.1:" + std::to_string(peer_ports_[static_cast<size_t>(j)]));
   }
   for (const auto& a : extra_args_) spec.argv.push_back(a);
   spec.output = dir_ + "/node-" + std::to_string(i) + "/out-" + std::to_string(starts_[k]) + ".txt";
@@ -141,8 +155,8 @@ std::optional<int> NodeCluster::WaitForLeader(double timeout_s) {
   return leader;
 }
 
-std::optional<uint64_t> NodeCluster::AppendAcked(int64_t client, int64_t req, const std::string& value,
-                                                 double timeout_s) {
+std::optional<uint64_t> NodeCluster::AppendAcked(int64_t client, int64_t req,
+                                                 const std::string& value, double timeout_s) {
   const double deadline = MonotonicMs() + timeout_s * 1e3;
   while (MonotonicMs() < deadline) {
     if (const auto leader = Leader()) {

@@ -6,8 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <thread>
-
 #include <csignal>
 #include <map>
 #include <set>
@@ -36,7 +34,8 @@ std::vector<std::string> With(std::vector<std::string> args, const std::vector<s
 }
 
 // Appends `count` values as client `client`; index -> value of each acknowledged one.
-std::map<uint64_t, std::string> AppendMany(NodeCluster& cluster, int64_t client, int64_t first_req, int count) {
+std::map<uint64_t, std::string> AppendMany(NodeCluster& cluster, int64_t client, int64_t first_req,
+                                           int count) {
   std::map<uint64_t, std::string> acked;
   for (int64_t req = first_req; req < first_req + count; ++req) {
     const std::string value = MakeValue(client, req, "payload-" + std::to_string(req));
@@ -88,7 +87,8 @@ TEST(NodeProcess, ElectsALeaderAndReplicatesAcknowledgedAppends) {
     previous = index;
   }
   // Acknowledged means durable on a majority; replication brings it to all three.
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(WaitFor([&] { return Holds(cluster, i, acked); }, 20)) << "node " << i;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(WaitFor([&] { return Holds(cluster, i, acked); }, 20)) << "node " << i;
   EXPECT_EQ(CountEvents(cluster, *leader, "leader"), 1);
 }
 
@@ -113,13 +113,15 @@ TEST(NodeProcess, LeaderKillElectsANewLeaderAndLosesNothingAcknowledged) {
   }
   for (int i = 0; i < 3; ++i) {
     for (const auto& e : cluster.Events(i)) {
-      if (e.event == "suspect" && e.t_ms >= killed_ms - 1 && (suspected_ms == 0 || e.t_ms < suspected_ms))
+      if (e.event == "suspect" && e.t_ms >= killed_ms - 1 &&
+          (suspected_ms == 0 || e.t_ms < suspected_ms))
         suspected_ms = e.t_ms;
     }
   }
   const double detection = suspected_ms - killed_ms;
   const double failover = elected_ms - killed_ms;
-  std::printf("leader killed: suspected after %.0f ms, new leader after %.0f ms\n", detection, failover);
+  std::printf("leader killed: suspected after %.0f ms, new leader after %.0f ms\n", detection,
+              failover);
   // Documented bound: suspicion within 2T of the last heartbeat (phi > 8 long before that with
   // regular heartbeats), a leader one election round later; generous for loaded machines.
   EXPECT_GT(suspected_ms, 0) << "no suspect event";
@@ -128,7 +130,8 @@ TEST(NodeProcess, LeaderKillElectsANewLeaderAndLosesNothingAcknowledged) {
   auto more = AppendMany(cluster, 2, 100, 10);
   acked.insert(more.begin(), more.end());
   ASSERT_TRUE(cluster.Start(*old_leader, &error)) << error;
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(WaitFor([&] { return Holds(cluster, i, acked); }, 30)) << "node " << i;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(WaitFor([&] { return Holds(cluster, i, acked); }, 30)) << "node " << i;
 }
 
 TEST(NodeProcess, DuplicateRequestIsAppliedOnce) {
@@ -148,7 +151,8 @@ TEST(NodeProcess, DuplicateRequestIsAppliedOnce) {
   auto storage = ReadNodeStorage(cluster.data_dir(*leader));
   ASSERT_TRUE(storage.ok());
   int copies = 0;
-  for (const auto& e : storage->entries) copies += e.slot_verifies && e.entry.client == 5 && e.entry.req == 1;
+  for (const auto& e : storage->entries)
+    copies += e.slot_verifies && e.entry.client == 5 && e.entry.req == 1;
   EXPECT_EQ(copies, 1);
 }
 
@@ -156,8 +160,9 @@ TEST(NodeProcess, FullQueueAnswersBusyAtOnce) {
   TempDir dir("nodes");
   // A long election timeout: cut off from both followers, the leader steps down after T without
   // a majority; it must still be leader while the queue fills.
-  NodeCluster cluster(dir.path(), 3,
-                      {"--election-timeout-ms", "5000", "--heartbeat-ms", "50", "--no-scrub", "--queue", "1"});
+  NodeCluster cluster(
+      dir.path(), 3,
+      {"--election-timeout-ms", "5000", "--heartbeat-ms", "50", "--no-scrub", "--queue", "1"});
   std::string error;
   ASSERT_TRUE(cluster.StartAll(&error)) << error;
   ASSERT_TRUE(cluster.AppendAcked(9, 1, MakeValue(9, 1, "first")));
@@ -166,7 +171,8 @@ TEST(NodeProcess, FullQueueAnswersBusyAtOnce) {
     if (i != leader) cluster.Kill(i);  // nothing can commit now: the next append waits
   }
   TestClient waiting(cluster.client_port(leader));
-  ASSERT_TRUE(waiting.SendOnly({{"t", "c_append"}, {"client", 9}, {"req", 2}, {"value", MakeValue(9, 2, "waits")}}));
+  ASSERT_TRUE(waiting.SendOnly(
+      {{"t", "c_append"}, {"client", 9}, {"req", 2}, {"value", MakeValue(9, 2, "waits")}}));
   EXPECT_FALSE(waiting.Receive(2, 0.5)) << "an append without a majority must not be acknowledged";
   TestClient refused(cluster.client_port(leader));
   const double asked_ms = MonotonicMs();
@@ -270,7 +276,8 @@ TEST(NodeProcess, VerifiedReadNeverReturnsTheLeadersCorruptedCopy) {
   ASSERT_TRUE(reply);
   ASSERT_EQ(reply->value("status", ""), "ok");
   EXPECT_EQ(ReplyValue(*reply), value);
-  EXPECT_TRUE(WaitFor([&] { return Holds(cluster, leader, acked); }, 10)) << "leader's own copy not repaired";
+  EXPECT_TRUE(WaitFor([&] { return Holds(cluster, leader, acked); }, 10))
+      << "leader's own copy not repaired";
   if (::testing::Test::HasFailure()) {
     for (const auto& e : cluster.AllEvents()) std::printf("%s\n", e.fields.dump().c_str());
   }
@@ -301,7 +308,8 @@ TEST(NodeProcess, LeadersCopyCorruptedBeforeItsFsyncEndsIsReadAndRepaired) {
     ASSERT_EQ(reply->value("status", ""), "ok");
     EXPECT_EQ(ReplyValue(*reply), value);
   }
-  EXPECT_TRUE(WaitFor([&] { return Holds(cluster, leader, acked); }, 10)) << "leader's own copy not repaired";
+  EXPECT_TRUE(WaitFor([&] { return Holds(cluster, leader, acked); }, 10))
+      << "leader's own copy not repaired";
 }
 
 TEST(NodeProcess, NewestRepairSpreadsTheLeadersCorruptedCopy) {

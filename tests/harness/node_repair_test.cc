@@ -38,7 +38,9 @@ class FakeEnv : public RaftEnv {
     deferred.push_back(std::move(done));
   }
   void Defer(std::function<void()> fn) override { deferred.push_back(std::move(fn)); }
-  void Emit(const std::string& event, const json& fields) override { events.emplace_back(event, fields); }
+  void Emit(const std::string& event, const json& fields) override {
+    events.emplace_back(event, fields);
+  }
   double NowMs() override { return now; }
 
   void RunDeferred() {
@@ -63,7 +65,9 @@ class FakeEnv : public RaftEnv {
   StorageFiles& files_;
 };
 
-Entry Original(uint64_t index) { return Entry{index, 1, 7, static_cast<int64_t>(index), "v" + std::to_string(index)}; }
+Entry Original(uint64_t index) {
+  return Entry{index, 1, 7, static_cast<int64_t>(index), "v" + std::to_string(index)};
+}
 
 // A node's directory with entries 1..5 of term 1 whose slot 3 rotted, recovered.
 struct DamagedNode {
@@ -83,8 +87,16 @@ struct DamagedNode {
     plan = PlanRecovery(*storage, RecoveryMode::kProtocol);
     EXPECT_EQ(plan.damaged, 1u);
     env = std::make_unique<FakeEnv>(*files);
-    raft = std::make_unique<Raft>(RaftOptions{0, {1, 2}, 600, 100, 1}, *env, plan, std::nullopt, false);
-    ctx = NodeContext{0, {1, 2}, newest, 100, 600, raft.get(), nullptr, &events,
+    raft = std::make_unique<Raft>(RaftOptions{0, {1, 2}, 600, 100, 1}, *env, plan, std::nullopt,
+                                  false);
+    ctx = NodeContext{0,
+                      {1, 2},
+                      newest,
+                      100,
+                      600,
+                      raft.get(),
+                      nullptr,
+                      &events,
                       [this](int to, const json& m) { env->Send(to, m); },
                       [this](std::function<void()> fn) { env->Defer(std::move(fn)); }};
     fetcher = std::make_unique<Fetcher>(ctx);

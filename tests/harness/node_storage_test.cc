@@ -3,15 +3,15 @@
 // nothing after it is lost) until a peer copy with the record's checksum repairs it, one lost
 // meta copy loses nothing, a bad record over a good slot is rewritten; the truncate baseline
 // loses what follows the first bad slot.
-#include <fcntl.h>
-#include <unistd.h>
+#include "faultfs/harness/node_storage.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include "faultfs/harness/node_storage.h"
 #include "format.h"
 #include "recovery.h"
 #include "storage.h"
@@ -45,7 +45,9 @@ void FlipByte(const std::string& path, uint64_t offset) {
   f.put(static_cast<char>(c ^ 0x01));
 }
 
-void Resize(const std::string& path, uint64_t size) { ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(size)), 0); }
+void Resize(const std::string& path, uint64_t size) {
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(size)), 0);
+}
 
 NodeStorage Read(const std::string& dir) {
   auto s = ReadNodeStorage(dir);
@@ -175,8 +177,8 @@ TEST(NodeRecovery, RecordOverAMissingSlotIsCorruptionNotATornTail) {
 TEST(NodeRecovery, BadSlotWithoutRecordBeforeAGoodSlotIsKeptWithUnknownChecksum) {
   TempDir dir("node");
   WriteLog(dir.path(), 3);
-  FlipByte(dir / "log", kSlotBytes + 53);          // slot 2
-  FlipByte(dir / "persisted", kRecordBytes + 3);   // and its record
+  FlipByte(dir / "log", kSlotBytes + 53);         // slot 2
+  FlipByte(dir / "persisted", kRecordBytes + 3);  // and its record
   const RecoveryPlan plan = PlanRecovery(Read(dir.path()), RecoveryMode::kProtocol);
   ASSERT_EQ(plan.log.size(), 3u);  // slot 3 proves slot 2 was durable: not a torn tail
   EXPECT_TRUE(plan.log[1].damaged);
@@ -208,7 +210,8 @@ TEST(NodeRecovery, RecordNamingAnotherEntryIsRewrittenFromTheSlot) {
   // Slot 2 overwritten by a term-2 entry (a conflict resolved), its new record not yet written.
   std::string slot = EncodeSlot(EncodeEntry(MakeEntry(2, 2)));
   const int fd = ::open((dir / "log").c_str(), O_WRONLY);
-  ASSERT_EQ(::pwrite(fd, slot.data(), slot.size(), static_cast<off_t>(kSlotBytes)), static_cast<ssize_t>(kSlotBytes));
+  ASSERT_EQ(::pwrite(fd, slot.data(), slot.size(), static_cast<off_t>(kSlotBytes)),
+            static_cast<ssize_t>(kSlotBytes));
   ::close(fd);
   const RecoveryPlan plan = PlanRecovery(Read(dir.path()), RecoveryMode::kProtocol);
   ASSERT_EQ(plan.rewrite_records.size(), 1u);

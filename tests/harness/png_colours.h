@@ -13,9 +13,10 @@
 namespace faultfs::harness {
 
 // Per colour "R,G,B,TOLERANCE": how many pixels of `png` are within the tolerance of it.
-inline std::vector<int> CountColours(const std::string& png, const std::vector<std::string>& colours) {
-  std::vector<std::string> argv = {"python3", std::string(FAULTFS_SOURCE_DIR) + "/tests/harness/png_pixel.py",
-                                   png, "count"};
+inline std::vector<int> CountColours(const std::string& png,
+                                     const std::vector<std::string>& colours) {
+  std::vector<std::string> argv = {
+      "python3", std::string(FAULTFS_SOURCE_DIR) + "/tests/harness/png_pixel.py", png, "count"};
   argv.insert(argv.end(), colours.begin(), colours.end());
   const auto r = faultfs::testing::RunCommand(argv, {}, 120);
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -17,7 +17,8 @@ using testing::WaitFor;
 using Clock = std::chrono::steady_clock;
 
 nlohmann::json Numbered(int seq, size_t pad = 16) {
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
   return {{"t", "test"}, {"seq", seq}, {"sent_ns", now}, {"pad", std::string(pad, 'p')}};
 }
 
@@ -44,7 +45,8 @@ class ProxyTest : public ::testing::Test {
   static void SendAll(FrameSource& source, Proxy& proxy, int n, size_t pad = 16) {
     const uint64_t before = proxy.counters().frames_received;
     for (int i = 0; i < n; ++i) ASSERT_TRUE(source.Send(Numbered(i, pad)));
-    ASSERT_TRUE(WaitFor([&] { return proxy.counters().frames_received == before + static_cast<uint64_t>(n); }));
+    ASSERT_TRUE(WaitFor(
+        [&] { return proxy.counters().frames_received == before + static_cast<uint64_t>(n); }));
   }
   EventLoop loop_;
 };
@@ -57,7 +59,8 @@ TEST_F(ProxyTest, WithoutToxicsEveryFrameArrivesInOrder) {
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(source.Send(Numbered(i, i % 10 == 0 ? 100'000 : 16)));
   ASSERT_TRUE(WaitFor([&] { return sink.count() == 300; }));
   EXPECT_EQ(Seqs(sink.frames()), Range(300));
-  ASSERT_TRUE(WaitFor([&] { return proxy->counters().frames_forwarded == 300; }));  // counted after the write
+  ASSERT_TRUE(WaitFor(
+      [&] { return proxy->counters().frames_forwarded == 300; }));  // counted after the write
   const ProxyCounters c = proxy->counters();
   EXPECT_EQ(c.frames_dropped + c.frames_discarded + c.frames_held + c.frames_queued, 0u);
   EXPECT_EQ(c.connections_accepted, 1u);
@@ -72,7 +75,8 @@ TEST_F(ProxyTest, BytesFromNodeJComeBackUntouched) {
   FrameSource source(proxy->port());
   std::string back;
   ASSERT_TRUE(WaitFor([&] { return (back += source.Receive(20)) == "from j"; }));
-  EXPECT_TRUE(WaitFor([&] { return proxy->counters().bytes_backward == 6; }));  // counted after the write
+  EXPECT_TRUE(
+      WaitFor([&] { return proxy->counters().bytes_backward == 6; }));  // counted after the write
 }
 
 TEST_F(ProxyTest, LatencyDelaysEveryFrameAndKeepsOrder) {
@@ -85,7 +89,8 @@ TEST_F(ProxyTest, LatencyDelaysEveryFrameAndKeepsOrder) {
   const auto frames = sink.frames();
   EXPECT_EQ(Seqs(frames), Range(20));
   for (const auto& f : frames) {
-    const auto sent = Clock::time_point(std::chrono::nanoseconds(f.message["sent_ns"].get<int64_t>()));
+    const auto sent =
+        Clock::time_point(std::chrono::nanoseconds(f.message["sent_ns"].get<int64_t>()));
     EXPECT_GE(f.at - sent, std::chrono::milliseconds(100)) << "frame " << f.message["seq"];
   }
   EXPECT_EQ(proxy->counters().frames_dropped, 0u);
@@ -112,7 +117,8 @@ TEST_F(ProxyTest, SlicerWritesFramesInSmallPieces) {
   ASSERT_TRUE(WaitFor([&] { return sink.count() == 10; }));
   EXPECT_EQ(Seqs(sink.frames()), Range(10));
   for (const auto& f : sink.frames()) EXPECT_EQ(f.message["pad"], std::string(2000, 'p'));
-  EXPECT_TRUE(WaitFor([&] { return proxy->counters().writes >= 10u * 2000 / 80; }));  // slices <= 80 bytes
+  EXPECT_TRUE(
+      WaitFor([&] { return proxy->counters().writes >= 10u * 2000 / 80; }));  // slices <= 80 bytes
 }
 
 TEST_F(ProxyTest, BlackholeHoldsFramesUntilRemoved) {
@@ -245,7 +251,8 @@ TEST_F(ProxyTest, AToxicOnOneDirectionLeavesTheOtherAlone) {
     ASSERT_TRUE(from0.Send(Numbered(i)));
     ASSERT_TRUE(from1.Send(Numbered(i)));
   }
-  ASSERT_TRUE(WaitFor([&] { return node0.count() == 10 && zero_to_one->counters().frames_dropped == 10; }));
+  ASSERT_TRUE(
+      WaitFor([&] { return node0.count() == 10 && zero_to_one->counters().frames_dropped == 10; }));
   EXPECT_EQ(Seqs(node0.frames()), Range(10));
   EXPECT_EQ(node1.count(), 0u);
   EXPECT_EQ(one_to_zero->counters().frames_dropped, 0u);
@@ -309,7 +316,9 @@ TEST(Toxics, JsonRoundTripsInToxiproxysShape) {
   EXPECT_EQ(latency->jitter_ms, 5);
   EXPECT_EQ(latency->start_after_ms, 500);
   EXPECT_FALSE(ToxicFromJson(nlohmann::json::parse(R"({"name":"x","type":"flood"})")).ok());
-  EXPECT_FALSE(ToxicFromJson(nlohmann::json::parse(R"({"name":"x","type":"drop","attributes":{"probability":"a"}})")).ok());
+  EXPECT_FALSE(ToxicFromJson(nlohmann::json::parse(
+                                 R"({"name":"x","type":"drop","attributes":{"probability":"a"}})"))
+                   .ok());
 }
 
 }  // namespace

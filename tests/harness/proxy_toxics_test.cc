@@ -26,19 +26,22 @@ TEST(ProxyToxics, StartAfterDefersEveryEffect) {
 
 TEST(ProxyToxics, TimersStartWhenTheToxicMeetsTheConnection) {
   const auto t0 = Clock::now();
-  std::vector<ActiveToxic> toxics = {{Toxic::Timeout("t", 50), t0, 1}, {Toxic::ResetPeer("r", 80), t0, 2}};
+  std::vector<ActiveToxic> toxics = {{Toxic::Timeout("t", 50), t0, 1},
+                                     {Toxic::ResetPeer("r", 80), t0, 2}};
   const ConnectionEffects old_conn = EvaluateConnection(toxics, t0, t0 - milliseconds(1000));
   EXPECT_TRUE(old_conn.hold);
   EXPECT_EQ(old_conn.close_at, t0 + milliseconds(50));
   EXPECT_EQ(old_conn.reset_at, t0 + milliseconds(80));
-  const ConnectionEffects new_conn = EvaluateConnection(toxics, t0 + milliseconds(500), t0 + milliseconds(400));
+  const ConnectionEffects new_conn =
+      EvaluateConnection(toxics, t0 + milliseconds(500), t0 + milliseconds(400));
   EXPECT_EQ(new_conn.close_at, t0 + milliseconds(450));
 }
 
 TEST(ProxyToxics, DrawsAreSeededPerToxicAndFrame) {
   const auto t0 = Clock::now();
   std::vector<ActiveToxic> one = {{Toxic::Latency("l", 100, 50), t0, 42}};
-  std::vector<ActiveToxic> two = {{Toxic::Drop("other", 0.5), t0, 9}, {Toxic::Latency("l", 100, 50), t0, 42}};
+  std::vector<ActiveToxic> two = {{Toxic::Drop("other", 0.5), t0, 9},
+                                  {Toxic::Latency("l", 100, 50), t0, 42}};
   std::set<int64_t> delays;
   for (uint64_t seq = 0; seq < 200; ++seq) {
     const FramePlan a = PlanFrame(one, t0, seq, 10);

@@ -47,8 +47,8 @@ TEST(HarnessReport, ChromiumDrawsTheTimeline) {
   ASSERT_EQ(shot.exit_code, 0) << shot.out << shot.err;
   // The disk band (#f4a261 at 25% over white), the net band (#457b9d at 25%), and the ok (#2a9d8f)
   // and info (#d62828) points; the negative case: a colour the page never uses.
-  const auto counts = CountColours(png, {"253,232,215,4", "209,222,231,4", "42,157,143,10",
-                                         "214,40,40,10", "255,0,255,2"});
+  const auto counts = CountColours(
+      png, {"253,232,215,4", "209,222,231,4", "42,157,143,10", "214,40,40,10", "255,0,255,2"});
   ASSERT_EQ(counts.size(), 5u);
   EXPECT_GT(counts[0], 1000) << "the disk band";
   EXPECT_GT(counts[1], 300) << "the net band";

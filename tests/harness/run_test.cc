@@ -43,7 +43,8 @@ std::vector<std::string> LeftBehind(const std::string& work) {
       if (d->d_name[0] < '1' || d->d_name[0] > '9') continue;
       std::string cmdline = ReadFile(std::string("/proc/") + d->d_name + "/cmdline");
       for (char& c : cmdline) c = c == '\0' ? ' ' : c;
-      if (cmdline.find(work) != std::string::npos) left.push_back("process " + std::string(d->d_name) + ": " + cmdline);
+      if (cmdline.find(work) != std::string::npos)
+        left.push_back("process " + std::string(d->d_name) + ": " + cmdline);
     }
     closedir(proc);
   }
@@ -55,9 +56,15 @@ std::vector<std::string> LeftBehind(const std::string& work) {
 }
 
 std::vector<std::string> RunArgs(const std::string& work, std::vector<std::string> more) {
-  std::vector<std::string> argv = {FaultfsBinary(), "harness", "run", "--work", work,
-                                   "--election-timeout-ms", std::to_string(kElectionTimeoutMs),
-                                   "--heartbeat-ms", std::to_string(kHeartbeatMs)};
+  std::vector<std::string> argv = {FaultfsBinary(),
+                                   "harness",
+                                   "run",
+                                   "--work",
+                                   work,
+                                   "--election-timeout-ms",
+                                   std::to_string(kElectionTimeoutMs),
+                                   "--heartbeat-ms",
+                                   std::to_string(kHeartbeatMs)};
   argv.insert(argv.end(), more.begin(), more.end());
   return argv;
 }
@@ -72,8 +79,8 @@ TEST(HarnessRun, CorrectUnderEveryNemesisWithItsReports) {
   TempDir dir("hrun");
   const std::string work = dir / "work";
   const CommandResult r = RunCommand(
-      RunArgs(work, {"--duration", "25s", "--seed", "2", "--nemesis", "all", "--json", dir / "r.json",
-                     "--history", dir / "h.edn", "--report", dir / "r.html"}),
+      RunArgs(work, {"--duration", "25s", "--seed", "2", "--nemesis", "all", "--json",
+                     dir / "r.json", "--history", dir / "h.edn", "--report", dir / "r.html"}),
       {}, 400);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string printed = r.out + r.err;
@@ -102,9 +109,10 @@ TEST(HarnessRun, NewLeaderWithinTheBoundAfterTheLeaderIsCutOff) {
   for (const std::string nemesis : {"isolate-leader", "leader-deaf"}) {
     SCOPED_TRACE(nemesis);
     TempDir dir("hrun");
-    const CommandResult r = RunCommand(
-        RunArgs(dir / "work", {"--duration", "16s", "--seed", "5", "--nemesis", nemesis, "--json", dir / "r.json"}),
-        {}, 300);
+    const CommandResult r =
+        RunCommand(RunArgs(dir / "work", {"--duration", "16s", "--seed", "5", "--nemesis", nemesis,
+                                          "--json", dir / "r.json"}),
+                   {}, 300);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     const auto report = ReadJson(dir / "r.json");
     ASSERT_TRUE(report.is_object()) << r.err;
@@ -121,11 +129,12 @@ TEST(HarnessRun, LinksSlowerThanTheElectionTimeoutAreUnavailableNotUnsafe) {
   // Goal: with the synchrony assumption broken (1.5 s of latency on every link, T = 600 ms) no
   // leader lasts, nothing is acknowledged, and the verdict is unavailable (exit 3), not unsafe.
   TempDir dir("hrun");
-  const CommandResult r = RunCommand(
-      RunArgs(dir / "work", {"--duration", "8s", "--seed", "1", "--nemesis", "none", "--json", dir / "r.json",
-                             "--link-toxics",
-                             R"([{"name":"slow","type":"latency","attributes":{"latency":1500}}])"}),
-      {}, 300);
+  const CommandResult r =
+      RunCommand(RunArgs(dir / "work",
+                         {"--duration", "8s", "--seed", "1", "--nemesis", "none", "--json",
+                          dir / "r.json", "--link-toxics",
+                          R"([{"name":"slow","type":"latency","attributes":{"latency":1500}}])"}),
+                 {}, 300);
   EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(ReadJson(dir / "r.json").value("verdict", ""), "unavailable");
 }
@@ -167,15 +176,16 @@ TEST(HarnessRun, TruncatingRecoveryLosesWhatProtocolAwareRecoveryKeeps) {
   std::string unsafe_seed;
   for (const std::string seed : {"8", "10", "2"}) {
     TempDir dir("hrun");
-    const CommandResult r = RunCommand(
-        RunArgs(dir / "work", {"--duration", "30s", "--seed", seed, "--nemesis", nemesis,
-                               "--recovery", "truncate", "--json", dir / "r.json"}),
-        {}, 400);
+    const CommandResult r =
+        RunCommand(RunArgs(dir / "work", {"--duration", "30s", "--seed", seed, "--nemesis", nemesis,
+                                          "--recovery", "truncate", "--json", dir / "r.json"}),
+                   {}, 400);
     EXPECT_NE(r.exit_code, 4) << r.err;
     if (r.exit_code == 1) {
       const auto report = ReadJson(dir / "r.json");
       const auto& counts = report["check"]["violation_counts"];
-      EXPECT_GT(counts.value("lost_append", 0) + counts.value("conflicting_values", 0), 0) << report.dump();
+      EXPECT_GT(counts.value("lost_append", 0) + counts.value("conflicting_values", 0), 0)
+          << report.dump();
       unsafe_seed = seed;
       break;
     }
@@ -183,8 +193,10 @@ TEST(HarnessRun, TruncatingRecoveryLosesWhatProtocolAwareRecoveryKeeps) {
   ASSERT_FALSE(unsafe_seed.empty()) << "truncating recovery was never unsafe";
   TempDir dir("hrun");
   const CommandResult r = RunCommand(
-      RunArgs(dir / "work", {"--duration", "30s", "--seed", unsafe_seed, "--nemesis", nemesis}), {}, 400);
-  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 3) << "protocol-aware recovery: " << r.out << r.err;
+      RunArgs(dir / "work", {"--duration", "30s", "--seed", unsafe_seed, "--nemesis", nemesis}), {},
+      400);
+  EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 3)
+      << "protocol-aware recovery: " << r.out << r.err;
 }
 
 // Starts a run in the background (its output in `out`); its pid.
@@ -203,8 +215,9 @@ bool NodesReady(const std::string& work, int nodes, double timeout_s) {
   while (std::chrono::steady_clock::now() < until) {
     int ready = 0;
     for (int n = 0; n < nodes; ++n) {
-      ready += ReadFile(work + "/node-" + std::to_string(n) + "/events-1.jsonl").find("\"ready\"") !=
-               std::string::npos;
+      ready +=
+          ReadFile(work + "/node-" + std::to_string(n) + "/events-1.jsonl").find("\"ready\"") !=
+          std::string::npos;
     }
     if (ready == nodes) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -215,7 +228,8 @@ bool NodesReady(const std::string& work, int nodes, double timeout_s) {
 // The pid of node `id`'s process in the run in `work` (0 if none).
 pid_t NodePid(const std::string& work, int id) {
   for (const std::string& p : LeftBehind(work)) {
-    if (p.rfind("process ", 0) == 0 && p.find(" harness node --id " + std::to_string(id) + " ") != std::string::npos)
+    if (p.rfind("process ", 0) == 0 &&
+        p.find(" harness node --id " + std::to_string(id) + " ") != std::string::npos)
       return static_cast<pid_t>(std::stoi(p.substr(8)));
   }
   return 0;
@@ -247,14 +261,16 @@ TEST(HarnessRun, AHungNodeIsTakenDownAtTheEnd) {
   // from ending, and is not left behind.
   TempDir dir("hrun");
   const std::string work = dir / "work";
-  const pid_t pid = StartRun(work, dir / "out", {"--duration", "10s", "--seed", "4", "--nemesis", "none",
-                                                 "--json", dir / "r.json"});
+  const pid_t pid =
+      StartRun(work, dir / "out",
+               {"--duration", "10s", "--seed", "4", "--nemesis", "none", "--json", dir / "r.json"});
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(NodesReady(work, 3, 120)) << faultfs::FileTail(dir / "out", 2000);
   const pid_t stopped = NodePid(work, 1);
   ASSERT_GT(stopped, 0);
   kill(stopped, SIGSTOP);
-  const CommandResult freeze = RunCommand({FaultfsBinary(), "ctl", work + "/node-2/mnt", "freeze"}, {}, 60);
+  const CommandResult freeze =
+      RunCommand({FaultfsBinary(), "ctl", work + "/node-2/mnt", "freeze"}, {}, 60);
   EXPECT_EQ(freeze.exit_code, 0) << freeze.out << freeze.err;
   auto done = WaitSubprocess(pid, 300);
   ASSERT_TRUE(done.ok());

@@ -67,9 +67,8 @@ TEST(Actions, ParametersAreTakenExactlyWhereTheRegistrySays) {
   for (const ActionInfo& a : AllActions()) {
     SCOPED_TRACE(std::string(a.name));
     if (a.takes_params) {
-      const auto other = ParsePolicy("[[rule]]\naction = \"freeze\"\n" +
-                                         Examples().at(a.name) + "\n",
-                                     "p.toml");
+      const auto other =
+          ParsePolicy("[[rule]]\naction = \"freeze\"\n" + Examples().at(a.name) + "\n", "p.toml");
       EXPECT_FALSE(other.ok()) << "another action's parameters were accepted";
     } else {
       const auto with = ParsePolicy(

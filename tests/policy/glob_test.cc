@@ -58,8 +58,10 @@ TEST(Glob, IndexAnchors) {
   EXPECT_EQ(g("**/x").FirstSegments(), std::vector<std::string>{""});
   EXPECT_EQ(g("d*/x").FirstSegments(), std::vector<std::string>{""});
   EXPECT_EQ(g("**/*.wal").Extensions(), std::vector<std::string>{".wal"});
-  EXPECT_EQ(g("**/*.tar.gz").Extensions(), std::vector<std::string>{""}) << "not a single extension";
-  EXPECT_EQ(g("**/x.wal").Extensions(), std::vector<std::string>{""}) << "a literal name, not any *.wal";
+  EXPECT_EQ(g("**/*.tar.gz").Extensions(), std::vector<std::string>{""})
+      << "not a single extension";
+  EXPECT_EQ(g("**/x.wal").Extensions(), std::vector<std::string>{""})
+      << "a literal name, not any *.wal";
   EXPECT_EQ(g("**/*[0-9]").Extensions(), std::vector<std::string>{""});
 }
 

@@ -186,13 +186,14 @@ errno = ["eio", "ENOSPCC", "EWHATEVER"]
 [[rule]]
 action = "stal"
 )");
-  EXPECT_TRUE(AnyContains(errors, "p.toml:2:6: unknown key 'op' in a [[rule]]; did you mean 'ops'?"));
+  EXPECT_TRUE(
+      AnyContains(errors, "p.toml:2:6: unknown key 'op' in a [[rule]]; did you mean 'ops'?"));
   EXPECT_TRUE(AnyContains(errors, "unknown op 'wrte'; did you mean 'write'?"));
   EXPECT_TRUE(AnyContains(errors, "unknown file_type 'regluar'; did you mean 'regular'?"));
   EXPECT_TRUE(AnyContains(errors, "unknown errno 'eio'; did you mean 'EIO'?"));
   EXPECT_TRUE(AnyContains(errors, "unknown errno 'ENOSPCC'; did you mean 'ENOSPC'?"));
   EXPECT_TRUE(AnyContains(errors, "unknown action 'stal'; did you mean 'stall'?"));
-  EXPECT_TRUE(AnyContains(errors, "unknown op 'banana' (expected"));          // near nothing
+  EXPECT_TRUE(AnyContains(errors, "unknown op 'banana' (expected"));  // near nothing
   EXPECT_TRUE(AnyContains(errors, "unknown errno 'EWHATEVER' (expected"));
   const std::string huge(100000, 'w');
   EXPECT_TRUE(AnyContains(Errors("[[rule]]\nops = [\"" + huge + "\"]\naction = \"lie\"\n"),

@@ -38,17 +38,20 @@ TEST(RegexLiteralSuffix, StopsAfterAnythingThatIsNotAFixedCharacter) {
 }
 
 TEST(PathRegex, MatchesExactlyWhatTheRegexMatches) {
-  const char* patterns[] = {"db/[0-9]+\\.sst", "ab*c/.*", "ab+c", "x|y/z", "^wal/log\\.\\d+", "(a)?b/c",
-                            ".*\\.wal", ".*/x\\.tar\\.gz", "a.*b\\\\"};
-  const char* paths[] = {"db/1.sst", "db/1.sst.tmp", "db/x.sst", "ac/q", "abbc/q", "abc", "ac", "x",
-                         "y/z", "wal/log.12", "wal/log.", "b/c", "ab/c", "", "zz/db/1.sst", "a/b.wal",
-                         "b.wal.old", "d/x.tar.gz", "ab\\", "axb\\"};
+  const char* patterns[] = {"db/[0-9]+\\.sst", "ab*c/.*",         "ab+c",
+                            "x|y/z",           "^wal/log\\.\\d+", "(a)?b/c",
+                            ".*\\.wal",        ".*/x\\.tar\\.gz", "a.*b\\\\"};
+  const char* paths[] = {"db/1.sst", "db/1.sst.tmp", "db/x.sst",   "ac/q", "abbc/q",
+                         "abc",      "ac",           "x",          "y/z",  "wal/log.12",
+                         "wal/log.", "b/c",          "ab/c",       "",     "zz/db/1.sst",
+                         "a/b.wal",  "b.wal.old",    "d/x.tar.gz", "ab\\", "axb\\"};
   for (const char* p : patterns) {
     auto re = PathRegex::Compile(p);
     ASSERT_TRUE(re.ok()) << p;
     const std::regex reference(p, std::regex::ECMAScript);
     for (const char* path : paths) {
-      EXPECT_EQ(re->Matches(path), std::regex_match(path, reference)) << p << " on '" << path << "'";
+      EXPECT_EQ(re->Matches(path), std::regex_match(path, reference))
+          << p << " on '" << path << "'";
     }
   }
 }

@@ -1,7 +1,7 @@
 #include "test_support.h"
 
-#include <algorithm>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -19,11 +19,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "faultfs/control/server.h"
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/process.h"
-#include <gtest/gtest.h>
-
-#include "faultfs/control/server.h"
 
 namespace faultfs::testing {
 
@@ -44,7 +42,6 @@ nlohmann::json SendToMount(const std::string& mountpoint, const nlohmann::json& 
   if (!reply.ok()) return {{"ok", false}, {"error", reply.status().ToString()}};
   return *reply;
 }
-
 
 namespace {
 
@@ -79,7 +76,8 @@ void WaitGone(pid_t pid, double timeout_s) {
 }  // namespace
 
 std::string FaultfsBinary() {
-  // FAULTFS_TEST_BINARY points the tests at another build (e.g. to show a test fails on older code).
+  // FAULTFS_TEST_BINARY points the tests at another build (e.g. to show a test fails on older
+  // code).
   const char* other = std::getenv("FAULTFS_TEST_BINARY");
   return other != nullptr && *other != '\0' ? other : FAULTFS_BINARY;
 }
@@ -98,7 +96,7 @@ TempDir::~TempDir() {
 }
 
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                  double timeout_s) {
+                         double timeout_s) {
   CommandResult result;
   int out[2];
   int err[2];
@@ -171,8 +169,8 @@ void FaultfsMount::ExpectCleanLog() const {
   std::ifstream in(log_file_);
   std::string line;
   std::string findings;
-  for (const char* marker : {"AddressSanitizer", "LeakSanitizer", "runtime error:", "ThreadSanitizer",
-                             "invariant violated", "bug:"}) {
+  for (const char* marker : {"AddressSanitizer", "LeakSanitizer",
+                             "runtime error:", "ThreadSanitizer", "invariant violated", "bug:"}) {
     in.clear();
     in.seekg(0);
     while (std::getline(in, line)) {
@@ -203,7 +201,8 @@ std::string FaultfsMount::Start(const std::string& backing, const std::string& m
   argv.push_back(backing);
   if (mountpoint != backing) argv.push_back(mountpoint);
   const CommandResult r = RunCommand(argv);
-  if (r.exit_code != 0) return "faultfs mount failed (" + std::to_string(r.exit_code) + "): " + r.err;
+  if (r.exit_code != 0)
+    return "faultfs mount failed (" + std::to_string(r.exit_code) + "): " + r.err;
   mountpoint_ = mountpoint;
   pid_ = DaemonPidFromLog(r.out);
   log_file_ = LogFileFromLine(r.out);
@@ -240,7 +239,8 @@ void AbortFuseMount(const std::string& mountpoint) {
   if (!m || m->fstype != "fuse.faultfs") return;
   const std::string connections = "/sys/fs/fuse/connections";
   const std::string abort_file = connections + "/" + std::to_string(m->dev_minor) + "/abort";
-  if (access(abort_file.c_str(), W_OK) != 0) mount("fusectl", connections.c_str(), "fusectl", 0, nullptr);
+  if (access(abort_file.c_str(), W_OK) != 0)
+    mount("fusectl", connections.c_str(), "fusectl", 0, nullptr);
   std::ofstream(abort_file) << "1";
   umount2(mountpoint.c_str(), MNT_DETACH);
 }

@@ -38,8 +38,8 @@ struct CommandResult {
   std::string err;
 };
 // Runs argv (no shell) with an optional extra environment, capturing both streams.
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-                  double timeout_s = 60);
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env = {}, double timeout_s = 60);
 CommandResult RunShell(const std::string& script, double timeout_s = 60);
 
 // Whole-file helpers (binary).

@@ -29,7 +29,7 @@ struct Voidify {
 
 }  // namespace faultfs::internal
 
-#define FAULTFS_CHECK(cond)                     \
+#define FAULTFS_CHECK(cond)                      \
   (__builtin_expect(static_cast<bool>(cond), 1)) \
       ? (void)0                                  \
       : ::faultfs::internal::Voidify() &         \

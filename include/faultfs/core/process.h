@@ -17,11 +17,11 @@ std::string ProcessName(pid_t pid);
 // A process that uses files at or under a directory.
 struct DirectoryUser {
   pid_t pid = 0;
-  std::string name;            // /proc/PID/comm
-  bool cwd = false;            // its working directory is there
-  bool root = false;           // its root directory is there (chroot)
-  size_t open_files = 0;       // descriptors open on something there
-  size_t mapped_files = 0;     // distinct files there mapped into its memory
+  std::string name;         // /proc/PID/comm
+  bool cwd = false;         // its working directory is there
+  bool root = false;        // its root directory is there (chroot)
+  size_t open_files = 0;    // descriptors open on something there
+  size_t mapped_files = 0;  // distinct files there mapped into its memory
 };
 // Every process but this one that has its working or root directory, an open descriptor or a
 // mapped file at `dir` or under it (an absolute path, resolved), by pid. Processes whose /proc

@@ -25,7 +25,9 @@ constexpr uint64_t DeriveSeed(uint64_t root, std::string_view label) {
 }
 
 // The nth draw of the stream `seed`.
-constexpr uint64_t StreamDraw(uint64_t seed, uint64_t n) { return Mix64(seed + n * 0xD1B54A32D192ED03ULL); }
+constexpr uint64_t StreamDraw(uint64_t seed, uint64_t n) {
+  return Mix64(seed + n * 0xD1B54A32D192ED03ULL);
+}
 
 // A uniform double in [0, 1) from 64 random bits.
 constexpr double UnitInterval(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }

@@ -23,7 +23,7 @@ struct ShellHostSpec {
   std::string command;  // run as by `sh -c` (no positional parameters)
   std::string cwd;      // each run starts here ("" = the caller's directory)
   std::vector<std::pair<std::string, std::string>> env;  // the same for every run
-  std::string output;  // each run's stdout and stderr, the file truncated per run
+  std::string output;    // each run's stdout and stderr, the file truncated per run
   double timeout_s = 0;  // per run; 0 = none
 };
 

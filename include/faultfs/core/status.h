@@ -38,7 +38,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     FAULTFS_CHECK(!std::get<Status>(v_).ok()) << "Result built from an OK status";
   }
@@ -63,9 +63,9 @@ class [[nodiscard]] Result {
 };
 
 // Returns from the enclosing function when `expr` (a Status) is not OK.
-#define FAULTFS_RETURN_IF_ERROR(expr)       \
-  do {                                      \
-    ::faultfs::Status faultfs_s_ = (expr);  \
+#define FAULTFS_RETURN_IF_ERROR(expr)        \
+  do {                                       \
+    ::faultfs::Status faultfs_s_ = (expr);   \
     if (!faultfs_s_.ok()) return faultfs_s_; \
   } while (0)
 

@@ -28,9 +28,9 @@ struct SubprocessSpec {
 };
 
 struct SubprocessResult {
-  int exit_code = -1;            // when it exited
-  int signal = 0;                // when a signal ended it
-  bool timed_out = false;        // it was killed at the timeout
+  int exit_code = -1;      // when it exited
+  int signal = 0;          // when a signal ended it
+  bool timed_out = false;  // it was killed at the timeout
   // "exit 1", "killed by signal 9 (Killed)", "timed out"; an exit above 128 also says which
   // signal a shell reports that way.
   std::string Describe() const;

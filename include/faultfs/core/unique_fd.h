@@ -25,7 +25,8 @@ class UniqueFd {
   explicit operator bool() const { return valid(); }
   int release() { return std::exchange(fd_, -1); }
   void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);  // close errors on a descriptor we only read from are not actionable
+    if (fd_ >= 0)
+      ::close(fd_);  // close errors on a descriptor we only read from are not actionable
     fd_ = fd;
   }
 

@@ -24,7 +24,7 @@ struct Cause {
 
 // The causes of `state`, in the order of their first op.
 std::vector<Cause> CausesOf(const std::vector<record::Op>& ops, const History& history,
-                           const CrashState& state);
+                            const CrashState& state);
 
 // What to change in the program so that a cause cannot make a state fail, the same whatever the
 // model that found it: two causes with the same key have one fix. A lost or omitted data or

@@ -123,7 +123,7 @@ class Mount {
   void Freeze();
   void Thaw();
   bool Frozen() const;
-  size_t HeldByFreeze() const;  // requests the freeze holds now (Stalled(): the stall rules')
+  size_t HeldByFreeze() const;        // requests the freeze holds now (Stalled(): the stall rules')
   std::string RequestCounts() const;  // "lookup=12 write=3 ..."
 
   // The capacity model ([capacity] of a policy): set, changed, or lifted (nullopt) while mounted.
@@ -133,8 +133,8 @@ class Mount {
     std::optional<policy::Capacity> budget;  // nullopt: lifted (usage is still tracked)
     engine::CapacityUsage used;
   };
-  std::optional<CapacityState> Capacity() const;  // nullopt until a budget was first set
-  uint64_t EventCount() const;                    // faults injected so far
+  std::optional<CapacityState> Capacity() const;          // nullopt until a budget was first set
+  uint64_t EventCount() const;                            // faults injected so far
   std::vector<std::string> RecentEvents(size_t n) const;  // the last n event lines (<= 1000)
   // Every new fault event, as its JSON line; `sink` returns false to stop.
   void SubscribeEvents(std::function<bool(const std::string&)> sink);

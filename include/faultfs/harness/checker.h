@@ -51,7 +51,7 @@ struct LogEntryState {
 
 struct NodeLogState {
   int node = 0;
-  bool readable = true;             // false: the log could not be read (reason in `error`)
+  bool readable = true;  // false: the log could not be read (reason in `error`)
   std::string error;
   std::vector<LogEntryState> entries;  // entries[i] is index i + 1
 };
@@ -66,12 +66,12 @@ std::string_view VerdictName(Verdict verdict);  // "correct", "unsafe", "unavail
 int VerdictExitCode(Verdict verdict);
 
 struct Violation {
-  std::string kind;       // lost_append, conflicting_values, ... (see above)
-  int64_t index = 0;      // the log index concerned
-  int64_t op = -1;        // the history event concerned (its completion), -1: none
+  std::string kind;   // lost_append, conflicting_values, ... (see above)
+  int64_t index = 0;  // the log index concerned
+  int64_t op = -1;    // the history event concerned (its completion), -1: none
   int64_t process = -1;
   std::vector<std::string> values;  // the values in conflict, or the one concerned
-  std::string detail;     // in words
+  std::string detail;               // in words
 };
 
 struct OpCounts {
@@ -80,17 +80,18 @@ struct OpCounts {
 
 struct CheckResult {
   Verdict verdict = Verdict::kCorrect;
-  std::vector<std::string> reasons;  // why unavailable (or unsafe), in words
+  std::vector<std::string> reasons;     // why unavailable (or unsafe), in words
   std::map<std::string, OpCounts> ops;  // by f: "append", "read"
   ClientCounters clients;
-  int64_t committed_horizon = 0;       // C
-  uint64_t unconverged_slots = 0;      // (node, index <= C) pairs a node does not hold
+  int64_t committed_horizon = 0;   // C
+  uint64_t unconverged_slots = 0;  // (node, index <= C) pairs a node does not hold
   std::map<std::string, uint64_t> violation_counts;  // by kind, all of them
-  std::vector<Violation> violations;   // examples: at most kMaxExamples per kind
+  std::vector<Violation> violations;                 // examples: at most kMaxExamples per kind
   static constexpr size_t kMaxExamples = 10;
 };
 
-CheckResult Check(const History& history, const FinalState& final_state, const ClientCounters& counters = {});
+CheckResult Check(const History& history, const FinalState& final_state,
+                  const ClientCounters& counters = {});
 
 // The checker's result as JSON (for the run's --json report).
 nlohmann::json CheckResultJson(const CheckResult& result);

@@ -39,7 +39,8 @@ struct BackoffPolicy {
 // min(cap, base * 2^attempt), without overflow for any attempt >= 0.
 std::chrono::nanoseconds BackoffCeiling(const BackoffPolicy& policy, int attempt);
 // A sleep uniform in [0, BackoffCeiling] drawn from 64 random bits.
-std::chrono::nanoseconds BackoffDelay(const BackoffPolicy& policy, int attempt, uint64_t random_bits);
+std::chrono::nanoseconds BackoffDelay(const BackoffPolicy& policy, int attempt,
+                                      uint64_t random_bits);
 
 struct ClientOptions {
   std::vector<std::string> nodes;  // node id -> its client address "127.0.0.1:PORT"

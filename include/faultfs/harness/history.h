@@ -28,22 +28,22 @@ struct HistoryEvent {
   OpF f = OpF::kAppend;
   int64_t log_index = 0;  // append ok: where it was acknowledged; read: the index read (all events)
   std::string value;      // append: the value appended; read ok: the value returned
-  std::string error = {}; // fail/info: why ("timeout", "busy", ...)
+  std::string error = {};  // fail/info: why ("timeout", "busy", ...)
 };
 
 using History = std::vector<HistoryEvent>;
 
 // What the clients went through, beyond the history.
 struct ClientCounters {
-  uint64_t retries = 0;          // attempts after the first, all operations
-  uint64_t busy = 0;             // busy replies
-  uint64_t not_leader = 0;       // not_leader replies
-  uint64_t not_committed = 0;    // not_committed replies (reads)
-  uint64_t errors = 0;           // error replies and malformed replies
-  uint64_t timeouts = 0;         // attempts that got no answer in time
-  uint64_t broken = 0;           // connections that failed or broke (connect, write, read)
-  uint64_t damaged_values = 0;   // values read whose checksum fails
-  uint64_t processes = 0;        // processes that invoked (a process is replaced after :info)
+  uint64_t retries = 0;         // attempts after the first, all operations
+  uint64_t busy = 0;            // busy replies
+  uint64_t not_leader = 0;      // not_leader replies
+  uint64_t not_committed = 0;   // not_committed replies (reads)
+  uint64_t errors = 0;          // error replies and malformed replies
+  uint64_t timeouts = 0;        // attempts that got no answer in time
+  uint64_t broken = 0;          // connections that failed or broke (connect, write, read)
+  uint64_t damaged_values = 0;  // values read whose checksum fails
+  uint64_t processes = 0;       // processes that invoked (a process is replaced after :info)
 };
 
 // A client value: "client/req/<text>|<xxh3>", the last field the XXH3-64 (16 lowercase hex

@@ -14,18 +14,18 @@ namespace faultfs::harness {
 
 struct NodeOptions {
   int id = 0;
-  std::string data;                  // the data directory (on a faultfs mount in a run)
+  std::string data;  // the data directory (on a faultfs mount in a run)
   uint16_t peer_port = 0;
   uint16_t client_port = 0;
   std::map<int, std::string> peers;  // node id -> "127.0.0.1:PORT", where to send to it
   int election_timeout_ms = 600;     // T: timeouts are drawn from [T, 2T]
   int heartbeat_ms = 100;
-  size_t queue = 64;                 // requests waiting at once; more are answered busy
-  std::string recovery = "protocol"; // or "truncate" (the naive baseline)
-  std::string repair = "verified";   // or "newest" (the naive baseline)
-  std::string events;                // events file (JSON lines); "" for none
-  uint64_t seed = 0;                 // election timeouts are drawn from a stream derived from it
-  bool scrub = true;                 // read the log back in the background to find latent damage
+  size_t queue = 64;                  // requests waiting at once; more are answered busy
+  std::string recovery = "protocol";  // or "truncate" (the naive baseline)
+  std::string repair = "verified";    // or "newest" (the naive baseline)
+  std::string events;                 // events file (JSON lines); "" for none
+  uint64_t seed = 0;                  // election timeouts are drawn from a stream derived from it
+  bool scrub = true;                  // read the log back in the background to find latent damage
 };
 
 // Checks the options; an error names the one that is wrong.

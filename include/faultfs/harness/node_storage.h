@@ -51,9 +51,9 @@ struct StoredEntry {
   uint64_t index = 0;
   // The slot's magic and length are sane, its checksum verifies and it decodes as entry `index`.
   bool slot_verifies = false;
-  Entry entry;              // when slot_verifies
-  std::string encoded;      // when slot_verifies: the encoded entry as stored
-  uint64_t checksum = 0;    // when slot_verifies: its checksum
+  Entry entry;            // when slot_verifies
+  std::string encoded;    // when slot_verifies: the encoded entry as stored
+  uint64_t checksum = 0;  // when slot_verifies: its checksum
   // A persistence record for this index whose own checksum verifies.
   bool has_record = false;
   uint64_t record_term = 0;
@@ -74,8 +74,8 @@ struct NodeStorage {
   // Indexes 1..n (entries[i - 1] is index i), n the highest index with a slot that verifies or a
   // valid record. Slots past it (empty, or torn by a crash) are not listed, only counted.
   std::vector<StoredEntry> entries;
-  uint64_t slots_in_file = 0;    // the log's size in slots (a partial last slot counts)
-  uint64_t records_in_file = 0;  // the persisted file's size in whole records
+  uint64_t slots_in_file = 0;      // the log's size in slots (a partial last slot counts)
+  uint64_t records_in_file = 0;    // the persisted file's size in whole records
   std::optional<StoredMeta> meta;  // the valid meta copy with the highest version
   int meta_copies_valid = 0;       // 0, 1 or 2
   int meta_files = 0;              // how many of meta.0 and meta.1 exist and are not empty

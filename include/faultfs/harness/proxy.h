@@ -86,19 +86,19 @@ struct ToxicState {
 
 struct ProxyCounters {
   uint64_t connections_accepted = 0;
-  uint64_t connections_refused = 0;   // closed at once by `down`
-  uint64_t connections_closed = 0;    // closed by a toxic (reset_peer, timeout, limit_data, down)
-  uint64_t connect_failures = 0;      // node j could not be reached (node i's connection closed)
-  uint64_t frames_received = 0;       // whole frames read from node i
-  uint64_t frames_forwarded = 0;      // whole frames written to node j
-  uint64_t frames_dropped = 0;        // dropped by `drop`, or past 64 MiB queued on a connection
-  uint64_t frames_discarded = 0;      // queued when their connection closed (or cut by limit_data)
-  uint64_t frames_held = 0;           // frames that waited on a timeout or blackhole
-  uint64_t frames_queued = 0;         // now: received, not yet forwarded or discarded
-  uint64_t bytes_forwarded = 0;       // i -> j
-  uint64_t bytes_backward = 0;        // j -> i
-  uint64_t writes = 0;                // writes to node j (a sliced frame takes several)
-  uint64_t bad_frames = 0;            // oversized or damaged frames from node i (connection closed)
+  uint64_t connections_refused = 0;  // closed at once by `down`
+  uint64_t connections_closed = 0;   // closed by a toxic (reset_peer, timeout, limit_data, down)
+  uint64_t connect_failures = 0;     // node j could not be reached (node i's connection closed)
+  uint64_t frames_received = 0;      // whole frames read from node i
+  uint64_t frames_forwarded = 0;     // whole frames written to node j
+  uint64_t frames_dropped = 0;       // dropped by `drop`, or past 64 MiB queued on a connection
+  uint64_t frames_discarded = 0;     // queued when their connection closed (or cut by limit_data)
+  uint64_t frames_held = 0;          // frames that waited on a timeout or blackhole
+  uint64_t frames_queued = 0;        // now: received, not yet forwarded or discarded
+  uint64_t bytes_forwarded = 0;      // i -> j
+  uint64_t bytes_backward = 0;       // j -> i
+  uint64_t writes = 0;               // writes to node j (a sliced frame takes several)
+  uint64_t bad_frames = 0;           // oversized or damaged frames from node i (connection closed)
 };
 
 struct ProxyOptions {

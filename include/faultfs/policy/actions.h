@@ -1,10 +1,10 @@
 // The registry of fault actions: for each alternative of policy::Action, its name in a policy,
 // the ops it can act on, whether it takes a parameter table, and whether it changes when an op
-// completes (timing) or what it returns (outcome). One entry per action type (src/policy/actions.cc,
-// ActionTraits); an action type without one does not compile, nor does one without its parser
-// (src/policy/parse_actions.cc), its explanation (explain.cc) or its description in the event log
-// (src/fs/data_faults.cc): each is chosen by type over every alternative. docs/extending.md walks
-// through adding one.
+// completes (timing) or what it returns (outcome). One entry per action type
+// (src/policy/actions.cc, ActionTraits); an action type without one does not compile, nor does one
+// without its parser (src/policy/parse_actions.cc), its explanation (explain.cc) or its description
+// in the event log (src/fs/data_faults.cc): each is chosen by type over every alternative.
+// docs/extending.md walks through adding one.
 #pragma once
 
 #include <optional>

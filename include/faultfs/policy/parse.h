@@ -15,7 +15,7 @@ namespace faultfs::policy {
 
 struct PolicyError {
   std::string file;
-  uint32_t line = 0;    // 1-based; 0 when the problem has no position (an unreadable file)
+  uint32_t line = 0;  // 1-based; 0 when the problem has no position (an unreadable file)
   uint32_t column = 0;
   std::string message;
   std::string ToString() const;  // "file:line:column: message"

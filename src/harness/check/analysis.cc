@@ -33,9 +33,15 @@ void CountOps(const std::vector<Op>& ops, CheckResult& result) {
       continue;
     }
     switch (op.end->type) {
-      case OpType::kOk: ++counts.ok; break;
-      case OpType::kFail: ++counts.fail; break;
-      default: ++counts.info; break;
+      case OpType::kOk:
+        ++counts.ok;
+        break;
+      case OpType::kFail:
+        ++counts.fail;
+        break;
+      default:
+        ++counts.info;
+        break;
     }
   }
 }
@@ -52,11 +58,14 @@ Analysis Analyze(const History& history, const FinalState& final_state, CheckRes
     if (op.invoke->f == OpF::kAppend) a.append_of.emplace(op.invoke->value, &op);
     if (!op.end || op.end->type != OpType::kOk) continue;
     const bool is_read = op.invoke->f == OpF::kRead;
-    a.observations.push_back({&op, is_read, op.end->log_index, op.end->value, !VerifyValue(op.end->value)});
+    a.observations.push_back(
+        {&op, is_read, op.end->log_index, op.end->value, !VerifyValue(op.end->value)});
     a.horizon = std::max(a.horizon, op.end->log_index);
   }
   std::sort(a.observations.begin(), a.observations.end(),
-            [](const Observation& x, const Observation& y) { return x.op->end->index < y.op->end->index; });
+            [](const Observation& x, const Observation& y) {
+              return x.op->end->index < y.op->end->index;
+            });
   for (const NodeLogState& node : final_state.nodes)
     if (node.readable) a.readable.push_back(&node);
   return a;
@@ -69,10 +78,11 @@ const LogEntryState* Held(const NodeLogState& node, int64_t index) {
 }
 
 size_t Holders(const Analysis& a, int64_t index, const std::string& value) {
-  return static_cast<size_t>(std::count_if(a.readable.begin(), a.readable.end(), [&](const NodeLogState* n) {
-    const LogEntryState* e = Held(*n, index);
-    return e && e->value == value;
-  }));
+  return static_cast<size_t>(
+      std::count_if(a.readable.begin(), a.readable.end(), [&](const NodeLogState* n) {
+        const LogEntryState* e = Held(*n, index);
+        return e && e->value == value;
+      }));
 }
 
 void AddViolation(CheckResult& result, Violation violation) {

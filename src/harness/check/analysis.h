@@ -29,11 +29,11 @@ struct Observation {
 };
 
 struct Analysis {
-  std::vector<Op> ops;                        // in invoke order
-  std::vector<Observation> observations;      // in completion order
+  std::vector<Op> ops;                         // in invoke order
+  std::vector<Observation> observations;       // in completion order
   std::map<std::string, const Op*> append_of;  // value -> the append that invoked it
-  int64_t horizon = 0;                        // C: the highest index observed
-  std::vector<const NodeLogState*> readable;  // nodes whose logs were read
+  int64_t horizon = 0;                         // C: the highest index observed
+  std::vector<const NodeLogState*> readable;   // nodes whose logs were read
 };
 
 Analysis Analyze(const History& history, const FinalState& final_state, CheckResult& result);

@@ -10,8 +10,10 @@ namespace faultfs::harness::check {
 
 namespace {
 
-Violation About(std::string kind, const Observation& o, std::vector<std::string> values, std::string detail) {
-  return {std::move(kind), o.index, o.op->end->index, o.op->end->process, std::move(values), std::move(detail)};
+Violation About(std::string kind, const Observation& o, std::vector<std::string> values,
+                std::string detail) {
+  return {std::move(kind),    o.index,           o.op->end->index,
+          o.op->end->process, std::move(values), std::move(detail)};
 }
 
 // What each readable node holds at `index`, in words ("node 0: '<value>', node 1: nothing").
@@ -20,7 +22,8 @@ std::string WhatNodesHold(const Analysis& a, int64_t index) {
   for (const NodeLogState* n : a.readable) {
     if (!out.empty()) out += ", ";
     const LogEntryState* e = Held(*n, index);
-    out += "node " + std::to_string(n->node) + ": " + (e ? "'" + Printable(e->value) + "'" : "nothing");
+    out += "node " + std::to_string(n->node) + ": " +
+           (e ? "'" + Printable(e->value) + "'" : "nothing");
   }
   return out.empty() ? "no node's log was read" : out;
 }
@@ -32,8 +35,8 @@ void CheckLostAppends(const Analysis& a, CheckResult& result) {
   for (const Observation& o : a.observations) {
     if (o.is_read || Holders(a, o.index, o.value) > 0) continue;
     AddViolation(result, About("lost_append", o, {o.value},
-                               "acknowledged at index " + std::to_string(o.index) + ", held there by no node (" +
-                                   WhatNodesHold(a, o.index) + ")"));
+                               "acknowledged at index " + std::to_string(o.index) +
+                                   ", held there by no node (" + WhatNodesHold(a, o.index) + ")"));
   }
 }
 
@@ -46,10 +49,11 @@ void CheckConflictingValues(const Analysis& a, CheckResult& result) {
     for (const Observation* o : seen) values.insert(o->value);
     if (values.size() < 2) continue;
     // The example names the first observation that disagreed with the first one.
-    const Observation* second = *std::find_if(seen.begin(), seen.end(),
-                                              [&](const Observation* o) { return o->value != seen[0]->value; });
+    const Observation* second = *std::find_if(
+        seen.begin(), seen.end(), [&](const Observation* o) { return o->value != seen[0]->value; });
     AddViolation(result, About("conflicting_values", *second, {values.begin(), values.end()},
-                               std::to_string(values.size()) + " values committed at index " + std::to_string(index)));
+                               std::to_string(values.size()) + " values committed at index " +
+                                   std::to_string(index)));
   }
 }
 
@@ -64,8 +68,9 @@ void CheckStale(const AcksByIndex& acks, const Observation& read, CheckResult& r
     if (ack.value == read.value) continue;
     if (ack.op->end->time_ns >= read.op->invoke->time_ns) continue;  // concurrent: not "after"
     AddViolation(result, About("stale_read", read, {read.value, ack.value},
-                               "read index " + std::to_string(read.index) + " after '" + Printable(ack.value) +
-                                   "' was acknowledged there (op " + std::to_string(ack.op->end->index) + ")"));
+                               "read index " + std::to_string(read.index) + " after '" +
+                                   Printable(ack.value) + "' was acknowledged there (op " +
+                                   std::to_string(ack.op->end->index) + ")"));
     return;
   }
 }
@@ -98,8 +103,9 @@ void CheckReads(const Analysis& a, CheckResult& result) {
   for (const Observation& o : a.observations) {
     if (!o.is_read) continue;
     if (o.damaged) {
-      AddViolation(result, About("damaged_read", o, {o.value},
-                                 "read at index " + std::to_string(o.index) + ": its checksum fails"));
+      AddViolation(result,
+                   About("damaged_read", o, {o.value},
+                         "read at index " + std::to_string(o.index) + ": its checksum fails"));
       continue;
     }
     CheckStale(acks, o, result);
@@ -137,9 +143,14 @@ void CheckDoubleApply(const Analysis& a, CheckResult& result) {
     const auto& [indexes, where] = seen;
     std::string list;
     for (int64_t i : indexes) list += (list.empty() ? "" : ", ") + std::to_string(i);
-    AddViolation(result, {"double_apply", *indexes.begin(), -1, key.first, {},
-                          "request (client " + std::to_string(key.first) + ", req " + std::to_string(key.second) +
-                              ") at indexes " + list + " in " + where});
+    AddViolation(result,
+                 {"double_apply",
+                  *indexes.begin(),
+                  -1,
+                  key.first,
+                  {},
+                  "request (client " + std::to_string(key.first) + ", req " +
+                      std::to_string(key.second) + ") at indexes " + list + " in " + where});
   }
 }
 
@@ -153,16 +164,19 @@ void CheckConvergence(const Analysis& a, CheckResult& result) {
         ++result.unconverged_slots;
         continue;
       }
-      if (!first) first = e;
-      else diverged = diverged || e->client != first->client || e->req != first->req || e->value != first->value;
+      if (!first)
+        first = e;
+      else
+        diverged = diverged || e->client != first->client || e->req != first->req ||
+                   e->value != first->value;
     }
     if (!diverged) continue;
     std::vector<std::string> values;
     for (const NodeLogState* n : a.readable)
       if (const LogEntryState* e = Held(*n, index)) values.push_back(e->value);
     AddViolation(result, {"divergence", index, -1, -1, values,
-                          "nodes hold different entries at committed index " + std::to_string(index) + " (" +
-                              WhatNodesHold(a, index) + ")"});
+                          "nodes hold different entries at committed index " +
+                              std::to_string(index) + " (" + WhatNodesHold(a, index) + ")"});
   }
 }
 

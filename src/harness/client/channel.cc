@@ -54,11 +54,13 @@ asio::awaitable<AttemptResult> Channel::Request(size_t node, const nlohmann::jso
   asio::error_code ec;
   if (fresh) co_await c.socket->async_connect(nodes_[node], asio::redirect_error(kAwait, ec));
   if (ec) {
-    result.kind = watchdog->fired ? AttemptResult::Kind::kTimeout : AttemptResult::Kind::kNoConnection;
+    result.kind =
+        watchdog->fired ? AttemptResult::Kind::kTimeout : AttemptResult::Kind::kNoConnection;
   } else {
     c.socket->set_option(tcp::no_delay(true), ec);
     result = co_await Exchange(c, request);
-    if (result.kind != AttemptResult::Kind::kReply && watchdog->fired) result.kind = AttemptResult::Kind::kTimeout;
+    if (result.kind != AttemptResult::Kind::kReply && watchdog->fired)
+      result.kind = AttemptResult::Kind::kTimeout;
   }
   watchdog->done = true;
   timer.cancel();
@@ -81,13 +83,15 @@ asio::awaitable<AttemptResult> Channel::Exchange(Connection& c, const nlohmann::
       if (!next.ok()) co_return result;  // a damaged frame: the stream is unusable
       if (!*next) break;
       const nlohmann::json& reply = **next;
-      if (reply.value("t", "") == "c_reply" && reply.contains("req") && reply["req"] == request["req"]) {
+      if (reply.value("t", "") == "c_reply" && reply.contains("req") &&
+          reply["req"] == request["req"]) {
         result.kind = AttemptResult::Kind::kReply;
         result.reply = reply;
         co_return result;
       }  // else a reply to something earlier on this connection: not ours
     }
-    const size_t n = co_await c.socket->async_read_some(asio::buffer(buffer), asio::redirect_error(kAwait, ec));
+    const size_t n =
+        co_await c.socket->async_read_some(asio::buffer(buffer), asio::redirect_error(kAwait, ec));
     if (ec) co_return result;
     c.reader.Add(std::string_view(buffer.data(), n));
   }

@@ -14,7 +14,8 @@ namespace {
 
 Result<tcp::endpoint> ParseAddress(const std::string& address) {
   const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return Status::Invalid("client address '" + address + "' is not HOST:PORT");
+  if (colon == std::string::npos)
+    return Status::Invalid("client address '" + address + "' is not HOST:PORT");
   asio::error_code ec;
   const auto host = asio::ip::make_address(address.substr(0, colon), ec);
   uint16_t port = 0;
@@ -30,8 +31,9 @@ Result<tcp::endpoint> ParseAddress(const std::string& address) {
 int64_t Clients::Shared::Record(HistoryEvent event) {
   std::lock_guard lock(mu);
   event.index = static_cast<int64_t>(history.size());
-  event.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                                        options.run_start).count();
+  event.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::steady_clock::now() - options.run_start)
+                      .count();
   history.push_back(std::move(event));
   return history.back().index;
 }
@@ -41,14 +43,16 @@ void Clients::Shared::Acknowledge(int64_t index, const std::string& value) {
   acknowledged.emplace_back(index, value);
 }
 
-std::optional<std::pair<int64_t, std::string>> Clients::Shared::PickAcknowledged(uint64_t random_bits) const {
+std::optional<std::pair<int64_t, std::string>> Clients::Shared::PickAcknowledged(
+    uint64_t random_bits) const {
   std::lock_guard lock(mu);
   if (acknowledged.empty()) return std::nullopt;
   // Half the reads go to the newest acknowledged values, as real workloads' do: damage to
   // recent writes is read soon, not once in a while.
   constexpr uint64_t kRecent = 64;
   const uint64_t n = acknowledged.size();
-  if ((random_bits & 1) != 0 && n > kRecent) return acknowledged[n - 1 - (random_bits >> 1) % kRecent];
+  if ((random_bits & 1) != 0 && n > kRecent)
+    return acknowledged[n - 1 - (random_bits >> 1) % kRecent];
   return acknowledged[(random_bits >> 1) % n];
 }
 
@@ -70,11 +74,12 @@ Result<std::unique_ptr<Clients>> Clients::Start(asio::io_context& io, ClientOpti
   shared->running = shared->options.processes;
   for (int id = 0; id < shared->options.processes; ++id) {
     auto worker = std::make_shared<client::Worker>(shared, id);
-    asio::co_spawn(shared->strand, [worker]() { return worker->Run(); },
-                   [shared](const std::exception_ptr& e) {
-                     FAULTFS_CHECK(!e) << "a client worker threw";
-                     shared->WorkerEnded();
-                   });
+    asio::co_spawn(
+        shared->strand, [worker]() { return worker->Run(); },
+        [shared](const std::exception_ptr& e) {
+          FAULTFS_CHECK(!e) << "a client worker threw";
+          shared->WorkerEnded();
+        });
   }
   return std::unique_ptr<Clients>(new Clients(std::move(shared)));
 }

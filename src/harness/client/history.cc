@@ -30,10 +30,14 @@ std::optional<int64_t> WholeNumber(std::string_view text) {
 
 std::string_view OpTypeName(OpType type) {
   switch (type) {
-    case OpType::kInvoke: return "invoke";
-    case OpType::kOk: return "ok";
-    case OpType::kFail: return "fail";
-    case OpType::kInfo: return "info";
+    case OpType::kInvoke:
+      return "invoke";
+    case OpType::kOk:
+      return "ok";
+    case OpType::kFail:
+      return "fail";
+    case OpType::kInfo:
+      return "info";
   }
   return "?";
 }

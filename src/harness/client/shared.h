@@ -15,7 +15,8 @@
 namespace faultfs::harness {
 
 struct Clients::Shared {
-  Shared(asio::io_context& io, ClientOptions opts) : options(std::move(opts)), strand(asio::make_strand(io)) {}
+  Shared(asio::io_context& io, ClientOptions opts)
+      : options(std::move(opts)), strand(asio::make_strand(io)) {}
 
   // Appends the event at the current time; returns its index.
   int64_t Record(HistoryEvent event);

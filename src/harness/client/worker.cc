@@ -1,8 +1,8 @@
 #include "worker.h"
 
+#include <algorithm>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
-#include <algorithm>
 #include <utility>
 
 namespace faultfs::harness::client {
@@ -41,8 +41,10 @@ asio::awaitable<void> Worker::Run() {
     const bool read = rng_.Unit() < shared_->options.read_probability;
     std::optional<std::pair<int64_t, std::string>> acked;
     if (read) acked = shared_->PickAcknowledged(rng_.Next());
-    if (acked) co_await Read(acked->first);
-    else co_await Append();
+    if (acked)
+      co_await Read(acked->first);
+    else
+      co_await Append();
   }
   channel_.CloseAll();
 }
@@ -56,7 +58,8 @@ HistoryEvent Worker::Event(OpType type, OpF f) const {
 }
 
 void Worker::RecordInvoke(const HistoryEvent& invoke) {
-  if (std::exchange(fresh_process_, false)) shared_->Count([](ClientCounters& c) { ++c.processes; });
+  if (std::exchange(fresh_process_, false))
+    shared_->Count([](ClientCounters& c) { ++c.processes; });
   shared_->Record(invoke);
 }
 
@@ -67,7 +70,8 @@ void Worker::NewProcess() {
 }
 
 std::string Worker::RandomText() {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   std::string text(shared_->options.value_text_bytes, 'a');
   for (char& c : text) c = kAlphabet[rng_.Below(sizeof kAlphabet - 1)];
   return text;
@@ -78,7 +82,8 @@ asio::awaitable<void> Worker::Append() {
   HistoryEvent invoke = Event(OpType::kInvoke, OpF::kAppend);
   invoke.value = MakeValue(process_, req, RandomText());
   RecordInvoke(invoke);
-  const nlohmann::json request = {{"t", "c_append"}, {"client", process_}, {"req", req}, {"value", invoke.value}};
+  const nlohmann::json request = {
+      {"t", "c_append"}, {"client", process_}, {"req", req}, {"value", invoke.value}};
   const Outcome outcome = co_await Attempts(request, /*is_read=*/false);
   HistoryEvent end = invoke;
   if (outcome.ok) {
@@ -97,7 +102,8 @@ asio::awaitable<void> Worker::Read(int64_t index) {
   HistoryEvent invoke = Event(OpType::kInvoke, OpF::kRead);
   invoke.log_index = index;
   RecordInvoke(invoke);
-  const nlohmann::json request = {{"t", "c_read"}, {"client", process_}, {"req", ++req_}, {"index", index}};
+  const nlohmann::json request = {
+      {"t", "c_read"}, {"client", process_}, {"req", ++req_}, {"index", index}};
   const Outcome outcome = co_await Attempts(request, /*is_read=*/true);
   HistoryEvent end = invoke;
   if (outcome.ok) {
@@ -128,12 +134,16 @@ asio::awaitable<Worker::Outcome> Worker::Attempts(const nlohmann::json& request,
   }
 }
 
-std::optional<Worker::Outcome> Worker::Judge(const AttemptResult& result, bool is_read, Outcome& so_far) {
+std::optional<Worker::Outcome> Worker::Judge(const AttemptResult& result, bool is_read,
+                                             Outcome& so_far) {
   using Kind = AttemptResult::Kind;
   if (result.kind != Kind::kReply) {
     so_far.maybe_applied = so_far.maybe_applied || (result.sent && !is_read);
-    so_far.error = result.kind == Kind::kTimeout ? "timeout" : result.kind == Kind::kBroken ? "broken" : "unreachable";
-    shared_->Count([&](ClientCounters& c) { ++(result.kind == Kind::kTimeout ? c.timeouts : c.broken); });
+    so_far.error = result.kind == Kind::kTimeout  ? "timeout"
+                   : result.kind == Kind::kBroken ? "broken"
+                                                  : "unreachable";
+    shared_->Count(
+        [&](ClientCounters& c) { ++(result.kind == Kind::kTimeout ? c.timeouts : c.broken); });
     NextNode();
     return std::nullopt;
   }
@@ -161,7 +171,8 @@ void Worker::FollowHint(const nlohmann::json& reply) {
   const size_t nodes = shared_->nodes.size();
   if (reply.contains("leader") && reply["leader"].is_number_integer()) {
     const int64_t leader = reply["leader"].get<int64_t>();
-    if (leader >= 0 && static_cast<size_t>(leader) < nodes && static_cast<size_t>(leader) != target_) {
+    if (leader >= 0 && static_cast<size_t>(leader) < nodes &&
+        static_cast<size_t>(leader) != target_) {
       target_ = static_cast<size_t>(leader);
       return;
     }

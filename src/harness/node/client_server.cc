@@ -9,7 +9,8 @@ constexpr double kRequestLifetimeMs = 10'000;
 
 }  // namespace
 
-void ClientServer::Handle(const std::shared_ptr<Connection>& connection, const nlohmann::json& message) {
+void ClientServer::Handle(const std::shared_ptr<Connection>& connection,
+                          const nlohmann::json& message) {
   const std::string type = MessageType(message);
   if (type == "c_append") {
     if (const auto m = ParseClientAppend(message)) return HandleAppend(connection, *m);
@@ -18,10 +19,12 @@ void ClientServer::Handle(const std::shared_ptr<Connection>& connection, const n
   }
   // Not a request this node understands: answer it when it names a req, else ignore it.
   const auto req = message.find("req");
-  if (req != message.end() && req->is_number_integer()) Reply(connection, req->get<int64_t>(), "error");
+  if (req != message.end() && req->is_number_integer())
+    Reply(connection, req->get<int64_t>(), "error");
 }
 
-void ClientServer::HandleAppend(const std::shared_ptr<Connection>& connection, const ClientAppend& m) {
+void ClientServer::HandleAppend(const std::shared_ptr<Connection>& connection,
+                                const ClientAppend& m) {
   Raft& raft = *ctx_.raft;
   if (m.value.size() > kMaxValueBytes || m.client == kNoopClient) {
     Reply(connection, m.req, "error");

@@ -7,7 +7,10 @@
 namespace faultfs::harness::node {
 
 DiskWorker::DiskWorker(StorageFiles& files, asio::io_context& loop)
-    : files_(files), loop_(loop), writer_([this] { WriterLoop(); }), reader_([this] { ReaderLoop(); }) {}
+    : files_(files),
+      loop_(loop),
+      writer_([this] { WriterLoop(); }),
+      reader_([this] { ReaderLoop(); }) {}
 
 DiskWorker::~DiskWorker() {
   {
@@ -61,7 +64,8 @@ void DiskWorker::ReadSlot(uint64_t index, ReadDone done) {
 }
 
 void DiskWorker::Fatal(const Status& status) {
-  std::fprintf(stderr, "faultfs harness node: %s; exiting (recovery will read back what is durable)\n",
+  std::fprintf(stderr,
+               "faultfs harness node: %s; exiting (recovery will read back what is durable)\n",
                status.ToString().c_str());
   std::fflush(stderr);
   std::_Exit(1);

@@ -30,7 +30,8 @@ void EventLog::Emit(const std::string& event, const nlohmann::json& fields) {
                          {"node", node_id_},
                          {"event", event}};
   for (const auto& [key, value] : fields.items()) line[key] = value;
-  const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  const std::string text =
+      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   // The events are a record for the harness, not the node's state: a failed write is not a
   // reason to stop serving, so it is dropped.
   ssize_t n = 0;

@@ -7,7 +7,9 @@ namespace faultfs::harness::node {
 
 PhiAccrualDetector::PhiAccrualDetector(double expected_interval_ms, double min_stddev_ms,
                                        size_t window)
-    : expected_ms_(expected_interval_ms), min_stddev_ms_(min_stddev_ms), window_(std::max<size_t>(window, 2)) {}
+    : expected_ms_(expected_interval_ms),
+      min_stddev_ms_(min_stddev_ms),
+      window_(std::max<size_t>(window, 2)) {}
 
 void PhiAccrualDetector::Reset() {
   gaps_.clear();

@@ -12,7 +12,8 @@ Result<std::string> ReadAt(int fd, uint64_t offset, size_t length, const std::st
   std::string out(length, '\0');
   size_t done = 0;
   while (done < length) {
-    const ssize_t n = ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
+    const ssize_t n =
+        ::pread(fd, out.data() + done, length - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno(errno, "reading " + what);
     if (n == 0) break;

@@ -8,7 +8,9 @@
 
 namespace faultfs::harness {
 
-uint64_t EntryChecksum(std::string_view encoded) { return XXH3_64bits(encoded.data(), encoded.size()); }
+uint64_t EntryChecksum(std::string_view encoded) {
+  return XXH3_64bits(encoded.data(), encoded.size());
+}
 
 std::string EncodeEntry(const Entry& entry) {
   FAULTFS_CHECK(entry.value.size() <= kMaxValueBytes)
@@ -53,14 +55,16 @@ void PutU64(std::string& out, uint64_t v) {
 uint32_t GetU32(std::string_view bytes, size_t at) {
   FAULTFS_CHECK(at + 4 <= bytes.size());
   uint32_t v = 0;
-  for (size_t i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+  for (size_t i = 0; i < 4; ++i)
+    v |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
   return v;
 }
 
 uint64_t GetU64(std::string_view bytes, size_t at) {
   FAULTFS_CHECK(at + 8 <= bytes.size());
   uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+  for (size_t i = 0; i < 8; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
   return v;
 }
 

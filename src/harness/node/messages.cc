@@ -98,7 +98,10 @@ std::string MessageType(const json& j) {
 }
 
 json ToJson(const VoteRequest& m) {
-  return {{"t", "vote_req"}, {"from", m.from}, {"term", m.term}, {"last_index", m.last_index},
+  return {{"t", "vote_req"},
+          {"from", m.from},
+          {"term", m.term},
+          {"last_index", m.last_index},
           {"last_term", m.last_term}};
 }
 json ToJson(const VoteReply& m) {
@@ -107,34 +110,43 @@ json ToJson(const VoteReply& m) {
 json ToJson(const AppendRequest& m) {
   json entries = json::array();
   for (const auto& e : m.entries) entries.push_back(Bin(e));
-  return {{"t", "append"},          {"from", m.from},     {"term", m.term},
-          {"prev_index", m.prev_index}, {"prev_term", m.prev_term}, {"entries", std::move(entries)},
-          {"commit", m.commit},     {"seq", m.seq}};
+  return {{"t", "append"},
+          {"from", m.from},
+          {"term", m.term},
+          {"prev_index", m.prev_index},
+          {"prev_term", m.prev_term},
+          {"entries", std::move(entries)},
+          {"commit", m.commit},
+          {"seq", m.seq}};
 }
 json ToJson(const AppendAck& m) {
-  return {{"t", "append_ack"}, {"from", m.from}, {"term", m.term},
+  return {{"t", "append_ack"}, {"from", m.from},   {"term", m.term},
           {"ok", m.ok},        {"match", m.match}, {"seq", m.seq}};
 }
 json ToJson(const FetchRequest& m) {
   return {{"t", "fetch"}, {"from", m.from}, {"id", m.id}, {"index", m.index}};
 }
 json ToJson(const FetchReply& m) {
-  return {{"t", "fetch_reply"}, {"from", m.from},          {"id", m.id},
-          {"index", m.index},   {"found", m.found},        {"entry", Bin(m.entry)},
+  return {{"t", "fetch_reply"},    {"from", m.from},   {"id", m.id},
+          {"index", m.index},      {"found", m.found}, {"entry", Bin(m.entry)},
           {"verified", m.verified}};
 }
 json ToJson(const RepairRequest& m) {
-  return {{"t", "repair"}, {"from", m.from}, {"term", m.term}, {"index", m.index},
+  return {{"t", "repair"},
+          {"from", m.from},
+          {"term", m.term},
+          {"index", m.index},
           {"entry", Bin(m.entry)}};
 }
 json ToJson(const ClientReply& m) {
-  return {{"t", "c_reply"}, {"req", m.req},        {"status", m.status},
+  return {{"t", "c_reply"},   {"req", m.req},          {"status", m.status},
           {"index", m.index}, {"value", Bin(m.value)}, {"leader", m.leader}};
 }
 
 std::optional<VoteRequest> ParseVoteRequest(const json& j) {
   Fields f(j);
-  return IfValid(f, VoteRequest{f.Node("from"), f.U64("term"), f.U64("last_index"), f.U64("last_term")});
+  return IfValid(
+      f, VoteRequest{f.Node("from"), f.U64("term"), f.U64("last_index"), f.U64("last_term")});
 }
 std::optional<VoteReply> ParseVoteReply(const json& j) {
   Fields f(j);

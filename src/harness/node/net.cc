@@ -50,24 +50,25 @@ void Connection::Start() {
 }
 
 void Connection::ReadMore() {
-  socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](asio::error_code ec, size_t n) {
-    if (ec || !self->open_) {
-      self->Close();
-      return;
-    }
-    self->reader_.Add(std::string_view(self->buffer_.data(), n));
-    for (;;) {
-      auto message = self->reader_.Next();
-      if (!message.ok()) {  // oversized or damaged: the stream is unusable from here
-        self->Close();
-        return;
-      }
-      if (!*message) break;
-      self->handler_(self, **message);
-      if (!self->open_) return;
-    }
-    self->ReadMore();
-  });
+  socket_.async_read_some(
+      asio::buffer(buffer_), [self = shared_from_this()](asio::error_code ec, size_t n) {
+        if (ec || !self->open_) {
+          self->Close();
+          return;
+        }
+        self->reader_.Add(std::string_view(self->buffer_.data(), n));
+        for (;;) {
+          auto message = self->reader_.Next();
+          if (!message.ok()) {  // oversized or damaged: the stream is unusable from here
+            self->Close();
+            return;
+          }
+          if (!*message) break;
+          self->handler_(self, **message);
+          if (!self->open_) return;
+        }
+        self->ReadMore();
+      });
 }
 
 void Connection::Send(std::string frame) {
@@ -87,15 +88,16 @@ void Connection::WriteMore() {
     writing_.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
-  asio::async_write(socket_, Buffers(writing_), [self = shared_from_this()](asio::error_code ec, size_t) {
-    for (const auto& f : self->writing_) self->queued_bytes_ -= f.size();
-    self->writing_.clear();
-    if (ec) {
-      self->Close();
-      return;
-    }
-    self->WriteMore();
-  });
+  asio::async_write(socket_, Buffers(writing_),
+                    [self = shared_from_this()](asio::error_code ec, size_t) {
+                      for (const auto& f : self->writing_) self->queued_bytes_ -= f.size();
+                      self->writing_.clear();
+                      if (ec) {
+                        self->Close();
+                        return;
+                      }
+                      self->WriteMore();
+                    });
 }
 
 void Connection::Close() {
@@ -195,28 +197,29 @@ void PeerLink::WriteMore() {
   }
   asio::async_write(socket_, Buffers(*writing_),
                     [this, epoch = epoch_, frames = writing_](asio::error_code ec, size_t) {
-    if (epoch != epoch_) return;
-    for (const auto& f : *frames) queued_bytes_ -= f.size();
-    writing_.reset();
-    if (ec) {
-      Broken();
-      return;
-    }
-    WriteMore();
-  });
+                      if (epoch != epoch_) return;
+                      for (const auto& f : *frames) queued_bytes_ -= f.size();
+                      writing_.reset();
+                      if (ec) {
+                        Broken();
+                        return;
+                      }
+                      WriteMore();
+                    });
 }
 
 void PeerLink::WatchForClose() {
   // Nothing is ever sent back on this link; a read only ends when the other side closes it
   // (a restarted peer, a proxy's reset_peer), which is when to reconnect.
-  socket_.async_read_some(asio::buffer(discard_), [this, epoch = epoch_](asio::error_code ec, size_t) {
-    if (epoch != epoch_ || state_ == State::kStopped) return;
-    if (ec) {
-      Broken();
-      return;
-    }
-    WatchForClose();
-  });
+  socket_.async_read_some(asio::buffer(discard_),
+                          [this, epoch = epoch_](asio::error_code ec, size_t) {
+                            if (epoch != epoch_ || state_ == State::kStopped) return;
+                            if (ec) {
+                              Broken();
+                              return;
+                            }
+                            WatchForClose();
+                          });
 }
 
 void PeerLink::Stop() {

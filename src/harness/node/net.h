@@ -61,7 +61,8 @@ class Listener {
   void Stop();
 
  private:
-  Listener(asio::io_context& io, Connection::Handler handler) : acceptor_(io), handler_(std::move(handler)) {}
+  Listener(asio::io_context& io, Connection::Handler handler)
+      : acceptor_(io), handler_(std::move(handler)) {}
   void Accept();
 
   asio::ip::tcp::acceptor acceptor_;

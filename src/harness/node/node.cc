@@ -18,7 +18,8 @@ namespace faultfs::harness {
 Status ValidateNodeOptions(const NodeOptions& o) {
   if (o.id < 0) return Status::Invalid("--id must be >= 0");
   if (o.data.empty()) return Status::Invalid("--data is required");
-  if (o.peer_port == 0 || o.client_port == 0) return Status::Invalid("--peer-port and --client-port are required");
+  if (o.peer_port == 0 || o.client_port == 0)
+    return Status::Invalid("--peer-port and --client-port are required");
   if (o.election_timeout_ms < 10) return Status::Invalid("--election-timeout-ms must be >= 10");
   if (o.heartbeat_ms < 1 || o.heartbeat_ms >= o.election_timeout_ms)
     return Status::Invalid("--heartbeat-ms must be >= 1 and below --election-timeout-ms");
@@ -27,7 +28,8 @@ Status ValidateNodeOptions(const NodeOptions& o) {
   if (o.repair != "verified" && o.repair != "newest")
     return Status::Invalid("--repair must be verified or newest");
   for (const auto& [peer, address] : o.peers) {
-    if (peer == o.id) return Status::Invalid("--peer names this node's own id " + std::to_string(peer));
+    if (peer == o.id)
+      return Status::Invalid("--peer names this node's own id " + std::to_string(peer));
     if (peer < 0) return Status::Invalid("--peer ids must be >= 0");
     if (auto endpoint = node::ParseEndpoint(address); !endpoint.ok())
       return Status::Invalid("--peer " + std::to_string(peer) + ": " + endpoint.status().message());
@@ -42,7 +44,8 @@ int RunNode(const NodeOptions& options) {
   }
   auto runtime = node::NodeRuntime::Start(options);
   if (!runtime.ok()) {
-    std::fprintf(stderr, "faultfs harness node %d: %s\n", options.id, runtime.status().ToString().c_str());
+    std::fprintf(stderr, "faultfs harness node %d: %s\n", options.id,
+                 runtime.status().ToString().c_str());
     return 1;
   }
   (*runtime)->Run();

@@ -27,7 +27,9 @@ Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOptions& optio
     if (!events.ok()) return events.status();
     node->events_ = std::move(*events);
   }
-  node->events_.Emit("start", {{"recovery", options.recovery}, {"repair", options.repair}, {"seed", options.seed}});
+  node->events_.Emit(
+      "start",
+      {{"recovery", options.recovery}, {"repair", options.repair}, {"seed", options.seed}});
   FAULTFS_RETURN_IF_ERROR(node->Recover());
   FAULTFS_RETURN_IF_ERROR(node->Listen());
   node->ScheduleTick();
@@ -36,7 +38,8 @@ Result<std::unique_ptr<NodeRuntime>> NodeRuntime::Start(const NodeOptions& optio
   });
   std::printf("ready\n");
   std::fflush(stdout);
-  node->events_.Emit("ready", {{"peer_port", options.peer_port}, {"client_port", options.client_port}});
+  node->events_.Emit("ready",
+                     {{"peer_port", options.peer_port}, {"client_port", options.client_port}});
   return node;
 }
 
@@ -46,7 +49,8 @@ Status NodeRuntime::Recover() {
   files_ = std::move(*files);
   auto storage = ReadNodeStorage(options_.data);
   if (!storage.ok()) return storage.status();
-  const RecoveryMode mode = options_.recovery == "truncate" ? RecoveryMode::kTruncate : RecoveryMode::kProtocol;
+  const RecoveryMode mode =
+      options_.recovery == "truncate" ? RecoveryMode::kTruncate : RecoveryMode::kProtocol;
   const RecoveryPlan plan = PlanRecovery(*storage, mode);
   FAULTFS_RETURN_IF_ERROR(ApplyRecovery(*files_, plan));
   events_.Emit("recovered", {{"torn", plan.torn},
@@ -69,9 +73,15 @@ void NodeRuntime::Wire(const RecoveryPlan& plan, const NodeStorage& storage) {
   // Meta copies were written but none survives: the latest vote is unknown.
   const bool meta_lost = !storage.meta && storage.meta_files > 0;
   raft_ = std::make_unique<Raft>(raft_options, *this, plan, storage.meta, meta_lost);
-  ctx_ = NodeContext{options_.id,  raft_options.peers, options_.repair == "newest",
-                     options_.heartbeat_ms, options_.election_timeout_ms, raft_.get(),
-                     disk_.get(),  &events_, [this](int to, const nlohmann::json& m) { Send(to, m); },
+  ctx_ = NodeContext{options_.id,
+                     raft_options.peers,
+                     options_.repair == "newest",
+                     options_.heartbeat_ms,
+                     options_.election_timeout_ms,
+                     raft_.get(),
+                     disk_.get(),
+                     &events_,
+                     [this](int to, const nlohmann::json& m) { Send(to, m); },
                      [this](std::function<void()> fn) { Defer(std::move(fn)); }};
   fetcher_ = std::make_unique<Fetcher>(ctx_);
   repairer_ = std::make_unique<Repairer>(ctx_, *fetcher_);
@@ -90,16 +100,14 @@ Status NodeRuntime::Listen() {
     links_[peer] = std::make_unique<PeerLink>(io_, *endpoint);
     links_[peer]->Start();
   }
-  auto peers = Listener::Bind(io_, options_.peer_port,
-                              [this](const std::shared_ptr<Connection>&, const nlohmann::json& m) {
-                                OnPeerMessage(m);
-                              });
+  auto peers = Listener::Bind(
+      io_, options_.peer_port,
+      [this](const std::shared_ptr<Connection>&, const nlohmann::json& m) { OnPeerMessage(m); });
   if (!peers.ok()) return peers.status();
   peer_listener_ = std::move(*peers);
   auto clients = Listener::Bind(io_, options_.client_port,
-                                [this](const std::shared_ptr<Connection>& c, const nlohmann::json& m) {
-                                  clients_->Handle(c, m);
-                                });
+                                [this](const std::shared_ptr<Connection>& c,
+                                       const nlohmann::json& m) { clients_->Handle(c, m); });
   if (!clients.ok()) return clients.status();
   client_listener_ = std::move(*clients);
   return Status::Ok();
@@ -160,7 +168,9 @@ void NodeRuntime::WriteMeta(StoredMeta meta, std::function<void()> done) {
 
 void NodeRuntime::Defer(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
 
-void NodeRuntime::Emit(const std::string& event, const nlohmann::json& fields) { events_.Emit(event, fields); }
+void NodeRuntime::Emit(const std::string& event, const nlohmann::json& fields) {
+  events_.Emit(event, fields);
+}
 
 double NodeRuntime::NowMs() { return MonotonicMs(); }
 

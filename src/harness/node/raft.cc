@@ -9,7 +9,8 @@ Raft::Raft(const RaftOptions& options, RaftEnv& env, const RecoveryPlan& recover
            const std::optional<StoredMeta>& meta, bool meta_lost)
     : options_(options),
       env_(env),
-      election_rng_(DeriveSeed(options.seed, "election-timeout/node-" + std::to_string(options.id))),
+      election_rng_(
+          DeriveSeed(options.seed, "election-timeout/node-" + std::to_string(options.id))),
       detector_(options.heartbeat_ms, options.heartbeat_ms / 2.0) {
   LoadRecovered(recovered);
   if (meta) {
@@ -48,7 +49,9 @@ double Raft::RandomElectionTimeout() {
   return static_cast<double>(t + election_rng_.Below(t + 1));
 }
 
-void Raft::ResetElectionDeadline() { election_deadline_ms_ = env_.NowMs() + RandomElectionTimeout(); }
+void Raft::ResetElectionDeadline() {
+  election_deadline_ms_ = env_.NowMs() + RandomElectionTimeout();
+}
 
 void Raft::Tick() {
   const double now = env_.NowMs();
@@ -158,7 +161,8 @@ void Raft::SetRole(Role role) {
 
 void Raft::PersistMeta(std::function<void()> done) {
   ++meta_version_;
-  env_.WriteMeta(StoredMeta{meta_version_, term_, voted_for_}, done ? std::move(done) : [] {});
+  env_.WriteMeta(
+      StoredMeta{meta_version_, term_, voted_for_}, done ? std::move(done) : [] {});
 }
 
 bool Raft::LogUpToDate(uint64_t last_index, uint64_t last_term) const {

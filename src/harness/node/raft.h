@@ -127,7 +127,8 @@ class Raft {
   void ScheduleReplication();
   void Reject(const AppendRequest& m, uint64_t hint);
   uint64_t AcceptEntries(const AppendRequest& m);
-  void SubmitWrites(std::vector<SlotWrite>& writes, std::vector<std::pair<uint64_t, uint64_t>>& gens,
+  void SubmitWrites(std::vector<SlotWrite>& writes,
+                    std::vector<std::pair<uint64_t, uint64_t>>& gens,
                     std::vector<int>& repaired_from);
   void OnDurable(const std::vector<std::pair<uint64_t, uint64_t>>& written,
                  const std::vector<int>& repaired_from);

@@ -29,7 +29,8 @@ uint64_t Raft::Propose(int64_t client, int64_t req, const std::string& value) {
   const Entry entry{log_.last_index() + 1, term_, client, req, value};
   const std::string encoded = EncodeEntry(entry);
   std::vector<SlotWrite> writes{{entry.index, entry.term, encoded}};
-  std::vector<std::pair<uint64_t, uint64_t>> gens{{entry.index, log_.Append(MakeEntry(entry, encoded))}};
+  std::vector<std::pair<uint64_t, uint64_t>> gens{
+      {entry.index, log_.Append(MakeEntry(entry, encoded))}};
   std::vector<int> repaired_from{-1};
   SubmitWrites(writes, gens, repaired_from);
   ScheduleReplication();
@@ -40,7 +41,8 @@ void Raft::SubmitWrites(std::vector<SlotWrite>& writes,
                         std::vector<std::pair<uint64_t, uint64_t>>& gens,
                         std::vector<int>& repaired_from) {
   if (writes.empty()) return;
-  env_.WriteEntries(std::move(writes), [this, gens, repaired_from] { OnDurable(gens, repaired_from); });
+  env_.WriteEntries(std::move(writes),
+                    [this, gens, repaired_from] { OnDurable(gens, repaired_from); });
   writes.clear();
   gens.clear();
   repaired_from.clear();
@@ -100,7 +102,8 @@ void Raft::SendAppend(int peer) {
   const bool window_open = m.prev_index - p.match < kMaxInflightEntries;
   for (uint64_t i = p.next; window_open && i <= last; ++i) {
     const LogEntry* e = log_.At(i);
-    if (!e->bytes_known() || m.entries.size() >= kMaxAppendEntries || bytes >= kMaxAppendBytes) break;
+    if (!e->bytes_known() || m.entries.size() >= kMaxAppendEntries || bytes >= kMaxAppendBytes)
+      break;
     bytes += e->encoded.size();
     m.entries.push_back(e->encoded);
   }
@@ -181,7 +184,8 @@ void Raft::HandleAppend(const AppendRequest& m) {
     // Skip the whole run of the conflicting term, but never below what is committed (which
     // every leader holds).
     uint64_t hint = m.prev_index - 1;
-    if (log_.TermKnown(m.prev_index)) hint = std::min(hint, log_.FirstIndexOfTerm(m.prev_index) - 1);
+    if (log_.TermKnown(m.prev_index))
+      hint = std::min(hint, log_.FirstIndexOfTerm(m.prev_index) - 1);
     Reject(m, std::max(hint, std::min(commit_, m.prev_index - 1)));
     return;
   }
@@ -207,7 +211,8 @@ uint64_t Raft::AcceptEntries(const AppendRequest& m) {
     ++index;
     const LogEntry* local = log_.At(index);
     if (local != nullptr && !local->damaged && local->term == entry->term) continue;  // held
-    if (local != nullptr && local->damaged && (!local->checksum_known || local->term == entry->term)) {
+    if (local != nullptr && local->damaged &&
+        (!local->checksum_known || local->term == entry->term)) {
       // The leader's copy of an entry held damaged: same index and term, so the same entry.
       gens.push_back({index, log_.Replace(index, MakeEntry(*entry, bytes))});
       writes.push_back({index, entry->term, bytes});

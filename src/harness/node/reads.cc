@@ -9,7 +9,9 @@ namespace {
 // How long the answers of the fetch may take once the round is confirmed.
 double FetchWindowMs(const NodeContext& ctx) { return std::max(250.0, 4.0 * ctx.heartbeat_ms); }
 // How long a read decided without every answer waits for the others, to repair them too.
-double LateWindowMs(const NodeContext& ctx) { return std::max(1000.0, 2.0 * ctx.election_timeout_ms); }
+double LateWindowMs(const NodeContext& ctx) {
+  return std::max(1000.0, 2.0 * ctx.election_timeout_ms);
+}
 
 }  // namespace
 
@@ -59,7 +61,8 @@ void ReadCoordinator::BeginFetch(uint64_t id) {
   targets.push_back(ctx_.id);
   Read& read = reads_.at(id);
   read.deadline_ms = MonotonicMs() + FetchWindowMs(ctx_);
-  read.fetch_id = fetcher_.Fetch(read.index, targets, [this, id](const FetchReply& r) { OnAnswer(id, r); });
+  read.fetch_id =
+      fetcher_.Fetch(read.index, targets, [this, id](const FetchReply& r) { OnAnswer(id, r); });
 }
 
 void ReadCoordinator::OnAnswer(uint64_t id, const FetchReply& reply) {
@@ -161,7 +164,8 @@ const FetchReply* ReadCoordinator::ChooseVerified(const Read& read) const {
   const LogEntry* mine = ctx_.raft->log().At(read.index);
   for (const auto& [node, answer] : read.answers) {
     if (!answer.found || !answer.verified) continue;
-    if (mine != nullptr && mine->checksum_known && EntryChecksum(answer.entry) != mine->checksum) continue;
+    if (mine != nullptr && mine->checksum_known && EntryChecksum(answer.entry) != mine->checksum)
+      continue;
     const auto entry = DecodeEntry(answer.entry);
     if (entry && entry->index == read.index) return &answer;
   }
@@ -175,8 +179,8 @@ const FetchReply* ReadCoordinator::ChooseNewest(const Read& read) const {
     if (!answer.found) continue;
     const auto entry = DecodeEntry(answer.entry);
     if (!entry || entry->index != read.index) continue;
-    const bool newer = best == nullptr || entry->term > best_term ||
-                       (entry->term == best_term && node == ctx_.id);
+    const bool newer =
+        best == nullptr || entry->term > best_term || (entry->term == best_term && node == ctx_.id);
     if (newer) {
       best = &answer;
       best_term = entry->term;
@@ -186,7 +190,8 @@ const FetchReply* ReadCoordinator::ChooseNewest(const Read& read) const {
 }
 
 void ReadCoordinator::RepairReplicas(const Read& read, const FetchReply& chosen) {
-  for (const auto& [node, answer] : read.answers) RepairReplica(read.index, node, answer, chosen.entry);
+  for (const auto& [node, answer] : read.answers)
+    RepairReplica(read.index, node, answer, chosen.entry);
 }
 
 void ReadCoordinator::RepairReplica(uint64_t index, int node, const FetchReply& answer,

@@ -26,7 +26,8 @@ namespace faultfs::harness::node {
 
 class ReadCoordinator {
  public:
-  using Reply = std::function<void(const std::string& status, uint64_t index, const std::string& value)>;
+  using Reply =
+      std::function<void(const std::string& status, uint64_t index, const std::string& value)>;
   ReadCoordinator(NodeContext& ctx, Fetcher& fetcher, Repairer& repairer)
       : ctx_(ctx), fetcher_(fetcher), repairer_(repairer) {}
 

@@ -40,7 +40,7 @@ struct RecoveryPlan {
   bool cut_files = false;               // the files hold more than log.size() entries
   uint64_t torn = 0;                    // bad slots of the tail, without records
   uint64_t damaged = 0;
-  uint64_t truncated = 0;               // entries discarded by --recovery truncate (torn excluded)
+  uint64_t truncated = 0;  // entries discarded by --recovery truncate (torn excluded)
 };
 
 RecoveryPlan PlanRecovery(const NodeStorage& storage, RecoveryMode mode);

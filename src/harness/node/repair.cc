@@ -118,11 +118,12 @@ void Repairer::Tick(double now_ms) {
   for (const uint64_t index : log.damaged()) {
     if (started == kRepairFetchesPerRound) break;
     const LogEntry* e = log.At(index);
-    if (outstanding_.count(index) != 0 || !e->checksum_known) continue;  // unknown: leader's copy only
+    if (outstanding_.count(index) != 0 || !e->checksum_known)
+      continue;  // unknown: leader's copy only
     const uint64_t generation = e->generation;
-    const uint64_t id = fetcher_.Fetch(index, ctx_.peers, [this, index, generation](const FetchReply& r) {
-      OnCopy(index, generation, r);
-    });
+    const uint64_t id = fetcher_.Fetch(
+        index, ctx_.peers,
+        [this, index, generation](const FetchReply& r) { OnCopy(index, generation, r); });
     outstanding_[index] = Outstanding{id, now_ms};
     ++started;
   }
@@ -157,7 +158,8 @@ void Repairer::HandleRepair(const RepairRequest& m) {
   const auto entry = DecodeEntry(m.entry);
   if (!entry || entry->index != m.index) return;
   if (e->checksum_known) {
-    if (EntryChecksum(m.entry) == e->checksum) raft.InstallRepair(m.index, m.entry, e->term, m.from);
+    if (EntryChecksum(m.entry) == e->checksum)
+      raft.InstallRepair(m.index, m.entry, e->term, m.from);
     return;
   }
   if (m.from == raft.leader() && m.term == raft.term())

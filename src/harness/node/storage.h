@@ -22,8 +22,8 @@ namespace faultfs::harness::node {
 
 struct SlotWrite {
   uint64_t index = 0;
-  uint64_t term = 0;       // for the record (the entry's own term, kept even by a naive repair)
-  std::string encoded;     // the entry's bytes as they go into the slot
+  uint64_t term = 0;    // for the record (the entry's own term, kept even by a naive repair)
+  std::string encoded;  // the entry's bytes as they go into the slot
 };
 
 class StorageFiles {

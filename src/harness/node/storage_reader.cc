@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "faultfs/harness/node_storage.h"
 #include "file_io.h"
 #include "format.h"
-#include "faultfs/harness/node_storage.h"
 
 namespace faultfs::harness {
 namespace {

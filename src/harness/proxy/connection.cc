@@ -1,10 +1,10 @@
 #include "connection.h"
 
+#include <algorithm>
 #include <asio/connect.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-#include <algorithm>
 
 #include "faultfs/harness/wire.h"
 
@@ -48,7 +48,8 @@ asio::awaitable<void> Connection::ReadFrames() {
   std::string buffer(64 * 1024, '\0');
   while (!closed_) {
     asio::error_code ec;
-    const size_t n = co_await from_node_.async_read_some(asio::buffer(buffer), asio::redirect_error(kAwait, ec));
+    const size_t n =
+        co_await from_node_.async_read_some(asio::buffer(buffer), asio::redirect_error(kAwait, ec));
     if (closed_) co_return;
     if (ec) {  // node i is gone: deliver what is queued, then close (WriteLoop)
       reader_done_ = true;
@@ -76,8 +77,10 @@ void Connection::Schedule(std::string frame, Clock::time_point now) {
   const bool drop = plan.drop || queued_bytes_ + frame.size() > kMaxQueuedBytes;
   link_->Count([&](ProxyCounters& c) {
     ++c.frames_received;
-    if (drop) ++c.frames_dropped;
-    else ++c.frames_queued;
+    if (drop)
+      ++c.frames_dropped;
+    else
+      ++c.frames_queued;
   });
   if (drop) return;
   queued_bytes_ += frame.size();
@@ -93,7 +96,8 @@ void Connection::Schedule(std::string frame, Clock::time_point now) {
     size_t offset = 0;
     for (size_t i = 0; i < plan.slices.size(); ++i) {
       if (i > 0) ready += plan.slice_delay;
-      queue_.push_back({frame.substr(offset, plan.slices[i]), ready, i == 0, i + 1 == plan.slices.size()});
+      queue_.push_back(
+          {frame.substr(offset, plan.slices[i]), ready, i == 0, i + 1 == plan.slices.size()});
       offset += plan.slices[i];
     }
   }
@@ -107,8 +111,11 @@ asio::awaitable<void> Connection::CopyBack() {
   std::string buffer(16 * 1024, '\0');
   while (!closed_) {
     asio::error_code ec;
-    const size_t n = co_await to_node_.async_read_some(asio::buffer(buffer), asio::redirect_error(kAwait, ec));
-    if (!closed_ && !ec) co_await asio::async_write(from_node_, asio::buffer(buffer.data(), n), asio::redirect_error(kAwait, ec));
+    const size_t n =
+        co_await to_node_.async_read_some(asio::buffer(buffer), asio::redirect_error(kAwait, ec));
+    if (!closed_ && !ec)
+      co_await asio::async_write(from_node_, asio::buffer(buffer.data(), n),
+                                 asio::redirect_error(kAwait, ec));
     if (closed_) co_return;
     if (ec) {  // node j closed or broke the connection: so does the proxy, at once
       Close(CloseKind::kFin);
@@ -184,7 +191,8 @@ asio::awaitable<bool> Connection::WriteHead(const ConnectionEffects& fx) {
   const std::optional<uint64_t> budget = LimitBudget(fx);
   const size_t size = budget ? std::min<size_t>(chunk.bytes.size(), *budget) : chunk.bytes.size();
   asio::error_code ec;
-  co_await asio::async_write(to_node_, asio::buffer(chunk.bytes.data(), size), asio::redirect_error(kAwait, ec));
+  co_await asio::async_write(to_node_, asio::buffer(chunk.bytes.data(), size),
+                             asio::redirect_error(kAwait, ec));
   if (closed_) co_return false;
   bytes_written_ += size;
   const bool whole_frame_out = chunk.frame_end && size == chunk.bytes.size() && !ec;

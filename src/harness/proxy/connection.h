@@ -59,7 +59,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Clock::time_point wire_free_{};   // bandwidth: when the previous frame is off the wire
   uint64_t bytes_written_ = 0;
   std::map<std::string, uint64_t> limit_base_;  // limit_data toxic -> bytes_written_ when it began
-  bool reader_done_ = false;  // node i closed its side
+  bool reader_done_ = false;                    // node i closed its side
   bool closed_ = false;
 };
 

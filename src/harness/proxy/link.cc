@@ -1,10 +1,10 @@
 #include "link.h"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
-#include <algorithm>
 
 #include "connection.h"
 #include "faultfs/core/random.h"
@@ -34,8 +34,9 @@ Status Proxy::Link::Listen() {
   if (acceptor_.open(local.protocol(), ec); !ec) acceptor_.bind(local, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (!ec) port_ = acceptor_.local_endpoint(ec).port();
-  if (ec) return Status::FromErrno(ec.value(), "proxy link " + std::to_string(options_.from) + "->" +
-                                                   std::to_string(options_.to) + ": listen on 127.0.0.1");
+  if (ec)
+    return Status::FromErrno(ec.value(), "proxy link " + std::to_string(options_.from) + "->" +
+                                             std::to_string(options_.to) + ": listen on 127.0.0.1");
   return Status::Ok();
 }
 
@@ -45,8 +46,10 @@ asio::awaitable<void> Proxy::Link::AcceptLoop() {
   auto self = shared_from_this();
   while (!stopped_) {
     asio::error_code ec;
-    tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (stopped_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+    tcp::socket socket =
+        co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (stopped_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+      co_return;
     if (ec) {  // e.g. out of descriptors: wait, do not spin
       asio::steady_timer pause(strand_, std::chrono::milliseconds(50));
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -96,11 +99,14 @@ Status Proxy::Link::Add(Toxic toxic) {
   {
     std::lock_guard lock(mu_);
     const auto& current = *toxics_;
-    if (std::any_of(current.begin(), current.end(), [&](const ActiveToxic& a) { return a.toxic.name == toxic.name; }))
-      return Status::Invalid("link " + std::to_string(options_.from) + "->" + std::to_string(options_.to) +
-                             " already has a toxic '" + toxic.name + "'");
+    if (std::any_of(current.begin(), current.end(),
+                    [&](const ActiveToxic& a) { return a.toxic.name == toxic.name; }))
+      return Status::Invalid("link " + std::to_string(options_.from) + "->" +
+                             std::to_string(options_.to) + " already has a toxic '" + toxic.name +
+                             "'");
     std::vector<ActiveToxic> next = current;
-    const std::string label = "link " + std::to_string(options_.from) + "->" + std::to_string(options_.to) + "/" + toxic.name;
+    const std::string label = "link " + std::to_string(options_.from) + "->" +
+                              std::to_string(options_.to) + "/" + toxic.name;
     next.push_back({std::move(toxic), Clock::now(), DeriveSeed(options_.seed, label)});
     Replace(std::move(next));
   }
@@ -113,8 +119,8 @@ Status Proxy::Link::Remove(const std::string& name) {
     std::lock_guard lock(mu_);
     std::vector<ActiveToxic> next = *toxics_;
     if (std::erase_if(next, [&](const ActiveToxic& a) { return a.toxic.name == name; }) == 0)
-      return Status::Invalid("link " + std::to_string(options_.from) + "->" + std::to_string(options_.to) +
-                             " has no toxic '" + name + "'");
+      return Status::Invalid("link " + std::to_string(options_.from) + "->" +
+                             std::to_string(options_.to) + " has no toxic '" + name + "'");
     Replace(std::move(next));
   }
   KickAll();
@@ -178,7 +184,8 @@ Proxy::~Proxy() { Stop(); }
 uint16_t Proxy::port() const { return link_->port(); }
 std::string Proxy::address() const { return "127.0.0.1:" + std::to_string(port()); }
 std::string Proxy::name() const {
-  return "link " + std::to_string(link_->options().from) + "->" + std::to_string(link_->options().to);
+  return "link " + std::to_string(link_->options().from) + "->" +
+         std::to_string(link_->options().to);
 }
 Status Proxy::AddToxic(Toxic toxic) { return link_->Add(std::move(toxic)); }
 Status Proxy::RemoveToxic(const std::string& name) { return link_->Remove(name); }

@@ -2,9 +2,9 @@
 // from its own thread), its listener and its connections (the strand's alone).
 #pragma once
 
+#include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/strand.hpp>
-#include <asio/awaitable.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,8 +61,8 @@ class Proxy::Link : public std::enable_shared_from_this<Proxy::Link> {
   proxy::Strand strand_;
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
-  uint64_t next_frame_seq_ = 0;                              // strand
-  bool stopped_ = false;                                     // strand
+  uint64_t next_frame_seq_ = 0;                                // strand
+  bool stopped_ = false;                                       // strand
   std::vector<std::weak_ptr<proxy::Connection>> connections_;  // strand
 
   mutable std::mutex mu_;

@@ -18,14 +18,16 @@ struct ActiveToxic {
   Toxic toxic;
   Clock::time_point added;
   uint64_t seed = 0;  // DeriveSeed(run seed, "link i->j/<name>")
-  Clock::time_point active_at() const { return added + std::chrono::milliseconds(toxic.start_after_ms); }
+  Clock::time_point active_at() const {
+    return added + std::chrono::milliseconds(toxic.start_after_ms);
+  }
 };
 
 struct ConnectionEffects {
   bool down = false;
-  bool hold = false;                              // timeout or blackhole
-  Clock::time_point close_at = Clock::time_point::max();  // timeout: closed (FIN) then
-  Clock::time_point reset_at = Clock::time_point::max();  // reset_peer: reset (RST) then
+  bool hold = false;                                             // timeout or blackhole
+  Clock::time_point close_at = Clock::time_point::max();         // timeout: closed (FIN) then
+  Clock::time_point reset_at = Clock::time_point::max();         // reset_peer: reset (RST) then
   Clock::time_point next_activation = Clock::time_point::max();  // a toxic not active yet
   struct Limit {
     std::string name;

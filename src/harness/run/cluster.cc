@@ -68,7 +68,7 @@ struct Cluster::Node {
   bool mounted = false;
   int recordings = 0;  // the mount's record log is record-<n>.log
   int starts = 0;
-  pid_t pid = 0;       // the node process (its own process group), 0 when down
+  pid_t pid = 0;  // the node process (its own process group), 0 when down
   bool want_up = false;
   double down_since_s = -1;
   std::string events_path;  // this incarnation's events file
@@ -101,7 +101,9 @@ Result<std::unique_ptr<Cluster>> Cluster::Create(const ClusterOptions& options) 
   return c;
 }
 
-uint16_t Cluster::peer_port(int node) const { return nodes_.at(static_cast<size_t>(node))->peer_port; }
+uint16_t Cluster::peer_port(int node) const {
+  return nodes_.at(static_cast<size_t>(node))->peer_port;
+}
 
 std::string Cluster::client_address(int node) const {
   return "127.0.0.1:" + std::to_string(nodes_.at(static_cast<size_t>(node))->client_port);
@@ -111,19 +113,23 @@ void Cluster::SetSendAddress(int from, int to, const std::string& address) {
   nodes_.at(static_cast<size_t>(from))->send_to[to] = address;
 }
 
-std::string Cluster::data_dir(int node) const { return nodes_.at(static_cast<size_t>(node))->mount; }
-std::string Cluster::stored_dir(int node) const { return nodes_.at(static_cast<size_t>(node))->backing; }
+std::string Cluster::data_dir(int node) const {
+  return nodes_.at(static_cast<size_t>(node))->mount;
+}
+std::string Cluster::stored_dir(int node) const {
+  return nodes_.at(static_cast<size_t>(node))->backing;
+}
 
 bool Cluster::running(int node) const { return nodes_.at(static_cast<size_t>(node))->pid > 0; }
 
 Status Cluster::Mount(Node& n) {
   if (!options_.use_faultfs || n.mounted) return Status::Ok();
   const std::string log = n.dir + "/record-" + std::to_string(++n.recordings) + ".log";
-  FAULTFS_RETURN_IF_ERROR(RunFaultfs(options_.faultfs,
-                                     {"mount", "--record", log, "--transport", "dev", "--seed",
-                                      std::to_string(options_.seed + static_cast<uint64_t>(n.id)),
-                                      n.backing, n.mount},
-                                     n.dir + "/mount.out"));
+  FAULTFS_RETURN_IF_ERROR(
+      RunFaultfs(options_.faultfs,
+                 {"mount", "--record", log, "--transport", "dev", "--seed",
+                  std::to_string(options_.seed + static_cast<uint64_t>(n.id)), n.backing, n.mount},
+                 n.dir + "/mount.out"));
   n.mounted = true;
   return Status::Ok();
 }
@@ -158,16 +164,34 @@ Status Cluster::Start(int node) {
   n.events_read = 0;
   n.partial.clear();
   SubprocessSpec spec;
-  spec.argv = {options_.faultfs, "harness", "node", "--id", std::to_string(n.id), "--data",
-               n.mount, "--peer-port", std::to_string(n.peer_port), "--client-port",
-               std::to_string(n.client_port), "--election-timeout-ms",
-               std::to_string(options_.election_timeout_ms), "--heartbeat-ms",
-               std::to_string(options_.heartbeat_ms), "--recovery", options_.recovery, "--repair",
-               options_.repair, "--events", n.events_path, "--seed",
-               std::to_string(options_.seed ^ (static_cast<uint64_t>(n.starts) << 32 | static_cast<uint64_t>(n.id)))};
+  spec.argv = {options_.faultfs,
+               "harness",
+               "node",
+               "--id",
+               std::to_string(n.id),
+               "--data",
+               n.mount,
+               "--peer-port",
+               std::to_string(n.peer_port),
+               "--client-port",
+               std::to_string(n.client_port),
+               "--election-timeout-ms",
+               std::to_string(options_.election_timeout_ms),
+               "--heartbeat-ms",
+               std::to_string(options_.heartbeat_ms),
+               "--recovery",
+               options_.recovery,
+               "--repair",
+               options_.repair,
+               "--events",
+               n.events_path,
+               "--seed",
+               std::to_string(options_.seed ^ (static_cast<uint64_t>(n.starts) << 32 |
+                                               static_cast<uint64_t>(n.id)))};
   // The baselines model systems without a scrub: damage is found only by a restart (truncate)
   // or a read (newest), which is where their flaws show.
-  if (options_.recovery != "protocol" || options_.repair != "verified") spec.argv.push_back("--no-scrub");
+  if (options_.recovery != "protocol" || options_.repair != "verified")
+    spec.argv.push_back("--no-scrub");
   for (const auto& [peer, address] : n.send_to) {
     spec.argv.push_back("--peer");
     spec.argv.push_back(std::to_string(peer) + "=" + address);
@@ -177,21 +201,22 @@ Status Cluster::Start(int node) {
   if (!pid.ok()) return pid.status();
   n.pid = *pid;
   n.want_up = true;
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(options_.ready_timeout_s * 1000));
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(options_.ready_timeout_s * 1000));
   while (FileTail(spec.output, 4096).find("ready") == std::string::npos) {
     int status = 0;
     if (waitpid(n.pid, &status, WNOHANG) == n.pid) {
       n.pid = 0;
-      return Status::Invalid("node " + std::to_string(n.id) + " exited before it was ready: " +
-                             FileTail(spec.output, 1000));
+      return Status::Invalid("node " + std::to_string(n.id) +
+                             " exited before it was ready: " + FileTail(spec.output, 1000));
     }
     if (std::chrono::steady_clock::now() > deadline) {
       KillGroup(n.pid);
       n.pid = 0;
       return Status::Invalid("node " + std::to_string(n.id) + " was not ready within " +
-                             std::to_string(static_cast<int>(options_.ready_timeout_s)) + " s: " +
-                             FileTail(spec.output, 1000));
+                             std::to_string(static_cast<int>(options_.ready_timeout_s)) +
+                             " s: " + FileTail(spec.output, 1000));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -239,7 +264,8 @@ std::vector<NodeEvent> Cluster::ReadEvents(Node& n, double now_s) {
   n.events_read += chunk.size();
   n.partial += chunk;
   size_t start = 0;
-  for (size_t nl = n.partial.find('\n'); nl != std::string::npos; nl = n.partial.find('\n', start)) {
+  for (size_t nl = n.partial.find('\n'); nl != std::string::npos;
+       nl = n.partial.find('\n', start)) {
     const std::string line = n.partial.substr(start, nl - start);
     start = nl + 1;
     const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);

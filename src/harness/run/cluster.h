@@ -20,10 +20,10 @@
 namespace faultfs::harness {
 
 struct ClusterOptions {
-  std::string work;             // the run's directory (exists)
-  std::string faultfs;          // the faultfs binary (nodes and mounts)
+  std::string work;     // the run's directory (exists)
+  std::string faultfs;  // the faultfs binary (nodes and mounts)
   int nodes = 3;
-  bool use_faultfs = true;      // false: data directories are plain directories (for costs)
+  bool use_faultfs = true;  // false: data directories are plain directories (for costs)
   uint64_t seed = 0;
   std::string recovery = "protocol";
   std::string repair = "verified";
@@ -38,7 +38,7 @@ struct NodeEvent {
   int node = 0;
   std::string event;
   int64_t term = -1;
-  int64_t of = -1;  // suspect: the suspected node; follower: the leader
+  int64_t of = -1;       // suspect: the suspected node; follower: the leader
   std::string raw = {};  // the JSON line
 };
 

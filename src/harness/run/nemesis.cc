@@ -29,16 +29,19 @@ std::string Nemesis::DiskPolicy(const NemesisEvent& e) const {
     case NemesisKind::kCorruptLeader:
       // Bytes 56-72 of a write: inside the value of its first slot (16 bytes of slot header, 36
       // of entry header), the silent kind of damage that still decodes as an entry.
-      return seed + Rule("id = \"nemesis-corrupt\"\nops = [\"write\"]\npath = \"log\"\n"
-                         "probability = 0.2\naction = \"corrupt\"\n"
-                         "corrupt = { mode = \"random\", range = [56, 72], on = \"write\" }\n");
+      return seed + Rule(
+                        "id = \"nemesis-corrupt\"\nops = [\"write\"]\npath = \"log\"\n"
+                        "probability = 0.2\naction = \"corrupt\"\n"
+                        "corrupt = { mode = \"random\", range = [56, 72], on = \"write\" }\n");
     case NemesisKind::kLostWrite:
-      return seed + Rule("id = \"nemesis-lose\"\nops = [\"write\"]\npath = \"log\"\n"
-                         "probability = 0.3\naction = \"lose\"\n");
+      return seed + Rule(
+                        "id = \"nemesis-lose\"\nops = [\"write\"]\npath = \"log\"\n"
+                        "probability = 0.3\naction = \"lose\"\n");
     case NemesisKind::kDiskLatency:
-      return seed + Rule("id = \"nemesis-slow\"\nops = [\"read\", \"write\", \"fsync\", "
-                         "\"fdatasync\"]\naction = \"delay\"\n"
-                         "delay = { distribution = \"uniform\", min_ms = 5, max_ms = 120 }\n");
+      return seed + Rule(
+                        "id = \"nemesis-slow\"\nops = [\"read\", \"write\", \"fsync\", "
+                        "\"fdatasync\"]\naction = \"delay\"\n"
+                        "delay = { distribution = \"uniform\", min_ms = 5, max_ms = 120 }\n");
     case NemesisKind::kDiskFull:
       return "[capacity]\nbytes = \"16 KiB\"\nerrno = \"ENOSPC\"\n";
     default:
@@ -159,7 +162,8 @@ void Nemesis::Tick(double now_s) {
       ++it;
       continue;
     }
-    if (Status s = Heal(*it, now_s); !s.ok()) errors_.push_back("healing " + it->label + ": " + s.ToString());
+    if (Status s = Heal(*it, now_s); !s.ok())
+      errors_.push_back("healing " + it->label + ": " + s.ToString());
     bands_.push_back({it->event.start_s, now_s, std::string(FamilyOf(it->event.kind)), it->label});
     for (int n : it->nodes) impaired_.push_back({n, {it->event.start_s, now_s}});
     it = active_.erase(it);

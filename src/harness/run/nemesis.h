@@ -46,7 +46,7 @@ class Nemesis {
  private:
   struct Active {
     NemesisEvent event;
-    std::vector<int> nodes;        // the nodes it hit
+    std::vector<int> nodes;           // the nodes it hit
     std::vector<std::string> toxics;  // "from>to/name" put on links
     std::string label;
   };

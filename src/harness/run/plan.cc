@@ -69,8 +69,8 @@ Result<std::vector<NemesisKind>> ParseNemeses(std::string_view spec) {
     if (!known) {
       std::string names = "all, none, disk, kill, power, net";
       for (const KindInfo& k : kKinds) names += ", " + std::string(k.name);
-      return Status::Invalid("--nemesis: unknown nemesis '" + std::string(word) + "'; valid: " +
-                             names);
+      return Status::Invalid("--nemesis: unknown nemesis '" + std::string(word) +
+                             "'; valid: " + names);
     }
     if (comma == std::string_view::npos) break;
     start = comma + 1;
@@ -90,7 +90,8 @@ std::vector<NemesisEvent> PlanNemeses(const PlanSpec& spec) {
     e.start_s = t;
     e.end_s = t + 1.0 + rng.Unit() * 3.0;
     if (e.end_s > end) break;
-    e.node = TargetsLeader(e.kind) ? -1 : static_cast<int>(rng.Below(static_cast<uint64_t>(spec.nodes)));
+    e.node =
+        TargetsLeader(e.kind) ? -1 : static_cast<int>(rng.Below(static_cast<uint64_t>(spec.nodes)));
     if (e.kind == NemesisKind::kOneWay && spec.nodes > 1) {
       e.peer = static_cast<int>(rng.Below(static_cast<uint64_t>(spec.nodes - 1)));
       if (e.peer >= e.node) ++e.peer;

@@ -13,22 +13,22 @@
 namespace faultfs::harness {
 
 enum class NemesisKind {
-  kFsyncError,    // disk: fsyncs of the node's log fail with EIO (Linux semantics)
-  kCorrupt,       // disk: writes of the node's log store a corrupted range
-  kCorruptLeader, // disk: the same on the leader (whose own copy a read prefers under "newest")
-  kLostWrite,     // disk: writes of the node's log are lost (success returned)
-  kDiskLatency,   // disk: reads, writes and fsyncs are slow
-  kDiskFull,      // disk: the node's filesystem is full
-  kKill,          // process: SIGKILL a node, restart it
-  kKillLeader,    // process: SIGKILL the leader, restart it
-  kPowerCut,      // power: a live crash point on one node's mount, restart on the crash state
-  kPowerCutAll,   // power: every node at once
-  kPartition,     // network: a node cut off both ways
-  kOneWay,        // network: one directed link down
-  kIsolateLeader, // network: the leader cut off both ways
-  kLeaderDeaf,    // network: the leader can send but not receive
-  kNetLatency,    // network: latency with jitter on every link of a node
-  kNetDrop,       // network: frames dropped on every link of a node
+  kFsyncError,     // disk: fsyncs of the node's log fail with EIO (Linux semantics)
+  kCorrupt,        // disk: writes of the node's log store a corrupted range
+  kCorruptLeader,  // disk: the same on the leader (whose own copy a read prefers under "newest")
+  kLostWrite,      // disk: writes of the node's log are lost (success returned)
+  kDiskLatency,    // disk: reads, writes and fsyncs are slow
+  kDiskFull,       // disk: the node's filesystem is full
+  kKill,           // process: SIGKILL a node, restart it
+  kKillLeader,     // process: SIGKILL the leader, restart it
+  kPowerCut,       // power: a live crash point on one node's mount, restart on the crash state
+  kPowerCutAll,    // power: every node at once
+  kPartition,      // network: a node cut off both ways
+  kOneWay,         // network: one directed link down
+  kIsolateLeader,  // network: the leader cut off both ways
+  kLeaderDeaf,     // network: the leader can send but not receive
+  kNetLatency,     // network: latency with jitter on every link of a node
+  kNetDrop,        // network: frames dropped on every link of a node
 };
 
 // The family a kind belongs to, as --nemesis names it: "disk", "kill", "power", "net".
@@ -41,9 +41,9 @@ struct NemesisEvent {
   double start_s = 0;  // since the clients started (the run shifts it to run time)
   double end_s = 0;    // when it heals (kills and power cuts: when the node restarts)
   NemesisKind kind = NemesisKind::kKill;
-  int node = -1;       // the node it hits (-1: the leader, resolved at start; all: kPowerCutAll)
-  int peer = -1;       // kOneWay: the link node -> peer
-  uint64_t seed = 0;   // for its own draws (which op, how much latency...)
+  int node = -1;      // the node it hits (-1: the leader, resolved at start; all: kPowerCutAll)
+  int peer = -1;      // kOneWay: the link node -> peer
+  uint64_t seed = 0;  // for its own draws (which op, how much latency...)
 };
 
 struct PlanSpec {

@@ -20,11 +20,20 @@ std::string Escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -108,15 +117,14 @@ std::string TimelineSvg(const Timeline& t) {
     const double y = 30 + (n + 1) * kRowHeight;
     svg.Text(4, y + kRowHeight * 0.6, "node " + std::to_string(n), "font-size=\"12\"");
     svg.Add("<line x1=\"" + Num(kLeft) + "\" y1=\"" + Num(y + kRowHeight / 2) + "\" x2=\"" +
-            Num(kLeft + kWidth) + "\" y2=\"" + Num(y + kRowHeight / 2) +
-            "\" stroke=\"#ddd\"/>");
+            Num(kLeft + kWidth) + "\" y2=\"" + Num(y + kRowHeight / 2) + "\" stroke=\"#ddd\"/>");
   }
   for (const auto& m : t.marks) {
     const double y = 30 + (m.node + 1) * kRowHeight + kRowHeight / 2;
     svg.Add("<circle class=\"mark\" cx=\"" + Num(svg.X(m.t_s)) + "\" cy=\"" + Num(y) +
-            "\" r=\"5\" fill=\"" + MarkColor(m.what) + "\"><title>node " +
-            std::to_string(m.node) + ": " + Escape(m.what) + " " + Escape(m.detail) + " at " +
-            Num(m.t_s) + " s</title></circle>");
+            "\" r=\"5\" fill=\"" + MarkColor(m.what) + "\"><title>node " + std::to_string(m.node) +
+            ": " + Escape(m.what) + " " + Escape(m.detail) + " at " + Num(m.t_s) +
+            " s</title></circle>");
   }
   svg.TimeAxis(30 + rows * kRowHeight + 4);
   return svg.Done("timeline");
@@ -156,7 +164,8 @@ std::string LatencySvg(const Timeline& t) {
     std::string points;
     for (auto& [second, v] : per_second) {
       std::sort(v.begin(), v.end());
-      const double ms = v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+      const double ms =
+          v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
       points += Num(svg.X(second + 0.5)) + "," + Num(y(ms)) + " ";
     }
     svg.Add("<polyline class=\"latency\" points=\"" + points + "\" fill=\"none\" stroke=\"" +

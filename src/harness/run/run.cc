@@ -41,7 +41,7 @@ class SignalGuard {
   }
 
  private:
-  struct sigaction old_[SIGTERM + 1] {};
+  struct sigaction old_[SIGTERM + 1]{};
 };
 
 class Run {
@@ -86,7 +86,8 @@ Status Run::Prepare() {
   if (work_.empty()) {
     const char* tmp = std::getenv("TMPDIR");
     work_ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/faultfs-harness-XXXXXX";
-    if (mkdtemp(work_.data()) == nullptr) return Status::FromErrno(errno, "creating a work directory");
+    if (mkdtemp(work_.data()) == nullptr)
+      return Status::FromErrno(errno, "creating a work directory");
     made_work_ = true;
   } else if (mkdir(work_.c_str(), 0755) != 0 && errno != EEXIST) {
     return Status::FromErrno(errno, "creating '" + work_ + "'");
@@ -121,10 +122,10 @@ Status Run::StartLinks() {
   for (int from = 0; from < o_.nodes; ++from) {
     for (int to = 0; to < o_.nodes; ++to) {
       if (from == to) continue;
-      auto proxy = Proxy::Start(loop_->context(), ProxyOptions{.from = from,
-                                                               .to = to,
-                                                               .target_port = cluster_->peer_port(to),
-                                                               .seed = o_.seed});
+      auto proxy = Proxy::Start(
+          loop_->context(),
+          ProxyOptions{
+              .from = from, .to = to, .target_port = cluster_->peer_port(to), .seed = o_.seed});
       if (!proxy.ok()) return proxy.status();
       for (const Toxic& t : always) FAULTFS_RETURN_IF_ERROR((*proxy)->AddToxic(t));
       cluster_->SetSendAddress(from, to, (*proxy)->address());
@@ -150,8 +151,11 @@ Status Run::BringUp() {
   // at once, overlapping, before every node is serving.
   clients_start_s_ = Now();
   const double quiet = o_.quiet_s >= 0 ? o_.quiet_s : std::max(5.0, o_.duration_s / 6);
-  std::vector<NemesisEvent> plan = PlanNemeses(PlanSpec{
-      .seed = o_.seed, .nodes = o_.nodes, .duration_s = o_.duration_s, .quiet_s = quiet, .kinds = *kinds});
+  std::vector<NemesisEvent> plan = PlanNemeses(PlanSpec{.seed = o_.seed,
+                                                        .nodes = o_.nodes,
+                                                        .duration_s = o_.duration_s,
+                                                        .quiet_s = quiet,
+                                                        .kinds = *kinds});
   for (NemesisEvent& e : plan) {
     e.start_s += clients_start_s_;
     e.end_s += clients_start_s_;
@@ -179,7 +183,8 @@ void Run::Progress(bool last) {
   if (!last && now - last_progress_s_ < (tty_ ? 0.5 : 5)) return;
   last_progress_s_ = now;
   const auto leader = cluster_->leader();
-  const size_t acked = clients_ ? clients_->acknowledged().size() : 0;  // (clients_ is null at the end)
+  const size_t acked =
+      clients_ ? clients_->acknowledged().size() : 0;  // (clients_ is null at the end)
   const std::string fault = nemesis_ ? nemesis_->Current() : "";
   std::fprintf(stderr, "%s%5.1f s  acked %zu  leader %s  nemesis %s%s", tty_ ? "\r\033[K" : "", now,
                acked, leader ? std::to_string(*leader).c_str() : "-",
@@ -296,7 +301,8 @@ int Run::Go() {
   clients_.reset();
   links_.clear();
   const Status down = cluster_->Teardown();
-  if (!down.ok()) std::fprintf(stderr, "faultfs harness: taking the cluster down: %s\n", down.ToString().c_str());
+  if (!down.ok())
+    std::fprintf(stderr, "faultfs harness: taking the cluster down: %s\n", down.ToString().c_str());
   if (g_signal != 0) {
     std::fprintf(stderr, "faultfs harness: interrupted (signal %d); nothing left running\n",
                  g_signal.load());

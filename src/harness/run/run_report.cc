@@ -90,25 +90,25 @@ void PrintSummary(const RunFacts& f, const EventCounts& c, std::FILE* out) {
   }
   std::fprintf(out, "  operations: %s\n", OpsWords(r).c_str());
   const AppendCost cost = AppendCosts(f.history, f.options.duration_s);
-  std::fprintf(out, "  appends: %.0f/s acknowledged, latency p50 %.1f ms, p99 %.1f ms\n", cost.per_s,
-               cost.p50_ms, cost.p99_ms);
-  std::fprintf(out,
-               "  retries %llu, elections %llu, leaders %llu, suspicions %llu (%llu false), "
-               "repairs %llu (read repairs %llu), node restarts %llu\n",
-               static_cast<unsigned long long>(r.clients.retries),
-               static_cast<unsigned long long>(c.elections),
-               static_cast<unsigned long long>(c.leaders),
-               static_cast<unsigned long long>(c.suspicions),
-               static_cast<unsigned long long>(f.false_suspicions),
-               static_cast<unsigned long long>(c.repairs),
-               static_cast<unsigned long long>(c.read_repairs),
-               static_cast<unsigned long long>(f.restarts));
+  std::fprintf(out, "  appends: %.0f/s acknowledged, latency p50 %.1f ms, p99 %.1f ms\n",
+               cost.per_s, cost.p50_ms, cost.p99_ms);
+  std::fprintf(
+      out,
+      "  retries %llu, elections %llu, leaders %llu, suspicions %llu (%llu false), "
+      "repairs %llu (read repairs %llu), node restarts %llu\n",
+      static_cast<unsigned long long>(r.clients.retries),
+      static_cast<unsigned long long>(c.elections), static_cast<unsigned long long>(c.leaders),
+      static_cast<unsigned long long>(c.suspicions),
+      static_cast<unsigned long long>(f.false_suspicions),
+      static_cast<unsigned long long>(c.repairs), static_cast<unsigned long long>(c.read_repairs),
+      static_cast<unsigned long long>(f.restarts));
   std::string nemeses;
   for (const auto& [kind, n] : f.nemesis_counts) nemeses += " " + kind + " " + std::to_string(n);
   std::fprintf(out, "  nemeses:%s; leader failovers %zu (median %.2f s)\n",
                nemeses.empty() ? " none" : nemeses.c_str(), f.failover_s.size(),
                Median(f.failover_s));
-  for (const std::string& e : f.nemesis_errors) std::fprintf(out, "  nemesis not injected: %s\n", e.c_str());
+  for (const std::string& e : f.nemesis_errors)
+    std::fprintf(out, "  nemesis not injected: %s\n", e.c_str());
   std::fprintf(out, "  replay: %s\n", Replay(f.options).c_str());
 }
 
@@ -156,22 +156,25 @@ Timeline BuildTimeline(const RunFacts& f) {
   t.duration_s = std::max(f.seconds, f.options.duration_s);
   t.nodes = f.options.nodes;
   const EventCounts c = CountEvents(f.node_events);
-  t.summary = {{"verdict", std::string(VerdictName(f.result.verdict))},
-               {"operations", OpsWords(f.result)},
-               {"elections / leaders", std::to_string(c.elections) + " / " + std::to_string(c.leaders)},
-               {"suspicions (false)", std::to_string(c.suspicions) + " (" +
-                                          std::to_string(f.false_suspicions) + ")"},
-               {"repairs (read repairs)", std::to_string(c.repairs) + " (" +
-                                              std::to_string(c.read_repairs) + ")"},
-               {"replay", Replay(f.options)}};
+  t.summary = {
+      {"verdict", std::string(VerdictName(f.result.verdict))},
+      {"operations", OpsWords(f.result)},
+      {"elections / leaders", std::to_string(c.elections) + " / " + std::to_string(c.leaders)},
+      {"suspicions (false)",
+       std::to_string(c.suspicions) + " (" + std::to_string(f.false_suspicions) + ")"},
+      {"repairs (read repairs)",
+       std::to_string(c.repairs) + " (" + std::to_string(c.read_repairs) + ")"},
+      {"replay", Replay(f.options)}};
   for (const auto& v : f.result.violations)
-    t.summary.emplace_back("violation: " + v.kind, "index " + std::to_string(v.index) + ": " + v.detail);
+    t.summary.emplace_back("violation: " + v.kind,
+                           "index " + std::to_string(v.index) + ": " + v.detail);
   t.bands = f.bands;
   t.marks = f.marks;
   for (const NodeEvent& e : f.node_events) {
     if (e.event == "leader" || e.event == "exited" || e.event == "restarted" ||
         e.event == "suspect" || e.event == "repaired")
-      t.marks.push_back({e.t_s, e.node, e.event, e.term >= 0 ? "term " + std::to_string(e.term) : ""});
+      t.marks.push_back(
+          {e.t_s, e.node, e.event, e.term >= 0 ? "term " + std::to_string(e.term) : ""});
   }
   std::map<int64_t, const HistoryEvent*> open;  // process -> its invoke
   for (const HistoryEvent& e : f.history) {

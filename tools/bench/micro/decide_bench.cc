@@ -40,7 +40,8 @@ OpContext ReadOf(std::string_view path) {
 
 void BM_DecideNonMatching(benchmark::State& state) {
   FaultEngine engine(1);
-  if (!engine.Load(NonMatching(static_cast<int>(state.range(0)))).ok()) state.SkipWithError("load failed");
+  if (!engine.Load(NonMatching(static_cast<int>(state.range(0)))).ok())
+    state.SkipWithError("load failed");
   const OpContext ctx = ReadOf("data/tables/000123.sst");
   for (auto _ : state) benchmark::DoNotOptimize(engine.Decide(ctx));
   state.SetLabel(std::to_string(state.range(0)) + " rules, none matching");
@@ -63,7 +64,8 @@ BENCHMARK(BM_DecideTwoThreads)->Threads(2);
 
 void BM_DecideOtherOp(benchmark::State& state) {
   FaultEngine engine(1);
-  if (!engine.Load(NonMatching(static_cast<int>(state.range(0)))).ok()) state.SkipWithError("load failed");
+  if (!engine.Load(NonMatching(static_cast<int>(state.range(0)))).ok())
+    state.SkipWithError("load failed");
   OpContext ctx = ReadOf("data/x");
   ctx.op = Op::kLookup;  // no rule targets lookups
   for (auto _ : state) benchmark::DoNotOptimize(engine.Decide(ctx));
@@ -78,23 +80,27 @@ faultfs::policy::Policy RegexRules(int rules, bool literal_start) {
   for (size_t i = 0; i < p.rules.size(); ++i) {
     p.rules[i].match.path_globs.clear();
     const std::string n = std::to_string(i);
-    p.rules[i].match.path_regexes = {literal_start ? "shard-" + n + "/.*\\.wal" : ".*shard-" + n + ".*"};
+    p.rules[i].match.path_regexes = {literal_start ? "shard-" + n + "/.*\\.wal"
+                                                   : ".*shard-" + n + ".*"};
   }
   return p;
 }
 
 void BM_DecideRegex(benchmark::State& state) {
   FaultEngine engine(1);
-  if (!engine.Load(RegexRules(static_cast<int>(state.range(0)), true)).ok()) state.SkipWithError("load failed");
+  if (!engine.Load(RegexRules(static_cast<int>(state.range(0)), true)).ok())
+    state.SkipWithError("load failed");
   const OpContext ctx = ReadOf("data/tables/000123.sst");
   for (auto _ : state) benchmark::DoNotOptimize(engine.Decide(ctx));
-  state.SetLabel(std::to_string(state.range(0)) + " regex rules with a literal start, none matching");
+  state.SetLabel(std::to_string(state.range(0)) +
+                 " regex rules with a literal start, none matching");
 }
 BENCHMARK(BM_DecideRegex)->Arg(10)->Arg(1000);
 
 void BM_DecideUnindexed(benchmark::State& state) {
   FaultEngine engine(1);
-  if (!engine.Load(RegexRules(static_cast<int>(state.range(0)), false)).ok()) state.SkipWithError("load failed");
+  if (!engine.Load(RegexRules(static_cast<int>(state.range(0)), false)).ok())
+    state.SkipWithError("load failed");
   const OpContext ctx = ReadOf("data/tables/000123.sst");
   for (auto _ : state) benchmark::DoNotOptimize(engine.Decide(ctx));
   state.SetLabel(std::to_string(state.range(0)) + " regex rules like .*x.*, none matching");
