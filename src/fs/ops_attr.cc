@@ -105,13 +105,13 @@ void Passthrough::Setattr(Reply& r, fuse_ino_t ino, struct stat* attr, int to_se
   if (SpaceAccount* space = space_.load(std::memory_order_acquire); space && truncate) {
     change.emplace(*space, inode.key(), fd->get());
   }
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   int applied = 0;
   const int err = ApplySetattr(open_fd, fd->get(), *attr, to_set, &applied);
   if (change) change->Settle();
   if (recording()) RecordSetattr(r.req(), inode, *attr, applied);
-  order = {};
+  m.Done();
   if (err != 0) return (void)r.Err(err);
   struct stat st {};
   if (StatInto(open_fd, fd->get(), &st) != 0) return (void)r.Err(errno);

@@ -139,15 +139,15 @@ void Passthrough::Fsyncdir(Reply& r, fuse_ino_t, int datasync, fuse_file_info* f
   if (f.As<policy::LyingFsyncAction>() != nullptr) return (void)r.Ok();  // success, nothing synced
   const int fd = DirOf(fi).fd.get();
   // Held across the sync: every change recorded before it happened before the sync started.
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   const int res = datasync ? fdatasync(fd) : fsync(fd);
   const int err = res == 0 ? 0 : errno;
   if (err == 0 && recording()) {
     Record(NewRecord(record::OpKind::kFsyncdir, r.req(), DirOf(fi).inode,
                      inodes_.PathOf(*DirOf(fi).inode)));
   }
-  order = {};
+  m.Done();
   r.Err(err);
 }
 

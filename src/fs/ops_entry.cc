@@ -81,73 +81,55 @@ void Passthrough::Lookup(Reply& r, fuse_ino_t parent, const char* name) {
 
 void Passthrough::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Unref(InodeOf(ino), nlookup); }
 
-void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-  FAULTFS_GATE(r, .op = Op::kMknod, .parent = &InodeOf(parent), .name = name, .mode = mode);
-  auto pfd = inodes_.Fd(InodeOf(parent));
+void Passthrough::NewEntry(Reply& r, Op op, Inode& parent, const char* name, record::OpKind kind,
+                           const std::function<int(int parent_fd)>& make,
+                           const std::function<void(record::Op&)>& fill) {
+  auto pfd = inodes_.Fd(parent);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted())
-    return (void)r.Err(CapacityRefusal(
-        r.req(), {.op = Op::kMknod, .parent = &InodeOf(parent), .name = name}, inode.err()));
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
-  if (const int err = AsCallerOf(r.req(), [&] { return mknodat(pfd->get(), name, mode, rdev); }))
+    return (void)r.Err(
+        CapacityRefusal(r.req(), {.op = op, .parent = &parent, .name = name}, inode.err()));
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
+  if (const int err = AsCallerOf(r.req(), [&] { return make(pfd->get()); }))
     return (void)r.Err(err);
   inode.Keep();
   if (recording()) {
-    record::Op op = NewRecordAt(record::OpKind::kMknod, r.req(), InodeOf(parent), pfd->get(), name);
-    op.mode = mode;
-    op.offset = rdev;
-    Record(std::move(op));
+    record::Op rec = NewRecordAt(kind, r.req(), parent, pfd->get(), name);
+    fill(rec);
+    Record(std::move(rec));
   }
-  order = {};  // recorded: no lock is held across the reply
-  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name);
+  m.Done();  // recorded: no lock is held across the reply
+  ReplyNewEntry(r, parent, pfd->get(), name);
+}
+
+void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  FAULTFS_GATE(r, .op = Op::kMknod, .parent = &InodeOf(parent), .name = name, .mode = mode);
+  NewEntry(
+      r, Op::kMknod, InodeOf(parent), name, record::OpKind::kMknod,
+      [&](int dir) { return mknodat(dir, name, mode, rdev); },
+      [&](record::Op& rec) {
+        rec.mode = mode;
+        rec.offset = rdev;
+      });
 }
 
 void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mode) {
   FAULTFS_GATE(r, .op = Op::kMkdir, .parent = &InodeOf(parent), .name = name,
                .mode = S_IFDIR | mode);
-  auto pfd = inodes_.Fd(InodeOf(parent));
-  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
-  SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
-  if (!inode.granted())
-    return (void)r.Err(CapacityRefusal(
-        r.req(), {.op = Op::kMkdir, .parent = &InodeOf(parent), .name = name}, inode.err()));
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
-  if (const int err = AsCallerOf(r.req(), [&] { return mkdirat(pfd->get(), name, mode); }))
-    return (void)r.Err(err);
-  inode.Keep();
-  if (recording()) {
-    record::Op op = NewRecordAt(record::OpKind::kMkdir, r.req(), InodeOf(parent), pfd->get(), name);
-    op.mode = mode & 07777;
-    Record(std::move(op));
-  }
-  order = {};  // recorded: no lock is held across the reply
-  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name);
+  NewEntry(
+      r, Op::kMkdir, InodeOf(parent), name, record::OpKind::kMkdir,
+      [&](int dir) { return mkdirat(dir, name, mode); },
+      [&](record::Op& rec) { rec.mode = mode & 07777; });
 }
 
 void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const char* name) {
   FAULTFS_GATE(r, .op = Op::kSymlink, .parent = &InodeOf(parent), .name = name, .mode = S_IFLNK);
-  auto pfd = inodes_.Fd(InodeOf(parent));
-  if (!pfd.ok()) return (void)r.Err(pfd.status().code());
-  SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
-  if (!inode.granted())
-    return (void)r.Err(CapacityRefusal(
-        r.req(), {.op = Op::kSymlink, .parent = &InodeOf(parent), .name = name}, inode.err()));
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
-  if (const int err = AsCallerOf(r.req(), [&] { return symlinkat(target, pfd->get(), name); }))
-    return (void)r.Err(err);
-  inode.Keep();
-  if (recording()) {
-    record::Op op =
-        NewRecordAt(record::OpKind::kSymlink, r.req(), InodeOf(parent), pfd->get(), name);
-    op.data = target;
-    Record(std::move(op));
-  }
-  order = {};  // recorded: no lock is held across the reply
-  ReplyNewEntry(r, InodeOf(parent), pfd->get(), name);
+  NewEntry(
+      r, Op::kSymlink, InodeOf(parent), name, record::OpKind::kSymlink,
+      [&](int dir) { return symlinkat(target, dir, name); },
+      [&](record::Op& rec) { rec.data = target; });
 }
 
 void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
@@ -159,8 +141,8 @@ void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const ch
   auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   // AT_EMPTY_PATH links the inode itself (the daemon has CAP_DAC_READ_SEARCH as root).
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   if (const int err = AsCallerOf(
           r.req(), [&] { return linkat(fd->get(), "", pfd->get(), new_name, AT_EMPTY_PATH); })) {
     return (void)r.Err(err);
@@ -171,7 +153,7 @@ void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const ch
     op.path2 = TargetPath(nullptr, &dir, new_name);
     Record(std::move(op));
   }
-  order = {};  // recorded: no lock is held across the reply
+  m.Done();  // recorded: no lock is held across the reply
   auto e = MakeEntry(dir, pfd->get(), new_name);
   if (!e.ok()) return (void)r.Err(e.status().code());
   SendEntry(r, *e);
@@ -182,8 +164,8 @@ int Passthrough::RemoveName(fuse_req_t req, const Inode& dir, int dir_fd, const 
   std::optional<SpaceAccount::Removal> removal;
   if (SpaceAccount* space = space_.load(std::memory_order_acquire))
     removal.emplace(*space, dir_fd, name);
-  auto order = RecordOrder();
-  if (Fenced()) return EIO;
+  Mutation m = BeginMutation();
+  if (m.fenced()) return EIO;
   // Named before the removal: afterwards the entry (and perhaps the object) is gone.
   std::optional<record::Op> op;
   if (recording()) {
@@ -228,8 +210,8 @@ void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino
     replaced.emplace(*space, npfd->get(), new_name);
     replaced->UnlessSameAs(pfd->get(), name);
   }
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   // Named as before the rename (the record says what moved where): the object at the old name.
   std::optional<record::Op> op;
   if (recording()) {
@@ -243,7 +225,7 @@ void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino
   if (victim) inodes_.Unlinked(*victim);  // the file the rename replaced, if that was its last name
   if (replaced) replaced->Removed();
   if (op) Record(std::move(*op));
-  order = {};
+  m.Done();
   // Keep path-based rules pointed at the right names.
   inodes_.Renamed(npfd->get(), InodeOf(new_parent), new_name);
   if (flags & RENAME_EXCHANGE) inodes_.Renamed(pfd->get(), InodeOf(parent), name);

@@ -81,14 +81,14 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
     change.emplace(*space, inode.key(), ifd->get());
   }
   // Only a truncating open changes the file (and takes its place in the record order).
-  auto order = (fi->flags & O_TRUNC) != 0 ? RecordOrder() : std::unique_lock<std::mutex>();
-  if ((fi->flags & O_TRUNC) != 0 && Fenced()) return (void)r.Err(EIO);
+  Mutation m = (fi->flags & O_TRUNC) != 0 ? BeginMutation() : Mutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   UniqueFd fd(open(ProcFdPath(ifd->get()).c_str(), (fi->flags & ~kNotForReopen) | O_CLOEXEC));
   const int err = fd ? 0 : errno;
   if (change) change->Settle();
   if (err != 0) return (void)r.Err(err);
   if ((fi->flags & O_TRUNC) != 0) RecordOpenTruncate(r.req(), fd.get(), inodes_.PathOf(inode));
-  order = {};  // recorded: later changes may go ahead
+  m.Done();  // recorded: later changes may go ahead
   SendOpen(std::move(fd), std::move(slot), fi->flags, inode, fi, [&] { return r.Open(fi); });
 }
 
@@ -109,8 +109,8 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
   UniqueFd fd;
   int err = 0;
   if (new_inode.granted()) {
-    auto order = RecordOrder();
-    if (Fenced()) return (void)r.Err(EIO);
+    Mutation m = BeginMutation();
+    if (m.fenced()) return (void)r.Err(EIO);
     err = AsCallerOf(r.req(), [&] {
       fd.reset(openat(pfd->get(), name, flags | O_CREAT | O_EXCL, mode));
       return fd.get();
@@ -185,8 +185,8 @@ UniqueFd Passthrough::OpenExisting(fuse_req_t req, const Inode& dir, int dir_fd,
     if (path && fstat(path.get(), &st) == 0)
       change.emplace(*space, InodeKey{st.st_ino, st.st_dev}, path.get());
   }
-  auto order = RecordOrder();
-  if (Fenced()) {
+  Mutation m = BeginMutation();
+  if (m.fenced()) {
     errno = EIO;
     return UniqueFd();
   }
@@ -315,15 +315,15 @@ void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) 
   // Lying and failing fsyncs (above) return before this point: nothing was made durable, so
   // nothing is recorded. The order is held across the sync, so that every change recorded before
   // it happened before the sync started and is covered by it.
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   const int res = datasync ? fdatasync(h.fd.get()) : fsync(h.fd.get());
   if (res != 0) return (void)r.Err(errno);
   if (recording()) {
     const auto kind = datasync ? record::OpKind::kFdatasync : record::OpKind::kFsync;
     Record(NewRecord(kind, r.req(), h.inode, inodes_.PathOf(*h.inode)));
   }
-  order = {};
+  m.Done();
   if (engine_ != nullptr && engine_->KeepsWriteHistory()) history_->Synced(h.inode->key());
   r.Ok();
 }
@@ -348,8 +348,8 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
                                          space->model().err()));
     }
   }
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   const int err = fallocate(h.fd.get(), mode, off, len) == 0 ? 0 : errno;
   if (change) change->Settle();
   if (err == 0 && recording()) {
@@ -360,7 +360,7 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
     op.flags = static_cast<uint32_t>(mode);
     Record(std::move(op));
   }
-  order = {};
+  m.Done();
   r.Err(err);
 }
 
@@ -392,8 +392,8 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
   }
   loff_t in = off_in;
   loff_t out = off_out;
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   const ssize_t n = copy_file_range(HandleOf(fi_in).fd.get(), &in, dst.fd.get(), &out, len,
                                     static_cast<unsigned>(flags));
   const int err = n < 0 ? errno : 0;
@@ -401,7 +401,7 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
   if (err != 0) return (void)r.Err(err);
   // Replay has no source file to copy from (it may have changed since): the bytes are recorded.
   RecordCopy(r.req(), dst, static_cast<size_t>(n), off_out);
-  order = {};
+  m.Done();
   r.Write(static_cast<size_t>(n));
 }
 

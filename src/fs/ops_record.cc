@@ -70,8 +70,8 @@ void Passthrough::RecordWrite(fuse_req_t req, const FileHandle& h, const char* d
 
 ssize_t Passthrough::WriteAndRecord(fuse_req_t req, const FileHandle& h, const char* data, size_t n,
                                     off_t off) {
-  auto order = RecordOrder();
-  if (Fenced()) {
+  Mutation m = BeginMutation();
+  if (m.fenced()) {
     errno = EIO;
     return -1;
   }

@@ -32,8 +32,8 @@ void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const cha
   FAULTFS_GATE(r, .op = policy::Op::kSetxattr, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   const int err =
       setxattr(ProcFdPath(fd->get()).c_str(), name, value, size, flags) == 0 ? 0 : errno;
   if (err == 0 && recording()) {
@@ -44,7 +44,7 @@ void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const cha
     op.flags = static_cast<uint32_t>(flags);
     Record(std::move(op));
   }
-  order = {};
+  m.Done();
   r.Err(err);
 }
 
@@ -69,8 +69,8 @@ void Passthrough::Removexattr(Reply& r, fuse_ino_t ino, const char* name) {
   FAULTFS_GATE(r, .op = policy::Op::kRemovexattr, .inode = &InodeOf(ino));
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
-  auto order = RecordOrder();
-  if (Fenced()) return (void)r.Err(EIO);
+  Mutation m = BeginMutation();
+  if (m.fenced()) return (void)r.Err(EIO);
   const int err = removexattr(ProcFdPath(fd->get()).c_str(), name) == 0 ? 0 : errno;
   if (err == 0 && recording()) {
     record::Op op = NewRecord(record::OpKind::kRemovexattr, r.req(), &InodeOf(ino),
@@ -78,7 +78,7 @@ void Passthrough::Removexattr(Reply& r, fuse_ino_t ino, const char* name) {
     op.path2 = name;
     Record(std::move(op));
   }
-  order = {};
+  m.Done();
   r.Err(err);
 }
 

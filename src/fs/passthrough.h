@@ -10,7 +10,10 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <utility>
 
 #include "as_caller.h"
 #include "faultfs/core/status.h"
@@ -165,7 +168,7 @@ class Passthrough {
   // Live crash points (live_crash.h): null unless the mount records.
   void set_live_crash(LiveCrash* crash) { live_crash_ = crash; }
   // Crashed: every op fails with EIO, and mutations that passed the gate before the crash find
-  // themselves fenced (Fenced()) when they take the record order. Once recovered, ops on inodes
+  // themselves fenced (Mutation::fenced()) when they begin. Once recovered, ops on inodes
   // from before the crash fail with ESTALE.
   void SetCrashed(bool crashed) {
     crash_state_.store(crashed ? kCrashed | kHasCrashed : kHasCrashed, std::memory_order_seq_cst);
@@ -226,22 +229,43 @@ class Passthrough {
   }
   // Answers an op that created `name` under `parent`: entry, or the error.
   void ReplyNewEntry(Reply& r, const Inode& parent, int parent_fd, const char* name);
+  // mknod, mkdir and symlink past their gate: an inode from the capacity budget, the entry made
+  // by `make` (the one system call, given the parent's descriptor; -1 and errno on failure) as
+  // the caller, its record (`kind`, with the fields `fill` adds), and the new entry as the reply.
+  void NewEntry(Reply& r, policy::Op op, Inode& parent, const char* name, record::OpKind kind,
+                const std::function<int(int parent_fd)>& make,
+                const std::function<void(record::Op&)>& fill);
   // Hands a new open file to the kernel (caching flags decided by the rules on it).
   template <typename SendFn>
   void SendOpen(UniqueFd fd, InodeTable::OpenSlot slot, int flags, Inode& inode, fuse_file_info* fi,
                 SendFn&& send);
   // unlinkat() that gives the object's space back when it was the last name; returns the errno.
   int RemoveName(fuse_req_t req, const Inode& dir, int dir_fd, const char* name, int flags);
-  // Recording: a mutation takes RecordOrder() before it changes the backing directory and calls
-  // Record() once it succeeded (both do nothing when not recording).
-  std::unique_lock<std::mutex> RecordOrder() {
-    return recorder_ != nullptr ? recorder_->Order() : std::unique_lock<std::mutex>();
+  // One change to the backing directory, from the moment it may start until it is recorded. On
+  // a recording mount it holds the record order, so that changes reach the record in the order
+  // they reached the disk. fenced(): a live crash began since the op's gate (whether or not the
+  // mount has recovered since), so the op must not touch the backing directory (the crash waited
+  // for the order, then rolled back). Done() lets the next change go, once this one is recorded;
+  // so does the guard's end. An op runs on one thread from its gate on.
+  class Mutation {
+   public:
+    Mutation() = default;  // no change after all (an open without O_TRUNC): holds nothing
+    Mutation(std::unique_lock<std::mutex> order, bool fenced)
+        : order_(std::move(order)), fenced_(fenced) {}
+    bool fenced() const { return fenced_; }
+    void Done() { order_ = {}; }
+
+   private:
+    std::unique_lock<std::mutex> order_;
+    bool fenced_ = false;
+  };
+  Mutation BeginMutation() {
+    std::unique_lock<std::mutex> order =
+        recorder_ != nullptr ? recorder_->Order() : std::unique_lock<std::mutex>();
+    const bool fenced = crash_state_.load(std::memory_order_relaxed) != gate_crash_state_;
+    return Mutation(std::move(order), fenced);
   }
   bool recording() const { return recorder_ != nullptr; }
-  // Checked by a mutation once it holds RecordOrder(): a live crash began since its gate (whether
-  // or not the mount has recovered since), so it must not touch the backing directory (the crash
-  // waited for the order, then rolled back). An op runs on one thread from its gate on.
-  bool Fenced() const { return crash_state_.load(std::memory_order_relaxed) != gate_crash_state_; }
   void Record(record::Op op) {
     if (recorder_ != nullptr) recorder_->Append(std::move(op));
   }
