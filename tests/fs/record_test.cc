@@ -284,7 +284,7 @@ TEST_F(Record, MountWithoutRecordWritesNoLogAndRefusesMarks) {
   for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
     const std::string name = entry.path().filename();
     EXPECT_TRUE(name == "backing" || name == "mnt" || name == "policy.toml" ||
-                name == "events.jsonl")
+                name == "events.jsonl" || name == "mnt.daemon.log")
         << name;
   }
 }
