@@ -42,13 +42,6 @@ bool ValidName(const std::string& name) {
   return true;
 }
 
-SubprocessResult FromWaitStatus(int status) {
-  SubprocessResult r;
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-  return r;
-}
-
 }  // namespace
 
 Status ShellHost::Start() {
@@ -86,7 +79,7 @@ SubprocessResult ShellHost::Stop() {
   to_shell_.reset();
   from_shell_.reset();
   pending_.clear();
-  return FromWaitStatus(status);
+  return SubprocessResult::FromWaitStatus(status);
 }
 
 Status ShellHost::Send(const std::vector<std::pair<std::string, std::string>>& vars) {

@@ -82,6 +82,13 @@ bool WaitExit(pid_t pid, double timeout_s) {
 
 }  // namespace
 
+SubprocessResult SubprocessResult::FromWaitStatus(int status) {
+  SubprocessResult r;
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  return r;
+}
+
 std::string SubprocessResult::Describe() const {
   if (timed_out) return "timed out";
   if (signal != 0)
@@ -139,8 +146,9 @@ Result<SubprocessResult> WaitSubprocess(pid_t pid, double timeout_s) {
       return Status::FromErrno(errno, "waiting for process " + std::to_string(pid));
   }
   kill(-pid, SIGKILL);  // anything the command left running in its group
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  const SubprocessResult ended = SubprocessResult::FromWaitStatus(status);
+  result.exit_code = ended.exit_code;
+  result.signal = ended.signal;
   return result;
 }
 

@@ -34,6 +34,8 @@ struct SubprocessResult {
   // "exit 1", "killed by signal 9 (Killed)", "timed out"; an exit above 128 also says which
   // signal a shell reports that way.
   std::string Describe() const;
+  // From a waitpid() status.
+  static SubprocessResult FromWaitStatus(int status);
 };
 
 // Starts the command in its own process group (pid = process group id).
