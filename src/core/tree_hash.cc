@@ -61,26 +61,33 @@ void HashXattrs(Hasher& h, int dir, const std::string& name) {
 }
 
 // Feeds a regular file's contents into `h`.
-Status HashContents(Hasher& h, int dir, const std::string& name, const std::string& where) {
+// `size`: the file's size as a stat just saw it, if known (-1 if not). A read that comes back
+// short of the buffer with the whole of it is at the end: no further read is needed to learn so.
+Status HashContents(Hasher& h, int dir, const std::string& name, const std::string& where,
+                    off_t size = -1) {
   UniqueFd fd(openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return Status::FromErrno(errno, "opening " + where);
   std::vector<char>& buf = DataBuffer();
+  off_t total = 0;
   for (;;) {
     const ssize_t n = read(fd.get(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::FromErrno(errno, "reading " + where);
     if (n == 0) break;
     h.Bytes(buf.data(), static_cast<size_t>(n));
+    total += n;
+    if (static_cast<size_t>(n) < buf.size() && total == size) break;
   }
   h.U64(0xE0FE0FE0);
   return Status::Ok();
 }
 
 // A regular file's own part of a tree hash: its extended attributes and contents.
-Result<std::string> FileEntryDigest(int dir, const std::string& name, const std::string& where) {
+Result<std::string> FileEntryDigest(int dir, const std::string& name, const std::string& where,
+                                    off_t size = -1) {
   Hasher h;
   HashXattrs(h, dir, name);
-  FAULTFS_RETURN_IF_ERROR(HashContents(h, dir, name, where));
+  FAULTFS_RETURN_IF_ERROR(HashContents(h, dir, name, where, size));
   return h.Hex();
 }
 
@@ -141,7 +148,7 @@ class TreeHasher {
         return Status::Ok();
       }
     }
-    auto digest = FileEntryDigest(dir, name, where);
+    auto digest = FileEntryDigest(dir, name, where, st.st_size);
     if (!digest.ok()) return digest.status();
     h_.Str(*digest);
     if (observer_ != nullptr) observer_->Learned(st, *digest);

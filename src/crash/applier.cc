@@ -24,6 +24,7 @@ namespace {
 constexpr uint32_t kRenameExchange = 2;  // renameat2 flags
 constexpr size_t kMaxDepth = 4096;
 constexpr size_t kMaxDirFds = 256;  // directory descriptors kept open
+constexpr size_t kMaxFileFds = 64;  // file descriptors kept open for writing
 
 // The bytes of a write that reach the disk in this state.
 std::string PieceOf(const Op& op, const Applied& how, uint64_t seed) {
@@ -143,11 +144,9 @@ Status Applier::Changing(const std::string& path) {
   return hooks_ != nullptr ? hooks_->BeforeChange(path, false) : Status::Ok();
 }
 
-Status Applier::Removing(const std::string& path) {
-  return hooks_ != nullptr ? hooks_->BeforeRemove(path) : Status::Ok();
+Result<bool> Applier::TakenAway(const std::string& path) {
+  return hooks_ != nullptr ? hooks_->TakeAway(path) : Result<bool>(false);
 }
-
-Status Applier::Removed() { return hooks_ != nullptr ? hooks_->AfterRemove() : Status::Ok(); }
 
 Status Applier::Failed(int err, uint32_t i, const std::string& what) const {
   return Status::FromErrno(err, what + " for " + DescribeOp(log_->ops, i));
@@ -226,6 +225,8 @@ Status Applier::Create(uint32_t i) {
         UniqueFd file(
             openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perms));
         rc = file ? fchmod(file.get(), perms) : -1;
+        // Its data ops write through this descriptor: a file created here is the state's own.
+        if (rc == 0 && file_fds_.size() < kMaxFileFds) file_fds_[o.obj] = std::move(file);
         break;
       }
       case OpKind::kMknod:
@@ -272,13 +273,12 @@ Status Applier::Remove(uint32_t i) {
   auto dir = OpenDir(o.entry, &path);
   if (!dir.ok()) return dir.status();
   if (*dir >= 0) {
-    FAULTFS_RETURN_IF_ERROR(Removing(path));
+    auto taken = TakenAway(path);
+    if (!taken.ok()) return taken.status();
     if (op.kind == OpKind::kRmdir) dir_fds_.erase(o.obj);
-    const int rc =
-        unlinkat(*dir, o.entry.name.c_str(), op.kind == OpKind::kRmdir ? AT_REMOVEDIR : 0);
-    const int err = rc == 0 ? 0 : errno;
-    FAULTFS_RETURN_IF_ERROR(Removed());
-    if (rc != 0) return Failed(err, i, "removing '" + path + "'");
+    if (!*taken &&
+        unlinkat(*dir, o.entry.name.c_str(), op.kind == OpKind::kRmdir ? AT_REMOVEDIR : 0) != 0)
+      return Failed(errno, i, "removing '" + path + "'");
   }
   Unname(o.entry);
   return Status::Ok();
@@ -300,7 +300,12 @@ Status Applier::Rename(uint32_t i) {
   if (*to_dir < 0) {
     FAULTFS_RETURN_IF_ERROR(MoveOutOfReach(i, *from_dir, from));
   } else if (o.replaced != o.obj) {
-    if (!exchange) FAULTFS_RETURN_IF_ERROR(Removing(to));
+    bool taken = false;  // the replaced object is gone already
+    if (!exchange && o.replaced != kNoObject) {
+      auto t = TakenAway(to);
+      if (!t.ok()) return t.status();
+      taken = *t;
+    }
     const char* name = o.entry.name.c_str();
     const char* name2 = o.entry2.name.c_str();
     struct stat src {
@@ -308,16 +313,15 @@ Status Applier::Rename(uint32_t i) {
     // In a crash state only the outcome matters: a file the rename replaces is unlinked first,
     // because ext4 writes back the source's data when a rename replaces a file (auto_da_alloc),
     // which costs more than building the rest of the state.
-    if (!replay_ && op.flags == 0 && fstatat(*from_dir, name, &src, AT_SYMLINK_NOFOLLOW) == 0 &&
+    if (!taken && !replay_ && op.flags == 0 && o.replaced != kNoObject &&
+        fstatat(*from_dir, name, &src, AT_SYMLINK_NOFOLLOW) == 0 &&
         fstatat(*to_dir, name2, &dst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(src.st_mode) &&
         S_ISREG(dst.st_mode)) {
       (void)unlinkat(*to_dir, name2, 0);
     }
     if (o.replaced != kNoObject) dir_fds_.erase(o.replaced);  // a directory it replaces is gone
-    const int rc = renameat2(*from_dir, name, *to_dir, name2, op.flags);
-    const int err = rc == 0 ? 0 : errno;
-    if (!exchange) FAULTFS_RETURN_IF_ERROR(Removed());
-    if (rc != 0) return Failed(err, i, "renaming '" + from + "' to '" + to + "'");
+    if (renameat2(*from_dir, name, *to_dir, name2, op.flags) != 0)
+      return Failed(errno, i, "renaming '" + from + "' to '" + to + "'");
   }
   if (exchange) {
     Unname(o.entry);
@@ -338,15 +342,17 @@ Status Applier::MoveOutOfReach(uint32_t i, int from_dir, const std::string& from
   struct stat st {};
   if (fstatat(from_dir, o.entry.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return Failed(errno, i, "finding '" + from + "'");
-  FAULTFS_RETURN_IF_ERROR(Removing(from));
+  auto taken = TakenAway(from);
+  if (!taken.ok()) return taken.status();
   Status s;
-  if (S_ISDIR(st.st_mode)) {
+  if (*taken) {
+    // gone already
+  } else if (S_ISDIR(st.st_mode)) {
     s = RemoveTree("/proc/self/fd/" + std::to_string(from_dir) + "/" + o.entry.name);
   } else if (unlinkat(from_dir, o.entry.name.c_str(), 0) != 0) {
     s = Failed(errno, i, "removing '" + from + "'");
   }
   dir_fds_.clear();  // `from_dir` may be one; directories under the object went too
-  FAULTFS_RETURN_IF_ERROR(Removed());
   return s;
 }
 
@@ -364,12 +370,12 @@ Status Applier::UnlinkTarget(uint32_t i) {
     struct stat st {};
     if (fstatat(*dir, o.entry2.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return Failed(errno, i, "finding '" + path + "'");
-    FAULTFS_RETURN_IF_ERROR(Removing(path));
+    auto taken = TakenAway(path);
+    if (!taken.ok()) return taken.status();
     dir_fds_.erase(o.replaced);
-    const int rc = unlinkat(*dir, o.entry2.name.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
-    const int err = rc == 0 ? 0 : errno;
-    FAULTFS_RETURN_IF_ERROR(Removed());
-    if (rc != 0) return Failed(err, i, "removing '" + path + "'");
+    if (!*taken &&
+        unlinkat(*dir, o.entry2.name.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0)
+      return Failed(errno, i, "removing '" + path + "'");
   }
   Unname(o.entry2);
   return Status::Ok();
@@ -377,25 +383,37 @@ Status Applier::UnlinkTarget(uint32_t i) {
 
 Status Applier::ApplyData(uint32_t i, const Applied& how, uint64_t seed) {
   const Op& op = log_->ops[i];
-  const auto path = PathOfObject(history_->at(i).obj);
+  const ObjectId obj = history_->at(i).obj;
+  const auto path = PathOfObject(obj);
   if (!path) return Status::Ok();  // out of reach: the data is lost with the object
-  FAULTFS_RETURN_IF_ERROR(Changing(*path));
-  UniqueFd fd(OpenBeneath(root_.get(), *path, O_WRONLY | O_NOFOLLOW));
-  if (!fd) return Failed(errno, i, "opening '" + *path + "'");
+  auto fd = FileToWrite(obj, *path, i);
+  if (!fd.ok()) return fd.status();
   int rc = 0;
   if (op.kind == OpKind::kWrite) {
     const std::string piece = PieceOf(op, how, seed);
     const uint64_t at = op.offset + std::min<uint64_t>(how.begin, op.data.size());
-    const ssize_t n = pwrite(fd.get(), piece.data(), piece.size(), static_cast<off_t>(at));
+    const ssize_t n = pwrite(*fd, piece.data(), piece.size(), static_cast<off_t>(at));
     if (n != static_cast<ssize_t>(piece.size()))
       return Failed(n < 0 ? errno : EIO, i, "writing '" + *path + "'");
   } else if (op.kind == OpKind::kTruncate) {
-    rc = ftruncate(fd.get(), static_cast<off_t>(op.offset));
+    rc = ftruncate(*fd, static_cast<off_t>(op.offset));
   } else {
-    rc = fallocate(fd.get(), static_cast<int>(op.flags), static_cast<off_t>(op.offset),
+    rc = fallocate(*fd, static_cast<int>(op.flags), static_cast<off_t>(op.offset),
                    static_cast<off_t>(op.length));
   }
   return rc == 0 ? Status::Ok() : Failed(errno, i, "changing '" + *path + "'");
+}
+
+Result<int> Applier::FileToWrite(ObjectId obj, const std::string& path, uint32_t i) {
+  // A descriptor kept from an earlier op is the object's file still: the object has a name in
+  // reach (the caller checked), names never move an object to another inode, and no builder
+  // shares a file that went through BeforeChange once.
+  if (const auto it = file_fds_.find(obj); it != file_fds_.end()) return it->second.get();
+  FAULTFS_RETURN_IF_ERROR(Changing(path));
+  UniqueFd fd(OpenBeneath(root_.get(), path, O_WRONLY | O_NOFOLLOW));
+  if (!fd) return Failed(errno, i, "opening '" + path + "'");
+  if (file_fds_.size() >= kMaxFileFds) file_fds_.clear();
+  return file_fds_.emplace(obj, std::move(fd)).first->second.get();
 }
 
 // Metadata ops apply their outcome: an extended attribute is set to the recorded value or
@@ -480,8 +498,12 @@ Status Applier::Persist(uint32_t i) {
 Status ApplyState(Applier& applier, const CrashState& state, uint64_t seed, size_t from) {
   for (size_t i = from; i < state.applied.size(); ++i) {
     const Applied& how = state.applied[i];
-    FAULTFS_RETURN_IF_ERROR(applier.Apply(how.op, how, seed));
+    if (Status s = applier.Apply(how.op, how, seed); !s.ok()) {
+      applier.CloseFiles();
+      return s;
+    }
   }
+  applier.CloseFiles();
   return Status::Ok();
 }
 

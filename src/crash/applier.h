@@ -32,9 +32,9 @@ class ApplyHooks {
   // The object at `path` (after a final symlink when `follow`) is about to be changed in place
   // (data, mode, owner, extended attributes) or to get another name.
   virtual Status BeforeChange(const std::string& path, bool follow) = 0;
-  // The name `path` is about to be removed or replaced; AfterRemove follows, whatever the outcome.
-  virtual Status BeforeRemove(const std::string& path) = 0;
-  virtual Status AfterRemove() = 0;
+  // The name `path` is about to be removed or replaced. The hooks may take the object away
+  // themselves (true: the name is gone, and the op does not remove it again).
+  virtual Result<bool> TakeAway(const std::string& path) = 0;
 };
 
 class Applier {
@@ -58,6 +58,8 @@ class Applier {
   std::optional<std::string> PathOf(uint32_t i) const;
   // Hooks to call from now on (not owned; null: none).
   void SetHooks(ApplyHooks* hooks) { hooks_ = hooks; }
+  // Closes the files kept open for the ops applied so far (ApplyState calls it when done).
+  void CloseFiles() { file_fds_.clear(); }
 
  private:
   Applier(UniqueFd root, const record::ReadLog& log, std::shared_ptr<const History> history,
@@ -76,6 +78,8 @@ class Applier {
   Status MoveOutOfReach(uint32_t i, int from_dir, const std::string& from);
   Status UnlinkTarget(uint32_t i);
   Status ApplyData(uint32_t i, const Applied& how, uint64_t seed);
+  // The object's file open for writing (kept in file_fds_), after the hooks' BeforeChange.
+  Result<int> FileToWrite(ObjectId obj, const std::string& path, uint32_t i);
   Status ApplyMeta(uint32_t i);
   Status RootMeta(uint32_t i);
   // A directory (opened beneath the root) and name of `obj` that are in reach.
@@ -85,8 +89,7 @@ class Applier {
   ObjectId At(const EntryKey& e) const;
   // The hooks, if any.
   Status Changing(const std::string& path);
-  Status Removing(const std::string& path);
-  Status Removed();
+  Result<bool> TakenAway(const std::string& path);
   Status Failed(int err, uint32_t i, const std::string& what) const;
   Status Inconsistent(uint32_t i, const std::string& why) const;
 
@@ -104,6 +107,12 @@ class Applier {
   std::unordered_map<ObjectId, std::vector<EntryKey>> names_;
   std::vector<bool> applied_;                               // by op index
   mutable std::unordered_map<ObjectId, UniqueFd> dir_fds_;  // directories opened beneath the root
+  // Files this applier created or opened to write, kept open while one state's ops are applied
+  // (an op sequence writes the same file again and again). Each is this state's own file, never
+  // one a builder shares with other states: it was created here, or its first data op went
+  // through the hooks. Closed by CloseFiles, so that no file of the state is held open for
+  // writing while a checker runs (it could not execute it: ETXTBSY).
+  std::unordered_map<ObjectId, UniqueFd> file_fds_;
   ApplyHooks* hooks_ = nullptr;
 };
 

@@ -30,29 +30,14 @@ class StateBuilder::Hooks : public ApplyHooks {
   Status BeforeChange(const std::string& path, bool follow) override {
     return b_.Unshare(path, follow);
   }
-  Status BeforeRemove(const std::string& path) override {
-    // The file goes home by a second name first, so that it survives losing this one.
+  // A lent file whose name an op removes goes home: the state never had a copy of its own.
+  Result<bool> TakeAway(const std::string& path) override {
     File* f = b_.LentAt(b_.state_.get(), path, false, nullptr);
-    if (f == nullptr) return Status::Ok();
-    if (linkat(b_.state_.get(), path.c_str(), b_.pristine_.get(), f->home.c_str(), 0) != 0)
-      return Status::FromErrno(errno, "linking '" + path + "' back to the pristine copy");
-    b_.removing_ = f;
-    return Status::Ok();
-  }
-  Status AfterRemove() override {
-    File* f = std::exchange(b_.removing_, nullptr);
-    if (f == nullptr) return Status::Ok();
-    struct stat st {};
-    if (fstatat(b_.pristine_.get(), f->home.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-      return Status::FromErrno(errno, "stat of pristine '" + f->home + "'");
-    if (st.st_nlink == 1) {
-      f->where = File::Where::kHome;  // the op removed its name in the state: it is home only
-      return Status::Ok();
-    }
-    // The removal failed (or left another name): the state keeps it, so its home link goes.
-    if (unlinkat(b_.pristine_.get(), f->home.c_str(), 0) != 0)
-      return Status::FromErrno(errno, "unlinking pristine '" + f->home + "'");
-    return Status::Ok();
+    if (f == nullptr) return false;
+    if (renameat(b_.state_.get(), path.c_str(), b_.pristine_.get(), f->home.c_str()) != 0)
+      return Status::FromErrno(errno, "moving '" + path + "' back to the pristine copy");
+    f->where = File::Where::kHome;
+    return true;
   }
 
  private:
@@ -466,7 +451,6 @@ Status StateBuilder::Park() {
     if (s.ok() && f->lent()) s = Judged(*f);
   }
   out_.clear();
-  removing_ = nullptr;
   state_.reset();
   if (s.ok()) s = RemoveTree(previous_path_);
   if (s.ok() && rename(state_path_.c_str(), previous_path_.c_str()) != 0)

@@ -40,6 +40,11 @@ Status StateBuilder::Advance(const CrashState& state, size_t shared) {
     s = master_applier_->Apply(how.op, how, seed_);
     if (s.ok()) s = pristine_applier_->Apply(how.op, how, seed_);
   }
+  if (master_applier_ != nullptr) {
+    // No file of the pristine copy may stay open for writing: it will be lent to states.
+    master_applier_->CloseFiles();
+    pristine_applier_->CloseFiles();
+  }
   if (s.ok()) {
     base_applied_.assign(state.applied.begin(), state.applied.begin() + static_cast<long>(to));
     s = ScanBase(/*lazy=*/false);

@@ -19,6 +19,8 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "faultfs/core/tree_copy.h"
@@ -86,7 +88,7 @@ Result<bool> StateBuilder::ResetDir(const std::string& rel, int fd, const struct
   if (snap == snap_.end()) return false;
   auto names = ListDir(fd, state_path_ + "/" + rel);
   if (!names.ok()) return names.status();
-  size_t present = 0;
+  std::unordered_set<std::string_view> kept;  // the snapshot's names found in place
   for (const std::string& name : *names) {
     const std::string path = JoinPath(rel, name);
     struct stat st {};
@@ -97,13 +99,13 @@ Result<bool> StateBuilder::ResetDir(const std::string& rel, int fd, const struct
       if (!sub) return Status::FromErrno(errno, "opening '" + path + "'");
       auto done = ResetDir(path, sub.get(), entry->second.st, entry->second.xattrs);
       if (!done.ok() || !*done) return done;
-      ++present;
+      kept.insert(entry->first);
       continue;
     }
     const auto clean = clean_.find(path);
     if (entry != snap->second.end() && clean != clean_.end() && SameFile(st, clean->second)) {
       if (entry->second.file != nullptr) entry->second.file->found = resets_;
-      ++present;
+      kept.insert(entry->first);
       continue;
     }
     if (entry != snap->second.end() && S_ISREG(entry->second.st.st_mode) &&
@@ -113,11 +115,11 @@ Result<bool> StateBuilder::ResetDir(const std::string& rel, int fd, const struct
     FAULTFS_RETURN_IF_ERROR(RemoveEntry(fd, name.c_str(), st));
     clean_.erase(path);
   }
-  if (present < snap->second.size()) {
-    // Some of the snapshot's names are missing (or were just removed): they come back.
+  if (kept.size() < snap->second.size()) {
+    // Some of the snapshot's names are missing (or were just removed): they come back. (The
+    // listing says which: every name not kept is gone now.)
     for (const auto& [name, entry] : snap->second) {
-      struct stat st {};
-      if (fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;
+      if (kept.contains(name)) continue;
       auto restored = Restore(fd, JoinPath(rel, name), name.c_str(), entry);
       if (!restored.ok() || !*restored) return restored;
     }

@@ -129,6 +129,20 @@ TEST_F(Crashtest, CheckerGetsItsEnvironmentAndTheMarkersBeforeTheCrash) {
   EXPECT_NE(strict.out.find("lost a"), std::string::npos) << strict.out;
 }
 
+// The builder writes a state's files through descriptors it keeps while applying ops; none may
+// still be open for writing when the checker runs, or the checker could not execute a file the
+// workload wrote (ETXTBSY).
+TEST_F(Crashtest, CheckerCanRunAProgramTheWorkloadWrote) {
+  const std::string workload =
+      "printf '#!/bin/sh\\necho ok\\n' > run.sh && chmod +x run.sh";
+  const std::string check =
+      "if [ -x run.sh ] && [ -s run.sh ]; then out=$(./run.sh 2>&1); [ \"$out\" = ok ] || "
+      "{ echo \"could not run run.sh: $out\"; exit 1; }; fi";
+  const CommandResult r = Run(workload, check, "prefix");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(" 0 failed"), std::string::npos) << r.out;
+}
+
 TEST_F(Crashtest, WithoutACheckerTheBuiltInOracleJudges) {
   const CommandResult r = RunCommand({FaultfsBinary(), "crashtest", "--dir", data_, "--workload",
                                       kSafe, "--model", "pp", "--seed", "7"},

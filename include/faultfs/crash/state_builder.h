@@ -145,7 +145,6 @@ class StateBuilder {
   std::vector<File*> parked_;  // intact files left in the previous state
   std::string state_path_;     // the current state ("" when none)
   UniqueFd state_;
-  File* removing_ = nullptr;  // the lent file whose name an op is removing
   std::unique_ptr<Hooks> hooks_;
   // The current state as built, to be extended: its applier, the ops it applied, where it was
   // asked for, and every object in it as its hash saw it (the root first).
