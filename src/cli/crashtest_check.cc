@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -114,7 +115,7 @@ class Checker {
         states_(states),
         seen_(seen),
         label_prefix_(std::move(label_prefix)),
-        shared_(crash::SharedPrefixes(states)),
+        shared_(SharedInLanes(states)),
         results_(states.size()),
         progress_(run.progress, states.size()) {}
 
@@ -127,24 +128,68 @@ class Checker {
   }
 
  private:
+  // A slot builds and checks its states in two lanes, each with its own builder, directory and
+  // checker shell: the states where every op up to the crash point persisted (one crash point
+  // after another: each extends the one before, at the cost of the ops it adds), and the others
+  // (each built from the last checkpoint). One lane would break the chain at every state that
+  // loses an op, and rebuild the next full state from the checkpoint.
+  struct Lane {
+    std::string base;
+    bool started = false;  // builder and checker made (on the lane's first state)
+    Result<std::unique_ptr<crash::StateBuilder>> builder = Status::Invalid("no builder");
+    std::unique_ptr<ShellHost> checker;
+  };
+
+  static bool InFullLane(const crash::CrashState& state) { return state.deviations.empty(); }
+
+  // SharedPrefixes within each lane: what every later state of the same lane shares.
+  static std::vector<size_t> SharedInLanes(const std::vector<crash::CrashState>& states) {
+    std::vector<size_t> shared(states.size());
+    for (const bool full : {false, true}) {
+      std::vector<size_t> index;
+      std::vector<crash::CrashState> lane;
+      for (size_t i = 0; i < states.size(); ++i) {
+        if (InFullLane(states[i]) != full) continue;
+        index.push_back(i);
+        lane.push_back(states[i]);
+      }
+      const std::vector<size_t> lane_shared = crash::SharedPrefixes(lane);
+      for (size_t k = 0; k < index.size(); ++k) shared[index[k]] = lane_shared[k];
+    }
+    return shared;
+  }
+
+  Lane& LaneFor(size_t i, std::array<Lane, 2>& lanes) {
+    Lane& lane = lanes[InFullLane(states_[i]) ? 1 : 0];
+    if (lane.started) return lane;
+    lane.started = true;
+    // Lends the snapshot's untouched files to each state instead of copying them all; without
+    // it (it could not make its copy of the snapshot), every state is a whole copy.
+    (void)mkdir(lane.base.c_str(), 0755);
+    lane.builder = crash::StateBuilder::Create(run_.snapshot, log_, run_.seed, lane.base);
+    lane.checker = CheckerFor(run_, lane.base, lane.base + "/state");
+    if (!lane.builder.ok()) {
+      std::cerr << "faultfs crashtest: copying every state whole: "
+                << lane.builder.status().ToString() << "\n";
+    }
+    return lane;
+  }
+
   void Work(unsigned slot) {
-    // Runs of consecutive states: a state that continues the one before it in the same slot
+    // Runs of consecutive states: a state that continues the one before it in the same lane
     // (the next crash point) is built by extending it.
     constexpr size_t kRun = 8;
     size_t first = next_.fetch_add(kRun);
     if (first >= states_.size()) return;  // no work for this slot: no copy of the snapshot either
     const std::string base = run_.work + "/states/" + std::to_string(slot);
-    // Lends the snapshot's untouched files to each state instead of copying them all; without
-    // it (it could not make its copy of the snapshot), every state is a whole copy.
-    auto builder = crash::StateBuilder::Create(run_.snapshot, log_, run_.seed, base);
-    const auto checker = CheckerFor(run_, base, base + "/state");
-    if (!builder.ok()) {
-      std::cerr << "faultfs crashtest: copying every state whole: " << builder.status().ToString()
-                << "\n";
-    }
+    std::array<Lane, 2> lanes;
+    lanes[0].base = base;
+    lanes[1].base = base + "/full";
     for (; first < states_.size(); first = next_.fetch_add(kRun)) {
       for (size_t i = first; i < std::min(first + kRun, states_.size()); ++i) {
-        results_[i] = CheckOne(i, base, builder.ok() ? builder->get() : nullptr, checker.get());
+        Lane& lane = LaneFor(i, lanes);
+        results_[i] = CheckOne(i, lane.base, lane.builder.ok() ? lane.builder->get() : nullptr,
+                               lane.checker.get());
         progress_.Done(results_[i].verdict == Verdict::kFailed);
       }
     }
