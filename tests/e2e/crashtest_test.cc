@@ -133,8 +133,7 @@ TEST_F(Crashtest, CheckerGetsItsEnvironmentAndTheMarkersBeforeTheCrash) {
 // still be open for writing when the checker runs, or the checker could not execute a file the
 // workload wrote (ETXTBSY).
 TEST_F(Crashtest, CheckerCanRunAProgramTheWorkloadWrote) {
-  const std::string workload =
-      "printf '#!/bin/sh\\necho ok\\n' > run.sh && chmod +x run.sh";
+  const std::string workload = "printf '#!/bin/sh\\necho ok\\n' > run.sh && chmod +x run.sh";
   const std::string check =
       "if [ -x run.sh ] && [ -s run.sh ]; then out=$(./run.sh 2>&1); [ \"$out\" = ok ] || "
       "{ echo \"could not run run.sh: $out\"; exit 1; }; fi";
