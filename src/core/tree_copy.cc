@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "faultfs/core/tree_read.h"
 #include "faultfs/core/unique_fd.h"
 
 namespace faultfs {
@@ -101,19 +102,15 @@ class TreeCopier {
   TreeCopier(int out_root, InodeNames* inodes, const TakeFile& take, const CopyProgress& progress)
       : out_root_(out_root), inodes_(inodes), take_(take), progress_(progress) {}
   Status CopyDir(int in_dir, int out_dir, const std::string& where) {
-    DIR* dir = fdopendir(dup(in_dir));
-    if (dir == nullptr) return Status::FromErrno(errno, "reading " + where);
-    Status result;
-    while (const dirent* d = readdir(dir)) {
-      const std::string_view name = d->d_name;
-      if (name == "." || name == "..") continue;
-      result = CopyEntry(dirfd(dir), out_dir, {d->d_name, d->d_name},
-                         where.empty() ? std::string(name) : where + "/" + d->d_name);
-      if (!result.ok()) break;
+    auto entries = ReadDir(in_dir, where);
+    if (!entries.ok()) return entries.status();
+    for (const DirEntry& e : *entries) {
+      const char* name = e.name.c_str();
+      FAULTFS_RETURN_IF_ERROR(
+          CopyEntry(in_dir, out_dir, {name, name}, where.empty() ? e.name : where + "/" + e.name));
       if (progress_) progress_(++objects_, bytes_);
     }
-    closedir(dir);
-    return result;
+    return Status::Ok();
   }
 
   Status CopyEntry(int in_dir, int out_dir, Names name, const std::string& where) {
@@ -245,19 +242,16 @@ namespace {
 // tree costs no stat per file.
 Status EmptyDir(int fd, dev_t dev, const std::string& where) {
   std::vector<std::pair<std::string, bool>> entries;  // name, is a directory
-  DIR* dir = fdopendir(dup(fd));
-  if (dir == nullptr) return Status::FromErrno(errno, "reading " + where);
-  while (const dirent* d = readdir(dir)) {
-    const std::string_view name = d->d_name;
-    if (name == "." || name == "..") continue;
-    bool is_dir = d->d_type == DT_DIR;
-    if (d->d_type == DT_UNKNOWN) {
+  auto listed = ReadDir(fd, where);
+  if (!listed.ok()) return listed.status();
+  for (DirEntry& d : *listed) {
+    bool is_dir = d.type == DT_DIR;
+    if (d.type == DT_UNKNOWN) {
       struct stat st {};
-      is_dir = fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+      is_dir = fstatat(fd, d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
     }
-    entries.emplace_back(name, is_dir);
+    entries.emplace_back(std::move(d.name), is_dir);
   }
-  closedir(dir);
   for (const auto& [name, is_dir] : entries) {
     const std::string path = where + "/" + name;
     if (is_dir) {

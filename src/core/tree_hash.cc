@@ -151,7 +151,7 @@ class TreeHasher {
     auto digest = FileEntryDigest(dir, name, where, st.st_size);
     if (!digest.ok()) return digest.status();
     h_.Str(*digest);
-    if (observer_ != nullptr) observer_->Learned(st, *digest);
+    if (observer_ != nullptr) observer_->Learned(where, st, *digest);
     return Status::Ok();
   }
 

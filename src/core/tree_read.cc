@@ -7,21 +7,34 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace faultfs {
 
-Result<std::vector<std::string>> SortedNames(int dir_fd, const std::string& where) {
-  DIR* dir = fdopendir(dup(dir_fd));
-  if (dir == nullptr) return Status::FromErrno(errno, "reading " + where);
-  std::vector<std::string> names;
-  errno = 0;
-  while (const dirent* d = readdir(dir)) {
-    if (std::strcmp(d->d_name, ".") != 0 && std::strcmp(d->d_name, "..") != 0)
-      names.emplace_back(d->d_name);
+Result<std::vector<DirEntry>> ReadDir(int dir_fd, const std::string& where) {
+  thread_local std::vector<char> buf(32768);
+  if (lseek(dir_fd, 0, SEEK_SET) != 0) return Status::FromErrno(errno, "reading " + where);
+  std::vector<DirEntry> entries;
+  for (;;) {
+    const ssize_t n = getdents64(dir_fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::FromErrno(errno, "reading " + where);
+    if (n == 0) return entries;
+    for (ssize_t at = 0; at < n;) {
+      const auto* d = reinterpret_cast<const dirent64*>(buf.data() + at);
+      at += d->d_reclen;
+      if (std::strcmp(d->d_name, ".") != 0 && std::strcmp(d->d_name, "..") != 0)
+        entries.push_back({d->d_name, d->d_type});
+    }
   }
-  const int error = errno;  // readdir returns nullptr at the end and on errors alike
-  closedir(dir);
-  if (error != 0) return Status::FromErrno(error, "reading " + where);
+}
+
+Result<std::vector<std::string>> SortedNames(int dir_fd, const std::string& where) {
+  auto entries = ReadDir(dir_fd, where);
+  if (!entries.ok()) return entries.status();
+  std::vector<std::string> names;
+  names.reserve(entries->size());
+  for (DirEntry& e : *entries) names.push_back(std::move(e.name));
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -144,6 +144,13 @@ Status Applier::Changing(const std::string& path) {
   return hooks_ != nullptr ? hooks_->BeforeChange(path, false) : Status::Ok();
 }
 
+Status Applier::Touching(const std::string& path) {
+  if (hooks_ == nullptr) return Status::Ok();
+  FAULTFS_RETURN_IF_ERROR(hooks_->Touching(path));
+  const size_t slash = path.rfind('/');
+  return hooks_->Touching(slash == std::string::npos ? std::string() : path.substr(0, slash));
+}
+
 Result<bool> Applier::TakenAway(const std::string& path) {
   return hooks_ != nullptr ? hooks_->TakeAway(path) : Result<bool>(false);
 }
@@ -216,6 +223,7 @@ Status Applier::Create(uint32_t i) {
   auto dir = OpenDir(o.entry, &path);
   if (!dir.ok()) return dir.status();
   if (*dir >= 0) {
+    FAULTFS_RETURN_IF_ERROR(Touching(path));
     const int fd = *dir;
     const char* name = o.entry.name.c_str();
     const mode_t perms = op.mode & 07777;
@@ -255,6 +263,8 @@ Status Applier::Link(uint32_t i) {
   auto dir = OpenDir(o.entry2, &path);
   if (!dir.ok()) return dir.status();
   if (*dir >= 0) {
+    FAULTFS_RETURN_IF_ERROR(Touching(*from));
+    FAULTFS_RETURN_IF_ERROR(Touching(path));
     FAULTFS_RETURN_IF_ERROR(Changing(*from));
     auto source = ReachableName(o.obj);
     if (!source.ok()) return source.status();
@@ -273,6 +283,7 @@ Status Applier::Remove(uint32_t i) {
   auto dir = OpenDir(o.entry, &path);
   if (!dir.ok()) return dir.status();
   if (*dir >= 0) {
+    FAULTFS_RETURN_IF_ERROR(Touching(path));
     auto taken = TakenAway(path);
     if (!taken.ok()) return taken.status();
     if (op.kind == OpKind::kRmdir) dir_fds_.erase(o.obj);
@@ -297,6 +308,8 @@ Status Applier::Rename(uint32_t i) {
   if (!to_dir.ok()) return to_dir.status();
   if (*from_dir < 0 || (exchange && *to_dir < 0))
     return Inconsistent(i, "moves an object out of reach");
+  FAULTFS_RETURN_IF_ERROR(Touching(from));
+  if (*to_dir >= 0) FAULTFS_RETURN_IF_ERROR(Touching(to));
   if (*to_dir < 0) {
     FAULTFS_RETURN_IF_ERROR(MoveOutOfReach(i, *from_dir, from));
   } else if (o.replaced != o.obj) {
@@ -367,6 +380,7 @@ Status Applier::UnlinkTarget(uint32_t i) {
   auto dir = OpenDir(o.entry2, &path);
   if (!dir.ok()) return dir.status();
   if (*dir >= 0) {
+    FAULTFS_RETURN_IF_ERROR(Touching(path));
     struct stat st {};
     if (fstatat(*dir, o.entry2.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
       return Failed(errno, i, "finding '" + path + "'");
@@ -386,6 +400,7 @@ Status Applier::ApplyData(uint32_t i, const Applied& how, uint64_t seed) {
   const ObjectId obj = history_->at(i).obj;
   const auto path = PathOfObject(obj);
   if (!path) return Status::Ok();  // out of reach: the data is lost with the object
+  FAULTFS_RETURN_IF_ERROR(Touching(*path));
   auto fd = FileToWrite(obj, *path, i);
   if (!fd.ok()) return fd.status();
   int rc = 0;
@@ -424,6 +439,7 @@ Status Applier::ApplyMeta(uint32_t i) {
   const ObjectId obj = history_->at(i).obj;
   const auto path = PathOfObject(obj);
   if (!path) return Status::Ok();  // out of reach
+  FAULTFS_RETURN_IF_ERROR(Touching(*path));
   FAULTFS_RETURN_IF_ERROR(Changing(*path));
   if (obj == kRootObject) return RootMeta(i);
   auto named = ReachableName(obj);

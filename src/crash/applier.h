@@ -35,6 +35,9 @@ class ApplyHooks {
   // The name `path` is about to be removed or replaced. The hooks may take the object away
   // themselves (true: the name is gone, and the op does not remove it again).
   virtual Result<bool> TakeAway(const std::string& path) = 0;
+  // An op is about to change the object at `path` or the directory that holds it (its name,
+  // data or metadata): called before any other hook or change of the op. An error stops the op.
+  virtual Status Touching(const std::string& path) = 0;
 };
 
 class Applier {
@@ -90,6 +93,8 @@ class Applier {
   // The hooks, if any.
   Status Changing(const std::string& path);
   Result<bool> TakenAway(const std::string& path);
+  // Tells the hooks that the op changes `path` and the directory that holds it.
+  Status Touching(const std::string& path);
   Status Failed(int err, uint32_t i, const std::string& what) const;
   Status Inconsistent(uint32_t i, const std::string& why) const;
 

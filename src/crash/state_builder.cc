@@ -30,6 +30,7 @@ class StateBuilder::Hooks : public ApplyHooks {
   Status BeforeChange(const std::string& path, bool follow) override {
     return b_.Unshare(path, follow);
   }
+  Status Touching(const std::string& path) override { return b_.Touch(path); }
   // A lent file whose name an op removes goes home: the state never had a copy of its own.
   Result<bool> TakeAway(const std::string& path) override {
     File* f = b_.LentAt(b_.state_.get(), path, false, nullptr);
@@ -284,45 +285,69 @@ Status StateBuilder::Unshare(const std::string& path, bool follow) {
   return CopyEntry(base(), f->home, state_.get(), rel);
 }
 
-// Lent files' digests are known. (Not those of other files seen before: an inode number freed by
-// an op and reused within one clock tick can look unchanged by its stat.) Records what the
-// checker must leave alone.
+// Lent files' digests are known, and so, while a state is extended, are those of the files the
+// last hash read that no op has touched since. (Not those of other files seen before: an inode
+// number freed by an op and reused within one clock tick can look unchanged by its stat.) Records
+// what the checker must leave alone; while extending, checks that it did (CheckUnchanged).
 class StateBuilder::Observer : public HashObserver {
  public:
   explicit Observer(StateBuilder& b) : b_(b) {}
   void Saw(const std::string& path, const struct stat& st) override {
-    b_.seen_.emplace_back(path, st);
+    b_.seen_[path] = st;
+    if (b_.extending_) b_.CheckUnchanged(path, st);
   }
   const std::string* Known(const std::string& path, const struct stat& st) override {
-    if (st.st_dev != b_.dev_) return nullptr;
-    auto it = b_.by_ino_.find(st.st_ino);
-    if (it == b_.by_ino_.end() || !it->second->lent()) return nullptr;
-    File& f = *it->second;
-    f.seen = true;
-    f.seen_path = path;
-    f.seen_st = st;
-    return f.digest.empty() ? nullptr : &f.digest;  // not known yet: read, then Learned
+    if (File* f = Lent(st)) {
+      // Ops never change a lent file (they change a copy): one that is not as the last hash saw
+      // it was changed by the checker.
+      if (b_.extending_ && !(f->seen && SameFile(st, f->seen_st))) b_.spoiled_ = true;
+      if (b_.spoiled_) return nullptr;
+      f->seen = true;
+      f->seen_path = path;
+      f->seen_st = st;
+      return f->digest.empty() ? nullptr : &f->digest;  // not known yet: read, then Learned
+    }
+    if (!b_.extending_ || b_.spoiled_ || b_.touched_.contains(path)) return nullptr;
+    // Untouched by the ops, and (Saw checked) as the last hash saw it.
+    const auto read = b_.read_before_.find(path);
+    if (read == b_.read_before_.end()) return nullptr;
+    return &(b_.read_[path] = read->second);
   }
   // A lent file is the base's, unchanged (ops change copies of it): what HashTree read of it is
   // its digest for good.
-  void Learned(const struct stat& st, const std::string& digest) override {
-    if (st.st_dev != b_.dev_) return;
-    auto it = b_.by_ino_.find(st.st_ino);
-    if (it != b_.by_ino_.end() && it->second->lent() && it->second->digest.empty())
-      it->second->digest = digest;
+  void Learned(const std::string& path, const struct stat& st, const std::string& digest) override {
+    if (b_.spoiled_) return;  // the checker changed the state: nothing read here is kept
+    File* f = Lent(st);
+    if (f == nullptr) {
+      b_.read_[path] = digest;
+    } else if (f->digest.empty()) {
+      f->digest = digest;
+    }
   }
 
  private:
+  File* Lent(const struct stat& st) {
+    if (st.st_dev != b_.dev_) return nullptr;
+    auto it = b_.by_ino_.find(st.st_ino);
+    return it != b_.by_ino_.end() && it->second->lent() ? it->second : nullptr;
+  }
+
   StateBuilder& b_;
 };
 
 Result<std::string> StateBuilder::Hash() {
-  seen_.clear();
+  seen_before_ = std::exchange(seen_, {});
+  read_before_ = std::exchange(read_, {});
   struct stat root {};
   if (fstat(state_.get(), &root) != 0) return Status::FromErrno(errno, "stat of the state");
-  seen_.emplace_back("", root);
+  seen_[""] = root;
+  if (extending_) CheckUnchanged("", root);
   Observer observer(*this);
-  return HashTree(state_path_, &observer);
+  auto hash = HashTree(state_path_, &observer);
+  seen_before_.clear();
+  seen_before_by_ino_.clear();
+  read_before_.clear();
+  return hash;
 }
 
 // Hashes the state just built and makes sure the checker's changes will show (see WaitPast).
@@ -343,38 +368,24 @@ Result<std::string> StateBuilder::Finish() {
   return hash;
 }
 
-// Whether `state` applies the current state's ops and more, in `out`, and the current state is
-// exactly as it was built.
+// Whether `state` applies the current state's ops and more, in `out`, where the current state was
+// hashed. (Whether the checker left it as it was is found out while extending it.)
 bool StateBuilder::Continues(const CrashState& state, const std::string& out) const {
-  return applier_ != nullptr && out == out_path_ && state.applied.size() >= built_.size() &&
-         std::equal(built_.begin(), built_.end(), state.applied.begin()) && Intact();
-}
-
-// Every object the hash saw is still there, unchanged; the directories' unchanged times say that
-// nothing was added either.
-bool StateBuilder::Intact() const {
-  struct stat now {};
-  for (const auto& [path, st] : seen_) {
-    const int rc = path.empty() ? fstat(state_.get(), &now)
-                                : fstatat(state_.get(), path.c_str(), &now, AT_SYMLINK_NOFOLLOW);
-    if (rc != 0 || !SameFile(now, st)) return false;
-  }
-  return !seen_.empty();
+  return applier_ != nullptr && !seen_.empty() && out == out_path_ &&
+         state.applied.size() >= built_.size() &&
+         std::equal(built_.begin(), built_.end(), state.applied.begin());
 }
 
 Result<std::string> StateBuilder::Build(const CrashState& state, const std::string& out,
                                         size_t shared) {
-  FAULTFS_RETURN_IF_ERROR(Advance(state, shared));
   if (Continues(state, out)) {
-    std::unique_ptr<Applier> applier = std::move(applier_);  // back only if all goes well
-    FAULTFS_RETURN_IF_ERROR(ApplyState(*applier, state, seed_, built_.size()));
-    auto hash = Finish();
-    if (!hash.ok()) return hash;
-    ++stats_.extended;
-    built_ = state.applied;
-    applier_ = std::move(applier);
-    return hash;
+    // (The checkpoint stays where it is while states extend one another: moving it would take
+    // the current state back.)
+    auto extended = Extend(state);
+    if (!extended.ok()) return extended.status();
+    if (*extended) return std::move(**extended);
   }
+  FAULTFS_RETURN_IF_ERROR(Advance(state, shared));
   if (CanReset(out)) {
     applier_.reset();
     auto reset = Reset();
@@ -443,7 +454,7 @@ Status StateBuilder::Judged(File& f) {
 // Moves the judged state aside whole, its intact lent files in it.
 Status StateBuilder::Park() {
   applier_.reset();
-  seen_.clear();
+  ForgetHash();
   clean_.clear();
   if (state_path_.empty()) return Status::Ok();
   Status s;

@@ -24,27 +24,10 @@
 #include <vector>
 
 #include "faultfs/core/tree_copy.h"
+#include "faultfs/core/tree_read.h"
 #include "state_builder_parts.h"
 
 namespace faultfs::crash {
-namespace {
-
-// The names in directory `fd`, without "." and "..".
-Result<std::vector<std::string>> ListDir(int fd, const std::string& where) {
-  DIR* d = fdopendir(dup(fd));
-  if (d == nullptr) return Status::FromErrno(errno, "reading '" + where + "'");
-  rewinddir(d);  // the duplicate shares the offset that an earlier listing left at the end
-  std::vector<std::string> names;
-  while (const dirent* e = readdir(d)) {
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-      names.emplace_back(e->d_name);
-  }
-  closedir(d);
-  return names;
-}
-
-}  // namespace
-
 bool StateBuilder::CanReset(const std::string& out) const {
   if (!ctime_fine_ || !state_ || clean_.empty() || out != out_path_) return false;
   // The checker may have replaced the state directory itself.
@@ -58,7 +41,7 @@ bool StateBuilder::CanReset(const std::string& out) const {
 // be built from scratch.
 Result<bool> StateBuilder::Reset() {
   ++resets_;
-  seen_.clear();
+  ForgetHash();
   const auto root = clean_.find("");
   if (root == clean_.end()) return false;
   const struct stat want = root->second;  // as mkdir made it
@@ -86,7 +69,7 @@ Result<bool> StateBuilder::ResetDir(const std::string& rel, int fd, const struct
                                     bool xattrs) {
   const auto snap = snap_.find(rel);
   if (snap == snap_.end()) return false;
-  auto names = ListDir(fd, state_path_ + "/" + rel);
+  auto names = SortedNames(fd, state_path_ + "/" + rel);
   if (!names.ok()) return names.status();
   std::unordered_set<std::string_view> kept;  // the snapshot's names found in place
   for (const std::string& name : *names) {
@@ -144,7 +127,7 @@ Status StateBuilder::RemoveEntry(int dir, const char* name, const struct stat& s
   if (S_ISDIR(st.st_mode)) {
     UniqueFd sub(openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!sub) return Status::FromErrno(errno, std::string("opening '") + name + "'");
-    auto names = ListDir(sub.get(), name);
+    auto names = SortedNames(sub.get(), name);
     if (!names.ok()) return names.status();
     for (const std::string& n : *names) {
       struct stat sub_st {};
@@ -181,6 +164,14 @@ Result<bool> StateBuilder::Restore(int dir, const std::string& path, const char*
   if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
     return Status::FromErrno(errno, "stat of restored '" + path + "'");
   clean_[path] = st;
+  if (entry.file != nullptr && entry.file->lent()) {
+    // As it is now, it is intact: if the reset goes no further, Park finds it so (not seen,
+    // it would be copied again).
+    File& f = *entry.file;
+    f.seen = true;
+    f.seen_path = path;
+    f.seen_st = st;
+  }
   return true;
 }
 
@@ -227,7 +218,7 @@ Status WalkTree(int root, const TreeVisitor& visit) {
     UniqueFd fd(openat(root, dir.empty() ? "." : dir.c_str(),
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) return Status::FromErrno(errno, "opening '" + dir + "'");
-    auto names = ListDir(fd.get(), dir);
+    auto names = SortedNames(fd.get(), dir);
     if (!names.ok()) return names.status();
     for (const std::string& name : *names) {
       struct stat st {};

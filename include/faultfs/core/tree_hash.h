@@ -22,8 +22,9 @@ class HashObserver {
   // A regular file's HashFileEntry if the caller already knows it (it knows, by the inode say,
   // that the file is unchanged); nullptr: HashTree reads the file.
   virtual const std::string* Known(const std::string& path, const struct stat& st) = 0;
-  // The HashFileEntry HashTree read for a regular file.
-  virtual void Learned(const struct stat& st, const std::string& digest) = 0;
+  // The HashFileEntry HashTree read for the regular file at `path`.
+  virtual void Learned(const std::string& path, const struct stat& st,
+                       const std::string& digest) = 0;
 };
 
 // 32 hex digits (XXH3-128: accidental collisions are out of reach; it is not meant to resist a

@@ -10,6 +10,19 @@
 
 namespace faultfs {
 
+// An entry of a directory: its name and its type as the directory gives it (DT_*; DT_UNKNOWN on
+// filesystems that do not say).
+struct DirEntry {
+  std::string name;
+  unsigned char type;
+};
+
+// The entries of the open directory `dir_fd`, from its start, without "." and "..", in the
+// directory's order. Read with getdents64 on the descriptor itself (no second descriptor, as
+// fdopendir would need: this runs for every directory of every crash state). `where` names the
+// directory in errors.
+Result<std::vector<DirEntry>> ReadDir(int dir_fd, const std::string& where);
+
 // The names in the open directory `dir_fd`, without "." and "..", sorted bytewise. `where` names
 // the directory in errors.
 Result<std::vector<std::string>> SortedNames(int dir_fd, const std::string& where);

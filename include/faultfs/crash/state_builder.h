@@ -13,7 +13,10 @@
 //  * when a state applies the ops of the previous one and more (crash points one after another),
 //    and the checker left the previous state exactly as it was built (every object's stat is as
 //    the hash saw it), the new state is the previous one with the further ops applied: building
-//    it costs the ops it adds, not the ops it holds;
+//    it costs the ops it adds, not the ops it holds. What the checker did is found out along the
+//    way, by the ops' paths before they change them and by the new hash for the rest, which
+//    reads only the files the ops touched (state_builder_extend.cc); when it changed anything,
+//    the state is built the next way;
 //  * otherwise, when the state is asked for where the previous one was, and the kernel stamps every
 //    change with a new ctime, the new state is built in place of the previous one: one walk puts
 //    back what the previous state's ops and its checker changed (by stat: removed names return,
@@ -33,8 +36,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "faultfs/core/status.h"
@@ -105,7 +110,11 @@ class StateBuilder {
   Result<std::string> Finish();
   Result<std::string> ApplyAndFinish(const CrashState& state, const std::string& out);
   bool Continues(const CrashState& state, const std::string& out) const;
-  bool Intact() const;
+  // Extending the current state (state_builder_extend.cc).
+  Result<std::optional<std::string>> Extend(const CrashState& state);
+  Status Touch(const std::string& path);
+  void CheckUnchanged(const std::string& path, const struct stat& st);
+  void ForgetHash();
   File* LentAt(int dir, const std::string& path, bool follow, std::string* rel);
   Status Unshare(const std::string& path, bool follow);
   Status Recopy(File& f);
@@ -147,11 +156,22 @@ class StateBuilder {
   UniqueFd state_;
   std::unique_ptr<Hooks> hooks_;
   // The current state as built, to be extended: its applier, the ops it applied, where it was
-  // asked for, and every object in it as its hash saw it (the root first).
+  // asked for, and every object in it as its hash saw it, by path ("" the root).
   std::unique_ptr<class Applier> applier_;
   std::vector<Applied> built_;
   std::string out_path_;
-  std::vector<std::pair<std::string, struct stat>> seen_;
+  std::unordered_map<std::string, struct stat> seen_;
+  // The regular files, not lent, that the current state's hash read, by path: their digests.
+  std::unordered_map<std::string, std::string> read_;
+  // While a state is extended: the paths its ops touched (each checked against seen_ before the
+  // first op changed it); whether the checker turned out to have changed the state; and, during
+  // the hash, seen_ and read_ of the hash before.
+  bool extending_ = false;
+  bool spoiled_ = false;
+  std::unordered_set<std::string> touched_;
+  std::unordered_map<std::string, struct stat> seen_before_;
+  std::unordered_map<ino_t, const struct stat*> seen_before_by_ino_;  // made when first needed
+  std::unordered_map<std::string, std::string> read_before_;
   // The snapshot's objects, by directory ("" the root) and name; and the current state's objects
   // that are known to be the snapshot's, as stat saw them when they were put there. They let the
   // next state be built in place: what the last one (or its checker) changed is put back.
