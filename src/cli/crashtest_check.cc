@@ -115,7 +115,8 @@ class Checker {
         states_(states),
         seen_(seen),
         label_prefix_(std::move(label_prefix)),
-        shared_(SharedInLanes(states)),
+        two_lanes_(states.size() >= kStatesForTwoLanes * std::max(1u, run.jobs)),
+        shared_(SharedInLanes(states, two_lanes_)),
         results_(states.size()),
         progress_(run.progress, states.size()) {}
 
@@ -140,16 +141,23 @@ class Checker {
     std::unique_ptr<ShellHost> checker;
   };
 
-  static bool InFullLane(const crash::CrashState& state) { return state.deviations.empty(); }
+  // A second lane costs each slot a second copy of the starting state (its first state): worth
+  // it for runs of many states only.
+  static constexpr size_t kStatesForTwoLanes = 32;
+
+  static bool InFullLane(const crash::CrashState& state, bool two_lanes) {
+    return two_lanes && state.deviations.empty();
+  }
 
   // SharedPrefixes within each lane: what every later state of the same lane shares.
-  static std::vector<size_t> SharedInLanes(const std::vector<crash::CrashState>& states) {
+  static std::vector<size_t> SharedInLanes(const std::vector<crash::CrashState>& states,
+                                           bool two_lanes) {
     std::vector<size_t> shared(states.size());
     for (const bool full : {false, true}) {
       std::vector<size_t> index;
       std::vector<crash::CrashState> lane;
       for (size_t i = 0; i < states.size(); ++i) {
-        if (InFullLane(states[i]) != full) continue;
+        if (InFullLane(states[i], two_lanes) != full) continue;
         index.push_back(i);
         lane.push_back(states[i]);
       }
@@ -160,7 +168,7 @@ class Checker {
   }
 
   Lane& LaneFor(size_t i, std::array<Lane, 2>& lanes) {
-    Lane& lane = lanes[InFullLane(states_[i]) ? 1 : 0];
+    Lane& lane = lanes[InFullLane(states_[i], two_lanes_) ? 1 : 0];
     if (lane.started) return lane;
     lane.started = true;
     // Lends the snapshot's untouched files to each state instead of copying them all; without
@@ -236,7 +244,8 @@ class Checker {
   const std::vector<crash::CrashState>& states_;
   SeenStates& seen_;
   const std::string label_prefix_;
-  const std::vector<size_t> shared_;  // SharedPrefixes(states_)
+  const bool two_lanes_;
+  const std::vector<size_t> shared_;  // SharedInLanes(states_)
   std::vector<StateResult> results_;
   Progress progress_;
   std::atomic<size_t> next_{0};
