@@ -243,14 +243,14 @@ void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fus
     }
     if (size < asked) CapacityShortWrite(r.req(), target, size);
   }
-  const ssize_t n = WriteData(r.req(), h, f, in, size, off);
+  const ssize_t n = WriteData(r.req(), h, f, in, size, off, fi->writepage != 0);
   if (change) change->Settle();  // before the reply: statfs right after must see the write
   if (n < 0) return (void)r.Err(static_cast<int>(-n));
   r.Write(static_cast<size_t>(n));
 }
 
 ssize_t Passthrough::WriteData(fuse_req_t req, const FileHandle& h, const Fault& f, fuse_bufvec* in,
-                               size_t size, off_t off) {
+                               size_t size, off_t off, bool cached) {
   const auto* corrupt = f.As<policy::CorruptAction>();
   const auto* torn = f.As<policy::TornAction>();
   const auto* short_write = f.As<policy::ShortAction>();
@@ -274,7 +274,7 @@ ssize_t Passthrough::WriteData(fuse_req_t req, const FileHandle& h, const Fault&
       const uint64_t hi =
           std::min<uint64_t>((first_unit + i + 1) * plan.unit, static_cast<uint64_t>(off) + size);
       if (WriteAndRecord(req, h, data + (lo - static_cast<uint64_t>(off)), hi - lo,
-                         static_cast<off_t>(lo)) < 0) {
+                         static_cast<off_t>(lo), cached) < 0) {
         return -errno;
       }
     }
@@ -282,7 +282,7 @@ ssize_t Passthrough::WriteData(fuse_req_t req, const FileHandle& h, const Fault&
   }
   const size_t length = short_write != nullptr ? ShortLength(*short_write, size) : size;
   const off_t where = misdirect != nullptr ? std::max<off_t>(0, off + misdirect->shift_bytes) : off;
-  const ssize_t n = WriteAndRecord(req, h, data, length, where);
+  const ssize_t n = WriteAndRecord(req, h, data, length, where, cached);
   if (n < 0) return -errno;
   return misdirect != nullptr ? static_cast<ssize_t>(size) : n;
 }

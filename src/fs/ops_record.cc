@@ -69,13 +69,22 @@ void Passthrough::RecordWrite(fuse_req_t req, const FileHandle& h, const char* d
 }
 
 ssize_t Passthrough::WriteAndRecord(fuse_req_t req, const FileHandle& h, const char* data, size_t n,
-                                    off_t off) {
+                                    off_t off, bool cached) {
   Mutation m = BeginMutation();
   if (m.fenced()) {
     errno = EIO;
     return -1;
   }
-  const ssize_t written = pwrite(h.fd.get(), data, n, off);
+  ssize_t written = pwrite(h.fd.get(), data, n, off);
+  if (written < 0 && errno == EINVAL && cached && (h.flags & O_DIRECT) != 0) {
+    // The kernel writes back pages of a shared mapping through any open handle of the file, and
+    // a handle opened with O_DIRECT cannot take their unaligned sizes (the last page of a file
+    // whose size is not a multiple of the block size). The backing filesystem would write those
+    // pages from its own page cache: so do we, through a descriptor without O_DIRECT.
+    UniqueFd buffered(open(ProcFdPath(h.fd.get()).c_str(), O_WRONLY | O_CLOEXEC));
+    written = buffered ? pwrite(buffered.get(), data, n, off) : -1;
+    if (!buffered) errno = EINVAL;
+  }
   if (written <= 0 || !recording()) return written;
   off_t at = off;
   if ((h.flags & O_APPEND) != 0) {

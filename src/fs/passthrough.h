@@ -289,12 +289,13 @@ class Passthrough {
   // Opens an existing file by name (create without O_EXCL); a truncation is accounted and recorded.
   UniqueFd OpenExisting(fuse_req_t req, const Inode& dir, int dir_fd, const char* name, int flags);
   // The write itself, `size` bytes of `in`, with its data faults; bytes to report or -errno. What
-  // reaches the backing file is recorded.
+  // reaches the backing file is recorded. `cached`: the kernel writes back its page cache (a
+  // shared mapping's pages), not an application's write.
   ssize_t WriteData(fuse_req_t req, const FileHandle& h, const Fault& f, fuse_bufvec* in,
-                    size_t size, off_t off);
+                    size_t size, off_t off, bool cached);
   // pwrite() of `n` bytes at `off`, recorded as what reached the file; the result of pwrite().
-  ssize_t WriteAndRecord(fuse_req_t req, const FileHandle& h, const char* data, size_t n,
-                         off_t off);
+  ssize_t WriteAndRecord(fuse_req_t req, const FileHandle& h, const char* data, size_t n, off_t off,
+                         bool cached);
   // Records the destination range a copy_file_range() wrote, as read back from the file.
   void RecordCopy(fuse_req_t req, const FileHandle& dst, size_t n, off_t off);
   // Replies with an entry; if the kernel did not take it, drops the lookup it counted.
