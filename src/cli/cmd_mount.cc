@@ -99,10 +99,11 @@ using Stage = std::function<void(const std::string&)>;
 // Mounts in this process, then starts its control socket and registers it in `dir`, its runtime
 // directory; `stage` is told each step.
 Result<Mounted> MountHere(const MountArgs& a, const Paths& p, const std::string& dir,
-                          const Stage& stage) {
+                          const Stage& stage, const Stage& warn) {
   Mounted m;
   MountOptions options = a.options;
   options.on_stage = stage;
+  options.on_warning = warn;
   auto mount = Mount::Create(options);
   if (!mount.ok()) return mount.status();
   m.mount = std::move(*mount);
@@ -162,9 +163,11 @@ int RunForeground(const MountArgs& a) {
   }
   auto dir = RecordDirFor(p.mountpoint);
   auto mounted =
-      dir.ok() ? MountHere(a, p, *dir,
-                           [](const std::string& what) { spdlog::debug("startup: {}", what); })
-               : Result<Mounted>(dir.status());
+      dir.ok()
+          ? MountHere(
+                a, p, *dir, [](const std::string& what) { spdlog::debug("startup: {}", what); },
+                [](const std::string&) {})  // (warnings are logged, to the terminal here)
+          : Result<Mounted>(dir.status());
   if (!mounted.ok()) {
     std::cerr << "faultfs mount: " << mounted.status().ToString() << "\n";
     return kExitFailure;
@@ -219,7 +222,9 @@ int RunDaemon(const MountArgs& a, StartupReport& report) {
     report.Fail(log_fd.status().ToString());
     return kExitFailure;
   }
-  auto mounted = MountHere(a, p, *dir, [&](const std::string& what) { report.Stage(what); });
+  auto mounted = MountHere(
+      a, p, *dir, [&](const std::string& what) { report.Stage(what); },
+      [&](const std::string& what) { report.Warn(what); });
   if (!mounted.ok()) {
     report.Fail(mounted.status().ToString());
     return kExitFailure;

@@ -85,13 +85,20 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
       if (!policy.ok()) return policy.status();
       FAULTFS_RETURN_IF_ERROR(self.mount_.CheckPolicy(*policy));
       // A [capacity] in added text sets the budget too (rules already live stay).
-      if (policy->capacity) FAULTFS_RETURN_IF_ERROR(self.mount_.SetCapacity(policy->capacity));
+      std::string warning;
+      if (policy->capacity) {
+        auto set = self.mount_.SetCapacity(policy->capacity);
+        if (!set.ok()) return set.status();
+        warning = *set;
+      }
       nlohmann::json added = nlohmann::json::array();
       for (const auto& rule : policy->rules) added.push_back(rule.id);
       // All the text's rules or none, compiled once: a duplicate id or a live policy grown past
       // the limits leaves the mount as it was.
       FAULTFS_RETURN_IF_ERROR(engine.AddRules(std::move(policy->rules)));
-      return nlohmann::json{{"added", added}};
+      nlohmann::json reply{{"added", added}};
+      if (!warning.empty()) reply["warning"] = warning;
+      return reply;
     }
     Result<nlohmann::json> operator()(const control::RemoveRule& r) const {
       FAULTFS_RETURN_IF_ERROR(engine.RemoveRule(r.id));
@@ -108,9 +115,12 @@ Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
       if (!policy->seed) policy->seed = engine.seed();  // keep the mount's seed unless told
       const size_t n = policy->rules.size();
       // The new policy replaces everything: without [capacity], a budget in force is lifted.
-      FAULTFS_RETURN_IF_ERROR(self.mount_.SetCapacity(policy->capacity));
+      auto warning = self.mount_.SetCapacity(policy->capacity);
+      if (!warning.ok()) return warning.status();
       FAULTFS_RETURN_IF_ERROR(engine.Load(std::move(*policy)));
-      return nlohmann::json{{"loaded", n}, {"seed", engine.seed()}};
+      nlohmann::json reply{{"loaded", n}, {"seed", engine.seed()}};
+      if (!warning->empty()) reply["warning"] = *warning;
+      return reply;
     }
     Result<nlohmann::json> operator()(const control::FreezeMount&) const {
       self.mount_.Freeze();

@@ -102,6 +102,10 @@ int AwaitStartup(const StartupWait& w) {
         return kExitOk;
       }
       if (msg[0] == 'E') return Failed(w, text);
+      if (msg[0] == 'W') {
+        std::cerr << "faultfs mount: warning: " << text << "\n";
+        continue;
+      }
       if (msg[0] == 'P') {
         const size_t nl = text.find('\n');
         target = {text.substr(0, nl), nl == std::string::npos ? "" : text.substr(nl + 1)};

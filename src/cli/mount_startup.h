@@ -20,6 +20,8 @@ class StartupReport {
   void Target(const std::string& mountpoint, const std::string& backing) {
     Send('P', mountpoint + '\n' + backing);
   }
+  // Printed by the waiting side at once, as a warning.
+  void Warn(const std::string& what) { Send('W', what); }
   // Ends the report (the pipe is closed).
   void Ready(const std::string& line) { Send('O', line, true); }
   void Fail(const std::string& why) { Send('E', why, true); }

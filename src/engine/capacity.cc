@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "faultfs/core/check.h"
+#include "faultfs/core/errno_names.h"
 
 namespace faultfs::engine {
 
@@ -41,13 +42,34 @@ WriteFit FitWrite(std::span<const ByteRange> allocated, uint64_t block, uint64_t
   return {len, allocates * block};
 }
 
-void CapacityModel::SetBudget(const std::optional<policy::Capacity>& budget) {
-  bytes_limit_.store(budget && budget->bytes ? *budget->bytes : kUnlimited,
-                     std::memory_order_relaxed);
-  inodes_limit_.store(budget && budget->inodes ? *budget->inodes : kUnlimited,
-                      std::memory_order_relaxed);
+std::string CapacityModel::SetBudget(const std::optional<policy::Capacity>& budget) {
+  const CapacityUsage now = used();
+  const auto limit = [](std::optional<uint64_t> size, std::optional<uint64_t> room,
+                        uint64_t in_use) {
+    if (size) return *size;
+    if (room) return *room > kUnlimited - in_use ? kUnlimited - 1 : in_use + *room;
+    return kUnlimited;
+  };
+  const uint64_t bytes = budget ? limit(budget->bytes, budget->free_bytes, now.bytes) : kUnlimited;
+  const uint64_t inodes =
+      budget ? limit(budget->inodes, budget->free_inodes, now.inodes) : kUnlimited;
+  bytes_limit_.store(bytes, std::memory_order_relaxed);
+  inodes_limit_.store(inodes, std::memory_order_relaxed);
   err_.store(budget ? budget->err : ENOSPC, std::memory_order_relaxed);
   limited_.store(budget.has_value(), std::memory_order_release);
+  std::string full;
+  if (bytes != kUnlimited && now.bytes >= bytes) {
+    full = "the tree already holds " + std::to_string(now.bytes) + " bytes of file data, and the " +
+           "budget is " + std::to_string(bytes) + ": every write that needs a new block fails";
+  }
+  if (inodes != kUnlimited && now.inodes >= inodes) {
+    full += std::string(full.empty() ? "" : "; ") + "the tree already has " +
+            std::to_string(now.inodes) + " inodes, and the budget is " + std::to_string(inodes) +
+            ": every create and mkdir fails";
+  }
+  if (full.empty()) return full;
+  return "capacity: " + full + " with " + ErrnoName(err()) +
+         " from the start (free_bytes and free_inodes give room left instead)";
 }
 
 std::optional<policy::Capacity> CapacityModel::budget() const {

@@ -349,8 +349,11 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   if (!options.events_file.empty())
     stage("opening the fault event log '" + options.events_file + "'");
   FAULTFS_RETURN_IF_ERROR(impl->events.Open(options.events_file));
-  if (options.policy.capacity)
-    FAULTFS_RETURN_IF_ERROR(impl->fs->SetCapacity(options.policy.capacity));
+  if (options.policy.capacity) {
+    auto capacity = impl->fs->SetCapacity(options.policy.capacity);
+    if (!capacity.ok()) return capacity.status();
+    if (!capacity->empty() && options.on_warning) options.on_warning(*capacity);
+  }
 
   const char* argv[] = {"faultfs", nullptr};
   fuse_args args = FUSE_ARGS_INIT(1, const_cast<char**>(argv));
@@ -474,7 +477,7 @@ void Mount::Thaw() { impl_->deferrer->Thaw(); }
 bool Mount::Frozen() const { return impl_->deferrer->frozen(); }
 size_t Mount::HeldByFreeze() const { return impl_->deferrer->held_by_freeze(); }
 std::string Mount::RequestCounts() const { return impl_->fs->stats().Summary(); }
-Status Mount::SetCapacity(const std::optional<policy::Capacity>& budget) {
+Result<std::string> Mount::SetCapacity(const std::optional<policy::Capacity>& budget) {
   return impl_->fs->SetCapacity(budget);
 }
 std::optional<Mount::CapacityState> Mount::Capacity() const {

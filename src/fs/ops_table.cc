@@ -159,10 +159,10 @@ Passthrough::Passthrough(UniqueFd backing_root, const MountOptions& options)
 
 Passthrough::~Passthrough() = default;
 
-Status Passthrough::SetCapacity(const std::optional<policy::Capacity>& budget) {
+Result<std::string> Passthrough::SetCapacity(const std::optional<policy::Capacity>& budget) {
   std::lock_guard lock(space_mu_);
   if (space_owner_ == nullptr) {
-    if (!budget) return Status::Ok();  // nothing to lift
+    if (!budget) return std::string();  // nothing to lift
     auto root = inodes_.Fd(inodes_.root());
     if (!root.ok()) return root.status();
     auto used = SpaceAccount::Measure(root->get());
@@ -171,9 +171,10 @@ Status Passthrough::SetCapacity(const std::optional<policy::Capacity>& budget) {
                  used->inodes);
     space_owner_ = std::make_unique<SpaceAccount>(*used);
   }
-  space_owner_->model().SetBudget(budget);
+  std::string warning = space_owner_->model().SetBudget(budget);
   space_.store(space_owner_.get(), std::memory_order_release);
-  return Status::Ok();
+  if (!warning.empty()) spdlog::info("{}", warning);  // the caller tells the user
+  return warning;
 }
 
 Status Passthrough::RemeasureSpace() {

@@ -156,7 +156,8 @@ class Passthrough {
 
   // The capacity model: off until a policy with [capacity] arrives (at mount or live); then the
   // tree is measured once and every later change is accounted. nullopt lifts the budget.
-  Status SetCapacity(const std::optional<policy::Capacity>& budget);
+  // Sets (or lifts) the capacity budget; the warning SetBudget gives, if any.
+  Result<std::string> SetCapacity(const std::optional<policy::Capacity>& budget);
   const SpaceAccount* space() const { return space_.load(std::memory_order_acquire); }
 
   // Capabilities added to the INIT exchange behind libfuse's back (see init_patch.h).

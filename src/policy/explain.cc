@@ -246,10 +246,17 @@ std::string Explain(const Policy& policy) {
       << "\n";
   if (policy.capacity) {
     const Capacity& c = *policy.capacity;
-    out << "capacity: a disk of ";
-    if (c.bytes) out << *c.bytes << " bytes of file data";
-    if (c.bytes && c.inodes) out << " and ";
-    if (c.inodes) out << *c.inodes << " inodes";
+    std::vector<std::string> size, room;
+    if (c.bytes) size.push_back(std::to_string(*c.bytes) + " bytes of file data");
+    if (c.inodes) size.push_back(std::to_string(*c.inodes) + " inodes");
+    if (c.free_bytes) room.push_back(std::to_string(*c.free_bytes) + " bytes of file data");
+    if (c.free_inodes) room.push_back(std::to_string(*c.free_inodes) + " inodes");
+    out << "capacity: a disk";
+    if (!size.empty()) out << " of " << Join(size, " and ");
+    if (!room.empty()) {
+      out << (size.empty() ? "" : ",") << " with " << Join(room, " and ")
+          << " free beyond what the tree holds when the policy is loaded";
+    }
     out << ", as df reports it; writes, fallocate, create and mkdir past it fail with "
         << ErrnoName(c.err) << "\n";
   }

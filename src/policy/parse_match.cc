@@ -25,18 +25,27 @@ const std::map<std::string, int, std::less<>>& OpenFlagNames() {
 std::optional<Capacity> Parser::ParseCapacity(const toml::node& node) {
   const auto* t = Table(node, "[capacity]");
   if (t == nullptr) return std::nullopt;
-  CheckKeys(*t, {"bytes", "inodes", "errno"}, "[capacity]");
+  CheckKeys(*t, {"bytes", "inodes", "free_bytes", "free_inodes", "errno"}, "[capacity]");
   Capacity c;
   if (const auto* n = t->get("bytes")) c.bytes = Bytes(*n, "capacity.bytes");
   if (const auto* n = t->get("inodes")) c.inodes = Count(*n, "capacity.inodes");
+  if (const auto* n = t->get("free_bytes")) {
+    c.free_bytes = Bytes(*n, "capacity.free_bytes");
+    if (c.bytes) Error(*n, "capacity: give bytes or free_bytes, not both");
+  }
+  if (const auto* n = t->get("free_inodes")) {
+    c.free_inodes = Count(*n, "capacity.free_inodes");
+    if (c.inodes) Error(*n, "capacity: give inodes or free_inodes, not both");
+  }
   if (const auto* n = t->get("errno")) {
     if (const auto e = ErrnoOf(*n, "capacity.errno")) {
       if (*e != ENOSPC && *e != EDQUOT) Error(*n, "capacity.errno must be ENOSPC or EDQUOT");
       c.err = *e;
     }
   }
-  if (t->get("bytes") == nullptr && t->get("inodes") == nullptr) {
-    Error(node, "[capacity] needs bytes, inodes, or both");
+  if (t->get("bytes") == nullptr && t->get("inodes") == nullptr &&
+      t->get("free_bytes") == nullptr && t->get("free_inodes") == nullptr) {
+    Error(node, "[capacity] needs bytes or free_bytes, inodes or free_inodes, or both");
   }
   return c;
 }

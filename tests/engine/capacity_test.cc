@@ -99,6 +99,34 @@ TEST(CapacityModel, UsageAboveANewBudgetLeavesNoRoom) {
   EXPECT_TRUE(m.ReserveBytes(1)) << "lifting the budget lifts the limit";
 }
 
+TEST(CapacityModel, RoomLeftIsAddedToWhatIsUsedWhenTheBudgetArrives) {
+  CapacityModel m({20 * kB, 1500});
+  policy::Capacity c;
+  c.free_bytes = 8 * kB;
+  c.free_inodes = 2;
+  EXPECT_EQ(m.SetBudget(c), "") << "room is left: nothing to warn about";
+  EXPECT_EQ(m.budget()->bytes, 28 * kB);
+  EXPECT_EQ(m.budget()->inodes, 1502U);
+  EXPECT_EQ(m.RoomBytes(), 8 * kB);
+  EXPECT_TRUE(m.TakeInode());
+  EXPECT_TRUE(m.TakeInode());
+  EXPECT_FALSE(m.TakeInode());
+}
+
+TEST(CapacityModel, ABudgetTheTreeAlreadyFillsIsWarnedAbout) {
+  CapacityModel m({20 * kB, 1500});
+  const std::string inodes = m.SetBudget(Budget(std::nullopt, 1000));
+  EXPECT_NE(inodes.find("already has 1500 inodes, and the budget is 1000"), std::string::npos)
+      << inodes;
+  EXPECT_NE(inodes.find("ENOSPC"), std::string::npos) << inodes;
+  const std::string bytes = m.SetBudget(Budget(10 * kB, 2000, EDQUOT));
+  EXPECT_NE(bytes.find("already holds " + std::to_string(20 * kB) + " bytes"), std::string::npos)
+      << bytes;
+  EXPECT_EQ(bytes.find("inodes, and the budget"), std::string::npos) << "only the bytes are short";
+  EXPECT_NE(bytes.find("EDQUOT"), std::string::npos) << bytes;
+  EXPECT_EQ(m.SetBudget(Budget(21 * kB, 1501)), "") << "one block and one inode are left";
+}
+
 TEST(CapacityModel, InodesRunOutAtTheBudget) {
   CapacityModel m({0, 0});
   m.SetBudget(Budget(std::nullopt, 3, EDQUOT));

@@ -197,6 +197,42 @@ TEST_F(Capacity, TheTreesExistingUsageCounts) {
   EXPECT_EQ(Df().f_ffree, 98U) << "old and dir";
 }
 
+// A database's data dir already holds files: room left fits any of them, and a budget the tree
+// already fills is said at once (at mount on the terminal, and in the reply to ctl load or add).
+TEST_F(Capacity, RoomLeftCountsFromTheTreeAndAFullBudgetIsReportedAtLoad) {
+  for (int i = 0; i < 30; ++i) WriteFile(B("f" + std::to_string(i)), "x");
+  Mount("[capacity]\nfree_inodes = 5\n");
+  EXPECT_EQ(Df().f_ffree, 5U);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Write(M("new" + std::to_string(i)), "y"), 1);
+  EXPECT_EQ(Write(M("one-too-many"), "y"), -ENOSPC);
+  WriteFile(dir_ / "small.toml", "[capacity]\ninodes = 10\n");
+  CommandResult r = RunCommand({FaultfsBinary(), "ctl", mnt_, "load", dir_ / "small.toml"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("warning: capacity: the tree already has 35 inodes, and the budget is 10"),
+            std::string::npos)
+      << r.out;
+  WriteFile(dir_ / "roomy.toml", "[capacity]\nfree_inodes = 10\n");
+  r = RunCommand({FaultfsBinary(), "ctl", mnt_, "load", dir_ / "roomy.toml", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(nlohmann::json::parse(r.out).contains("warning")) << r.out;
+}
+
+TEST_F(Capacity, ABudgetTheTreeAlreadyFillsIsReportedAtMount) {
+  for (int i = 0; i < 10; ++i) WriteFile(B("f" + std::to_string(i)), "x");
+  WriteFile(dir_ / "tight.toml", "[capacity]\ninodes = 3\n");
+  const std::string mnt = dir_ / "own-mnt";
+  ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
+  const CommandResult r =
+      RunCommand({FaultfsBinary(), "mount", "--policy", dir_ / "tight.toml", backing_, mnt});
+  const CommandResult down = RunCommand({FaultfsBinary(), "umount", mnt});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_NE(r.err.find("faultfs mount: warning: capacity: the tree already has 10 inodes, and the "
+                       "budget is 3: every create and mkdir fails with ENOSPC"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST_F(Capacity, NoBudgetMeansTheRealDisk) {
   Mount("[[rule]]\nops = [\"write\"]\npath = \"never\"\naction = \"errno\"\nerrno = \"EIO\"\n");
   struct statvfs native {};

@@ -142,6 +142,15 @@ TEST(ParsePolicy, Capacity) {
   ASSERT_TRUE(p.capacity);
   EXPECT_EQ(*p.capacity->bytes, 2ULL << 30);
   EXPECT_EQ(p.capacity->err, EDQUOT);
+  const Policy room = MustParse("[capacity]\nfree_bytes = \"64 MiB\"\nfree_inodes = 1000\n");
+  ASSERT_TRUE(room.capacity);
+  EXPECT_EQ(*room.capacity->free_bytes, 64ULL << 20);
+  EXPECT_EQ(*room.capacity->free_inodes, 1000U);
+  EXPECT_FALSE(room.capacity->bytes);
+  EXPECT_TRUE(AnyContains(Errors("[capacity]\nbytes = 1\nfree_bytes = 2\n"),
+                          "3:14: capacity: give bytes or free_bytes, not both"));
+  EXPECT_TRUE(AnyContains(Errors("[capacity]\ninodes = 1\nfree_inodes = 2\n"),
+                          "give inodes or free_inodes, not both"));
 }
 
 TEST(ParsePolicy, ReportsEveryErrorWithItsPosition) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "faultfs/policy/policy.h"
 
@@ -42,8 +43,10 @@ class CapacityModel {
  public:
   explicit CapacityModel(CapacityUsage used) : bytes_used_(used.bytes), inodes_used_(used.inodes) {}
 
-  // A new budget (nullopt: unlimited, usage is still tracked so a later budget is exact).
-  void SetBudget(const std::optional<policy::Capacity>& budget);
+  // A new budget (nullopt: unlimited, usage is still tracked so a later budget is exact); room
+  // left (free_bytes, free_inodes) is added to what is used now. Returns a warning when the tree
+  // already fills the budget (every allocation or create will fail), "" otherwise.
+  std::string SetBudget(const std::optional<policy::Capacity>& budget);
   std::optional<policy::Capacity> budget() const;
   bool limited() const { return limited_.load(std::memory_order_acquire); }
   int err() const { return err_.load(std::memory_order_relaxed); }  // ENOSPC or EDQUOT

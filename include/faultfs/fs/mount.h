@@ -70,6 +70,9 @@ struct MountOptions {
   // recording, how far it got, about once a second), so the caller can say what a slow or stuck
   // startup waits for. May be empty.
   std::function<void(const std::string& stage)> on_stage;
+  // Told what the user should know before the mount serves (a capacity budget the tree already
+  // fills). May be empty: then only the log says it.
+  std::function<void(const std::string& warning)> on_warning;
 };
 
 bool IsInPlace(const MountOptions& options);
@@ -128,7 +131,8 @@ class Mount {
 
   // The capacity model ([capacity] of a policy): set, changed, or lifted (nullopt) while mounted.
   // The first budget measures the tree, which takes a moment on a large one.
-  Status SetCapacity(const std::optional<policy::Capacity>& budget);
+  // Sets (or lifts) the capacity budget; a warning when the tree already fills it ("" if not).
+  Result<std::string> SetCapacity(const std::optional<policy::Capacity>& budget);
   struct CapacityState {
     std::optional<policy::Capacity> budget;  // nullopt: lifted (usage is still tracked)
     engine::CapacityUsage used;

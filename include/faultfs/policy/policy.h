@@ -197,6 +197,10 @@ struct Rule {
 struct Capacity {
   std::optional<uint64_t> bytes;
   std::optional<uint64_t> inodes;
+  // Room left instead of a size: the budget is what the tree uses when it arrives, plus this
+  // (a database's data dir already holds files; "64 MiB free" fits any of them).
+  std::optional<uint64_t> free_bytes;
+  std::optional<uint64_t> free_inodes;
   int err = ENOSPC;  // or EDQUOT
 };
 
