@@ -1,7 +1,9 @@
 // `faultfs mount`: mounts, reports readiness or the reason it failed, then serves in the
 // background (or the foreground with --foreground) until unmounted.
 #include <fcntl.h>
+#include <pwd.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -244,6 +246,21 @@ int RunDaemon(const MountArgs& a, StartupReport& report) {
   return ready ? code : kExitFailure;
 }
 
+// A database that runs as its own user (postgres, redis) owns its data directory; without
+// --allow-other only the user who mounted gets into the mount, and the database gets EACCES.
+void WarnAboutOwner(const MountOptions& o) {
+  struct stat st {};
+  if (o.allow_other || stat(o.backing.c_str(), &st) != 0 || st.st_uid == geteuid()) return;
+  const passwd* pw = getpwuid(st.st_uid);
+  const std::string owner = pw != nullptr ? pw->pw_name : "uid " + std::to_string(st.st_uid);
+  std::cerr << "faultfs mount: warning: " << o.backing << " belongs to " << owner
+            << ", but without --allow-other only the user who mounts can use the mount: a "
+               "program\nrunning as "
+            << owner
+            << " (a database server, say) gets 'Permission denied'. Mount with --allow-other "
+               "(the\ndirectory's owner and modes still decide who may do what).\n";
+}
+
 // Processes that already use files under the mountpoint keep using the directory underneath:
 // their open files and working directories bypass the mount (no fault, no record) until they
 // reopen them. Mounting in place under a running program is the common case; say so, by name.
@@ -380,6 +397,7 @@ Runner AddMount(CLI::App& app) {
       if (!ec) a->options.record_file = absolute.lexically_normal().string();
     }
     WarnAboutProcessesUsing(a->options);
+    WarnAboutOwner(a->options);
     return a->foreground ? RunForeground(*a) : RunBackground(*a);
   };
 }

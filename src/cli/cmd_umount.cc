@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/process.h"
+#include "faultfs/fs/mount.h"
 #include "registry.h"
 
 namespace faultfs::cli {
@@ -62,10 +63,9 @@ int RunUmount(const UmountArgs& a) {
     return kExitFailure;
   }
   const auto record = ReadRecord(path);
-  if (umount2(path.c_str(), a.lazy ? MNT_DETACH : 0) != 0) {
-    const int err = errno;
-    std::cerr << "faultfs umount: '" << path << "': " << std::strerror(err);
-    if (err == EBUSY) {
+  if (Status s = Unmount(path, a.lazy); !s.ok()) {
+    std::cerr << "faultfs umount: " << s.ToString();
+    if (s.code() == EBUSY) {
       std::cerr << " (a process has a file open or its working directory there; see 'fuser -vm "
                 << path << "', or use --lazy to detach it now)";
     }

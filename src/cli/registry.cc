@@ -51,7 +51,11 @@ std::optional<MountRecord> ParseRecord(const std::string& path) {
 std::string RuntimeDir() {
   if (const char* dir = std::getenv("FAULTFS_RUNTIME_DIR"); dir != nullptr && *dir != '\0')
     return dir;
-  return "/run/faultfs";
+  if (geteuid() == 0) return "/run/faultfs";
+  // A user's mounts (through fusermount3): /run/faultfs is root's.
+  if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg != nullptr && *xdg == '/')
+    return std::string(xdg) + "/faultfs";
+  return "/tmp/faultfs-" + std::to_string(geteuid());
 }
 
 Result<std::string> RecordDirFor(const std::string& mountpoint) {

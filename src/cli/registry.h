@@ -24,6 +24,8 @@ struct MountRecord {
   std::string control_socket;  // faultfs ctl talks to the daemon here
 };
 
+// Where mount records, control sockets and logs go: $FAULTFS_RUNTIME_DIR, else /run/faultfs for
+// root and $XDG_RUNTIME_DIR/faultfs (or /tmp/faultfs-UID) for a user.
 std::string RuntimeDir();
 // The registry directory for a mountpoint (created on demand).
 Result<std::string> RecordDirFor(const std::string& mountpoint);

@@ -27,6 +27,7 @@
 #include "faultfs/core/random.h"
 #include "faultfs/core/tree_copy.h"
 #include "fuse_uring_abi.h"
+#include "fusermount.h"
 #include "live_crash.h"
 #include "passthrough.h"
 #include "request_loop.h"
@@ -226,10 +227,19 @@ void MeasureDescriptorNeeds(fs::Passthrough& fs, size_t serving) {
 Status ForceUnmount(const std::string& mountpoint) {
   const auto mount = FindMount(mountpoint);
   if (!mount) return Status::Ok();
+  // (Aborting the connection needs root; the lazy unmount alone ends the mount.)
+  if (fs::MountsThroughFusermount()) return fs::FusermountUnmount(mountpoint);
   AbortConnection(*mount);
   if (umount2(mountpoint.c_str(), MNT_DETACH) != 0) {
     return Status::FromErrno(errno, "detaching '" + mountpoint + "'");
   }
+  return Status::Ok();
+}
+
+Status Unmount(const std::string& mountpoint, bool lazy) {
+  if (fs::MountsThroughFusermount()) return fs::FusermountUnmount(mountpoint, lazy);
+  if (umount2(mountpoint.c_str(), lazy ? MNT_DETACH : 0) != 0)
+    return Status::FromErrno(errno, "'" + mountpoint + "'");
   return Status::Ok();
 }
 
@@ -251,6 +261,7 @@ struct Mount::Impl {
   std::unique_ptr<fs::LiveCrash> live_crash;  // recording mounts only
   fuse_session* session = nullptr;
   std::optional<MountEntry> mount;  // this mount, as the kernel listed it when mounted
+  bool unprivileged = false;        // mounted through fusermount3, which also unmounts
   unsigned read_ahead_kb = 0;       // applied after INIT
 
   ~Impl() {
@@ -274,9 +285,16 @@ struct Mount::Impl {
     if (!mount) return;
     const auto now = FindMount(mountpoint);
     if (now && now->dev_major == mount->dev_major && now->dev_minor == mount->dev_minor) {
-      umount2(mountpoint.c_str(), MNT_DETACH);
+      (void)Detach();
     }
     mount.reset();
+  }
+  // Detaches the mount (lazily: it ends for new users at once).
+  Status Detach() const {
+    if (unprivileged) return fs::FusermountUnmount(mountpoint);
+    if (umount2(mountpoint.c_str(), MNT_DETACH) != 0)
+      return Status::FromErrno(errno, "unmounting '" + mountpoint + "'");
+    return Status::Ok();
   }
   void RunSignalWaiter(const sigset_t& signals);
 };
@@ -315,7 +333,9 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   stage("checking where the record log and the fault event log go");
   FAULTFS_RETURN_IF_ERROR(CheckOutsideMount(options, options.record_file, "record log"));
   FAULTFS_RETURN_IF_ERROR(CheckOutsideMount(options, options.events_file, "fault event log"));
-  auto dev = OpenFuseDevice();
+  // Without root, fusermount3 opens the device when it mounts (below).
+  const bool helper = fs::MountsThroughFusermount();
+  auto dev = helper ? Result<UniqueFd>(UniqueFd()) : OpenFuseDevice();
   if (!dev.ok()) return dev.status();
   FAULTFS_RETURN_IF_ERROR(CheckNotMounted(*mountpoint));
   stage("opening the backing directory '" + *backing + "'");
@@ -368,21 +388,33 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
                                                        *impl->deferrer, impl->events);
     impl->fs->set_live_crash(impl->live_crash.get());
   }
+  if (helper) {
+    stage("mounting on '" + impl->mountpoint + "' through fusermount3");
+    auto mounted = fs::FusermountMount(*backing, impl->mountpoint, options.allow_other);
+    if (!mounted.ok()) return mounted.status();
+    impl->mount = FindMount(impl->mountpoint);
+    impl->unprivileged = true;
+    dev = std::move(*mounted);
+  }
   const int dev_fd = dev->get();
   const fuse_custom_io io{RouteReply, ReadRequest, nullptr, nullptr};
   if (fuse_session_custom_io(impl->session, &io, dev->release()) != 0) {
     return Status::Invalid("libfuse refused the FUSE device descriptor");
   }
   // One request at a time must stay one request at a time: single-thread mode keeps /dev/fuse.
-  if (options.transport == Transport::kAuto && !options.single_thread && EnableKernelUring()) {
+  // (FUSE over io_uring needs the fuse module's switch, which only root may turn.)
+  if (options.transport == Transport::kAuto && !options.single_thread && !helper &&
+      EnableKernelUring()) {
     impl->uring =
         std::make_unique<fs::UringTransport>(impl->session, dev_fd, impl->fs->init_patch(),
                                              options.uring_depth, options.uring_idle_priority);
     impl->fs->set_uring(impl->uring.get());
   }
-  stage("mounting on '" + impl->mountpoint + "'");
-  FAULTFS_RETURN_IF_ERROR(KernelMount(*backing, impl->mountpoint, dev_fd, options.allow_other));
-  impl->mount = FindMount(impl->mountpoint);
+  if (!helper) {
+    stage("mounting on '" + impl->mountpoint + "'");
+    FAULTFS_RETURN_IF_ERROR(KernelMount(*backing, impl->mountpoint, dev_fd, options.allow_other));
+    impl->mount = FindMount(impl->mountpoint);
+  }
   spdlog::info("mounted {} on {}{}; fault seed {} ({} rules)", *backing, impl->mountpoint,
                IsInPlace(options) ? " (in place)" : "", seed, options.policy.rules.size());
   if (impl->recorder) spdlog::info("recording to {}", options.record_file);
@@ -404,9 +436,7 @@ void Mount::Impl::RunSignalWaiter(const sigset_t& signals) {
       // Detaching ends the mount at once for new users; the loop ends when the last open file
       // on it is closed and the kernel drops the connection.
       spdlog::info("signal {}: unmounting {}", sig, mountpoint);
-      if (umount2(mountpoint.c_str(), MNT_DETACH) != 0) {
-        spdlog::warn("unmounting {}: {}", mountpoint, std::strerror(errno));
-      }
+      if (Status s = Detach(); !s.ok()) spdlog::warn("{}", s.ToString());
       detached = true;
     } else {
       spdlog::warn("signal {} again: aborting the connection; open files on it fail", sig);

@@ -405,6 +405,22 @@ struct UnmountAtEnd {
 // Goal: mounting in place warns about the processes already using the directory, by name and pid
 // and with what they hold (their open files bypass the mount until reopened); over a directory
 // nobody uses, it says nothing.
+// A data dir owned by a database's own user needs --allow-other for that user to get in: the
+// mount says so, and says nothing when it is given.
+TEST_F(Cli, MountingAnotherUsersDirectoryWithoutAllowOtherWarns) {
+  ASSERT_EQ(chown(backing_.c_str(), 65534, 65534), 0);
+  {
+    UnmountAtEnd unmount{backing_};
+    const CommandResult warned = Faultfs({"mount", backing_});
+    ASSERT_EQ(warned.exit_code, 0) << warned.err;
+    EXPECT_TRUE(Contains(warned.err, "belongs to nobody, but without --allow-other")) << warned.err;
+  }
+  UnmountAtEnd unmount{backing_};
+  const CommandResult quiet = Faultfs({"mount", "--allow-other", backing_});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_FALSE(Contains(quiet.err, "warning")) << quiet.err;
+}
+
 TEST_F(Cli, MountingInPlaceNamesTheProcessesAlreadyInTheDirectory) {
   {
     UnmountAtEnd unmount{backing_};

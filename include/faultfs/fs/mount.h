@@ -81,6 +81,10 @@ bool IsInPlace(const MountOptions& options);
 // request waiting on it fails at once, so nothing stays blocked) and detaches it.
 Status ForceUnmount(const std::string& mountpoint);
 
+// Unmounts `mountpoint` (at once, or detached when `lazy`) as `faultfs umount` does: umount2 as
+// root, through fusermount3 otherwise (a mount a user made without root).
+Status Unmount(const std::string& mountpoint, bool lazy);
+
 // Refuses `path`, a file or directory the daemon writes (runtime directory, log, event log, record
 // log), when it lies inside the backing directory or the mountpoint of `options`: once mounted, the
 // daemon would wait on its own mount to reach it (nothing is served until startup has finished),
