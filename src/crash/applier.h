@@ -118,6 +118,7 @@ class Applier {
   // through the hooks. Closed by CloseFiles, so that no file of the state is held open for
   // writing while a checker runs (it could not execute it: ETXTBSY).
   std::unordered_map<ObjectId, UniqueFd> file_fds_;
+  static constexpr size_t kMaxFileFds = 64;
   ApplyHooks* hooks_ = nullptr;
 };
 
