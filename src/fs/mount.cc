@@ -28,6 +28,7 @@
 #include "faultfs/core/tree_copy.h"
 #include "fuse_uring_abi.h"
 #include "fusermount.h"
+#include "kernel_mount.h"
 #include "live_crash.h"
 #include "passthrough.h"
 #include "request_loop.h"
@@ -48,51 +49,6 @@ Result<std::string> RealDir(const std::string& path, const char* role) {
   if (!S_ISDIR(st.st_mode))
     return Status::FromErrno(ENOTDIR, std::string(role) + " '" + path + "'");
   return std::string(resolved);
-}
-
-Result<UniqueFd> OpenFuseDevice() {
-  UniqueFd fd(open("/dev/fuse", O_RDWR | O_CLOEXEC));
-  if (fd) return fd;
-  return Status::FromErrno(errno, "cannot open /dev/fuse (FUSE needs the fuse module and root)");
-}
-
-Status CheckNotMounted(const std::string& mountpoint) {
-  auto m = FindMount(mountpoint);
-  if (m && IsFuse(*m)) {
-    return Status::Invalid("mountpoint '" + mountpoint + "' is busy: already a FUSE mount (" +
-                           m->fstype + " of " + m->source + "); unmount it first with " +
-                           "'faultfs umount " + mountpoint + "'");
-  }
-  return Status::Ok();
-}
-
-// Mounts the FUSE connection `dev_fd` on `mountpoint` (what libfuse's mount helper would do; the
-// daemon mounts itself so that it owns the device descriptor and its replies' route).
-Status KernelMount(const std::string& backing, const std::string& mountpoint, int dev_fd,
-                   bool allow_other) {
-  std::string data = "fd=" + std::to_string(dev_fd) +
-                     ",rootmode=40000,user_id=" + std::to_string(getuid()) +
-                     ",group_id=" + std::to_string(getgid()) + ",default_permissions";
-  if (allow_other) data += ",allow_other";
-  if (mount(backing.c_str(), mountpoint.c_str(), "fuse.faultfs", MS_NOSUID | MS_NODEV,
-            data.c_str()) != 0) {
-    return Status::FromErrno(errno, "mounting on '" + mountpoint + "'");
-  }
-  return Status::Ok();
-}
-
-// FUSE over io_uring needs the fuse module's enable_uring switch (off by default). True when it
-// is on, or was switched on now; false when this kernel has no such transport.
-bool EnableKernelUring() {
-  const char* param = "/sys/module/fuse/parameters/enable_uring";
-  std::ifstream in(param);
-  std::string value;
-  if (!(in >> value)) return false;
-  if (value == "Y") return true;
-  std::ofstream out(param);
-  if (!(out << "Y" << std::flush)) return false;
-  spdlog::info("switched the fuse module's enable_uring on (--transport dev avoids this)");
-  return true;
 }
 
 // The session's writev: through the io_uring transport when it is set up.
@@ -124,60 +80,6 @@ Status ValidateOptions(const MountOptions& o) {
   if (o.spin_us > 10000) return Status::Invalid("spin_us must be <= 10000 (10 ms)");
   if (o.uring_depth == 0 || o.uring_depth > 64) return Status::Invalid("uring_depth must be 1..64");
   return Status::Ok();
-}
-
-// The mount's default readahead follows the backing device's, up to this: larger FUSE windows
-// measured slower (cold 1 GiB read over a disk with 8 MiB readahead: 2-4 MiB windows 1080-1170
-// MiB/s, 8 MiB 870-900; a window's READs, 1 MiB each, all queue on the reader's CPU at once). The
-// backing file's own readahead keeps the disk ahead of the daemon either way.
-constexpr unsigned kMaxDefaultReadAheadKb = 4096;
-
-// The readahead window of the block device holding the open directory `dir_fd`, from sysfs; 0 if
-// unknown (tmpfs...). Uses the descriptor: for an in-place mount the path would reach the mount.
-unsigned BackingReadAheadKb(int dir_fd) {
-  struct stat st {};
-  if (fstat(dir_fd, &st) != 0) return 0;
-  const std::string dev =
-      "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
-  for (const char* queue :
-       {"/queue/read_ahead_kb", "/../queue/read_ahead_kb"}) {  // disk, partition
-    std::ifstream in(dev + queue);
-    unsigned kb = 0;
-    if (in >> kb) return kb;
-  }
-  return 0;
-}
-
-// Sets the mount's readahead (its bdi is named after the mount's device number).
-void SetMountReadAhead(const std::string& mountpoint, unsigned kb) {
-  const auto mount = FindMount(mountpoint);
-  if (!mount || kb == 0) return;
-  const std::string file = "/sys/class/bdi/" + std::to_string(mount->dev_major) + ":" +
-                           std::to_string(mount->dev_minor) + "/read_ahead_kb";
-  std::ofstream out(file);
-  if (!(out << kb << "\n" << std::flush)) {
-    spdlog::warn("could not set readahead ({}): {}", file, std::strerror(errno));
-    return;
-  }
-  spdlog::info("readahead {} KiB", kb);
-}
-
-// Aborts the FUSE connection: pending and future requests fail with ENOTCONN at once. Used only
-// when a second stop signal says not to wait for open files on a detached mount.
-void AbortConnection(const MountEntry& mount) {
-  const std::string connections = "/sys/fs/fuse/connections";
-  const std::string dir = connections + "/" + std::to_string(mount.dev_minor);
-  struct stat st {};
-  // The control filesystem is not mounted everywhere (it was not on these VMs): without it there
-  // is no abort file, and the abort silently did nothing.
-  if (stat(dir.c_str(), &st) != 0 &&
-      ::mount("fusectl", connections.c_str(), "fusectl", 0, nullptr) != 0) {
-    spdlog::warn("cannot abort FUSE connection {}: mounting fusectl on {}: {}", mount.dev_minor,
-                 connections, std::strerror(errno));
-    return;
-  }
-  std::ofstream abort_file(dir + "/abort");
-  abort_file << "1";
 }
 
 // A crash rule rolls the backing directory back to a state of the recording: without one there is
@@ -229,7 +131,7 @@ Status ForceUnmount(const std::string& mountpoint) {
   if (!mount) return Status::Ok();
   // (Aborting the connection needs root; the lazy unmount alone ends the mount.)
   if (fs::MountsThroughFusermount()) return fs::FusermountUnmount(mountpoint);
-  AbortConnection(*mount);
+  fs::AbortConnection(*mount);
   if (umount2(mountpoint.c_str(), MNT_DETACH) != 0) {
     return Status::FromErrno(errno, "detaching '" + mountpoint + "'");
   }
@@ -297,6 +199,17 @@ struct Mount::Impl {
     return Status::Ok();
   }
   void RunSignalWaiter(const sigset_t& signals);
+
+  // Mount::Create's stages, in order.
+  using Stage = std::function<void(const std::string&)>;
+  // The recorder (it copies the starting state first), the fault engine with the policy, the
+  // event log and the capacity budget.
+  Status StartFaults(const std::string& backing, const Stage& stage);
+  // The libfuse session, with the deferrer and live crashes that feed it.
+  Status StartSession();
+  // The FUSE connection: made by fusermount3 without root, else on `dev` (with the io_uring
+  // transport when it may be used); the kernel mount at the end.
+  Status Connect(UniqueFd dev, const std::string& backing, const Stage& stage);
 };
 
 Mount::Mount(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -334,10 +247,9 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   FAULTFS_RETURN_IF_ERROR(CheckOutsideMount(options, options.record_file, "record log"));
   FAULTFS_RETURN_IF_ERROR(CheckOutsideMount(options, options.events_file, "fault event log"));
   // Without root, fusermount3 opens the device when it mounts (below).
-  const bool helper = fs::MountsThroughFusermount();
-  auto dev = helper ? Result<UniqueFd>(UniqueFd()) : OpenFuseDevice();
+  auto dev = fs::MountsThroughFusermount() ? Result<UniqueFd>(UniqueFd()) : fs::OpenFuseDevice();
   if (!dev.ok()) return dev.status();
-  FAULTFS_RETURN_IF_ERROR(CheckNotMounted(*mountpoint));
+  FAULTFS_RETURN_IF_ERROR(fs::CheckNotMounted(*mountpoint));
   stage("opening the backing directory '" + *backing + "'");
 
   // Opened before mounting, so an in-place mount can still reach the directory it covers.
@@ -348,78 +260,88 @@ Result<std::unique_ptr<Mount>> Mount::Create(const MountOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->mountpoint = *mountpoint;
-  impl->read_ahead_kb = options.read_ahead_kb != 0
-                            ? options.read_ahead_kb
-                            : std::min(BackingReadAheadKb(root.get()), kMaxDefaultReadAheadKb);
+  impl->read_ahead_kb = options.read_ahead_kb != 0 ? options.read_ahead_kb
+                                                   : std::min(fs::BackingReadAheadKb(root.get()),
+                                                              fs::kMaxDefaultReadAheadKb);
   impl->fs = std::make_unique<fs::Passthrough>(std::move(root), options);
-  if (!options.record_file.empty()) {
-    // Before the kernel mount: the starting state is the backing directory as nothing changed it.
-    stage("copying the starting state of '" + *backing + "' to '" + options.record_file +
-          ".base' for --record");
-    auto recorder = fs::Recorder::Start(options.record_file, *backing, SnapshotProgress(stage));
-    if (!recorder.ok()) return recorder.status();
-    impl->recorder = std::move(*recorder);
-    impl->fs->set_recorder(impl->recorder.get());
-  }
-  const uint64_t seed = options.seed.value_or(options.policy.seed.value_or(FreshSeed()));
-  impl->engine = std::make_unique<engine::FaultEngine>(seed);
-  policy::Policy initial = options.policy;
-  initial.seed = seed;
-  FAULTFS_RETURN_IF_ERROR(impl->engine->Load(std::move(initial)));
-  if (!options.events_file.empty())
-    stage("opening the fault event log '" + options.events_file + "'");
-  FAULTFS_RETURN_IF_ERROR(impl->events.Open(options.events_file));
-  if (options.policy.capacity) {
-    auto capacity = impl->fs->SetCapacity(options.policy.capacity);
-    if (!capacity.ok()) return capacity.status();
-    if (!capacity->empty() && options.on_warning) options.on_warning(*capacity);
-  }
-
-  const char* argv[] = {"faultfs", nullptr};
-  fuse_args args = FUSE_ARGS_INIT(1, const_cast<char**>(argv));
-  impl->session =
-      fuse_session_new(&args, &fs::Passthrough::Ops(), sizeof(fuse_lowlevel_ops), impl->fs.get());
-  fuse_opt_free_args(&args);
-  if (impl->session == nullptr) return Status::Invalid("libfuse could not create a session");
-  impl->deferrer = std::make_unique<fs::Deferrer>(impl->session, kDeferrerExecutors);
-  impl->fs->set_faults(impl->engine.get(), impl->deferrer.get(), &impl->events);
-  if (impl->recorder) {
-    impl->live_crash = std::make_unique<fs::LiveCrash>(*impl->fs, impl->session, *impl->recorder,
-                                                       *impl->deferrer, impl->events);
-    impl->fs->set_live_crash(impl->live_crash.get());
-  }
-  if (helper) {
-    stage("mounting on '" + impl->mountpoint + "' through fusermount3");
-    auto mounted = fs::FusermountMount(*backing, impl->mountpoint, options.allow_other);
-    if (!mounted.ok()) return mounted.status();
-    impl->mount = FindMount(impl->mountpoint);
-    impl->unprivileged = true;
-    dev = std::move(*mounted);
-  }
-  const int dev_fd = dev->get();
-  const fuse_custom_io io{RouteReply, ReadRequest, nullptr, nullptr};
-  if (fuse_session_custom_io(impl->session, &io, dev->release()) != 0) {
-    return Status::Invalid("libfuse refused the FUSE device descriptor");
-  }
-  // One request at a time must stay one request at a time: single-thread mode keeps /dev/fuse.
-  // (FUSE over io_uring needs the fuse module's switch, which only root may turn.)
-  if (options.transport == Transport::kAuto && !options.single_thread && !helper &&
-      EnableKernelUring()) {
-    impl->uring =
-        std::make_unique<fs::UringTransport>(impl->session, dev_fd, impl->fs->init_patch(),
-                                             options.uring_depth, options.uring_idle_priority);
-    impl->fs->set_uring(impl->uring.get());
-  }
-  if (!helper) {
-    stage("mounting on '" + impl->mountpoint + "'");
-    FAULTFS_RETURN_IF_ERROR(KernelMount(*backing, impl->mountpoint, dev_fd, options.allow_other));
-    impl->mount = FindMount(impl->mountpoint);
-  }
+  FAULTFS_RETURN_IF_ERROR(impl->StartFaults(*backing, stage));
+  FAULTFS_RETURN_IF_ERROR(impl->StartSession());
+  FAULTFS_RETURN_IF_ERROR(impl->Connect(std::move(*dev), *backing, stage));
   spdlog::info("mounted {} on {}{}; fault seed {} ({} rules)", *backing, impl->mountpoint,
-               IsInPlace(options) ? " (in place)" : "", seed, options.policy.rules.size());
+               IsInPlace(options) ? " (in place)" : "", impl->engine->seed(),
+               options.policy.rules.size());
   if (impl->recorder) spdlog::info("recording to {}", options.record_file);
   impl->created = true;
   return std::unique_ptr<Mount>(new Mount(std::move(impl)));
+}
+
+Status Mount::Impl::StartFaults(const std::string& backing, const Stage& stage) {
+  if (!options.record_file.empty()) {
+    // Before the kernel mount: the starting state is the backing directory as nothing changed it.
+    stage("copying the starting state of '" + backing + "' to '" + options.record_file +
+          ".base' for --record");
+    auto started = fs::Recorder::Start(options.record_file, backing, SnapshotProgress(stage));
+    if (!started.ok()) return started.status();
+    recorder = std::move(*started);
+    fs->set_recorder(recorder.get());
+  }
+  const uint64_t seed = options.seed.value_or(options.policy.seed.value_or(FreshSeed()));
+  engine = std::make_unique<engine::FaultEngine>(seed);
+  policy::Policy initial = options.policy;
+  initial.seed = seed;
+  FAULTFS_RETURN_IF_ERROR(engine->Load(std::move(initial)));
+  if (!options.events_file.empty())
+    stage("opening the fault event log '" + options.events_file + "'");
+  FAULTFS_RETURN_IF_ERROR(events.Open(options.events_file));
+  if (options.policy.capacity) {
+    auto capacity = fs->SetCapacity(options.policy.capacity);
+    if (!capacity.ok()) return capacity.status();
+    if (!capacity->empty() && options.on_warning) options.on_warning(*capacity);
+  }
+  return Status::Ok();
+}
+
+Status Mount::Impl::StartSession() {
+  const char* argv[] = {"faultfs", nullptr};
+  fuse_args args = FUSE_ARGS_INIT(1, const_cast<char**>(argv));
+  session = fuse_session_new(&args, &fs::Passthrough::Ops(), sizeof(fuse_lowlevel_ops), fs.get());
+  fuse_opt_free_args(&args);
+  if (session == nullptr) return Status::Invalid("libfuse could not create a session");
+  deferrer = std::make_unique<fs::Deferrer>(session, kDeferrerExecutors);
+  fs->set_faults(engine.get(), deferrer.get(), &events);
+  if (recorder) {
+    live_crash = std::make_unique<fs::LiveCrash>(*fs, session, *recorder, *deferrer, events);
+    fs->set_live_crash(live_crash.get());
+  }
+  return Status::Ok();
+}
+
+Status Mount::Impl::Connect(UniqueFd dev, const std::string& backing, const Stage& stage) {
+  if (fs::MountsThroughFusermount()) {
+    stage("mounting on '" + mountpoint + "' through fusermount3");
+    auto mounted = fs::FusermountMount(backing, mountpoint, options.allow_other);
+    if (!mounted.ok()) return mounted.status();
+    mount = FindMount(mountpoint);
+    unprivileged = true;
+    dev = std::move(*mounted);
+  }
+  const int dev_fd = dev.get();
+  const fuse_custom_io io{RouteReply, ReadRequest, nullptr, nullptr};
+  if (fuse_session_custom_io(session, &io, dev.release()) != 0)
+    return Status::Invalid("libfuse refused the FUSE device descriptor");
+  // One request at a time must stay one request at a time: single-thread mode keeps /dev/fuse.
+  // (FUSE over io_uring needs the fuse module's switch, which only root may turn.)
+  if (options.transport == Transport::kAuto && !options.single_thread && !unprivileged &&
+      fs::EnableKernelUring()) {
+    uring = std::make_unique<fs::UringTransport>(session, dev_fd, fs->init_patch(),
+                                                 options.uring_depth, options.uring_idle_priority);
+    fs->set_uring(uring.get());
+  }
+  if (unprivileged) return Status::Ok();
+  stage("mounting on '" + mountpoint + "'");
+  FAULTFS_RETURN_IF_ERROR(fs::KernelMount(backing, mountpoint, dev_fd, options.allow_other));
+  mount = FindMount(mountpoint);
+  return Status::Ok();
 }
 
 void Mount::Impl::RunSignalWaiter(const sigset_t& signals) {
@@ -440,7 +362,7 @@ void Mount::Impl::RunSignalWaiter(const sigset_t& signals) {
       detached = true;
     } else {
       spdlog::warn("signal {} again: aborting the connection; open files on it fail", sig);
-      if (mount) AbortConnection(*mount);
+      if (mount) fs::AbortConnection(*mount);
     }
   }
 }
@@ -464,7 +386,7 @@ Status Mount::Serve(const std::function<void()>& on_serving) {
   // After INIT, which would otherwise reset it to the kernel's FUSE default; and the descriptor
   // budget, now that the transport holds all it will (its rings are built during INIT).
   auto after_init = [&] {
-    SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb);
+    fs::SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb);
     MeasureDescriptorNeeds(*impl_->fs, uring != nullptr ? uring->entries() + threads : threads);
     if (on_serving) on_serving();
   };
