@@ -182,33 +182,35 @@ Distribution Parser::ParseDistribution(const toml::node* params, const toml::nod
   };
   std::string kind = t->get("fixed_ms") != nullptr ? "fixed" : "";
   if (const auto* n = t->get("distribution")) kind = String(*n, "delay.distribution").value_or("");
-  if (kind == "fixed") {
-    d.kind = Distribution::Kind::kFixed;
-    d.a_ms = require("fixed_ms");
-  } else if (kind == "uniform") {
-    d.kind = Distribution::Kind::kUniform;
-    d.a_ms = require("min_ms");
-    d.b_ms = require("max_ms");
-    if (d.a_ms > d.b_ms) Error(*t, "delay: min_ms must not exceed max_ms");
-  } else if (kind == "normal") {
-    d.kind = Distribution::Kind::kNormal;
-    d.a_ms = require("mean_ms");
-    d.b_ms = require("stddev_ms");
-  } else if (kind == "lognormal") {
-    d.kind = Distribution::Kind::kLognormal;
-    d.a_ms = require("median_ms");
-    d.b_ms = require("sigma");
-  } else if (kind == "pareto") {
-    d.kind = Distribution::Kind::kPareto;
-    d.a_ms = require("scale_ms");
-    d.b_ms = require("shape");
-    if (d.b_ms <= 0) Error(*t, "delay: pareto shape must be > 0");
-  } else {
+  // Each distribution and the keys that give its two parameters.
+  struct Shape {
+    const char* name;
+    Distribution::Kind kind;
+    const char* a;
+    const char* b;  // nullptr: one parameter
+  };
+  static constexpr Shape kShapes[] = {
+      {"fixed", Distribution::Kind::kFixed, "fixed_ms", nullptr},
+      {"uniform", Distribution::Kind::kUniform, "min_ms", "max_ms"},
+      {"normal", Distribution::Kind::kNormal, "mean_ms", "stddev_ms"},
+      {"lognormal", Distribution::Kind::kLognormal, "median_ms", "sigma"},
+      {"pareto", Distribution::Kind::kPareto, "scale_ms", "shape"}};
+  const Shape* shape = nullptr;
+  for (const Shape& candidate : kShapes) {
+    if (kind == candidate.name) shape = &candidate;
+  }
+  if (shape == nullptr) {
     Error(t->get("distribution") ? *t->get("distribution") : static_cast<const toml::node&>(*t),
           "delay: unknown distribution '" + kind +
               "' (expected fixed_ms, or distribution = "
               "uniform, normal, lognormal or pareto)");
+  } else {
+    d.kind = shape->kind;
+    d.a_ms = require(shape->a);
+    if (shape->b != nullptr) d.b_ms = require(shape->b);
   }
+  if (kind == "uniform" && d.a_ms > d.b_ms) Error(*t, "delay: min_ms must not exceed max_ms");
+  if (kind == "pareto" && d.b_ms <= 0) Error(*t, "delay: pareto shape must be > 0");
   if (kind != "uniform") {
     if (const auto v = get("min_ms")) d.min_ms = *v;
     if (const auto v = get("max_ms")) d.max_ms = *v;

@@ -51,6 +51,25 @@ std::optional<Capacity> Parser::ParseCapacity(const toml::node& node) {
 }
 
 void Parser::ParseMatch(const toml::table& t, Match& m) {
+  ParseOps(t, m);
+  ParsePaths(t, m);
+  ParseFileTypes(t, m);
+  if (const auto* n = t.get("offset")) m.offset = RangeOf(*n, "offset", true);
+  if (const auto* n = t.get("size")) m.size = RangeOf(*n, "size", true);
+  ParseOpenFlags(t, m);
+  if (const auto* n = t.get("pid")) m.pids = Ids<pid_t>(*n, "pid", kMaxPid);
+  if (const auto* n = t.get("uid")) m.uids = Ids<uid_t>(*n, "uid", kMaxId);
+  if (const auto* n = t.get("gid")) m.gids = Ids<gid_t>(*n, "gid", kMaxId);
+  if (const auto* n = t.get("process")) {
+    for (auto& [name, at] : Strings(*n, "process")) m.process_names.push_back(name);
+  }
+  ParseCounters(t, m);
+  if (const auto* n = t.get("window")) ParseWindow(*n, m);
+  if (const auto* n = t.get("flakey")) ParseFlakey(*n, m);
+  if (const auto* n = t.get("after_rule")) m.after_rule = String(*n, "after_rule");
+}
+
+void Parser::ParseOps(const toml::table& t, Match& m) {
   if (const auto* n = t.get("ops")) {
     for (const auto& [name, at] : Strings(*n, "ops")) {
       if (const auto op = OpFromName(name)) {
@@ -64,6 +83,10 @@ void Parser::ParseMatch(const toml::table& t, Match& m) {
       }
     }
   }
+}
+
+// path (globs) and path_regex, each within the policy's budget.
+void Parser::ParsePaths(const toml::table& t, Match& m) {
   if (const auto* n = t.get("path")) {
     for (auto& [glob, at] : Strings(*n, "path")) {
       auto compiled = Glob::Compile(glob);
@@ -87,6 +110,9 @@ void Parser::ParseMatch(const toml::table& t, Match& m) {
       }
     }
   }
+}
+
+void Parser::ParseFileTypes(const toml::table& t, Match& m) {
   if (const auto* n = t.get("file_type")) {
     for (const auto& [name, at] : Strings(*n, "file_type")) {
       if (const auto ft = FileTypeFromName(name)) {
@@ -98,8 +124,9 @@ void Parser::ParseMatch(const toml::table& t, Match& m) {
       }
     }
   }
-  if (const auto* n = t.get("offset")) m.offset = RangeOf(*n, "offset", true);
-  if (const auto* n = t.get("size")) m.size = RangeOf(*n, "size", true);
+}
+
+void Parser::ParseOpenFlags(const toml::table& t, Match& m) {
   if (const auto* n = t.get("flags")) {
     for (const auto& [name, at] : Strings(*n, "flags")) {
       const auto it = OpenFlagNames().find(name);
@@ -111,12 +138,10 @@ void Parser::ParseMatch(const toml::table& t, Match& m) {
       }
     }
   }
-  if (const auto* n = t.get("pid")) m.pids = Ids<pid_t>(*n, "pid", kMaxPid);
-  if (const auto* n = t.get("uid")) m.uids = Ids<uid_t>(*n, "uid", kMaxId);
-  if (const auto* n = t.get("gid")) m.gids = Ids<gid_t>(*n, "gid", kMaxId);
-  if (const auto* n = t.get("process")) {
-    for (auto& [name, at] : Strings(*n, "process")) m.process_names.push_back(name);
-  }
+}
+
+// probability, nth, every, after, max_times, and the combinations that contradict each other.
+void Parser::ParseCounters(const toml::table& t, Match& m) {
   if (const auto* n = t.get("probability")) {
     if (const auto p = Number(*n, "probability")) {
       if (!(*p >= 0 && *p <= 1)) {
@@ -133,9 +158,6 @@ void Parser::ParseMatch(const toml::table& t, Match& m) {
   if (m.nth && m.every) Error(*t.get("every"), "nth and every contradict each other: use one");
   if (m.nth && m.max_fires)
     Error(*t.get("max_times"), "nth already fires once: max_times is redundant");
-  if (const auto* n = t.get("window")) ParseWindow(*n, m);
-  if (const auto* n = t.get("flakey")) ParseFlakey(*n, m);
-  if (const auto* n = t.get("after_rule")) m.after_rule = String(*n, "after_rule");
 }
 
 void Parser::ParseWindow(const toml::node& n, Match& m) {

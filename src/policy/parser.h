@@ -98,6 +98,11 @@ class Parser {
   void ParseRules(const toml::node& node, std::vector<Rule>& rules);
   bool ParseRule(const toml::table& t, Rule& rule);
   void ParseMatch(const toml::table& t, Match& m);
+  void ParseOps(const toml::table& t, Match& m);
+  void ParsePaths(const toml::table& t, Match& m);
+  void ParseFileTypes(const toml::table& t, Match& m);
+  void ParseOpenFlags(const toml::table& t, Match& m);
+  void ParseCounters(const toml::table& t, Match& m);
   void ParseWindow(const toml::node& n, Match& m);
   void ParseFlakey(const toml::node& n, Match& m);
   // The action and its parameters, which sit under a key named like the action
