@@ -189,26 +189,11 @@ Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f)
   std::optional<engine::Decision> saved;
   if (deferrer_ != nullptr) {
     saved = deferrer_->TakeSaved(CurrentRequest::unique());
-    if (!saved && deferrer_->frozen()) {  // the mount answers nothing until thawed
-      deferrer_->HoldFrozen(std::vector<char>(CurrentRequest::data(),
-                                              CurrentRequest::data() + CurrentRequest::size()));
-      r.None();
-      DoomIfCrashedMeanwhile();
-      return GateResult::kDeferred;
-    }
+    if (!saved && deferrer_->frozen()) return HoldWhileFrozen(r);
   }
   if (!saved && !engine_->Targets(t.op)) return GateResult::kRun;
 
-  const fuse_ctx* caller = fuse_req_ctx(r.req());
-  engine::OpContext ctx;
-  ctx.op = t.op;
-  ctx.mode = t.mode != 0 ? t.mode : (t.inode != nullptr ? t.inode->type() : 0);
-  ctx.offset = t.offset;
-  ctx.size = t.size;
-  ctx.open_flags = t.open_flags;
-  ctx.pid = caller->pid;
-  ctx.uid = caller->uid;
-  ctx.gid = caller->gid;
+  engine::OpContext ctx = ContextOf(r, t);
   std::string path, path2;
   auto fill_paths = [&] {
     path = TargetPath(t.inode, t.parent, t.name);
@@ -229,30 +214,63 @@ Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f)
     const engine::Decision& d = f.decision_;
     if (d.freeze || d.stall != nullptr || d.delay.count() > 0) {
       if (deferrer_ == nullptr) return GateResult::kRun;  // no deferral machinery: run at once
-      std::vector<char> copy(CurrentRequest::data(),
-                             CurrentRequest::data() + CurrentRequest::size());
-      engine::Decision rest = d;
-      rest.delay = std::chrono::nanoseconds(0);
-      rest.stall = nullptr;
-      rest.freeze = false;
-      if (d.freeze) {
-        deferrer_->Freeze();
-        deferrer_->HoldFrozen(std::move(copy),
-                              std::move(rest));  // reruns after thaw, with the rest
-      } else {
-        auto wait = d.delay;
-        if (d.stall != nullptr)
-          wait += std::chrono::duration_cast<std::chrono::nanoseconds>(
-              std::chrono::duration<double>(d.stall->timeout_s));
-        deferrer_->Defer(std::move(copy), std::move(rest), Deferrer::Clock::now() + wait,
-                         d.stall != nullptr);
-      }
-      r.None();
-      DoomIfCrashedMeanwhile();
-      return GateResult::kDeferred;
+      return Defer(r, d);
     }
   }
   f.caller_ = ctx.pid;
+  return Outcome(r, f, ctx);
+}
+
+// The mount answers nothing until thawed: the request waits, whole, to be run then.
+Passthrough::GateResult Passthrough::HoldWhileFrozen(Reply& r) {
+  deferrer_->HoldFrozen(
+      std::vector<char>(CurrentRequest::data(), CurrentRequest::data() + CurrentRequest::size()));
+  r.None();
+  DoomIfCrashedMeanwhile();
+  return GateResult::kDeferred;
+}
+
+engine::OpContext Passthrough::ContextOf(Reply& r, const OpTarget& t) const {
+  const fuse_ctx* caller = fuse_req_ctx(r.req());
+  engine::OpContext ctx;
+  ctx.op = t.op;
+  ctx.mode = t.mode != 0 ? t.mode : (t.inode != nullptr ? t.inode->type() : 0);
+  ctx.offset = t.offset;
+  ctx.size = t.size;
+  ctx.open_flags = t.open_flags;
+  ctx.pid = caller->pid;
+  ctx.uid = caller->uid;
+  ctx.gid = caller->gid;
+  return ctx;
+}
+
+// A delay, stall or freeze: the request is copied and reruns when its time comes, with the rest
+// of the decision (what it does then).
+Passthrough::GateResult Passthrough::Defer(Reply& r, const engine::Decision& d) {
+  std::vector<char> copy(CurrentRequest::data(), CurrentRequest::data() + CurrentRequest::size());
+  engine::Decision rest = d;
+  rest.delay = std::chrono::nanoseconds(0);
+  rest.stall = nullptr;
+  rest.freeze = false;
+  if (d.freeze) {
+    deferrer_->Freeze();
+    deferrer_->HoldFrozen(std::move(copy), std::move(rest));  // reruns after thaw, with the rest
+  } else {
+    auto wait = d.delay;
+    if (d.stall != nullptr)
+      wait += std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::duration<double>(d.stall->timeout_s));
+    deferrer_->Defer(std::move(copy), std::move(rest), Deferrer::Clock::now() + wait,
+                     d.stall != nullptr);
+  }
+  r.None();
+  DoomIfCrashedMeanwhile();
+  return GateResult::kDeferred;
+}
+
+// What the deciding rule does before the op: a crash or an errno answers it, a kill may stop it
+// or follow its reply; data faults go with it (in `f`).
+Passthrough::GateResult Passthrough::Outcome(Reply& r, Fault& f, const engine::OpContext& ctx) {
   if (const auto* c = f.As<policy::CrashAction>())
     return CrashHere(r, *c, ctx, f.decision_.outcome->id);
   if (f.As<policy::ErrnoAction>() != nullptr) {

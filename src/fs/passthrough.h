@@ -193,6 +193,11 @@ class Passthrough {
   // op) answered it, kDeferred when it will rerun later (delay, stall, freeze).
   enum class GateResult { kRun, kAnswered, kDeferred };
   GateResult Gate(Reply& r, const OpTarget& t, Fault& f);
+  // Gate's steps (ops_faults.cc).
+  GateResult HoldWhileFrozen(Reply& r);
+  engine::OpContext ContextOf(Reply& r, const OpTarget& t) const;
+  GateResult Defer(Reply& r, const engine::Decision& d);
+  GateResult Outcome(Reply& r, Fault& f, const engine::OpContext& ctx);
   // The gate after a live crash: EIO while crashed (and for requests held since before it),
   // ESTALE for objects from before it; 0 lets the op go on.
   int CrashError(const OpTarget& t);
