@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "compiled.h"
 #include "faultfs/core/check.h"
 #include "faultfs/core/random.h"
 #include "faultfs/policy/actions.h"
@@ -20,42 +21,6 @@
 namespace faultfs::engine {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// A rule's counters and stream position. Shared between successive compiled policies, so
-// adding or disabling another rule does not reset this one.
-struct RuleState {
-  // `evaluated` is derived from the per-op decision counts: what the rule saw while enabled
-  // before (evaluated_before) plus what its ops saw since it was last enabled.
-  uint64_t evaluated_before = 0;
-  uint64_t decisions_at_enable = 0;
-  bool was_enabled = false;
-  std::atomic<uint64_t> matched{0};
-  std::atomic<uint64_t> fired{0};
-  std::atomic<uint64_t> draws{0};
-  // Bandwidth rules: a token bucket, in bytes, refilled at bytes_per_s.
-  std::mutex bucket_mu;
-  double tokens = 0;
-  Clock::time_point refilled{};
-};
-
-struct CompiledRule {
-  size_t index = 0;  // position in the policy: decides which outcome wins
-  policy::Rule rule;
-  std::vector<policy::Glob> globs;
-  std::vector<policy::PathRegex> regexes;
-  uint64_t stream_seed = 0;
-  std::shared_ptr<RuleState> state;
-  const CompiledRule* after = nullptr;  // after_rule, resolved
-  bool changes_outcome = false;         // not a pure delay/stall/freeze action
-};
-
-bool ChangesOutcome(const policy::Action& a) { return !policy::InfoOf(a).timing; }
-
-bool NeedsPathMatch(const policy::Match& m) {
-  return !m.path_globs.empty() || !m.path_regexes.empty();
-}
 
 template <typename T>
 bool AnyOf(const std::vector<T>& v, T x) {
@@ -103,87 +68,6 @@ double SampleMs(const policy::Distribution& d, Rng& rng) {
   // through, and a nan delay would be no bounded delay at all.
   if (std::isnan(v)) return d.max_ms;
   return std::clamp(v, d.min_ms, d.max_ms);
-}
-
-}  // namespace
-
-// The enabled rules of one op, indexed by what their paths must look like, so that a decision
-// only looks at the rules its path can match (1,000 rules on other directories cost nothing).
-struct OpRules {
-  std::vector<const CompiledRule*> scan;  // no usable index: always considered
-  std::unordered_map<std::string, std::vector<const CompiledRule*>> by_first_segment;
-  std::unordered_map<std::string, std::vector<const CompiledRule*>> by_extension;
-  bool empty() const { return scan.empty() && by_first_segment.empty() && by_extension.empty(); }
-};
-
-// Decisions per op, counted in per-thread shards (each on its own cache line) so that threads on
-// different CPUs do not contend for one counter on every operation.
-class DecisionCounts {
- public:
-  void Add(policy::Op op) {
-    thread_local const size_t shard = next_shard_.fetch_add(1, std::memory_order_relaxed) % kShards;
-    shards_[shard].n[static_cast<size_t>(op)].fetch_add(1, std::memory_order_relaxed);
-  }
-  uint64_t Of(size_t op) const {
-    uint64_t sum = 0;
-    for (const auto& s : shards_) sum += s.n[op].load(std::memory_order_relaxed);
-    return sum;
-  }
-
- private:
-  static constexpr size_t kShards = 8;
-  struct alignas(64) Shard {
-    std::array<std::atomic<uint64_t>, policy::kOpCount> n{};
-  };
-  std::array<Shard, kShards> shards_;
-  static inline std::atomic<size_t> next_shard_{0};
-};
-
-struct FaultEngine::Compiled {
-  uint64_t seed = 0;
-  policy::Policy source;
-  std::vector<std::unique_ptr<CompiledRule>> rules;
-  std::array<OpRules, policy::kOpCount> by_op;  // enabled rules only
-  policy::OpSet targeted;
-  policy::OpSet needs_path;
-  bool keeps_write_history = false;
-  Clock::time_point loaded_at;
-  uint64_t version = 0;
-  // Decisions per op since this policy's counters began: a rule's `evaluated` is the sum over
-  // its ops (every decision for one of its ops considers it, at least logically).
-  std::shared_ptr<DecisionCounts> decisions;
-};
-
-namespace {
-
-// Where a rule goes in its op's index: all its paths (globs and regexes) must share a kind of
-// literal anchor.
-void IndexRule(OpRules& index, const CompiledRule* r) {
-  if (r->regexes.empty() && r->globs.empty()) {
-    index.scan.push_back(r);
-    return;
-  }
-  std::vector<std::string> firsts, exts;
-  for (const auto& g : r->globs) {
-    for (auto& f : g.FirstSegments()) firsts.push_back(std::move(f));
-    for (auto& e : g.Extensions()) exts.push_back(std::move(e));
-  }
-  for (const auto& re : r->regexes) {
-    firsts.push_back(re.FirstSegment());
-    exts.push_back(re.Extension());
-  }
-  const auto all_set = [](const std::vector<std::string>& v) {
-    return std::none_of(v.begin(), v.end(), [](const std::string& x) { return x.empty(); });
-  };
-  if (all_set(firsts)) {
-    for (const auto& f : std::set<std::string>(firsts.begin(), firsts.end()))
-      index.by_first_segment[f].push_back(r);
-  } else if (all_set(exts)) {
-    for (const auto& e : std::set<std::string>(exts.begin(), exts.end()))
-      index.by_extension[e].push_back(r);
-  } else {
-    index.scan.push_back(r);
-  }
 }
 
 std::string_view FirstSegment(std::string_view path) { return path.substr(0, path.find('/')); }
@@ -312,97 +196,6 @@ FaultEngine::FaultEngine(uint64_t seed) : default_seed_(seed) {
 }
 
 FaultEngine::~FaultEngine() = default;
-
-Status FaultEngine::Install(policy::Policy next, bool keep_counters) {
-  auto compiled = std::make_shared<Compiled>();
-  const auto previous = current_.load();
-  compiled->seed = next.seed.value_or(previous && keep_counters ? previous->seed : default_seed_);
-  compiled->loaded_at = previous && keep_counters ? previous->loaded_at : Clock::now();
-  std::map<std::string, std::shared_ptr<RuleState>> old_states;
-  if (previous && keep_counters) {
-    for (const auto& r : previous->rules) old_states[r->rule.id] = r->state;
-    compiled->decisions = previous->decisions;
-  } else {
-    compiled->decisions = std::make_shared<DecisionCounts>();
-  }
-  std::set<std::string> ids;
-  policy::PatternBudget budget;
-  for (const auto& rule : next.rules) {
-    if (!ids.insert(rule.id).second) return Status::Invalid("duplicate rule id '" + rule.id + "'");
-    if (Status fits = budget.AddRule(); !fits.ok()) return fits;
-    auto cr = std::make_unique<CompiledRule>();
-    cr->index = compiled->rules.size();
-    cr->rule = rule;
-    for (const auto& g : rule.match.path_globs) {
-      auto glob = policy::Glob::Compile(g);
-      Status fits = glob.ok() ? budget.AddGlob(*glob) : glob.status();
-      if (!fits.ok()) {
-        return Status::Invalid("rule '" + rule.id + "': path '" + g + "': " + fits.ToString());
-      }
-      cr->globs.push_back(std::move(*glob));
-    }
-    for (const auto& re : rule.match.path_regexes) {
-      auto compiled_re = policy::PathRegex::Compile(re);
-      Status fits = compiled_re.ok() ? budget.AddRegex() : compiled_re.status();
-      if (!fits.ok()) {
-        return Status::Invalid("rule '" + rule.id + "': bad path_regex '" + re +
-                               "': " + fits.ToString());
-      }
-      cr->regexes.push_back(std::move(*compiled_re));
-    }
-    cr->stream_seed = DeriveSeed(compiled->seed, rule.id);
-    const auto old = old_states.find(rule.id);
-    cr->state = old != old_states.end() ? old->second : std::make_shared<RuleState>();
-    cr->changes_outcome = ChangesOutcome(rule.action);
-    compiled->rules.push_back(std::move(cr));
-  }
-  auto decisions_of = [&](const policy::Rule& r) {
-    uint64_t n = 0;
-    for (size_t op = 0; op < policy::kOpCount; ++op) {
-      if (r.match.ops.test(op)) n += compiled->decisions->Of(op);
-    }
-    return n;
-  };
-  for (auto& cr : compiled->rules) {
-    RuleState& st = *cr->state;
-    const bool fresh = old_states.find(cr->rule.id) == old_states.end();
-    if (cr->rule.enabled && (fresh || !st.was_enabled))
-      st.decisions_at_enable = decisions_of(cr->rule);
-    if (!cr->rule.enabled && !fresh && st.was_enabled) {
-      st.evaluated_before += decisions_of(cr->rule) - st.decisions_at_enable;
-    }
-    st.was_enabled = cr->rule.enabled;
-  }
-  for (auto& cr : compiled->rules) {
-    if (const auto& after = cr->rule.match.after_rule) {
-      for (const auto& other : compiled->rules) {
-        if (other->rule.id == *after) cr->after = other.get();
-      }
-      if (cr->after == nullptr)
-        return Status::Invalid("rule '" + cr->rule.id + "': after_rule '" + *after +
-                               "' does not exist");
-    }
-    if (!cr->rule.enabled) continue;
-    const auto* fail = std::get_if<policy::FsyncFailAction>(&cr->rule.action);
-    if (std::holds_alternative<policy::StaleReadAction>(cr->rule.action) ||
-        (fail != nullptr && fail->drop_dirty)) {
-      compiled->keeps_write_history = true;
-    }
-    for (size_t op = 0; op < policy::kOpCount; ++op) {
-      if (!cr->rule.match.ops.test(op)) continue;
-      IndexRule(compiled->by_op[op], cr.get());
-      compiled->targeted.set(op);
-      if (NeedsPathMatch(cr->rule.match)) compiled->needs_path.set(op);
-    }
-  }
-  compiled->source = std::move(next);
-  static std::atomic<uint64_t> next_version{1};
-  compiled->version = next_version.fetch_add(1, std::memory_order_relaxed);
-  const uint64_t version = compiled->version;
-  current_.store(std::move(compiled));
-  version_.store(version, std::memory_order_release);
-  return Status::Ok();
-}
 
 Status FaultEngine::Load(policy::Policy policy) {
   std::lock_guard lock(change_mu_);

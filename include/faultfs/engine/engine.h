@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,6 +109,8 @@ class FaultEngine {
 
  private:
   Status Install(policy::Policy next, bool keep_counters);
+  static void CarryCounters(Compiled& compiled, const std::set<std::string>& fresh);
+  static Status IndexRules(Compiled& compiled);
   // The policy in force, as the calling thread last saw it: each thread keeps its own reference
   // and takes a new one only when `version_` changes, so deciding touches no shared reference
   // count or lock (which, bounced between CPUs on every operation, cost more than the decision).
