@@ -51,114 +51,114 @@ nlohmann::json CrashJson(const LiveCrashReport& r) {
 
 }  // namespace
 
+// What each control command does to the mount, and the reply.
+struct MountControl::Commands {
+  MountControl& self;
+  engine::FaultEngine& engine;
+  Result<nlohmann::json> operator()(const control::GetStatus&) const {
+    return nlohmann::json{{"mountpoint", self.mountpoint_},
+                          {"seed", engine.seed()},
+                          {"rules", engine.Stats().size()},
+                          {"frozen", self.mount_.Frozen()},
+                          {"stalled", self.mount_.Stalled()},
+                          {"held_by_freeze", self.mount_.HeldByFreeze()},
+                          {"events", self.mount_.EventCount()},
+                          {"capacity", CapacityJson(self.mount_)},
+                          {"recording", self.mount_.Recording()},
+                          {"crashed", self.mount_.Crashed()},
+                          {"crash", LastCrashJson()}};
+  }
+  nlohmann::json LastCrashJson() const {
+    const auto last = self.mount_.LastCrash();
+    return last ? CrashJson(*last) : nlohmann::json(nullptr);
+  }
+  Result<nlohmann::json> operator()(const control::ListRules&) const {
+    return nlohmann::json{{"rules", RulesJson(engine)}};
+  }
+  Result<nlohmann::json> operator()(const control::GetStats&) const {
+    return nlohmann::json{{"rules", RulesJson(engine)}, {"requests", self.mount_.RequestCounts()}};
+  }
+  Result<nlohmann::json> operator()(const control::AddRules& a) const {
+    auto policy = ParseText(a.policy_toml);
+    if (!policy.ok()) return policy.status();
+    FAULTFS_RETURN_IF_ERROR(self.mount_.CheckPolicy(*policy));
+    // A [capacity] in added text sets the budget too (rules already live stay).
+    std::string warning;
+    if (policy->capacity) {
+      auto set = self.mount_.SetCapacity(policy->capacity);
+      if (!set.ok()) return set.status();
+      warning = *set;
+    }
+    nlohmann::json added = nlohmann::json::array();
+    for (const auto& rule : policy->rules) added.push_back(rule.id);
+    // All the text's rules or none, compiled once: a duplicate id or a live policy grown past
+    // the limits leaves the mount as it was.
+    FAULTFS_RETURN_IF_ERROR(engine.AddRules(std::move(policy->rules)));
+    nlohmann::json reply{{"added", added}};
+    if (!warning.empty()) reply["warning"] = warning;
+    return reply;
+  }
+  Result<nlohmann::json> operator()(const control::RemoveRule& r) const {
+    FAULTFS_RETURN_IF_ERROR(engine.RemoveRule(r.id));
+    return nlohmann::json{{"removed", r.id}};
+  }
+  Result<nlohmann::json> operator()(const control::EnableRule& e) const {
+    FAULTFS_RETURN_IF_ERROR(engine.SetEnabled(e.id, e.enabled));
+    return nlohmann::json{{"id", e.id}, {"enabled", e.enabled}};
+  }
+  Result<nlohmann::json> operator()(const control::LoadPolicy& l) const {
+    auto policy = ParseText(l.policy_toml);
+    if (!policy.ok()) return policy.status();
+    FAULTFS_RETURN_IF_ERROR(self.mount_.CheckPolicy(*policy));
+    if (!policy->seed) policy->seed = engine.seed();  // keep the mount's seed unless told
+    const size_t n = policy->rules.size();
+    // The new policy replaces everything: without [capacity], a budget in force is lifted.
+    auto warning = self.mount_.SetCapacity(policy->capacity);
+    if (!warning.ok()) return warning.status();
+    FAULTFS_RETURN_IF_ERROR(engine.Load(std::move(*policy)));
+    nlohmann::json reply{{"loaded", n}, {"seed", engine.seed()}};
+    if (!warning->empty()) reply["warning"] = *warning;
+    return reply;
+  }
+  Result<nlohmann::json> operator()(const control::FreezeMount&) const {
+    self.mount_.Freeze();
+    return nlohmann::json{{"frozen", true}};
+  }
+  Result<nlohmann::json> operator()(const control::ThawMount&) const {
+    self.mount_.Thaw();
+    return nlohmann::json{{"frozen", false}};
+  }
+  Result<nlohmann::json> operator()(const control::ReleaseStalled&) const {
+    const size_t n = self.mount_.Stalled();
+    self.mount_.ReleaseStalled();
+    return nlohmann::json{{"released", n}};
+  }
+  Result<nlohmann::json> operator()(const control::TailEvents& t) const {
+    nlohmann::json recent = nlohmann::json::array();
+    for (const std::string& line : self.mount_.RecentEvents(t.last))
+      recent.push_back(nlohmann::json::parse(line, nullptr, false));  // our own lines
+    return nlohmann::json{{"events", self.mount_.EventCount()}, {"recent", std::move(recent)}};
+  }
+  Result<nlohmann::json> operator()(const control::AddMark& m) const {
+    // Mark() returns once the marker is appended: ops answered before this reply precede it.
+    FAULTFS_RETURN_IF_ERROR(self.mount_.Mark(m.text));
+    return nlohmann::json{{"marked", m.text}, {"records", self.mount_.Recorded()}};
+  }
+  Result<nlohmann::json> operator()(const control::CrashMount& c) const {
+    // Returns once the backing directory is rolled back: the state is there to inspect.
+    auto report = self.mount_.Crash(c.model, c.kill);
+    if (!report.ok()) return report.status();
+    return nlohmann::json{{"crashed", true}, {"crash", CrashJson(*report)}};
+  }
+  Result<nlohmann::json> operator()(const control::RecoverMount&) const {
+    auto report = self.mount_.Recover();
+    if (!report.ok()) return report.status();
+    return nlohmann::json{{"crashed", false}, {"crash", CrashJson(*report)}};
+  }
+};
+
 Result<nlohmann::json> MountControl::Handle(const control::Command& command) {
-  engine::FaultEngine& engine = mount_.engine();
-  struct Visitor {
-    MountControl& self;
-    engine::FaultEngine& engine;
-    Result<nlohmann::json> operator()(const control::GetStatus&) const {
-      return nlohmann::json{{"mountpoint", self.mountpoint_},
-                            {"seed", engine.seed()},
-                            {"rules", engine.Stats().size()},
-                            {"frozen", self.mount_.Frozen()},
-                            {"stalled", self.mount_.Stalled()},
-                            {"held_by_freeze", self.mount_.HeldByFreeze()},
-                            {"events", self.mount_.EventCount()},
-                            {"capacity", CapacityJson(self.mount_)},
-                            {"recording", self.mount_.Recording()},
-                            {"crashed", self.mount_.Crashed()},
-                            {"crash", LastCrashJson()}};
-    }
-    nlohmann::json LastCrashJson() const {
-      const auto last = self.mount_.LastCrash();
-      return last ? CrashJson(*last) : nlohmann::json(nullptr);
-    }
-    Result<nlohmann::json> operator()(const control::ListRules&) const {
-      return nlohmann::json{{"rules", RulesJson(engine)}};
-    }
-    Result<nlohmann::json> operator()(const control::GetStats&) const {
-      return nlohmann::json{{"rules", RulesJson(engine)},
-                            {"requests", self.mount_.RequestCounts()}};
-    }
-    Result<nlohmann::json> operator()(const control::AddRules& a) const {
-      auto policy = ParseText(a.policy_toml);
-      if (!policy.ok()) return policy.status();
-      FAULTFS_RETURN_IF_ERROR(self.mount_.CheckPolicy(*policy));
-      // A [capacity] in added text sets the budget too (rules already live stay).
-      std::string warning;
-      if (policy->capacity) {
-        auto set = self.mount_.SetCapacity(policy->capacity);
-        if (!set.ok()) return set.status();
-        warning = *set;
-      }
-      nlohmann::json added = nlohmann::json::array();
-      for (const auto& rule : policy->rules) added.push_back(rule.id);
-      // All the text's rules or none, compiled once: a duplicate id or a live policy grown past
-      // the limits leaves the mount as it was.
-      FAULTFS_RETURN_IF_ERROR(engine.AddRules(std::move(policy->rules)));
-      nlohmann::json reply{{"added", added}};
-      if (!warning.empty()) reply["warning"] = warning;
-      return reply;
-    }
-    Result<nlohmann::json> operator()(const control::RemoveRule& r) const {
-      FAULTFS_RETURN_IF_ERROR(engine.RemoveRule(r.id));
-      return nlohmann::json{{"removed", r.id}};
-    }
-    Result<nlohmann::json> operator()(const control::EnableRule& e) const {
-      FAULTFS_RETURN_IF_ERROR(engine.SetEnabled(e.id, e.enabled));
-      return nlohmann::json{{"id", e.id}, {"enabled", e.enabled}};
-    }
-    Result<nlohmann::json> operator()(const control::LoadPolicy& l) const {
-      auto policy = ParseText(l.policy_toml);
-      if (!policy.ok()) return policy.status();
-      FAULTFS_RETURN_IF_ERROR(self.mount_.CheckPolicy(*policy));
-      if (!policy->seed) policy->seed = engine.seed();  // keep the mount's seed unless told
-      const size_t n = policy->rules.size();
-      // The new policy replaces everything: without [capacity], a budget in force is lifted.
-      auto warning = self.mount_.SetCapacity(policy->capacity);
-      if (!warning.ok()) return warning.status();
-      FAULTFS_RETURN_IF_ERROR(engine.Load(std::move(*policy)));
-      nlohmann::json reply{{"loaded", n}, {"seed", engine.seed()}};
-      if (!warning->empty()) reply["warning"] = *warning;
-      return reply;
-    }
-    Result<nlohmann::json> operator()(const control::FreezeMount&) const {
-      self.mount_.Freeze();
-      return nlohmann::json{{"frozen", true}};
-    }
-    Result<nlohmann::json> operator()(const control::ThawMount&) const {
-      self.mount_.Thaw();
-      return nlohmann::json{{"frozen", false}};
-    }
-    Result<nlohmann::json> operator()(const control::ReleaseStalled&) const {
-      const size_t n = self.mount_.Stalled();
-      self.mount_.ReleaseStalled();
-      return nlohmann::json{{"released", n}};
-    }
-    Result<nlohmann::json> operator()(const control::TailEvents& t) const {
-      nlohmann::json recent = nlohmann::json::array();
-      for (const std::string& line : self.mount_.RecentEvents(t.last))
-        recent.push_back(nlohmann::json::parse(line, nullptr, false));  // our own lines
-      return nlohmann::json{{"events", self.mount_.EventCount()}, {"recent", std::move(recent)}};
-    }
-    Result<nlohmann::json> operator()(const control::AddMark& m) const {
-      // Mark() returns once the marker is appended: ops answered before this reply precede it.
-      FAULTFS_RETURN_IF_ERROR(self.mount_.Mark(m.text));
-      return nlohmann::json{{"marked", m.text}, {"records", self.mount_.Recorded()}};
-    }
-    Result<nlohmann::json> operator()(const control::CrashMount& c) const {
-      // Returns once the backing directory is rolled back: the state is there to inspect.
-      auto report = self.mount_.Crash(c.model, c.kill);
-      if (!report.ok()) return report.status();
-      return nlohmann::json{{"crashed", true}, {"crash", CrashJson(*report)}};
-    }
-    Result<nlohmann::json> operator()(const control::RecoverMount&) const {
-      auto report = self.mount_.Recover();
-      if (!report.ok()) return report.status();
-      return nlohmann::json{{"crashed", false}, {"crash", CrashJson(*report)}};
-    }
-  };
-  return std::visit(Visitor{*this, engine}, command);
+  return std::visit(Commands{*this, mount_.engine()}, command);
 }
 
 void MountControl::SubscribeEvents(std::function<bool(const std::string&)> sink) {

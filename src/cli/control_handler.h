@@ -15,6 +15,7 @@ class MountControl : public control::Handler {
   void SubscribeEvents(std::function<bool(const std::string&)> sink) override;
 
  private:
+  struct Commands;  // one handler per command (control_handler.cc)
   Mount& mount_;
   std::string mountpoint_;
 };

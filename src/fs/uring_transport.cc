@@ -221,16 +221,7 @@ bool UringTransport::SetUp(size_t payload_size) {
 }
 
 void UringTransport::Serve(Entry& e) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(e.qid, &set);
-  // Best effort: a daemon confined to fewer CPUs still serves the queue, just not locally.
-  // (Stop signals stay blocked: threads inherit the mask set before the mount.)
-  (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-  if (idle_priority_) {  // see MountOptions::uring_idle_priority
-    sched_param param{};
-    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
-  }
+  PinToQueue(e);
   {
     std::lock_guard lock(e.sq_mu);
     if (!e.Prep(abi::kRegister, 0) || io_uring_submit(&e.ring) < 0) {
@@ -240,17 +231,7 @@ void UringTransport::Serve(Entry& e) {
   }
   for (;;) {
     io_uring_cqe* cqe = nullptr;
-    int err = 0;
-    if (e.commit_pending) {
-      std::lock_guard lock(e.sq_mu);
-      e.commit_pending = false;
-      const uint64_t unique = LoadAt<uint64_t>(e.header->in_out, offsetof(fuse_out_header, unique));
-      // Commit the reply and wait for the next request in one system call.
-      err = e.Prep(abi::kCommitAndFetch, unique) ? io_uring_submit_and_wait(&e.ring, 1) : -EBUSY;
-      if (err >= 0) err = io_uring_peek_cqe(&e.ring, &cqe);
-    } else {
-      err = io_uring_wait_cqe(&e.ring, &cqe);
-    }
+    const int err = NextCompletion(e, cqe);
     if (err == -EINTR || err == -EAGAIN) continue;
     if (err < 0) {
       spdlog::error("io_uring queue {}: {}", e.qid, std::strerror(-err));
@@ -270,35 +251,66 @@ void UringTransport::Serve(Entry& e) {
       }
       return;
     }
-    // A request: rebuild the /dev/fuse layout (in header, op header, payload) contiguously.
-    fuse_in_header in{};
-    std::memcpy(&in, e.header->in_out, kInHeader);
-    const size_t payload_sz = e.header->ring_ent_in_out.payload_sz;
-    const int op_size = abi::OpHeaderSize(in.opcode);
-    FAULTFS_CHECK(payload_sz <= e.payload_size) << "ring payload of " << payload_sz << " bytes";
-    if (op_size < 0) {  // an opcode this build does not know: not implemented, as libfuse says
-      const fuse_out_header out{static_cast<uint32_t>(kOutHeader), -ENOSYS, in.unique};
-      std::memcpy(e.header->in_out, &out, kOutHeader);
-      e.header->ring_ent_in_out.payload_sz = 0;
-      e.commit_pending = true;
-      continue;
-    }
-    in.len = static_cast<uint32_t>(kInHeader + static_cast<size_t>(op_size) + payload_sz);
-    char* start = e.payload - op_size - kInHeader;
-    std::memcpy(start, &in, kInHeader);
-    std::memcpy(start + kInHeader, e.header->op_in, static_cast<size_t>(op_size));
-    e.unique.store(in.unique, std::memory_order_release);
-    served_.fetch_add(1, std::memory_order_relaxed);
-    fuse_buf buf{};
-    buf.mem = start;
-    buf.size = in.len;
-    serving_entry_ = &e;
-    {
-      const CurrentRequest current(start, in.len);
-      fuse_session_process_buf(session_, &buf);
-    }
-    serving_entry_ = nullptr;
+    Dispatch(e);
   }
+}
+
+// The entry's thread runs on its queue's CPU (best effort: a daemon confined to fewer CPUs still
+// serves the queue, just not locally), at idle priority when asked. Stop signals stay blocked:
+// threads inherit the mask set before the mount.
+void UringTransport::PinToQueue(const Entry& e) const {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(e.qid, &set);
+  (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  if (idle_priority_) {  // see MountOptions::uring_idle_priority
+    sched_param param{};
+    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+  }
+}
+
+// The entry's next completion: a reply pending is committed and the next request fetched in one
+// system call; otherwise it waits. 0, or a negative errno.
+int UringTransport::NextCompletion(Entry& e, io_uring_cqe*& cqe) {
+  if (!e.commit_pending) return io_uring_wait_cqe(&e.ring, &cqe);
+  std::lock_guard lock(e.sq_mu);
+  e.commit_pending = false;
+  const uint64_t unique = LoadAt<uint64_t>(e.header->in_out, offsetof(fuse_out_header, unique));
+  int err = e.Prep(abi::kCommitAndFetch, unique) ? io_uring_submit_and_wait(&e.ring, 1) : -EBUSY;
+  if (err >= 0) err = io_uring_peek_cqe(&e.ring, &cqe);
+  return err;
+}
+
+// A request arrived in the entry: rebuilds the /dev/fuse layout (in header, op header, payload)
+// contiguously and has libfuse process it; its reply goes back through Route.
+void UringTransport::Dispatch(Entry& e) {
+  fuse_in_header in{};
+  std::memcpy(&in, e.header->in_out, kInHeader);
+  const size_t payload_sz = e.header->ring_ent_in_out.payload_sz;
+  const int op_size = abi::OpHeaderSize(in.opcode);
+  FAULTFS_CHECK(payload_sz <= e.payload_size) << "ring payload of " << payload_sz << " bytes";
+  if (op_size < 0) {  // an opcode this build does not know: not implemented, as libfuse says
+    const fuse_out_header out{static_cast<uint32_t>(kOutHeader), -ENOSYS, in.unique};
+    std::memcpy(e.header->in_out, &out, kOutHeader);
+    e.header->ring_ent_in_out.payload_sz = 0;
+    e.commit_pending = true;
+    return;
+  }
+  in.len = static_cast<uint32_t>(kInHeader + static_cast<size_t>(op_size) + payload_sz);
+  char* start = e.payload - op_size - kInHeader;
+  std::memcpy(start, &in, kInHeader);
+  std::memcpy(start + kInHeader, e.header->op_in, static_cast<size_t>(op_size));
+  e.unique.store(in.unique, std::memory_order_release);
+  served_.fetch_add(1, std::memory_order_relaxed);
+  fuse_buf buf{};
+  buf.mem = start;
+  buf.size = in.len;
+  serving_entry_ = &e;
+  {
+    const CurrentRequest current(start, in.len);
+    fuse_session_process_buf(session_, &buf);
+  }
+  serving_entry_ = nullptr;
 }
 
 char* UringTransport::ReplySpace(size_t size) {

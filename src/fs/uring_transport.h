@@ -25,6 +25,8 @@
 #include "fuse_version.h"
 #include "init_patch.h"
 
+struct io_uring_cqe;  // liburing.h
+
 namespace faultfs::fs {
 
 class UringTransport {
@@ -59,6 +61,9 @@ class UringTransport {
 
   bool SetUp(size_t payload_size);  // rings and buffers; false if io_uring cannot be used
   void Serve(Entry& entry);
+  void PinToQueue(const Entry& e) const;
+  int NextCompletion(Entry& e, ::io_uring_cqe*& cqe);
+  void Dispatch(Entry& e);
   ssize_t WriteDev(const iovec* iov, int count);
   ssize_t PatchAndSendInit(const iovec* iov, int count);
   Entry* FindEntry(uint64_t unique);
