@@ -316,17 +316,10 @@ int RunBackground(const MountArgs& a) {
 
 }  // namespace
 
-Runner AddMount(CLI::App& app) {
-  auto a = std::make_shared<MountArgs>();
-  MountOptions& o = a->options;
-  CLI::App* cmd = app.add_subcommand(
-      "mount",
-      "Mount BACKING on MOUNTPOINT, or BACKING over itself when MOUNTPOINT is omitted (in place:\n"
-      "the directory's existing contents stay visible through faultfs). Returns once the mount is\n"
-      "ready; the daemon serves in the background until 'faultfs umount', SIGTERM or SIGINT.");
-  cmd->add_option("BACKING", o.backing, "Directory whose contents the mount serves")->required();
-  cmd->add_option("MOUNTPOINT", o.mountpoint, "Where to mount (default: BACKING itself)");
-  cmd->add_flag("-f,--foreground", a->foreground, "Serve in this process instead of a daemon");
+// How the mount serves: the kernel's caches, who may enter, transports, threads, readahead,
+// descriptors.
+void AddServingOptions(CLI::App& cmd_app, MountOptions& o) {
+  CLI::App* cmd = &cmd_app;
   cmd->add_option(
          "--entry-timeout", o.entry_timeout_s,
          "Seconds the kernel may cache names (0 if the backing dir changes behind the mount)")
@@ -368,6 +361,20 @@ Runner AddMount(CLI::App& app) {
   cmd->add_option("--max-cached-fds", o.max_cached_fds,
                   "Inode descriptors kept open before idle ones are closed (0: half the fd limit)")
       ->capture_default_str();
+}
+
+Runner AddMount(CLI::App& app) {
+  auto a = std::make_shared<MountArgs>();
+  MountOptions& o = a->options;
+  CLI::App* cmd = app.add_subcommand(
+      "mount",
+      "Mount BACKING on MOUNTPOINT, or BACKING over itself when MOUNTPOINT is omitted (in place:\n"
+      "the directory's existing contents stay visible through faultfs). Returns once the mount is\n"
+      "ready; the daemon serves in the background until 'faultfs umount', SIGTERM or SIGINT.");
+  cmd->add_option("BACKING", o.backing, "Directory whose contents the mount serves")->required();
+  cmd->add_option("MOUNTPOINT", o.mountpoint, "Where to mount (default: BACKING itself)");
+  cmd->add_flag("-f,--foreground", a->foreground, "Serve in this process instead of a daemon");
+  AddServingOptions(*cmd, o);
   OneOf(cmd->add_option("--log-level", a->log_level, "How much the daemon logs")
             ->capture_default_str(),
         kLogLevels);

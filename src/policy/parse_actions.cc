@@ -152,6 +152,24 @@ ErrnoAction Parser::ParseErrnoAction(const toml::node* params, const toml::node&
   return a;
 }
 
+namespace {
+
+// Each distribution of a delay and the keys that give its two parameters.
+struct DelayShape {
+  const char* name;
+  Distribution::Kind kind;
+  const char* a;
+  const char* b;  // nullptr: one parameter
+};
+constexpr DelayShape kDelayShapes[] = {
+    {"fixed", Distribution::Kind::kFixed, "fixed_ms", nullptr},
+    {"uniform", Distribution::Kind::kUniform, "min_ms", "max_ms"},
+    {"normal", Distribution::Kind::kNormal, "mean_ms", "stddev_ms"},
+    {"lognormal", Distribution::Kind::kLognormal, "median_ms", "sigma"},
+    {"pareto", Distribution::Kind::kPareto, "scale_ms", "shape"}};
+
+}  // namespace
+
 Distribution Parser::ParseDistribution(const toml::node* params, const toml::node& action_node) {
   Distribution d;
   const auto* t = params == nullptr ? nullptr : Table(*params, "delay");
@@ -182,21 +200,8 @@ Distribution Parser::ParseDistribution(const toml::node* params, const toml::nod
   };
   std::string kind = t->get("fixed_ms") != nullptr ? "fixed" : "";
   if (const auto* n = t->get("distribution")) kind = String(*n, "delay.distribution").value_or("");
-  // Each distribution and the keys that give its two parameters.
-  struct Shape {
-    const char* name;
-    Distribution::Kind kind;
-    const char* a;
-    const char* b;  // nullptr: one parameter
-  };
-  static constexpr Shape kShapes[] = {
-      {"fixed", Distribution::Kind::kFixed, "fixed_ms", nullptr},
-      {"uniform", Distribution::Kind::kUniform, "min_ms", "max_ms"},
-      {"normal", Distribution::Kind::kNormal, "mean_ms", "stddev_ms"},
-      {"lognormal", Distribution::Kind::kLognormal, "median_ms", "sigma"},
-      {"pareto", Distribution::Kind::kPareto, "scale_ms", "shape"}};
-  const Shape* shape = nullptr;
-  for (const Shape& candidate : kShapes) {
+  const DelayShape* shape = nullptr;
+  for (const DelayShape& candidate : kDelayShapes) {
     if (kind == candidate.name) shape = &candidate;
   }
   if (shape == nullptr) {
