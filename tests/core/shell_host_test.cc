@@ -88,6 +88,25 @@ TEST(ShellHost, TheDirectoryIsEnteredAnewForEachRun) {
   }
 }
 
+TEST(ShellHost, APreparedShellRunsBeforeItsDirectoryExistsAndIsTheOneRunsUse) {
+  // Goal: Prepare starts the one shell before the run's directory is made (crashtest starts it
+  // while it builds the first state), the runs use that shell, and a second Prepare starts none.
+  testing::TempDir dir("shell-host");
+  const std::string work = dir / "state";
+  ShellHost host(Spec("cat marker", dir / "out", work));
+  ASSERT_TRUE(host.Prepare().ok());
+  EXPECT_EQ(host.shells_started(), 1);
+  ASSERT_TRUE(host.Prepare().ok());
+  EXPECT_EQ(host.shells_started(), 1);
+  ASSERT_EQ(mkdir(work.c_str(), 0755), 0);
+  ASSERT_EQ(system(("echo made > " + work + "/marker").c_str()), 0);
+  auto ran = host.Run({});
+  ASSERT_TRUE(ran.ok());
+  EXPECT_EQ(ran->exit_code, 0);
+  EXPECT_EQ(Slurp(dir / "out"), "made\n");
+  EXPECT_EQ(host.shells_started(), 1);
+}
+
 TEST(ShellHost, ATimedOutRunIsKilledAndTheNextRunsInANewShell) {
   // Goal: the timeout ends a run (and what it started), reported as timed out; the next run
   // works, in a new host shell. The negative case: a run within its time is not timed out.

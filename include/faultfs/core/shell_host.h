@@ -39,6 +39,10 @@ class ShellHost {
   // run sees the values of the last run that set them.
   Result<SubprocessResult> Run(const std::vector<std::pair<std::string, std::string>>& vars);
 
+  // Starts the shell now, if it is not up, so that its start overlaps what the caller does
+  // before the first Run (building the first state). Run starts it otherwise.
+  Status Prepare() { return pid_ < 0 ? Start() : Status::Ok(); }
+
   // The host shells started so far (one, unless runs timed out, left something running or
   // killed the shell): for tests.
   int shells_started() const { return shells_started_; }
