@@ -1,11 +1,17 @@
-# faultfs_test(NAME SOURCES... [LIBS ...] [LABELS ...] [TIMEOUT s] [MOUNTS] [BOTH_TRANSPORTS])
+# faultfs_test(NAME SOURCES... [LIBS ...] [LABELS ...] [TIMEOUT s] [SHARDS n] [MOUNTS]
+#              [BOTH_TRANSPORTS])
 # One gtest executable registered as a CTest test. MOUNTS marks tests that mount FUSE: they get
 # the fuse label and share the fixture that removes any mount a crashed test left behind.
 # BOTH_TRANSPORTS registers the test a second time (NAME_dev) with every mount forced onto
-# /dev/fuse, so both request transports pass the same tests.
+# /dev/fuse, so both request transports pass the same tests. SHARDS n registers it as n CTest
+# tests (NAME_1ofN ...), each running every n-th gtest test (gtest's own sharding: every test runs
+# in exactly one shard), so that a parallel ctest spreads a long executable over its slots.
 find_package(GTest REQUIRED)
 function(faultfs_test name)
-  cmake_parse_arguments(T "MOUNTS;BOTH_TRANSPORTS" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
+  cmake_parse_arguments(T "MOUNTS;BOTH_TRANSPORTS" "TIMEOUT;SHARDS" "SOURCES;LIBS;LABELS" ${ARGN})
+  if(T_SHARDS AND T_BOTH_TRANSPORTS)
+    message(FATAL_ERROR "faultfs_test(${name}): SHARDS and BOTH_TRANSPORTS together are not supported")
+  endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main faultfs_warnings)
   target_compile_definitions(${name} PRIVATE
@@ -13,14 +19,30 @@ function(faultfs_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
-  add_test(NAME ${name} COMMAND ${name})
   set(labels ${T_LABELS})
   if(T_MOUNTS)
     list(APPEND labels fuse)
     add_dependencies(${name} faultfs)
-    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED stale_mounts)
   endif()
   set(env "FAULTFS_TEST_ROOT=${FAULTFS_TEST_ROOT};FAULTFS_RUNTIME_DIR=${FAULTFS_TEST_ROOT}/run")
+  if(T_SHARDS)
+    math(EXPR last "${T_SHARDS} - 1")
+    foreach(i RANGE ${last})
+      math(EXPR n "${i} + 1")
+      set(test ${name}_${n}of${T_SHARDS})
+      add_test(NAME ${test} COMMAND ${name})
+      set_tests_properties(${test} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${labels}"
+        ENVIRONMENT "${env};GTEST_TOTAL_SHARDS=${T_SHARDS};GTEST_SHARD_INDEX=${i}")
+      if(T_MOUNTS)
+        set_tests_properties(${test} PROPERTIES FIXTURES_REQUIRED stale_mounts)
+      endif()
+    endforeach()
+    return()
+  endif()
+  add_test(NAME ${name} COMMAND ${name})
+  if(T_MOUNTS)
+    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED stale_mounts)
+  endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${labels}" ENVIRONMENT "${env}")
   if(T_BOTH_TRANSPORTS)
     add_test(NAME ${name}_dev COMMAND ${name})
