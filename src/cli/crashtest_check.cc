@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "crash_json.h"
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/shell_host.h"
 #include "faultfs/core/subprocess.h"
 #include "faultfs/core/tree_copy.h"
@@ -37,7 +38,7 @@ class Progress {
     const size_t done = ++done_;
     failed_ += failed ? 1 : 0;
     if (!on_) return;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto now = std::chrono::steady_clock::now();
     const bool last = done == total_;
     if (tty_ ? (last || now - shown_ > std::chrono::milliseconds(100))
@@ -56,7 +57,7 @@ class Progress {
   const bool tty_;
   std::atomic<size_t> done_{0};
   std::atomic<size_t> failed_{0};
-  std::mutex mu_;
+  Mutex mu_;
   std::chrono::steady_clock::time_point shown_;
   size_t step_ = 0;
 };
@@ -229,7 +230,7 @@ class Checker {
       // Same content with other markers before the crash is another question for the checker.
       std::string key = r.hash;
       for (const auto& m : MarksBefore(log_.ops, state)) key += "\n" + m;
-      std::lock_guard lock(seen_.mu);
+      MutexLock lock(seen_.mu);
       auto [it, fresh] = seen_.first.try_emplace(std::move(key), label_prefix_ + state.id);
       if (!fresh) {
         r.verdict = Verdict::kDuplicate;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/crash/oracle.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/log.h"
@@ -34,8 +35,8 @@ struct StateResult {
 // The states checked so far, by content hash and markers, so that a state is judged once however
 // many models or crash points give it: the label of the first state with that content.
 struct SeenStates {
-  std::mutex mu;
-  std::map<std::string, std::string> first;
+  Mutex mu;
+  std::map<std::string, std::string> first FAULTFS_GUARDED_BY(mu);
 };
 
 struct CheckRun {

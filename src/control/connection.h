@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/unique_fd.h"
 
 namespace faultfs::control {
@@ -24,10 +25,10 @@ using Clock = std::chrono::steady_clock;
 // while not `closed`, so it is never written after the server let it go.
 struct EventQueue {
   static constexpr size_t kMax = 10000;
-  std::mutex mu;
-  std::deque<std::string> lines;
-  uint64_t dropped = 0;
-  bool closed = false;
+  Mutex mu;
+  std::deque<std::string> lines FAULTFS_GUARDED_BY(mu);
+  uint64_t dropped FAULTFS_GUARDED_BY(mu) = 0;
+  bool closed FAULTFS_GUARDED_BY(mu) = false;
   int wake = -1;
 };
 

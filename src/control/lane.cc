@@ -1,5 +1,7 @@
 #include "lane.h"
 
+#include "faultfs/core/mutex.h"
+
 namespace faultfs::control {
 
 LaneId LaneFor(const Command& command) {
@@ -15,7 +17,7 @@ WorkLane::WorkLane(unsigned threads, size_t max_queued) : max_queued_(max_queued
 
 WorkLane::~WorkLane() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -24,7 +26,7 @@ WorkLane::~WorkLane() {
 
 bool WorkLane::Submit(std::function<void()> job) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (queue_.size() >= max_queued_) return false;
     queue_.push_back(std::move(job));
   }
@@ -33,15 +35,15 @@ bool WorkLane::Submit(std::function<void()> job) {
 }
 
 void WorkLane::Run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) cv_.wait(lock.native());
     if (stopping_) return;
     auto job = std::move(queue_.front());
     queue_.pop_front();
-    lock.unlock();
+    lock.Unlock();
     job();
-    lock.lock();
+    lock.Lock();
   }
 }
 

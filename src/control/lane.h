@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "faultfs/control/protocol.h"
+#include "faultfs/core/mutex.h"
 
 namespace faultfs::control {
 
@@ -34,10 +35,10 @@ class WorkLane {
   void Run();
 
   const size_t max_queued_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  bool stopping_ = false;
+  std::deque<std::function<void()>> queue_ FAULTFS_GUARDED_BY(mu_);
+  bool stopping_ FAULTFS_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "faultfs/core/mutex.h"
 #include "server_impl.h"
 #include "socket_address.h"
 
@@ -138,7 +139,7 @@ void Server::Impl::Dispatch(Connection& c, const std::string& line) {
   const bool queued = lanes[static_cast<size_t>(lane)]->Submit([this, id, cmd = *command] {
     std::string reply = Execute(cmd);
     {
-      std::lock_guard lock(replies_mu);
+      MutexLock lock(replies_mu);
       replies.emplace_back(id, std::move(reply));
     }
     Signal(wake.get());
@@ -206,7 +207,7 @@ void Server::Impl::TakeWake() {
 void Server::Impl::DeliverReplies() {
   std::vector<std::pair<uint64_t, std::string>> ready;
   {
-    std::lock_guard lock(replies_mu);
+    MutexLock lock(replies_mu);
     ready.swap(replies);
   }
   for (auto& [id, line] : ready) {
@@ -219,7 +220,7 @@ void Server::Impl::DeliverReplies() {
 
 void Server::Impl::Close(Connection& c) {
   if (c.events) {
-    std::lock_guard lock(c.events->mu);
+    MutexLock lock(c.events->mu);
     c.events->closed = true;
     --followers;
   }

@@ -2,6 +2,7 @@
 // drained by the server loop as fast as the follower reads.
 #include <deque>
 
+#include "faultfs/core/mutex.h"
 #include "server_impl.h"
 
 namespace faultfs::control {
@@ -15,7 +16,7 @@ void Server::Impl::Follow(Connection& c) {
   c.events = std::make_shared<EventQueue>();
   c.events->wake = wake.get();
   handler.SubscribeEvents([queue = c.events](const std::string& event) {
-    std::lock_guard lock(queue->mu);
+    MutexLock lock(queue->mu);
     if (queue->closed) return false;
     if (queue->lines.size() >= EventQueue::kMax) {
       ++queue->dropped;
@@ -37,7 +38,7 @@ void Server::Impl::Pump(Connection& c) {
   std::deque<std::string> lines;
   size_t bytes = c.pending();
   {
-    std::lock_guard lock(c.events->mu);
+    MutexLock lock(c.events->mu);
     while (!c.events->lines.empty() && bytes < kFollowerBuffer) {
       bytes += c.events->lines.front().size() + 1;
       lines.push_back(std::move(c.events->lines.front()));

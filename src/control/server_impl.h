@@ -17,6 +17,7 @@
 
 #include "connection.h"
 #include "faultfs/control/server.h"
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/unique_fd.h"
 #include "lane.h"
 
@@ -46,8 +47,8 @@ struct Server::Impl {
   uint64_t next_id = 1;
   size_t followers = 0;
   bool backlog = false;  // a connection has requests left for the next turn
-  std::mutex replies_mu;
-  std::vector<std::pair<uint64_t, std::string>> replies;  // from the lanes
+  Mutex replies_mu;
+  std::vector<std::pair<uint64_t, std::string>> replies FAULTFS_GUARDED_BY(replies_mu);  // lanes
   // Indexed by LaneId: thaw and release, status, everything else.
   std::array<std::unique_ptr<WorkLane>, 3> lanes;
 

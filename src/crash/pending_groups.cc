@@ -4,6 +4,7 @@
 #include <numeric>
 #include <set>
 
+#include "faultfs/core/mutex.h"
 #include "models.h"
 
 namespace faultfs::crash::models {
@@ -48,7 +49,7 @@ size_t Root(std::vector<size_t>& parent, size_t i) {
 
 std::shared_ptr<const std::vector<uint64_t>> DropSetCache::Get(const std::vector<uint64_t>& up) {
   const std::string key = ShapeKey(up);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto& sets = sets_[key];
   if (sets == nullptr) {
     sets = std::make_shared<const std::vector<uint64_t>>(ClosedDropSets(up, kMaxDropSetsPerGroup));

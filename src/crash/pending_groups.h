@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/crash/history.h"
 
 namespace faultfs::crash::models {
@@ -27,8 +28,9 @@ class DropSetCache {
   std::shared_ptr<const std::vector<uint64_t>> Get(const std::vector<uint64_t>& up);
 
  private:
-  std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<const std::vector<uint64_t>>> sets_;
+  Mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const std::vector<uint64_t>>> sets_
+      FAULTFS_GUARDED_BY(mu_);
 };
 
 class PendingGroups {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/engine/engine.h"
 #include "faultfs/policy/actions.h"
 #include "faultfs/policy/glob.h"
@@ -33,9 +34,9 @@ struct RuleState {
   std::atomic<uint64_t> fired{0};
   std::atomic<uint64_t> draws{0};
   // Bandwidth rules: a token bucket, in bytes, refilled at bytes_per_s.
-  std::mutex bucket_mu;
-  double tokens = 0;
-  Clock::time_point refilled{};
+  Mutex bucket_mu;
+  double tokens FAULTFS_GUARDED_BY(bucket_mu) = 0;
+  Clock::time_point refilled FAULTFS_GUARDED_BY(bucket_mu){};
 };
 
 struct CompiledRule {

@@ -11,6 +11,7 @@
 
 #include "compiled.h"
 #include "faultfs/core/check.h"
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/random.h"
 #include "faultfs/policy/actions.h"
 #include "faultfs/policy/glob.h"
@@ -156,7 +157,7 @@ bool ClaimFire(const policy::Match& m, RuleState& s) {
 // Bandwidth: how long the op waits for its bytes in the rule's token bucket.
 std::chrono::nanoseconds BandwidthWait(const policy::BandwidthAction& b, RuleState& s,
                                        uint64_t bytes) {
-  std::lock_guard lock(s.bucket_mu);
+  MutexLock lock(s.bucket_mu);
   const auto now = Clock::now();
   if (s.refilled == Clock::time_point{}) {
     s.tokens = static_cast<double>(b.burst_bytes);
@@ -198,7 +199,7 @@ FaultEngine::FaultEngine(uint64_t seed) : default_seed_(seed) {
 FaultEngine::~FaultEngine() = default;
 
 Status FaultEngine::Load(policy::Policy policy) {
-  std::lock_guard lock(change_mu_);
+  MutexLock lock(change_mu_);
   return Install(std::move(policy), false);
 }
 
@@ -209,14 +210,14 @@ Status FaultEngine::AddRule(policy::Rule rule) {
 }
 
 Status FaultEngine::AddRules(std::vector<policy::Rule> rules) {
-  std::lock_guard lock(change_mu_);  // changes read, edit and install the source: one at a time
+  MutexLock lock(change_mu_);  // changes read, edit and install the source: one at a time
   policy::Policy next = current_.load()->source;
   for (auto& r : rules) next.rules.push_back(std::move(r));
   return Install(std::move(next), true);
 }
 
 Status FaultEngine::RemoveRule(std::string_view id) {
-  std::lock_guard lock(change_mu_);
+  MutexLock lock(change_mu_);
   policy::Policy next = current_.load()->source;
   const auto before = next.rules.size();
   std::erase_if(next.rules, [&](const policy::Rule& r) { return r.id == id; });
@@ -230,7 +231,7 @@ Status FaultEngine::RemoveRule(std::string_view id) {
 }
 
 Status FaultEngine::SetEnabled(std::string_view id, bool enabled) {
-  std::lock_guard lock(change_mu_);
+  MutexLock lock(change_mu_);
   policy::Policy next = current_.load()->source;
   for (auto& r : next.rules) {
     if (r.id == id) {

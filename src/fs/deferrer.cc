@@ -9,6 +9,7 @@
 #include <string>
 
 #include "current_request.h"
+#include "faultfs/core/mutex.h"
 
 namespace faultfs::fs {
 
@@ -59,7 +60,7 @@ Deferrer::Deferrer(fuse_session* session, unsigned executors) : session_(session
 
 Deferrer::~Deferrer() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   timer_cv_.notify_all();
@@ -71,7 +72,7 @@ Deferrer::~Deferrer() {
 void Deferrer::Defer(std::vector<char> request, engine::Decision decision, Clock::time_point when,
                      bool stall) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const uint64_t unique = UniqueOf(request);
     saved_[unique] = std::move(decision);
     saved_count_.store(saved_.size(), std::memory_order_release);
@@ -84,7 +85,7 @@ void Deferrer::Defer(std::vector<char> request, engine::Decision decision, Clock
 
 std::optional<engine::Decision> Deferrer::TakeSaved(uint64_t unique) {
   if (saved_count_.load(std::memory_order_acquire) == 0) return std::nullopt;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto it = saved_.find(unique);
   if (it == saved_.end()) return std::nullopt;
   engine::Decision d = std::move(it->second);
@@ -95,7 +96,7 @@ std::optional<engine::Decision> Deferrer::TakeSaved(uint64_t unique) {
 
 void Deferrer::ReleaseStalled() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto it = timers_.begin(); it != timers_.end();) {
       if (!it->second.stall) {
         ++it;
@@ -112,12 +113,12 @@ void Deferrer::ReleaseStalled() {
 }
 
 size_t Deferrer::stalled() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stalled_;
 }
 
 size_t Deferrer::held_by_freeze() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   size_t held = 0;
   for (const auto& r : frozen_requests_) held += r.empty() ? 0U : 1U;  // empty: answered
   return held;
@@ -127,7 +128,7 @@ void Deferrer::Freeze() { frozen_.store(true, std::memory_order_release); }
 
 void Deferrer::Thaw() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     frozen_.store(false, std::memory_order_release);
     for (auto& r : frozen_requests_) {
       if (r.empty()) continue;  // answered already: its caller was killed
@@ -143,7 +144,7 @@ void Deferrer::HoldFrozen(std::vector<char> request, std::optional<engine::Decis
   bool run_now = false;
   bool watch = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const uint64_t unique = UniqueOf(request);
     if (decision) {
       saved_[unique] = std::move(*decision);
@@ -164,7 +165,7 @@ void Deferrer::HoldFrozen(std::vector<char> request, std::optional<engine::Decis
 
 void Deferrer::Doom() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& [key, t] : timers_) ready_.push_back(std::move(t.request));
     timers_.clear();
     for (auto& r : frozen_requests_) {
@@ -185,7 +186,7 @@ void Deferrer::Doom() {
 }
 
 void Deferrer::DoomOne(uint64_t unique) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   doomed_.insert(unique);
   doomed_count_.store(doomed_.size(), std::memory_order_release);
   saved_.erase(unique);
@@ -194,7 +195,7 @@ void Deferrer::DoomOne(uint64_t unique) {
 
 bool Deferrer::TakeDoomed(uint64_t unique) {
   if (doomed_count_.load(std::memory_order_acquire) == 0) return false;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (doomed_.erase(unique) == 0) return false;
   doomed_count_.store(doomed_.size(), std::memory_order_release);
   return true;
@@ -210,7 +211,7 @@ void Deferrer::Observe(const char* request, size_t size) {
 void Deferrer::Interrupt(uint64_t unique) {
   pid_t caller = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto it = held_.find(unique);
     if (it == held_.end()) {  // not held here (libfuse deals with it), or not yet
       early_interrupts_.push_back(unique);
@@ -221,7 +222,7 @@ void Deferrer::Interrupt(uint64_t unique) {
   }
   const bool dying = Dying(caller);  // reading /proc, outside the lock
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto it = held_.find(unique);
     if (it == held_.end()) return;  // its time came meanwhile
     if (dying) {
@@ -279,7 +280,7 @@ void Deferrer::AnswerInterruptedLocked(uint64_t unique) {
 void Deferrer::CheckWatched() {
   std::vector<std::pair<uint64_t, pid_t>> watched;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [unique, h] : held_) {
       if (h.watched) watched.emplace_back(unique, h.caller);
     }
@@ -290,7 +291,7 @@ void Deferrer::CheckWatched() {
   }
   if (dying.empty()) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (uint64_t unique : dying) {
       if (held_.count(unique) != 0) AnswerInterruptedLocked(unique);
     }
@@ -299,14 +300,14 @@ void Deferrer::CheckWatched() {
 }
 
 void Deferrer::RunTimer() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   auto next_check = Clock::now() + kWatchInterval;
   while (!stopping_) {
     const auto now = Clock::now();
     if (watched_ > 0 && now >= next_check) {
-      lock.unlock();
+      lock.Unlock();
       CheckWatched();
-      lock.lock();
+      lock.Lock();
       next_check = Clock::now() + kWatchInterval;
       continue;
     }
@@ -323,21 +324,21 @@ void Deferrer::RunTimer() {
     auto wake = watched_ > 0 ? next_check : Clock::time_point::max();
     if (!timers_.empty()) wake = std::min(wake, timers_.begin()->first.first);
     if (wake == Clock::time_point::max()) {
-      timer_cv_.wait(lock);
+      timer_cv_.wait(lock.native());
     } else {
-      timer_cv_.wait_until(lock, wake);
+      timer_cv_.wait_until(lock.native(), wake);
     }
   }
 }
 
 void Deferrer::RunExecutor() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
-    work_cv_.wait(lock, [&] { return stopping_ || !ready_.empty(); });
+    while (!stopping_ && ready_.empty()) work_cv_.wait(lock.native());
     if (stopping_) return;
     std::vector<char> request = std::move(ready_.front());
     ready_.pop_front();
-    lock.unlock();
+    lock.Unlock();
     fuse_buf buf{};
     buf.mem = request.data();
     buf.size = request.size();
@@ -345,7 +346,7 @@ void Deferrer::RunExecutor() {
       const CurrentRequest current(request.data(), request.size());
       fuse_session_process_buf(session_, &buf);
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/engine/engine.h"
 #include "fuse_version.h"
 
@@ -84,31 +85,33 @@ class Deferrer {
   void RunExecutor();
   void Interrupt(uint64_t unique);
   void CheckWatched();
-  // Moves a held request to the executors, to be answered EINTR without running. Needs mu_.
-  void AnswerInterruptedLocked(uint64_t unique);
-  void ForgetHeldLocked(uint64_t unique);  // it is no longer held (runs now, or doomed). Needs mu_.
-  // Starts holding `request`: its caller is watched if an interrupt came first. Needs mu_.
-  void HoldLocked(const std::vector<char>& request);
+  // Moves a held request to the executors, to be answered EINTR without running.
+  void AnswerInterruptedLocked(uint64_t unique) FAULTFS_REQUIRES(mu_);
+  // It is no longer held (runs now, or doomed).
+  void ForgetHeldLocked(uint64_t unique) FAULTFS_REQUIRES(mu_);
+  // Starts holding `request`: its caller is watched if an interrupt came first.
+  void HoldLocked(const std::vector<char>& request) FAULTFS_REQUIRES(mu_);
 
   fuse_session* const session_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable timer_cv_;
   std::condition_variable work_cv_;
-  std::map<TimerKey, Timed> timers_;
-  std::deque<std::vector<char>> ready_;
-  std::vector<std::vector<char>> frozen_requests_;
-  std::map<uint64_t, Held> held_;  // every request in timers_ or frozen_requests_, by unique
+  std::map<TimerKey, Timed> timers_ FAULTFS_GUARDED_BY(mu_);
+  std::deque<std::vector<char>> ready_ FAULTFS_GUARDED_BY(mu_);
+  std::vector<std::vector<char>> frozen_requests_ FAULTFS_GUARDED_BY(mu_);
+  // Every request in timers_ or frozen_requests_, by unique.
+  std::map<uint64_t, Held> held_ FAULTFS_GUARDED_BY(mu_);
   // Interrupts of requests not held (yet): one can come between a request's decision and its
   // hold, and the kernel sends it once. The last few are kept to be checked when held.
-  std::deque<uint64_t> early_interrupts_;
-  size_t stalled_ = 0;  // of timers_, those that are stalls
-  size_t watched_ = 0;  // of held_, those whose callers are checked
-  std::map<uint64_t, engine::Decision> saved_;
+  std::deque<uint64_t> early_interrupts_ FAULTFS_GUARDED_BY(mu_);
+  size_t stalled_ FAULTFS_GUARDED_BY(mu_) = 0;  // of timers_, those that are stalls
+  size_t watched_ FAULTFS_GUARDED_BY(mu_) = 0;  // of held_, those whose callers are checked
+  std::map<uint64_t, engine::Decision> saved_ FAULTFS_GUARDED_BY(mu_);
   std::atomic<size_t> saved_count_{0};  // lets TakeSaved() skip the lock in the common case
-  std::set<uint64_t> doomed_;
+  std::set<uint64_t> doomed_ FAULTFS_GUARDED_BY(mu_);
   std::atomic<size_t> doomed_count_{0};  // lets TakeDoomed() skip the lock in the common case
-  uint64_t seq_ = 0;
-  bool stopping_ = false;
+  uint64_t seq_ FAULTFS_GUARDED_BY(mu_) = 0;
+  bool stopping_ FAULTFS_GUARDED_BY(mu_) = false;
   std::atomic<bool> frozen_{false};
   std::thread timer_;
   std::vector<std::thread> executors_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/private_file.h"
 #include "faultfs/core/process.h"
 
@@ -20,7 +21,7 @@ Status EventLog::Open(const std::string& path) {
 }
 
 void EventLog::Subscribe(std::function<bool(const std::string&)> subscriber) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   subscribers_.push_back(std::move(subscriber));
 }
 
@@ -43,7 +44,7 @@ void EventLog::Write(const FaultEvent& e) {
   j["action"] = std::string(e.action);
   j["result"] = e.result;
   for (const auto& [key, value] : e.details) j[key] = value;
-  std::lock_guard lock(mu_);  // the sequence number follows the order of the lines
+  MutexLock lock(mu_);  // the sequence number follows the order of the lines
   j["seq"] = seq_.fetch_add(1, std::memory_order_relaxed) + 1;
   const std::string line = j.dump();
   if (file_) {
@@ -58,7 +59,7 @@ void EventLog::Write(const FaultEvent& e) {
 }
 
 std::vector<std::string> EventLog::Recent(size_t n) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const size_t take = std::min(n, recent_.size());
   return {recent_.end() - static_cast<std::ptrdiff_t>(take), recent_.end()};
 }

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
 #include "faultfs/engine/engine.h"
@@ -54,11 +55,11 @@ class EventLog {
   void Subscribe(std::function<bool(const std::string&)> subscriber);
 
  private:
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   UniqueFd file_;
-  std::deque<std::string> recent_;  // the last kRecent lines
+  std::deque<std::string> recent_ FAULTFS_GUARDED_BY(mu_);  // the last kRecent lines
   std::atomic<uint64_t> seq_{0};
-  std::vector<std::function<bool(const std::string&)>> subscribers_;
+  std::vector<std::function<bool(const std::string&)>> subscribers_ FAULTFS_GUARDED_BY(mu_);
 };
 
 }  // namespace faultfs::fs

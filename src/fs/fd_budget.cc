@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "faultfs/core/mutex.h"
+
 namespace faultfs::fs {
 
 namespace {
@@ -56,7 +58,7 @@ bool FdBudget::TakeOpen() {
 }
 
 void FdBudget::Warn(bool refused) {
-  std::lock_guard lock(warn_mu_);
+  MutexLock lock(warn_mu_);
   refused_since_warning_ += refused ? 1 : 0;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_warning_ < kWarnEvery) return;

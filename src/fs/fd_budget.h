@@ -20,6 +20,8 @@
 #include <cstddef>
 #include <mutex>
 
+#include "faultfs/core/mutex.h"
+
 namespace faultfs::fs {
 
 class FdBudget {
@@ -63,9 +65,9 @@ class FdBudget {
   std::atomic<size_t> needs_;    // fixed + transient
   std::atomic<size_t> reserve_;  // see the header comment
   std::atomic<size_t> open_{0};
-  std::mutex warn_mu_;
-  std::chrono::steady_clock::time_point last_warning_{};
-  size_t refused_since_warning_ = 0;  // guarded by warn_mu_
+  Mutex warn_mu_;
+  std::chrono::steady_clock::time_point last_warning_ FAULTFS_GUARDED_BY(warn_mu_){};
+  size_t refused_since_warning_ FAULTFS_GUARDED_BY(warn_mu_) = 0;
 };
 
 }  // namespace faultfs::fs

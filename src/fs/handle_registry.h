@@ -5,6 +5,8 @@
 
 #include <mutex>
 
+#include "faultfs/core/mutex.h"
+
 namespace faultfs::fs {
 
 // Base of FileHandle and DirHandle: an intrusive list node, so registering costs no allocation.
@@ -29,7 +31,7 @@ class HandleRegistry {
   ~HandleRegistry() { DeleteAll(); }
 
   void Add(RegisteredHandle* h) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     h->next_ = head_.next_;
     h->prev_ = &head_;
     head_.next_->prev_ = h;
@@ -38,14 +40,14 @@ class HandleRegistry {
   // Unlinks and deletes `h` (its release arrived).
   void Delete(RegisteredHandle* h) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       h->prev_->next_ = h->next_;
       h->next_->prev_ = h->prev_;
     }
     delete h;
   }
   void DeleteAll() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     while (head_.next_ != &head_) {
       RegisteredHandle* h = head_.next_;
       head_.next_ = h->next_;
@@ -56,8 +58,8 @@ class HandleRegistry {
 
  private:
   class Sentinel : public RegisteredHandle {};
-  std::mutex mu_;
-  Sentinel head_;
+  Mutex mu_;
+  Sentinel head_ FAULTFS_GUARDED_BY(mu_);
 };
 
 }  // namespace faultfs::fs

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "faultfs/core/check.h"
+#include "faultfs/core/mutex.h"
 
 namespace faultfs::fs {
 
@@ -37,7 +38,7 @@ void InodeTable::ReleaseLease(Inode& inode, bool borrowed) {
   bool last_of_orphan = false;
   std::vector<int> to_close;  // closed outside the lock
   {
-    std::lock_guard lock(inode.mu_);
+    MutexLock lock(inode.mu_);
     FAULTFS_CHECK(inode.users_ > 0) << "inode descriptor lease released twice";
     --inode.users_;
     inode.referenced_ = true;
@@ -54,6 +55,7 @@ void InodeTable::ReleaseLease(Inode& inode, bool borrowed) {
 }
 
 void InodeTable::Free(std::unique_ptr<Inode> inode) {
+  MutexLock lock(inode->mu_);  // no other thread can reach it now; the lock keeps the rule simple
   if (inode->fd_ >= 0) {
     ::close(inode->fd_);
     cached_fds_.fetch_sub(1, std::memory_order_relaxed);
@@ -76,7 +78,7 @@ InodeTable::InodeTable(UniqueFd root, size_t max_cached_fds, size_t fd_limit)
 
 InodeTable::~InodeTable() {
   for (auto& shard : shards_) {
-    std::lock_guard lock(shard.mu);
+    MutexLock lock(shard.mu);
     for (auto& [key, inode] : shard.map) Free(std::move(inode));
     for (auto& inode : shard.retired) Free(std::move(inode));
   }
@@ -88,7 +90,7 @@ Inode& InodeTable::Ref(const struct stat& st, UniqueFd fd, uint64_t n) {
   Shard& shard = ShardFor(key);
   Inode* inode = nullptr;
   {
-    std::lock_guard lock(shard.mu);
+    MutexLock lock(shard.mu);
     auto [it, inserted] = shard.map.try_emplace(key);
     // A stale inode (from before a live crash) is never the file found now, even by number.
     if (!inserted &&
@@ -112,7 +114,7 @@ Inode& InodeTable::Ref(const struct stat& st, UniqueFd fd, uint64_t n) {
 
 void InodeTable::AdoptFd(Inode& inode, UniqueFd fd) {
   if (!fd.valid()) return;
-  std::lock_guard lock(inode.mu_);
+  MutexLock lock(inode.mu_);
   if (inode.fd_ >= 0) return;  // `fd` closes on return
   inode.fd_ = fd.release();
   inode.referenced_ = true;
@@ -121,7 +123,7 @@ void InodeTable::AdoptFd(Inode& inode, UniqueFd fd) {
 }
 
 bool InodeTable::IsAnotherFile(Inode& inode, int fd) {
-  std::lock_guard lock(inode.mu_);
+  MutexLock lock(inode.mu_);
   if (inode.unlinked_) return true;  // its file has no name left: a name found now is another's
   if (inode.fd_ >= 0 || inode.handle_.empty()) return false;  // a live descriptor pins the file
   std::vector<unsigned char> current;
@@ -133,7 +135,7 @@ void InodeTable::Unref(Inode& inode, uint64_t n) {
   Shard& shard = ShardFor(inode.key());
   std::unique_ptr<Inode> doomed;
   {
-    std::lock_guard lock(shard.mu);
+    MutexLock lock(shard.mu);
     FAULTFS_CHECK(inode.nlookup_ >= n)
         << "forget of " << n << " exceeds lookup count " << inode.nlookup_;
     inode.nlookup_ -= n;
@@ -153,7 +155,7 @@ void InodeTable::Unref(Inode& inode, uint64_t n) {
     }
   }
   {
-    std::lock_guard lock(doomed->mu_);
+    MutexLock lock(doomed->mu_);
     if (doomed->users_ > 0) {  // an op that already replied still holds a lease
       doomed->orphaned_ = true;
       doomed.release();  // freed by ReleaseLease()
@@ -167,7 +169,7 @@ Result<InodeFd> InodeTable::Fd(Inode& inode) {
   bool reopened = false;
   int fd = -1;
   {
-    std::lock_guard lock(inode.mu_);
+    MutexLock lock(inode.mu_);
     if (inode.fd_ < 0 && inode.open_ != nullptr) {  // an open file needs no descriptor of its own
       ++inode.users_;
       ++inode.borrowers_;
@@ -203,7 +205,7 @@ InodeTable::OpenSlot InodeTable::TakeOpenSlot() {
 }
 
 void InodeTable::AttachOpen(Inode& inode, OpenLink& link) {
-  std::lock_guard lock(inode.mu_);
+  MutexLock lock(inode.mu_);
   link.prev = nullptr;
   link.next = inode.open_;
   if (inode.open_ != nullptr) inode.open_->prev = &link;
@@ -211,7 +213,7 @@ void InodeTable::AttachOpen(Inode& inode, OpenLink& link) {
 }
 
 void InodeTable::DetachOpen(Inode& inode, OpenLink& link, UniqueFd fd) {
-  std::lock_guard lock(inode.mu_);
+  MutexLock lock(inode.mu_);
   (link.prev != nullptr ? link.prev->next : inode.open_) = link.next;
   if (link.next != nullptr) link.next->prev = link.prev;
   link.prev = link.next = nullptr;
@@ -223,11 +225,11 @@ void InodeTable::Unlinked(const InodeKey& key) {
   Shard& shard = ShardFor(key);
   int dropped = -1;
   {
-    std::lock_guard shard_lock(shard.mu);
+    MutexLock shard_lock(shard.mu);
     const auto it = shard.map.find(key);
     if (it == shard.map.end() || it->second->is_dir()) return;  // a directory's fd frees nothing
     Inode& inode = *it->second;
-    std::lock_guard lock(inode.mu_);
+    MutexLock lock(inode.mu_);
     const int probe = inode.fd_ >= 0 ? inode.fd_ : (inode.open_ ? inode.open_->fd : -1);
     struct stat st {};
     if (probe < 0 || fstat(probe, &st) != 0 || st.st_nlink > 0) return;  // other names remain
@@ -242,7 +244,7 @@ void InodeTable::Unlinked(const InodeKey& key) {
 
 void InodeTable::SetName(Inode& inode, const Inode& parent, std::string_view name) {
   if (&inode == root_.get()) return;
-  std::lock_guard lock(path_mu_);
+  MutexLock lock(path_mu_);
   inode.parent_ = parent.key();
   if (inode.name_ != name) inode.name_.assign(name);
 }
@@ -252,7 +254,7 @@ void InodeTable::Renamed(int parent_fd, const Inode& parent, const char* name) {
   if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return;
   const InodeKey key{st.st_ino, st.st_dev};
   Shard& shard = ShardFor(key);
-  std::lock_guard shard_lock(shard.mu);
+  MutexLock shard_lock(shard.mu);
   const auto it = shard.map.find(key);
   if (it != shard.map.end()) SetName(*it->second, parent, name);
 }
@@ -263,7 +265,7 @@ std::string InodeTable::PathOf(const Inode& inode) const {
   InodeKey key = inode.key();
   std::string name;
   {
-    std::lock_guard lock(path_mu_);
+    MutexLock lock(path_mu_);
     key = inode.parent_;
     name = inode.name_;
   }
@@ -272,14 +274,14 @@ std::string InodeTable::PathOf(const Inode& inode) const {
   for (int depth = 0; depth < 4096 && !(key == root_->key()); ++depth) {
     const Inode* parent = nullptr;
     Shard& shard = const_cast<InodeTable*>(this)->ShardFor(key);
-    std::lock_guard shard_lock(shard.mu);
+    MutexLock shard_lock(shard.mu);
     const auto it = shard.map.find(key);
     if (it == shard.map.end()) {
       names.push_back("?");  // a parent the kernel no longer holds: the path is not known
       break;
     }
     parent = it->second.get();
-    std::lock_guard lock(path_mu_);
+    MutexLock lock(path_mu_);
     names.push_back(parent->name_);
     key = parent->parent_;
   }
@@ -295,9 +297,9 @@ std::vector<InodeTable::KnownName> InodeTable::KnownNames() const {
   std::vector<KnownName> out;
   std::vector<InodeKey> parents;  // resolved after: one shard lock at a time
   for (const auto& shard : shards_) {
-    std::lock_guard shard_lock(shard.mu);
+    MutexLock shard_lock(shard.mu);
     auto add = [&](const Inode& inode) {
-      std::lock_guard lock(path_mu_);
+      MutexLock lock(path_mu_);
       out.push_back(KnownName{&inode, nullptr, inode.name_});
       parents.push_back(inode.parent_);
     };
@@ -310,7 +312,7 @@ std::vector<InodeTable::KnownName> InodeTable::KnownNames() const {
       continue;
     }
     const Shard& shard = const_cast<InodeTable*>(this)->ShardFor(parents[i]);
-    std::lock_guard shard_lock(shard.mu);
+    MutexLock shard_lock(shard.mu);
     const auto it = shard.map.find(parents[i]);
     if (it != shard.map.end()) out[i].parent = it->second.get();
   }
@@ -320,7 +322,7 @@ std::vector<InodeTable::KnownName> InodeTable::KnownNames() const {
 size_t InodeTable::size() const {
   size_t total = 1;  // the root
   for (const auto& shard : shards_) {
-    std::lock_guard lock(shard.mu);
+    MutexLock lock(shard.mu);
     total += shard.map.size();
   }
   return total;
@@ -329,16 +331,16 @@ size_t InodeTable::size() const {
 void InodeTable::Evict(bool wait) {
   const size_t limit = CacheLimit();
   if (cached_fds() <= limit) return;
-  std::unique_lock lock(evict_mu_, std::defer_lock);
   if (wait) {
-    lock.lock();
-  } else if (!lock.try_lock()) {
+    evict_mu_.Lock();
+  } else if (!evict_mu_.TryLock()) {
     return;  // another thread is already evicting
   }
   const size_t target = limit * kEvictTargetPercent / 100;
   size_t closed = 0;
   // The first pass may only clear second-chance bits; the second then finds victims.
   for (int pass = 0; pass < 2 && cached_fds() > target; ++pass) closed += EvictPass(target);
+  evict_mu_.Unlock();
   SPDLOG_DEBUG("fd cache: closed {} idle descriptors, {} open, {} inodes", closed, cached_fds(),
                size());
 }
@@ -346,11 +348,12 @@ void InodeTable::Evict(bool wait) {
 size_t InodeTable::EvictPass(size_t target) {
   size_t closed = 0;
   for (auto& shard : shards_) {
-    std::lock_guard shard_lock(shard.mu);
+    MutexLock shard_lock(shard.mu);
     for (auto& [key, inode] : shard.map) {
       if (cached_fds() <= target) return closed;
-      std::unique_lock inode_lock(inode->mu_, std::try_to_lock);
-      if (inode_lock.owns_lock() && TryEvictLocked(*inode)) ++closed;
+      if (!inode->mu_.TryLock()) continue;  // in use: not idle
+      if (TryEvictLocked(*inode)) ++closed;
+      inode->mu_.Unlock();
     }
   }
   return closed;

@@ -60,6 +60,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
 #include "fd_budget.h"
@@ -105,18 +106,27 @@ class Inode {
   const uint32_t epoch_;  // the table's epoch when this inode was made (see MarkAllStale)
   uint64_t nlookup_ = 0;  // guarded by the shard mutex of the table holding this inode
 
-  std::mutex mu_;
-  int fd_ = -1;               // O_PATH (or directory) descriptor, -1 when evicted; guarded by mu_
-  int users_ = 0;             // live InodeFd leases; the descriptor is not closed while > 0
-  bool orphaned_ = false;     // forgotten while leased: the last lease frees it
-  bool retired_ = false;      // replaced in the table by a newer file with the same number
-  bool referenced_ = true;    // second-chance bit for eviction
-  bool pinned_ = false;       // never evict (no usable handle)
-  bool unlinked_ = false;     // its last name was removed: no descriptor of its own is kept
-  OpenLink* open_ = nullptr;  // open files and directories of this inode
-  int borrowers_ = 0;         // leases on a descriptor of `open_`
-  std::vector<int> closing_;  // descriptors of released handles, closed by the last borrower
-  std::vector<unsigned char> handle_;  // saved struct file_handle, empty until first eviction
+  // The inode's own state below: its descriptor, its leases, its open files.
+  Mutex mu_;
+  // O_PATH (or directory) descriptor, -1 when evicted.
+  int fd_ FAULTFS_GUARDED_BY(mu_) = -1;
+  // Live InodeFd leases; the descriptor is not closed while > 0.
+  int users_ FAULTFS_GUARDED_BY(mu_) = 0;
+  bool orphaned_ FAULTFS_GUARDED_BY(mu_) =
+      false;  // forgotten while leased: the last lease frees it
+  // Replaced in the table by a newer file with the same number; guarded by the shard mutex of
+  // the table holding this inode, as nlookup_.
+  bool retired_ = false;
+  bool referenced_ FAULTFS_GUARDED_BY(mu_) = true;  // second-chance bit for eviction
+  bool pinned_ FAULTFS_GUARDED_BY(mu_) = false;     // never evict (no usable handle)
+  // Its last name was removed: no descriptor of its own is kept.
+  bool unlinked_ FAULTFS_GUARDED_BY(mu_) = false;
+  OpenLink* open_ FAULTFS_GUARDED_BY(mu_) = nullptr;  // open files and directories of this inode
+  int borrowers_ FAULTFS_GUARDED_BY(mu_) = 0;         // leases on a descriptor of `open_`
+  // Descriptors of released handles, closed by the last borrower.
+  std::vector<int> closing_ FAULTFS_GUARDED_BY(mu_);
+  // Saved struct file_handle, empty until first eviction.
+  std::vector<unsigned char> handle_ FAULTFS_GUARDED_BY(mu_);
 
   // Where the inode was last reached from; guarded by the table's path_mu_.
   InodeKey parent_{};
@@ -229,7 +239,7 @@ class InodeTable {
 
  private:
   struct Shard {
-    mutable std::mutex mu;
+    mutable Mutex mu;
     std::unordered_map<InodeKey, std::unique_ptr<Inode>, InodeKeyHash> map;
     std::vector<std::unique_ptr<Inode>> retired;  // out of the map, awaiting the kernel's forget
   };
@@ -246,15 +256,15 @@ class InodeTable {
   void Free(std::unique_ptr<Inode> inode);
   void MaybeEvict() { Evict(false); }
   size_t EvictPass(size_t target);
-  bool TryEvictLocked(Inode& inode);
+  bool TryEvictLocked(Inode& inode) FAULTFS_REQUIRES(inode.mu_);
 
   UniqueFd root_fd_;
   std::unique_ptr<Inode> root_;
   const size_t max_cached_fds_;
   FdBudget budget_;
   std::atomic<size_t> cached_fds_{0};
-  std::mutex evict_mu_;
-  mutable std::mutex path_mu_;  // every inode's parent_ and name_
+  Mutex evict_mu_;
+  mutable Mutex path_mu_;  // every inode's parent_ and name_
   std::array<Shard, kShards> shards_;
   std::atomic<uint32_t> epoch_{0};
 };

@@ -14,6 +14,7 @@
 
 #include "deferrer.h"
 #include "event_log.h"
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/process.h"
 #include "faultfs/core/random.h"
 #include "faultfs/core/tree_copy.h"
@@ -159,7 +160,7 @@ Status LiveCrash::Refusal(const CrashRequest& request) {
 
 Result<LiveCrashReport> LiveCrash::Crash(const CrashRequest& request, uint64_t seed,
                                          const std::function<void()>& answer) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (Status refused = Refusal(request); !refused.ok()) {
     if (request.op != nullptr && !fs_.Crashed()) {
       spdlog::warn("rule '{}' did not crash the mount: {}", request.rule, refused.ToString());
@@ -269,7 +270,7 @@ void LiveCrash::InvalidateKernelCaches() {
 }
 
 Result<LiveCrashReport> LiveCrash::Recover() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!fs_.Crashed() || !last_) {
     return Status::Invalid("the mount has not crashed: nothing to recover");
   }
@@ -296,7 +297,7 @@ Result<LiveCrashReport> LiveCrash::Recover() {
 }
 
 std::optional<LiveCrashReport> LiveCrash::Last() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return last_;
 }
 

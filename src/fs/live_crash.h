@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/status.h"
 #include "faultfs/engine/engine.h"
 #include "faultfs/fs/mount.h"
@@ -58,7 +59,7 @@ class LiveCrash {
   std::optional<LiveCrashReport> Last() const;
 
  private:
-  Status Refusal(const CrashRequest& request);
+  Status Refusal(const CrashRequest& request) FAULTFS_REQUIRES(mu_);
   // Steps 3 and 4; an error leaves the mount crashed and not recoverable.
   Status RollBack(const std::string& model_name, uint64_t seed, LiveCrashReport& report);
   // Drops the kernel's entries, attributes and pages of every object the mount has shown.
@@ -70,8 +71,8 @@ class LiveCrash {
   Recorder& recorder_;
   Deferrer& deferrer_;
   EventLog& events_;
-  mutable std::mutex mu_;                // one crash or recovery at a time
-  std::optional<LiveCrashReport> last_;  // guarded by mu_
+  mutable Mutex mu_;  // one crash or recovery at a time
+  std::optional<LiveCrashReport> last_ FAULTFS_GUARDED_BY(mu_);
 };
 
 }  // namespace faultfs::fs

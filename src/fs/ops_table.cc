@@ -4,6 +4,7 @@
 
 #include <exception>
 
+#include "faultfs/core/mutex.h"
 #include "op_stats.h"
 #include "passthrough.h"
 #include "write_history.h"
@@ -160,7 +161,7 @@ Passthrough::Passthrough(UniqueFd backing_root, const MountOptions& options)
 Passthrough::~Passthrough() = default;
 
 Result<std::string> Passthrough::SetCapacity(const std::optional<policy::Capacity>& budget) {
-  std::lock_guard lock(space_mu_);
+  MutexLock lock(space_mu_);
   if (space_owner_ == nullptr) {
     if (!budget) return std::string();  // nothing to lift
     auto root = inodes_.Fd(inodes_.root());
@@ -178,7 +179,7 @@ Result<std::string> Passthrough::SetCapacity(const std::optional<policy::Capacit
 }
 
 Status Passthrough::RemeasureSpace() {
-  std::lock_guard lock(space_mu_);
+  MutexLock lock(space_mu_);
   if (space_owner_ == nullptr) return Status::Ok();
   auto root = inodes_.Fd(inodes_.root());
   if (!root.ok()) return root.status();

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "as_caller.h"
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
 #include "faultfs/engine/engine.h"
@@ -323,7 +324,7 @@ class Passthrough {
   static constexpr uint32_t kHasCrashed = 2;  // crashed at some point: stale inodes may exist
   std::atomic<uint32_t> crash_state_{0};      // 0 until a crash: the gate's one extra load
   static inline thread_local uint32_t gate_crash_state_ = 0;  // crash_state_ at this op's gate
-  std::mutex space_mu_;                                       // serializes SetCapacity
+  Mutex space_mu_;                                            // serializes SetCapacity
   std::unique_ptr<SpaceAccount> space_owner_;
   std::atomic<SpaceAccount*> space_{nullptr};  // set once, then lives as long as the mount
 };

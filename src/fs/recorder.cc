@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/tree_copy.h"
 
 namespace faultfs::fs {
@@ -49,7 +50,8 @@ void Recorder::Append(record::Op op) {
 }
 
 void Recorder::AppendWrite(record::Op op, std::string_view data) {
-  if (finished_) return;  // after a live crash, changes to the rolled-back directory
+  order_mu_.AssertHeld();  // by the caller's Mutation (Passthrough::BeginMutation), or Mark
+  if (finished_) return;   // after a live crash, changes to the rolled-back directory
   op.time_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          std::chrono::steady_clock::now() - start_)
                                          .count());
@@ -58,7 +60,7 @@ void Recorder::AppendWrite(record::Op op, std::string_view data) {
 }
 
 void Recorder::Fail(Status why) {
-  std::lock_guard lock(error_mu_);
+  MutexLock lock(error_mu_);
   if (error_.ok()) {
     error_ = std::move(why);
     spdlog::error("recording failed, the record log is incomplete from here: {}",
@@ -70,28 +72,28 @@ Status Recorder::Mark(std::string text) {
   record::Op op;
   op.kind = record::OpKind::kMark;
   op.data = std::move(text);
-  auto order = Order();
+  MutexLock order(order_mu_);
   if (finished_) return Status::Invalid("the recording has finished (" + finished_why_ + ")");
   Append(std::move(op));
-  std::lock_guard lock(error_mu_);
+  MutexLock lock(error_mu_);
   return error_;
 }
 
 Status Recorder::Finish(std::string why) {
   {
-    auto order = Order();
+    MutexLock order(order_mu_);
     if (!finished_) finished_why_ = std::move(why);
     finished_ = true;
   }
   Status synced = writer_->Sync();
-  std::lock_guard lock(error_mu_);
+  MutexLock lock(error_mu_);
   if (!error_.ok()) return error_;
   return synced;
 }
 
 Status Recorder::Discard() {
   {
-    auto order = Order();
+    MutexLock order(order_mu_);
     finished_ = true;
   }
   writer_.reset();

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/status.h"
 #include "faultfs/core/tree_copy.h"
 #include "faultfs/record/log.h"
@@ -26,8 +27,10 @@ class Recorder {
                                                  const CopyProgress& progress = {});
 
   // Held by a mutation from before it changes the backing directory until its record is
-  // appended, so that the log's order is the order of the changes.
-  std::unique_lock<std::mutex> Order() { return std::unique_lock(order_mu_); }
+  // appended, so that the log's order is the order of the changes. (Handed to the op's
+  // Passthrough::Mutation, so the thread-safety analysis cannot follow it: AppendWrite asserts
+  // it instead.)
+  std::unique_lock<std::mutex> Order() { return std::unique_lock(order_mu_.native()); }
   // Appends `op` (time stamped here), unless the recording has finished; called with Order()
   // held. A failure stops the recording: it is logged once, and Finish() reports it.
   void Append(record::Op op);
@@ -43,7 +46,7 @@ class Recorder {
   // ended the recording). Finishing again only syncs again.
   Status Finish(std::string why = "the mount is stopping");
   bool finished() {
-    auto order = Order();
+    MutexLock order(order_mu_);
     return finished_;
   }
   // Removes the log and its snapshot: the mount they were for never started.
@@ -56,12 +59,12 @@ class Recorder {
       : writer_(std::move(writer)), log_path_(std::move(log_path)), base_(std::move(base)) {}
   std::unique_ptr<record::LogWriter> writer_;
   const std::string log_path_;
-  const std::string base_;    // the snapshot directory
-  bool finished_ = false;     // guarded by order_mu_
-  std::string finished_why_;  // guarded by order_mu_
-  std::mutex order_mu_;
+  const std::string base_;  // the snapshot directory
+  bool finished_ FAULTFS_GUARDED_BY(order_mu_) = false;
+  std::string finished_why_ FAULTFS_GUARDED_BY(order_mu_);
+  Mutex order_mu_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::mutex error_mu_;
+  Mutex error_mu_;
   Status error_;  // the first failure; guarded by error_mu_
 };
 

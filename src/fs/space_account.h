@@ -98,6 +98,9 @@ class SpaceAccount {
   }
 
   engine::CapacityModel model_;
+  // One object's changes at a time (by inode, striped): they order the measuring of what a change
+  // allocated and guard no field here, and are held by the change objects above for the whole
+  // change, so they are plain mutexes, outside the thread-safety analysis (core/mutex.h).
   std::array<std::mutex, 64> locks_;
 };
 

@@ -16,6 +16,7 @@
 
 #include "current_request.h"
 #include "faultfs/core/check.h"
+#include "faultfs/core/mutex.h"
 #include "fuse_uring_abi.h"
 
 namespace faultfs::fs {
@@ -71,7 +72,7 @@ struct UringTransport::Entry {
   char* payload = nullptr;
   size_t payload_size = 0;
   iovec iov[2]{};
-  std::mutex sq_mu;  // the ring's submission queue (replies may come from any thread)
+  Mutex sq_mu;  // the ring's submission queue (replies may come from any thread)
   std::atomic<uint64_t> unique{0};  // the request this entry holds in userspace, 0 if none
   bool commit_pending = false;      // the serving thread commits after libfuse returns
   std::thread thread;
@@ -149,7 +150,7 @@ ssize_t UringTransport::Route(const iovec* iov, int count) {
   if (e->thread.get_id() == std::this_thread::get_id()) {
     e->commit_pending = true;  // committed once libfuse is done with the request's memory
   } else {
-    std::lock_guard lock(e->sq_mu);
+    MutexLock lock(e->sq_mu);
     if (!e->Prep(abi::kCommitAndFetch, unique) || io_uring_submit(&e->ring) < 0) {
       errno = EIO;
       return -1;
@@ -223,7 +224,7 @@ bool UringTransport::SetUp(size_t payload_size) {
 void UringTransport::Serve(Entry& e) {
   PinToQueue(e);
   {
-    std::lock_guard lock(e.sq_mu);
+    MutexLock lock(e.sq_mu);
     if (!e.Prep(abi::kRegister, 0) || io_uring_submit(&e.ring) < 0) {
       spdlog::error("io_uring: registering an entry of queue {} failed", e.qid);
       return;
@@ -240,7 +241,7 @@ void UringTransport::Serve(Entry& e) {
     const int res = cqe->res;
     io_uring_cqe_seen(&e.ring, cqe);
     if (res == -EAGAIN || res == -EINTR) {  // registered before INIT was processed: again
-      std::lock_guard lock(e.sq_mu);
+      MutexLock lock(e.sq_mu);
       if (e.Prep(abi::kRegister, 0)) io_uring_submit(&e.ring);
       continue;
     }
@@ -273,7 +274,7 @@ void UringTransport::PinToQueue(const Entry& e) const {
 // system call; otherwise it waits. 0, or a negative errno.
 int UringTransport::NextCompletion(Entry& e, io_uring_cqe*& cqe) {
   if (!e.commit_pending) return io_uring_wait_cqe(&e.ring, &cqe);
-  std::lock_guard lock(e.sq_mu);
+  MutexLock lock(e.sq_mu);
   e.commit_pending = false;
   const uint64_t unique = LoadAt<uint64_t>(e.header->in_out, offsetof(fuse_out_header, unique));
   int err = e.Prep(abi::kCommitAndFetch, unique) ? io_uring_submit_and_wait(&e.ring, 1) : -EBUSY;

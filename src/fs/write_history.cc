@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/unique_fd.h"
 
 namespace faultfs::fs {
@@ -33,7 +34,7 @@ void WriteHistory::BeforeWrite(const InodeKey& inode, int fd, uint64_t offset, s
     const ssize_t n = pread(reader.get(), old.data(), old.size(), static_cast<off_t>(offset));
     old.resize(n > 0 ? static_cast<size_t>(n) : 0);
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   File& f = files_[{inode.ino, inode.dev}];
   if (f.synced_size < 0) f.synced_size = st.st_size;
   f.bytes += old.size();
@@ -46,7 +47,7 @@ void WriteHistory::BeforeWrite(const InodeKey& inode, int fd, uint64_t offset, s
 }
 
 void WriteHistory::Stale(const InodeKey& inode, uint64_t offset, char* buf, size_t n) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto it = files_.find({inode.ino, inode.dev});
   if (it == files_.end()) return;
   // Oldest to newest: for each byte the newest overwrite's old value is what remains.
@@ -60,7 +61,7 @@ void WriteHistory::Stale(const InodeKey& inode, uint64_t offset, char* buf, size
 bool WriteHistory::DropUnsynced(const InodeKey& inode, int fd) {
   File f;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto it = files_.find({inode.ino, inode.dev});
     if (it == files_.end()) return true;  // nothing written since the last sync
     f = std::move(it->second);
@@ -79,7 +80,7 @@ bool WriteHistory::DropUnsynced(const InodeKey& inode, int fd) {
 }
 
 void WriteHistory::Synced(const InodeKey& inode) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   files_.erase({inode.ino, inode.dev});
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "inode_table.h"
 
 namespace faultfs::fs {
@@ -33,7 +34,7 @@ class WriteHistory {
   void Synced(const InodeKey& inode);  // a real fsync succeeded: the history restarts
   // After a live crash: the files it knew are gone (and their numbers may name new files).
   void Clear() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     files_.clear();
   }
 
@@ -48,8 +49,8 @@ class WriteHistory {
     size_t bytes = 0;
     bool truncated_history = false;
   };
-  std::mutex mu_;
-  std::map<std::pair<ino_t, dev_t>, File> files_;
+  Mutex mu_;
+  std::map<std::pair<ino_t, dev_t>, File> files_ FAULTFS_GUARDED_BY(mu_);
 };
 
 }  // namespace faultfs::fs

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/private_file.h"
 #include "log_format.h"
 
@@ -35,7 +36,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Create(const std::string& path,
   if (!fd.ok()) return fd.status();
   std::unique_ptr<LogWriter> w(new LogWriter(std::move(*fd)));
   {
-    std::lock_guard lock(w->mu_);
+    MutexLock lock(w->mu_);
     w->batch_.bytes = EncodeHeader(header);
   }
   FAULTFS_RETURN_IF_ERROR(w->Sync());
@@ -44,7 +45,7 @@ Result<std::unique_ptr<LogWriter>> LogWriter::Create(const std::string& path,
 
 LogWriter::~LogWriter() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Queue();  // whatever is appended is written, as far as it can be
     stop_ = true;
   }
@@ -173,24 +174,24 @@ void Seal(std::string& bytes, const std::vector<size_t>& frames) {
 // keeps the copy into the page cache (and the checksum) off the path of the write being recorded,
 // which waits for its record under the mount's order lock.
 void LogWriter::WriterLoop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    queued_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    while (!stop_ && queue_.empty()) queued_cv_.wait(lock.native());
     if (queue_.empty()) return;  // stopping, and everything is written
     Batch batch = std::move(queue_.front());
     queue_.pop_front();
     const bool failed = !error_.ok();
-    lock.unlock();
+    lock.Unlock();
     Status s;
     if (!failed) {
       Seal(batch.bytes, batch.frames);
       s = file_->Append(batch.bytes);
     }
-    lock.lock();
+    lock.Lock();
     if (s.ok() && !failed && queue_.empty()) {
-      lock.unlock();
+      lock.Unlock();
       s = file_->Seal();  // out of work: the file holds everything so far
-      lock.lock();
+      lock.Lock();
     }
     if (error_.ok() && !s.ok()) error_ = std::move(s);
     queued_bytes_ -= batch.bytes.size();
@@ -207,9 +208,9 @@ void LogWriter::Queue() {
 }
 
 // Waits until everything queued is written.
-Status LogWriter::Drain(std::unique_lock<std::mutex>& lock) {
+Status LogWriter::Drain(MutexLock& lock) {
   Queue();
-  written_cv_.wait(lock, [this] { return queued_bytes_ == 0; });
+  while (queued_bytes_ != 0) written_cv_.wait(lock.native());
   return error_;
 }
 
@@ -232,10 +233,10 @@ Result<uint64_t> LogWriter::Append(Op op) {
 }
 
 Result<uint64_t> LogWriter::Append(Op op, std::string_view data) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (!error_.ok()) return error_;
   // Bounded memory: a workload that writes faster than the log can take waits for it.
-  written_cv_.wait(lock, [this] { return queued_bytes_ < kMaxQueuedBytes || !error_.ok(); });
+  while (queued_bytes_ >= kMaxQueuedBytes && error_.ok()) written_cv_.wait(lock.native());
   const size_t piece = kMaxPayloadBytes - kOpOverhead - op.path.size() - op.path2.size();
   if (op.kind == OpKind::kWrite && data.size() > piece) {
     // One record per piece, each a write of its own range; the last keeps the sync flags.
@@ -260,14 +261,14 @@ Result<uint64_t> LogWriter::Append(Op op, std::string_view data) {
 }
 
 Status LogWriter::Sync() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   FAULTFS_RETURN_IF_ERROR(Drain(lock));
   if (::fdatasync(fd_.get()) != 0) return Status::FromErrno(errno, "syncing the record log");
   return Status::Ok();
 }
 
 uint64_t LogWriter::appended() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return next_seq_ - 1;
 }
 

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/status.h"
 #include "faultfs/policy/policy.h"
 
@@ -117,7 +118,7 @@ class FaultEngine {
   const std::shared_ptr<const Compiled>& Current() const;
   std::atomic<std::shared_ptr<const Compiled>> current_;
   std::atomic<uint64_t> version_{0};  // of current_: unique across engines
-  std::mutex change_mu_;              // serializes Load, AddRule, RemoveRule, SetEnabled
+  Mutex change_mu_;                   // serializes Load, AddRule, RemoveRule, SetEnabled
   const uint64_t default_seed_;
 };
 

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
 #include "faultfs/record/op.h"
@@ -76,22 +77,24 @@ class LogWriter {
   explicit LogWriter(UniqueFd fd);
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
-  void AddFrame(const Op& op, std::string_view data);
-  void Queue();  // the current batch goes to the writer thread
-  Status Drain(std::unique_lock<std::mutex>& lock);
-  void WriterLoop();
+  void AddFrame(const Op& op, std::string_view data) FAULTFS_REQUIRES(mu_);
+  void Queue() FAULTFS_REQUIRES(mu_);  // the current batch goes to the writer thread
+  Status Drain(MutexLock& lock) FAULTFS_REQUIRES(mu_);
+  void WriterLoop() FAULTFS_EXCLUDES(mu_);
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable queued_cv_;   // the writer thread has work, or must stop
   std::condition_variable written_cv_;  // the writer thread wrote what it had taken
   UniqueFd fd_;
   std::unique_ptr<class LogFile> file_;  // used by the writer thread only
-  uint64_t next_seq_ = 1;
-  Batch batch_;              // frames not yet queued (queued at a size threshold and by Sync)
-  std::deque<Batch> queue_;  // for the writer thread, in order
-  size_t queued_bytes_ = 0;  // in queue_ and being written
-  bool stop_ = false;
-  Status error_;  // the writer thread's first error; the log is incomplete from there
+  uint64_t next_seq_ FAULTFS_GUARDED_BY(mu_) = 1;
+  // Frames not yet queued (queued at a size threshold and by Sync).
+  Batch batch_ FAULTFS_GUARDED_BY(mu_);
+  std::deque<Batch> queue_ FAULTFS_GUARDED_BY(mu_);  // for the writer thread, in order
+  size_t queued_bytes_ FAULTFS_GUARDED_BY(mu_) = 0;  // in queue_ and being written
+  bool stop_ FAULTFS_GUARDED_BY(mu_) = false;
+  // The writer thread's first error; the log is incomplete from there.
+  Status error_ FAULTFS_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

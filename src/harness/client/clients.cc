@@ -2,6 +2,7 @@
 #include <asio/post.hpp>
 #include <charconv>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/harness/client.h"
 #include "shared.h"
 #include "worker.h"
@@ -29,7 +30,7 @@ Result<tcp::endpoint> ParseAddress(const std::string& address) {
 }  // namespace
 
 int64_t Clients::Shared::Record(HistoryEvent event) {
-  std::lock_guard lock(mu);
+  MutexLock lock(mu);
   event.index = static_cast<int64_t>(history.size());
   event.time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::steady_clock::now() - options.run_start)
@@ -39,13 +40,13 @@ int64_t Clients::Shared::Record(HistoryEvent event) {
 }
 
 void Clients::Shared::Acknowledge(int64_t index, const std::string& value) {
-  std::lock_guard lock(mu);
+  MutexLock lock(mu);
   acknowledged.emplace_back(index, value);
 }
 
 std::optional<std::pair<int64_t, std::string>> Clients::Shared::PickAcknowledged(
     uint64_t random_bits) const {
-  std::lock_guard lock(mu);
+  MutexLock lock(mu);
   if (acknowledged.empty()) return std::nullopt;
   // Half the reads go to the newest acknowledged values, as real workloads' do: damage to
   // recent writes is read soon, not once in a while.
@@ -57,7 +58,7 @@ std::optional<std::pair<int64_t, std::string>> Clients::Shared::PickAcknowledged
 }
 
 void Clients::Shared::WorkerEnded() {
-  std::lock_guard lock(mu);
+  MutexLock lock(mu);
   --running;
   ended.notify_all();
 }
@@ -71,7 +72,10 @@ Result<std::unique_ptr<Clients>> Clients::Start(asio::io_context& io, ClientOpti
     if (!endpoint.ok()) return endpoint.status();
     shared->nodes.push_back(*endpoint);
   }
-  shared->running = shared->options.processes;
+  {
+    MutexLock lock(shared->mu);  // (no worker runs yet; the lock keeps the rule simple)
+    shared->running = shared->options.processes;
+  }
   for (int id = 0; id < shared->options.processes; ++id) {
     auto worker = std::make_shared<client::Worker>(shared, id);
     asio::co_spawn(
@@ -94,22 +98,28 @@ void Clients::Stop() {
 }
 
 bool Clients::Wait(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(shared_->mu);
-  return shared_->ended.wait_for(lock, timeout, [&] { return shared_->running == 0; });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(shared_->mu);
+  while (shared_->running != 0) {
+    if (shared_->ended.wait_until(lock.native(), deadline) == std::cv_status::timeout) {
+      return shared_->running == 0;
+    }
+  }
+  return true;
 }
 
 History Clients::history() const {
-  std::lock_guard lock(shared_->mu);
+  MutexLock lock(shared_->mu);
   return shared_->history;
 }
 
 ClientCounters Clients::counters() const {
-  std::lock_guard lock(shared_->mu);
+  MutexLock lock(shared_->mu);
   return shared_->counters;
 }
 
 std::vector<std::pair<int64_t, std::string>> Clients::acknowledged() const {
-  std::lock_guard lock(shared_->mu);
+  MutexLock lock(shared_->mu);
   return shared_->acknowledged;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "channel.h"
+#include "faultfs/core/mutex.h"
 #include "faultfs/harness/client.h"
 
 namespace faultfs::harness {
@@ -22,7 +23,7 @@ struct Clients::Shared {
   int64_t Record(HistoryEvent event);
   template <typename F>
   void Count(F&& update) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     update(counters);
   }
   void Acknowledge(int64_t index, const std::string& value);
@@ -36,12 +37,12 @@ struct Clients::Shared {
   std::atomic<bool> stop{false};
   std::vector<asio::steady_timer*> sleepers;  // strand: the workers' backoff timers, cut by Stop
 
-  mutable std::mutex mu;
+  mutable Mutex mu;
   std::condition_variable ended;
-  int running = 0;
-  History history;
-  ClientCounters counters;
-  std::vector<std::pair<int64_t, std::string>> acknowledged;
+  int running FAULTFS_GUARDED_BY(mu) = 0;
+  History history FAULTFS_GUARDED_BY(mu);
+  ClientCounters counters FAULTFS_GUARDED_BY(mu);
+  std::vector<std::pair<int64_t, std::string>> acknowledged FAULTFS_GUARDED_BY(mu);
 };
 
 }  // namespace faultfs::harness

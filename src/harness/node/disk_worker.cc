@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "faultfs/core/mutex.h"
+
 namespace faultfs::harness::node {
 
 DiskWorker::DiskWorker(StorageFiles& files, asio::io_context& loop)
@@ -14,7 +16,7 @@ DiskWorker::DiskWorker(StorageFiles& files, asio::io_context& loop)
 
 DiskWorker::~DiskWorker() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   writer_cv_.notify_all();
@@ -25,7 +27,7 @@ DiskWorker::~DiskWorker() {
 
 void DiskWorker::WriteEntries(std::vector<SlotWrite> writes, Done done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     jobs_.push_back(Job{Entries{std::move(writes)}, std::move(done)});
   }
   writer_cv_.notify_one();
@@ -33,7 +35,7 @@ void DiskWorker::WriteEntries(std::vector<SlotWrite> writes, Done done) {
 
 void DiskWorker::CutAfter(uint64_t keep, Done done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     jobs_.push_back(Job{Cut{keep}, std::move(done)});
   }
   writer_cv_.notify_one();
@@ -41,7 +43,7 @@ void DiskWorker::CutAfter(uint64_t keep, Done done) {
 
 void DiskWorker::WriteMeta(StoredMeta meta, Done done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     jobs_.push_back(Job{Meta{meta}, std::move(done)});
   }
   writer_cv_.notify_one();
@@ -49,7 +51,7 @@ void DiskWorker::WriteMeta(StoredMeta meta, Done done) {
 
 void DiskWorker::AfterWrites(Done done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     jobs_.push_back(Job{Barrier{}, std::move(done)});
   }
   writer_cv_.notify_one();
@@ -57,7 +59,7 @@ void DiskWorker::AfterWrites(Done done) {
 
 void DiskWorker::ReadSlot(uint64_t index, ReadDone done) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     reads_.push_back(Read{index, std::move(done)});
   }
   reader_cv_.notify_one();
@@ -75,8 +77,8 @@ void DiskWorker::WriterLoop() {
   for (;;) {
     std::vector<Job> batch;
     {
-      std::unique_lock lock(mu_);
-      writer_cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      MutexLock lock(mu_);
+      while (!stopping_ && jobs_.empty()) writer_cv_.wait(lock.native());
       if (stopping_) return;
       while (!jobs_.empty()) {
         batch.push_back(std::move(jobs_.front()));
@@ -122,8 +124,8 @@ void DiskWorker::ReaderLoop() {
   for (;;) {
     Read read;
     {
-      std::unique_lock lock(mu_);
-      reader_cv_.wait(lock, [this] { return stopping_ || !reads_.empty(); });
+      MutexLock lock(mu_);
+      while (!stopping_ && reads_.empty()) reader_cv_.wait(lock.native());
       if (stopping_) return;
       read = std::move(reads_.front());
       reads_.pop_front();

@@ -22,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "storage.h"
 
 namespace faultfs::harness::node {
@@ -74,12 +75,12 @@ class DiskWorker {
 
   StorageFiles& files_;
   asio::io_context& loop_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable writer_cv_;
   std::condition_variable reader_cv_;
-  std::deque<Job> jobs_;
-  std::deque<Read> reads_;
-  bool stopping_ = false;
+  std::deque<Job> jobs_ FAULTFS_GUARDED_BY(mu_);
+  std::deque<Read> reads_ FAULTFS_GUARDED_BY(mu_);
+  bool stopping_ FAULTFS_GUARDED_BY(mu_) = false;
   std::atomic<uint64_t> entry_batches_{0};
   std::thread writer_;
   std::thread reader_;

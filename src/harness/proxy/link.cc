@@ -7,6 +7,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "connection.h"
+#include "faultfs/core/mutex.h"
 #include "faultfs/core/random.h"
 
 namespace faultfs::harness {
@@ -78,12 +79,12 @@ void Proxy::Link::Admit(tcp::socket socket) {
 }
 
 proxy::ToxicList Proxy::Link::toxics() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return toxics_;
 }
 
 tcp::endpoint Proxy::Link::target() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   asio::error_code ec;
   auto address = asio::ip::make_address(options_.target_host, ec);
   if (ec) address = asio::ip::make_address_v4("127.0.0.1");
@@ -97,7 +98,7 @@ void Proxy::Link::Replace(std::vector<ActiveToxic> toxics) {
 Status Proxy::Link::Add(Toxic toxic) {
   FAULTFS_RETURN_IF_ERROR(ValidateToxic(toxic));
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto& current = *toxics_;
     if (std::any_of(current.begin(), current.end(),
                     [&](const ActiveToxic& a) { return a.toxic.name == toxic.name; }))
@@ -116,7 +117,7 @@ Status Proxy::Link::Add(Toxic toxic) {
 
 Status Proxy::Link::Remove(const std::string& name) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<ActiveToxic> next = *toxics_;
     if (std::erase_if(next, [&](const ActiveToxic& a) { return a.toxic.name == name; }) == 0)
       return Status::Invalid("link " + std::to_string(options_.from) + "->" +
@@ -129,7 +130,7 @@ Status Proxy::Link::Remove(const std::string& name) {
 
 void Proxy::Link::Clear() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     Replace({});
   }
   KickAll();
@@ -143,12 +144,12 @@ std::vector<ToxicState> Proxy::Link::List() const {
 }
 
 ProxyCounters Proxy::Link::Counters() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return counters_;
 }
 
 void Proxy::Link::SetTargetPort(uint16_t port) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   target_port_ = port;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
 #include "faultfs/harness/proxy.h"
 #include "toxics.h"
 
@@ -46,7 +47,7 @@ class Proxy::Link : public std::enable_shared_from_this<Proxy::Link> {
   uint64_t NextFrameSeq() { return next_frame_seq_++; }
   template <typename F>
   void Count(F&& update) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     update(counters_);
   }
 
@@ -55,7 +56,7 @@ class Proxy::Link : public std::enable_shared_from_this<Proxy::Link> {
   void Admit(asio::ip::tcp::socket socket);
   // Posts a wake-up to every connection: toxics changed.
   void KickAll();
-  void Replace(std::vector<proxy::ActiveToxic> toxics);  // under mu_
+  void Replace(std::vector<proxy::ActiveToxic> toxics) FAULTFS_REQUIRES(mu_);
 
   ProxyOptions options_;
   proxy::Strand strand_;
@@ -65,9 +66,10 @@ class Proxy::Link : public std::enable_shared_from_this<Proxy::Link> {
   bool stopped_ = false;                                       // strand
   std::vector<std::weak_ptr<proxy::Connection>> connections_;  // strand
 
-  mutable std::mutex mu_;
-  proxy::ToxicList toxics_;  // replaced whole on change: a reader keeps its snapshot
-  ProxyCounters counters_;
+  mutable Mutex mu_;
+  // Replaced whole on change: a reader keeps its snapshot.
+  proxy::ToxicList toxics_ FAULTFS_GUARDED_BY(mu_);
+  ProxyCounters counters_ FAULTFS_GUARDED_BY(mu_);
   uint16_t target_port_;
 };
 

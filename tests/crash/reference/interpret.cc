@@ -71,7 +71,7 @@ class Interpreter {
     bool ok = true;
     for (const auto& [entry, obj] : s.source_path) {
       const bool changed = std::any_of(s.changes.begin(), s.changes.end(),
-                                       [&](const Change& c) { return c.entry == entry; });
+                                       [&e = entry](const Change& c) { return c.entry == e; });
       if (!changed) ok = Expect(a.op, entry, obj, "the way to the source,") && ok;
     }
     for (const Change& c : s.changes) ok = Expect(a.op, c.entry, c.before, "entry") && ok;
