@@ -65,7 +65,7 @@ void Advance(DirHandle& d, const LinuxDirent64* entry) {
 }  // namespace
 
 void Passthrough::Opendir(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
-  FAULTFS_GATE(r, .op = policy::Op::kOpendir, .inode = &InodeOf(ino));
+  if (!Admitted(r, {.op = policy::Op::kOpendir, .inode = &InodeOf(ino)})) return;
   auto ifd = inodes_.Fd(InodeOf(ino));
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
   InodeTable::OpenSlot slot = inodes_.TakeOpenSlot();  // before the descriptor it stands for
@@ -82,8 +82,11 @@ void Passthrough::Opendir(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
 void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi,
                           bool plus) {
   DirHandle& d = DirOf(fi);
-  FAULTFS_GATE(r, .op = policy::Op::kReaddir, .inode = d.inode,
-               .offset = static_cast<uint64_t>(off), .size = size);
+  if (!Admitted(r, {.op = policy::Op::kReaddir,
+                    .inode = d.inode,
+                    .offset = static_cast<uint64_t>(off),
+                    .size = size}))
+    return;
   if (off != d.offset) {  // the application seeked (or rewound): restart from that cookie
     if (lseek(d.fd.get(), off, SEEK_SET) < 0) return (void)r.Err(errno);
     d.offset = off;
@@ -134,7 +137,8 @@ void Passthrough::Releasedir(Reply& r, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void Passthrough::Fsyncdir(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) {
-  FAULTFS_GATE(r, .op = policy::Op::kFsyncdir, .inode = DirOf(fi).inode);
+  Fault f;
+  if (!Admitted(r, {.op = policy::Op::kFsyncdir, .inode = DirOf(fi).inode}, f)) return;
   // A lying fsync made nothing durable: returned before anything is recorded.
   if (f.As<policy::LyingFsyncAction>() != nullptr) return (void)r.Ok();  // success, nothing synced
   const int fd = DirOf(fi).fd.get();

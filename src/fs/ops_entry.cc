@@ -66,7 +66,7 @@ void Passthrough::ReplyNewEntry(Reply& r, const Inode& parent, int parent_fd, co
 
 void Passthrough::Lookup(Reply& r, fuse_ino_t parent, const char* name) {
   Inode& dir = InodeOf(parent);
-  FAULTFS_GATE(r, .op = Op::kLookup, .parent = &dir, .name = name);
+  if (!Admitted(r, {.op = Op::kLookup, .parent = &dir, .name = name})) return;
   auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   auto e = MakeEntry(dir, pfd->get(), name);
@@ -105,7 +105,8 @@ void Passthrough::NewEntry(Reply& r, Op op, Inode& parent, const char* name, rec
 }
 
 void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-  FAULTFS_GATE(r, .op = Op::kMknod, .parent = &InodeOf(parent), .name = name, .mode = mode);
+  if (!Admitted(r, {.op = Op::kMknod, .parent = &InodeOf(parent), .name = name, .mode = mode}))
+    return;
   NewEntry(
       r, Op::kMknod, InodeOf(parent), name, record::OpKind::kMknod,
       [&](int dir) { return mknodat(dir, name, mode, rdev); },
@@ -116,8 +117,9 @@ void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
 }
 
 void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mode) {
-  FAULTFS_GATE(r, .op = Op::kMkdir, .parent = &InodeOf(parent), .name = name,
-               .mode = S_IFDIR | mode);
+  if (!Admitted(
+          r, {.op = Op::kMkdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR | mode}))
+    return;
   NewEntry(
       r, Op::kMkdir, InodeOf(parent), name, record::OpKind::kMkdir,
       [&](int dir) { return mkdirat(dir, name, mode); },
@@ -125,7 +127,8 @@ void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
 }
 
 void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const char* name) {
-  FAULTFS_GATE(r, .op = Op::kSymlink, .parent = &InodeOf(parent), .name = name, .mode = S_IFLNK);
+  if (!Admitted(r, {.op = Op::kSymlink, .parent = &InodeOf(parent), .name = name, .mode = S_IFLNK}))
+    return;
   NewEntry(
       r, Op::kSymlink, InodeOf(parent), name, record::OpKind::kSymlink,
       [&](int dir) { return symlinkat(target, dir, name); },
@@ -133,8 +136,11 @@ void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const
 }
 
 void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
-  FAULTFS_GATE(r, .op = Op::kLink, .inode = &InodeOf(ino), .parent2 = &InodeOf(new_parent),
-               .name2 = new_name);
+  if (!Admitted(r, {.op = Op::kLink,
+                    .inode = &InodeOf(ino),
+                    .parent2 = &InodeOf(new_parent),
+                    .name2 = new_name}))
+    return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   Inode& dir = InodeOf(new_parent);
@@ -183,14 +189,15 @@ int Passthrough::RemoveName(fuse_req_t req, const Inode& dir, int dir_fd, const 
 }
 
 void Passthrough::Unlink(Reply& r, fuse_ino_t parent, const char* name) {
-  FAULTFS_GATE(r, .op = Op::kUnlink, .parent = &InodeOf(parent), .name = name);
+  if (!Admitted(r, {.op = Op::kUnlink, .parent = &InodeOf(parent), .name = name})) return;
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   r.Err(RemoveName(r.req(), InodeOf(parent), pfd->get(), name, 0));
 }
 
 void Passthrough::Rmdir(Reply& r, fuse_ino_t parent, const char* name) {
-  FAULTFS_GATE(r, .op = Op::kRmdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR);
+  if (!Admitted(r, {.op = Op::kRmdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR}))
+    return;
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   r.Err(RemoveName(r.req(), InodeOf(parent), pfd->get(), name, AT_REMOVEDIR));
@@ -198,8 +205,12 @@ void Passthrough::Rmdir(Reply& r, fuse_ino_t parent, const char* name) {
 
 void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
                          const char* new_name, unsigned int flags) {
-  FAULTFS_GATE(r, .op = Op::kRename, .parent = &InodeOf(parent), .name = name,
-               .parent2 = &InodeOf(new_parent), .name2 = new_name);
+  if (!Admitted(r, {.op = Op::kRename,
+                    .parent = &InodeOf(parent),
+                    .name = name,
+                    .parent2 = &InodeOf(new_parent),
+                    .name2 = new_name}))
+    return;
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   auto npfd = inodes_.Fd(InodeOf(new_parent));
@@ -233,7 +244,7 @@ void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino
 }
 
 void Passthrough::Readlink(Reply& r, fuse_ino_t ino) {
-  FAULTFS_GATE(r, .op = Op::kReadlink, .inode = &InodeOf(ino));
+  if (!Admitted(r, {.op = Op::kReadlink, .inode = &InodeOf(ino)})) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   char target[PATH_MAX + 1];

@@ -70,7 +70,7 @@ void Passthrough::SendOpen(UniqueFd fd, InodeTable::OpenSlot slot, int flags, In
 
 void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   Inode& inode = InodeOf(ino);
-  FAULTFS_GATE(r, .op = Op::kOpen, .inode = &inode, .open_flags = fi->flags);
+  if (!Admitted(r, {.op = Op::kOpen, .inode = &inode, .open_flags = fi->flags})) return;
   auto ifd = inodes_.Fd(inode);
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
   InodeTable::OpenSlot slot = inodes_.TakeOpenSlot();  // before the descriptor it stands for
@@ -95,8 +95,12 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
 void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t mode,
                          fuse_file_info* fi) {
   Inode& dir = InodeOf(parent);
-  FAULTFS_GATE(r, .op = Op::kCreate, .parent = &dir, .name = name, .mode = S_IFREG | mode,
-               .open_flags = fi->flags);
+  if (!Admitted(r, {.op = Op::kCreate,
+                    .parent = &dir,
+                    .name = name,
+                    .mode = S_IFREG | mode,
+                    .open_flags = fi->flags}))
+    return;
   auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   // First: a create refused for want of a descriptor must not leave a file behind.
@@ -144,8 +148,15 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
 
 void Passthrough::Read(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
-  FAULTFS_GATE(r, .op = Op::kRead, .inode = h.inode, .offset = static_cast<uint64_t>(off),
-               .size = size, .open_flags = h.flags);
+  Fault f;
+  if (!Admitted(r,
+                {.op = Op::kRead,
+                 .inode = h.inode,
+                 .offset = static_cast<uint64_t>(off),
+                 .size = size,
+                 .open_flags = h.flags},
+                f))
+    return;
   const auto* corrupt = f.As<policy::CorruptAction>();
   const auto* short_read = f.As<policy::ShortAction>();
   const bool stale = f.As<policy::StaleReadAction>() != nullptr;
@@ -225,8 +236,15 @@ void Passthrough::RecordCreate(fuse_req_t req, const Inode& dir, int fd, const c
 void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
   const size_t asked = fuse_buf_size(in);
-  FAULTFS_GATE(r, .op = Op::kWrite, .inode = h.inode, .offset = static_cast<uint64_t>(off),
-               .size = asked, .open_flags = h.flags);
+  Fault f;
+  if (!Admitted(r,
+                {.op = Op::kWrite,
+                 .inode = h.inode,
+                 .offset = static_cast<uint64_t>(off),
+                 .size = asked,
+                 .open_flags = h.flags},
+                f))
+    return;
   if (f.As<policy::LostWriteAction>() != nullptr)
     return (void)r.Write(asked);  // success, nothing stored
   std::optional<SpaceAccount::FileChange> change;
@@ -289,7 +307,9 @@ ssize_t Passthrough::WriteData(fuse_req_t req, const FileHandle& h, const Fault&
 
 void Passthrough::Flush(Reply& r, fuse_ino_t, fuse_file_info* fi) {
   // Only sent for handles opened without noflush (rules on flush). Nothing to forward.
-  FAULTFS_GATE(r, .op = Op::kFlush, .inode = HandleOf(fi).inode, .open_flags = HandleOf(fi).flags);
+  if (!Admitted(r,
+                {.op = Op::kFlush, .inode = HandleOf(fi).inode, .open_flags = HandleOf(fi).flags}))
+    return;
   r.Ok();
 }
 
@@ -303,8 +323,12 @@ void Passthrough::Release(Reply& r, fuse_ino_t, fuse_file_info* fi) {
 
 void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
-  FAULTFS_GATE(r, .op = datasync ? Op::kFdatasync : Op::kFsync, .inode = h.inode,
-               .open_flags = h.flags);
+  Fault f;
+  if (!Admitted(
+          r,
+          {.op = datasync ? Op::kFdatasync : Op::kFsync, .inode = h.inode, .open_flags = h.flags},
+          f))
+    return;
   if (f.As<policy::LyingFsyncAction>() != nullptr) return (void)r.Ok();  // success, nothing synced
   if (const auto* fail = f.As<policy::FsyncFailAction>()) {
     if (fail->drop_dirty && !history_->DropUnsynced(h.inode->key(), h.fd.get())) {
@@ -331,8 +355,12 @@ void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) 
 void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len,
                             fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
-  FAULTFS_GATE(r, .op = Op::kFallocate, .inode = h.inode, .offset = static_cast<uint64_t>(off),
-               .size = static_cast<uint64_t>(len), .open_flags = h.flags);
+  if (!Admitted(r, {.op = Op::kFallocate,
+                    .inode = h.inode,
+                    .offset = static_cast<uint64_t>(off),
+                    .size = static_cast<uint64_t>(len),
+                    .open_flags = h.flags}))
+    return;
   std::optional<SpaceAccount::FileChange> change;
   if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
     change.emplace(*space, h.inode->key(), h.fd.get());
@@ -367,9 +395,12 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
 void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_info* fi_in,
                                 fuse_ino_t, off_t off_out, fuse_file_info* fi_out, size_t len,
                                 int flags) {
-  FAULTFS_GATE(r, .op = Op::kCopyFileRange, .inode = HandleOf(fi_in).inode,
-               .inode2 = HandleOf(fi_out).inode, .offset = static_cast<uint64_t>(off_out),
-               .size = len);
+  if (!Admitted(r, {.op = Op::kCopyFileRange,
+                    .inode = HandleOf(fi_in).inode,
+                    .inode2 = HandleOf(fi_out).inode,
+                    .offset = static_cast<uint64_t>(off_out),
+                    .size = len}))
+    return;
   const FileHandle& dst = HandleOf(fi_out);
   // When rules may read or write these files' data, they must see this copy too: EXDEV makes the
   // kernel copy through READ and WRITE requests instead.
@@ -406,8 +437,9 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
 }
 
 void Passthrough::Lseek(Reply& r, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
-  FAULTFS_GATE(r, .op = Op::kLseek, .inode = HandleOf(fi).inode,
-               .offset = static_cast<uint64_t>(off));
+  if (!Admitted(
+          r, {.op = Op::kLseek, .inode = HandleOf(fi).inode, .offset = static_cast<uint64_t>(off)}))
+    return;
   const off_t res = lseek(HandleOf(fi).fd.get(), off, whence);
   if (res < 0) return (void)r.Err(errno);
   r.Lseek(res);

@@ -29,7 +29,7 @@ void ReplyXattrData(Reply& r, size_t size, CallFn&& call) {
 
 void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const char* value,
                            size_t size, int flags) {
-  FAULTFS_GATE(r, .op = policy::Op::kSetxattr, .inode = &InodeOf(ino));
+  if (!Admitted(r, {.op = policy::Op::kSetxattr, .inode = &InodeOf(ino)})) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   Mutation m = BeginMutation();
@@ -49,7 +49,7 @@ void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const cha
 }
 
 void Passthrough::Getxattr(Reply& r, fuse_ino_t ino, const char* name, size_t size) {
-  FAULTFS_GATE(r, .op = policy::Op::kGetxattr, .inode = &InodeOf(ino));
+  if (!Admitted(r, {.op = policy::Op::kGetxattr, .inode = &InodeOf(ino)})) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const ProcFdPath path(fd->get());
@@ -58,7 +58,7 @@ void Passthrough::Getxattr(Reply& r, fuse_ino_t ino, const char* name, size_t si
 }
 
 void Passthrough::Listxattr(Reply& r, fuse_ino_t ino, size_t size) {
-  FAULTFS_GATE(r, .op = policy::Op::kListxattr, .inode = &InodeOf(ino));
+  if (!Admitted(r, {.op = policy::Op::kListxattr, .inode = &InodeOf(ino)})) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const ProcFdPath path(fd->get());
@@ -66,7 +66,7 @@ void Passthrough::Listxattr(Reply& r, fuse_ino_t ino, size_t size) {
 }
 
 void Passthrough::Removexattr(Reply& r, fuse_ino_t ino, const char* name) {
-  FAULTFS_GATE(r, .op = policy::Op::kRemovexattr, .inode = &InodeOf(ino));
+  if (!Admitted(r, {.op = policy::Op::kRemovexattr, .inode = &InodeOf(ino)})) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   Mutation m = BeginMutation();

@@ -194,6 +194,14 @@ class Passthrough {
   // op) answered it, kDeferred when it will rerun later (delay, stall, freeze).
   enum class GateResult { kRun, kAnswered, kDeferred };
   GateResult Gate(Reply& r, const OpTarget& t, Fault& f);
+  // An op's first step: whether it runs (else the gate answered or deferred the request, and the
+  // op returns). The ops whose data faults act on what they do (read, write, fsync, fsyncdir)
+  // take the Fault; the others need only the answer.
+  bool Admitted(Reply& r, const OpTarget& t, Fault& f) { return Gate(r, t, f) == GateResult::kRun; }
+  bool Admitted(Reply& r, const OpTarget& t) {
+    Fault unused;
+    return Admitted(r, t, unused);
+  }
   // Gate's steps (ops_faults.cc).
   GateResult HoldWhileFrozen(Reply& r);
   engine::OpContext ContextOf(Reply& r, const OpTarget& t) const;
@@ -338,12 +346,6 @@ class ProcFdPath {
  private:
   char buf_[32];
 };
-
-// The first line of an op: asks the fault gate and returns unless the op must run. Declares `f`,
-// the op's Fault. Arguments initialize an OpTarget (designated initializers, in member order).
-#define FAULTFS_GATE(r, ...) \
-  Fault f;                   \
-  if (Gate(r, OpTarget{__VA_ARGS__}, f) != GateResult::kRun) return
 
 inline FileHandle& HandleOf(const fuse_file_info* fi) {
   return *reinterpret_cast<FileHandle*>(fi->fh);
