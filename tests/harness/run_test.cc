@@ -276,7 +276,10 @@ TEST(HarnessRun, AHungNodeIsTakenDownAtTheEnd) {
   ASSERT_TRUE(done.ok());
   EXPECT_FALSE(done->timed_out) << "the run hung";
   EXPECT_NE(done->exit_code, 4) << faultfs::FileTail(dir / "out", 2000);
-  EXPECT_EQ(LeftBehind(work), std::vector<std::string>{});
+  EXPECT_EQ(LeftBehind(work), std::vector<std::string>{})
+      << faultfs::FileTail(dir / "out", 2000)
+      << "\nnode-2 umount: " << faultfs::FileTail(work + "/node-2/umount.out", 2000)
+      << "\nnode-2 umount --lazy: " << faultfs::FileTail(work + "/node-2/umount-lazy.out", 2000);
 }
 
 }  // namespace

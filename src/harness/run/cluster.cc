@@ -138,9 +138,15 @@ Status Cluster::Unmount(Node& n) {
   if (!n.mounted) return Status::Ok();
   n.mounted = false;
   Status s = RunFaultfs(options_.faultfs, {"umount", n.mount}, n.dir + "/umount.out");
-  if (FindMount(n.mount)) {  // whatever happened, the mount goes
-    umount2(n.mount.c_str(), MNT_DETACH);
+  if (FindMount(n.mount)) {
+    // Whatever happened (a file still open: a killed node's thread that waits for a held
+    // request), the mount goes, and its daemon is waited for (umount --lazy waits for it), so
+    // that the run leaves no process behind.
+    const Status lazy = RunFaultfs(options_.faultfs, {"umount", "--lazy", n.mount},
+                                   n.dir + "/umount-lazy.out", kCtlTimeoutS + 10);
+    if (FindMount(n.mount)) umount2(n.mount.c_str(), MNT_DETACH);
     if (s.ok()) s = Status::Invalid("'" + n.mount + "' was still mounted; detached");
+    if (!lazy.ok()) s = lazy;
   }
   return s;
 }
