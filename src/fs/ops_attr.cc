@@ -80,7 +80,8 @@ int ApplySetattr(int open_fd, int inode_fd, const struct stat& attr, int to_set,
 
 void Passthrough::Getattr(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   Inode& inode = InodeOf(ino);
-  if (!Admitted(r, {.op = policy::Op::kGetattr, .inode = &inode})) return;
+  Fault f;
+  if (!Admitted(r, {.op = policy::Op::kGetattr, .inode = &inode}, f)) return;
   struct stat st {};
   if (const int open_fd = OpenFdOf(inode, fi); open_fd >= 0) {  // no lease needed
     if (fstat(open_fd, &st) != 0) return (void)r.Err(errno);
@@ -96,9 +97,12 @@ void Passthrough::Setattr(Reply& r, fuse_ino_t ino, struct stat* attr, int to_se
                           fuse_file_info* fi) {
   Inode& inode = InodeOf(ino);
   const bool truncate = (to_set & FUSE_SET_ATTR_SIZE) != 0;
-  if (!Admitted(r, {.op = truncate ? policy::Op::kTruncate : policy::Op::kSetattr,
-                    .inode = &inode,
-                    .offset = truncate ? static_cast<uint64_t>(attr->st_size) : 0}))
+  Fault f;
+  if (!Admitted(r,
+                {.op = truncate ? policy::Op::kTruncate : policy::Op::kSetattr,
+                 .inode = &inode,
+                 .offset = truncate ? static_cast<uint64_t>(attr->st_size) : 0},
+                f))
     return;
   auto fd = inodes_.Fd(inode);
   if (!fd.ok()) return (void)r.Err(fd.status().code());
@@ -144,14 +148,16 @@ void Passthrough::RecordSetattr(fuse_req_t req, const Inode& inode, const struct
 }
 
 void Passthrough::Access(Reply& r, fuse_ino_t ino, int mask) {
-  if (!Admitted(r, {.op = policy::Op::kAccess, .inode = &InodeOf(ino)})) return;
+  Fault f;
+  if (!Admitted(r, {.op = policy::Op::kAccess, .inode = &InodeOf(ino)}, f)) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   r.Err(faccessat(AT_FDCWD, ProcFdPath(fd->get()).c_str(), mask, 0) == 0 ? 0 : errno);
 }
 
 void Passthrough::Statfs(Reply& r, fuse_ino_t ino) {
-  if (!Admitted(r, {.op = policy::Op::kStatfs, .inode = &InodeOf(ino)})) return;
+  Fault f;
+  if (!Admitted(r, {.op = policy::Op::kStatfs, .inode = &InodeOf(ino)}, f)) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   struct statvfs st {};

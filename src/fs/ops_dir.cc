@@ -65,7 +65,8 @@ void Advance(DirHandle& d, const LinuxDirent64* entry) {
 }  // namespace
 
 void Passthrough::Opendir(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
-  if (!Admitted(r, {.op = policy::Op::kOpendir, .inode = &InodeOf(ino)})) return;
+  Fault f;
+  if (!Admitted(r, {.op = policy::Op::kOpendir, .inode = &InodeOf(ino)}, f)) return;
   auto ifd = inodes_.Fd(InodeOf(ino));
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
   InodeTable::OpenSlot slot = inodes_.TakeOpenSlot();  // before the descriptor it stands for
@@ -82,10 +83,13 @@ void Passthrough::Opendir(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
 void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi,
                           bool plus) {
   DirHandle& d = DirOf(fi);
-  if (!Admitted(r, {.op = policy::Op::kReaddir,
-                    .inode = d.inode,
-                    .offset = static_cast<uint64_t>(off),
-                    .size = size}))
+  Fault f;
+  if (!Admitted(r,
+                {.op = policy::Op::kReaddir,
+                 .inode = d.inode,
+                 .offset = static_cast<uint64_t>(off),
+                 .size = size},
+                f))
     return;
   if (off != d.offset) {  // the application seeked (or rewound): restart from that cookie
     if (lseek(d.fd.get(), off, SEEK_SET) < 0) return (void)r.Err(errno);

@@ -66,7 +66,8 @@ void Passthrough::ReplyNewEntry(Reply& r, const Inode& parent, int parent_fd, co
 
 void Passthrough::Lookup(Reply& r, fuse_ino_t parent, const char* name) {
   Inode& dir = InodeOf(parent);
-  if (!Admitted(r, {.op = Op::kLookup, .parent = &dir, .name = name})) return;
+  Fault f;
+  if (!Admitted(r, {.op = Op::kLookup, .parent = &dir, .name = name}, f)) return;
   auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   auto e = MakeEntry(dir, pfd->get(), name);
@@ -105,7 +106,8 @@ void Passthrough::NewEntry(Reply& r, Op op, Inode& parent, const char* name, rec
 }
 
 void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-  if (!Admitted(r, {.op = Op::kMknod, .parent = &InodeOf(parent), .name = name, .mode = mode}))
+  Fault f;
+  if (!Admitted(r, {.op = Op::kMknod, .parent = &InodeOf(parent), .name = name, .mode = mode}, f))
     return;
   NewEntry(
       r, Op::kMknod, InodeOf(parent), name, record::OpKind::kMknod,
@@ -117,8 +119,10 @@ void Passthrough::Mknod(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
 }
 
 void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mode) {
+  Fault f;
   if (!Admitted(
-          r, {.op = Op::kMkdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR | mode}))
+          r, {.op = Op::kMkdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR | mode},
+          f))
     return;
   NewEntry(
       r, Op::kMkdir, InodeOf(parent), name, record::OpKind::kMkdir,
@@ -127,7 +131,9 @@ void Passthrough::Mkdir(Reply& r, fuse_ino_t parent, const char* name, mode_t mo
 }
 
 void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const char* name) {
-  if (!Admitted(r, {.op = Op::kSymlink, .parent = &InodeOf(parent), .name = name, .mode = S_IFLNK}))
+  Fault f;
+  if (!Admitted(r, {.op = Op::kSymlink, .parent = &InodeOf(parent), .name = name, .mode = S_IFLNK},
+                f))
     return;
   NewEntry(
       r, Op::kSymlink, InodeOf(parent), name, record::OpKind::kSymlink,
@@ -136,10 +142,13 @@ void Passthrough::Symlink(Reply& r, const char* target, fuse_ino_t parent, const
 }
 
 void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
-  if (!Admitted(r, {.op = Op::kLink,
-                    .inode = &InodeOf(ino),
-                    .parent2 = &InodeOf(new_parent),
-                    .name2 = new_name}))
+  Fault f;
+  if (!Admitted(r,
+                {.op = Op::kLink,
+                 .inode = &InodeOf(ino),
+                 .parent2 = &InodeOf(new_parent),
+                 .name2 = new_name},
+                f))
     return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
@@ -189,14 +198,17 @@ int Passthrough::RemoveName(fuse_req_t req, const Inode& dir, int dir_fd, const 
 }
 
 void Passthrough::Unlink(Reply& r, fuse_ino_t parent, const char* name) {
-  if (!Admitted(r, {.op = Op::kUnlink, .parent = &InodeOf(parent), .name = name})) return;
+  Fault f;
+  if (!Admitted(r, {.op = Op::kUnlink, .parent = &InodeOf(parent), .name = name}, f)) return;
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
   r.Err(RemoveName(r.req(), InodeOf(parent), pfd->get(), name, 0));
 }
 
 void Passthrough::Rmdir(Reply& r, fuse_ino_t parent, const char* name) {
-  if (!Admitted(r, {.op = Op::kRmdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR}))
+  Fault f;
+  if (!Admitted(r, {.op = Op::kRmdir, .parent = &InodeOf(parent), .name = name, .mode = S_IFDIR},
+                f))
     return;
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
@@ -205,11 +217,14 @@ void Passthrough::Rmdir(Reply& r, fuse_ino_t parent, const char* name) {
 
 void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
                          const char* new_name, unsigned int flags) {
-  if (!Admitted(r, {.op = Op::kRename,
-                    .parent = &InodeOf(parent),
-                    .name = name,
-                    .parent2 = &InodeOf(new_parent),
-                    .name2 = new_name}))
+  Fault f;
+  if (!Admitted(r,
+                {.op = Op::kRename,
+                 .parent = &InodeOf(parent),
+                 .name = name,
+                 .parent2 = &InodeOf(new_parent),
+                 .name2 = new_name},
+                f))
     return;
   auto pfd = inodes_.Fd(InodeOf(parent));
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
@@ -244,7 +259,8 @@ void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino
 }
 
 void Passthrough::Readlink(Reply& r, fuse_ino_t ino) {
-  if (!Admitted(r, {.op = Op::kReadlink, .inode = &InodeOf(ino)})) return;
+  Fault f;
+  if (!Admitted(r, {.op = Op::kReadlink, .inode = &InodeOf(ino)}, f)) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   char target[PATH_MAX + 1];

@@ -70,7 +70,8 @@ void Passthrough::SendOpen(UniqueFd fd, InodeTable::OpenSlot slot, int flags, In
 
 void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   Inode& inode = InodeOf(ino);
-  if (!Admitted(r, {.op = Op::kOpen, .inode = &inode, .open_flags = fi->flags})) return;
+  Fault f;
+  if (!Admitted(r, {.op = Op::kOpen, .inode = &inode, .open_flags = fi->flags}, f)) return;
   auto ifd = inodes_.Fd(inode);
   if (!ifd.ok()) return (void)r.Err(ifd.status().code());
   InodeTable::OpenSlot slot = inodes_.TakeOpenSlot();  // before the descriptor it stands for
@@ -95,11 +96,14 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
 void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t mode,
                          fuse_file_info* fi) {
   Inode& dir = InodeOf(parent);
-  if (!Admitted(r, {.op = Op::kCreate,
-                    .parent = &dir,
-                    .name = name,
-                    .mode = S_IFREG | mode,
-                    .open_flags = fi->flags}))
+  Fault f;
+  if (!Admitted(r,
+                {.op = Op::kCreate,
+                 .parent = &dir,
+                 .name = name,
+                 .mode = S_IFREG | mode,
+                 .open_flags = fi->flags},
+                f))
     return;
   auto pfd = inodes_.Fd(dir);
   if (!pfd.ok()) return (void)r.Err(pfd.status().code());
@@ -307,8 +311,9 @@ ssize_t Passthrough::WriteData(fuse_req_t req, const FileHandle& h, const Fault&
 
 void Passthrough::Flush(Reply& r, fuse_ino_t, fuse_file_info* fi) {
   // Only sent for handles opened without noflush (rules on flush). Nothing to forward.
-  if (!Admitted(r,
-                {.op = Op::kFlush, .inode = HandleOf(fi).inode, .open_flags = HandleOf(fi).flags}))
+  Fault f;
+  if (!Admitted(
+          r, {.op = Op::kFlush, .inode = HandleOf(fi).inode, .open_flags = HandleOf(fi).flags}, f))
     return;
   r.Ok();
 }
@@ -355,11 +360,14 @@ void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) 
 void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len,
                             fuse_file_info* fi) {
   const FileHandle& h = HandleOf(fi);
-  if (!Admitted(r, {.op = Op::kFallocate,
-                    .inode = h.inode,
-                    .offset = static_cast<uint64_t>(off),
-                    .size = static_cast<uint64_t>(len),
-                    .open_flags = h.flags}))
+  Fault f;
+  if (!Admitted(r,
+                {.op = Op::kFallocate,
+                 .inode = h.inode,
+                 .offset = static_cast<uint64_t>(off),
+                 .size = static_cast<uint64_t>(len),
+                 .open_flags = h.flags},
+                f))
     return;
   std::optional<SpaceAccount::FileChange> change;
   if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
@@ -395,11 +403,14 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
 void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_info* fi_in,
                                 fuse_ino_t, off_t off_out, fuse_file_info* fi_out, size_t len,
                                 int flags) {
-  if (!Admitted(r, {.op = Op::kCopyFileRange,
-                    .inode = HandleOf(fi_in).inode,
-                    .inode2 = HandleOf(fi_out).inode,
-                    .offset = static_cast<uint64_t>(off_out),
-                    .size = len}))
+  Fault f;
+  if (!Admitted(r,
+                {.op = Op::kCopyFileRange,
+                 .inode = HandleOf(fi_in).inode,
+                 .inode2 = HandleOf(fi_out).inode,
+                 .offset = static_cast<uint64_t>(off_out),
+                 .size = len},
+                f))
     return;
   const FileHandle& dst = HandleOf(fi_out);
   // When rules may read or write these files' data, they must see this copy too: EXDEV makes the
@@ -437,8 +448,10 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
 }
 
 void Passthrough::Lseek(Reply& r, fuse_ino_t, off_t off, int whence, fuse_file_info* fi) {
+  Fault f;
   if (!Admitted(
-          r, {.op = Op::kLseek, .inode = HandleOf(fi).inode, .offset = static_cast<uint64_t>(off)}))
+          r, {.op = Op::kLseek, .inode = HandleOf(fi).inode, .offset = static_cast<uint64_t>(off)},
+          f))
     return;
   const off_t res = lseek(HandleOf(fi).fd.get(), off, whence);
   if (res < 0) return (void)r.Err(errno);

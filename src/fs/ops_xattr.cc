@@ -29,7 +29,8 @@ void ReplyXattrData(Reply& r, size_t size, CallFn&& call) {
 
 void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const char* value,
                            size_t size, int flags) {
-  if (!Admitted(r, {.op = policy::Op::kSetxattr, .inode = &InodeOf(ino)})) return;
+  Fault f;
+  if (!Admitted(r, {.op = policy::Op::kSetxattr, .inode = &InodeOf(ino)}, f)) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   Mutation m = BeginMutation();
@@ -49,7 +50,8 @@ void Passthrough::Setxattr(Reply& r, fuse_ino_t ino, const char* name, const cha
 }
 
 void Passthrough::Getxattr(Reply& r, fuse_ino_t ino, const char* name, size_t size) {
-  if (!Admitted(r, {.op = policy::Op::kGetxattr, .inode = &InodeOf(ino)})) return;
+  Fault f;
+  if (!Admitted(r, {.op = policy::Op::kGetxattr, .inode = &InodeOf(ino)}, f)) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const ProcFdPath path(fd->get());
@@ -58,7 +60,8 @@ void Passthrough::Getxattr(Reply& r, fuse_ino_t ino, const char* name, size_t si
 }
 
 void Passthrough::Listxattr(Reply& r, fuse_ino_t ino, size_t size) {
-  if (!Admitted(r, {.op = policy::Op::kListxattr, .inode = &InodeOf(ino)})) return;
+  Fault f;
+  if (!Admitted(r, {.op = policy::Op::kListxattr, .inode = &InodeOf(ino)}, f)) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   const ProcFdPath path(fd->get());
@@ -66,7 +69,8 @@ void Passthrough::Listxattr(Reply& r, fuse_ino_t ino, size_t size) {
 }
 
 void Passthrough::Removexattr(Reply& r, fuse_ino_t ino, const char* name) {
-  if (!Admitted(r, {.op = policy::Op::kRemovexattr, .inode = &InodeOf(ino)})) return;
+  Fault f;
+  if (!Admitted(r, {.op = policy::Op::kRemovexattr, .inode = &InodeOf(ino)}, f)) return;
   auto fd = inodes_.Fd(InodeOf(ino));
   if (!fd.ok()) return (void)r.Err(fd.status().code());
   Mutation m = BeginMutation();

@@ -195,13 +195,10 @@ class Passthrough {
   enum class GateResult { kRun, kAnswered, kDeferred };
   GateResult Gate(Reply& r, const OpTarget& t, Fault& f);
   // An op's first step: whether it runs (else the gate answered or deferred the request, and the
-  // op returns). The ops whose data faults act on what they do (read, write, fsync, fsyncdir)
-  // take the Fault; the others need only the answer.
+  // op returns). `f` must live until the op has replied, in every op: the gate may hang on the
+  // reply a hook that reads it (a kill after the op, Fault::KillAfter), and the data faults of
+  // read, write, fsync and fsyncdir act through it.
   bool Admitted(Reply& r, const OpTarget& t, Fault& f) { return Gate(r, t, f) == GateResult::kRun; }
-  bool Admitted(Reply& r, const OpTarget& t) {
-    Fault unused;
-    return Admitted(r, t, unused);
-  }
   // Gate's steps (ops_faults.cc).
   GateResult HoldWhileFrozen(Reply& r);
   engine::OpContext ContextOf(Reply& r, const OpTarget& t) const;
