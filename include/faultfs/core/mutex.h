@@ -1,8 +1,8 @@
-// A mutex the compiler checks. Under clang with -Wthread-safety (tools/thread_safety.sh, run by
-// the tests) every field marked FAULTFS_GUARDED_BY(mu) must be touched with `mu` held, and every
-// function marked FAULTFS_REQUIRES(mu) called with it held: a forgotten lock is a build error,
-// not a race found later (or never). Under other compilers the marks are empty and Mutex is a
-// std::mutex.
+// A mutex the compiler checks. Under clang with -Wthread-safety (thread_safety_test runs
+// tests/style/check_thread_safety.py) every field marked FAULTFS_GUARDED_BY(mu) must be touched
+// with `mu` held, and every function marked FAULTFS_REQUIRES(mu) called with it held: a
+// forgotten lock is a build error, not a race found later (or never). Under other compilers the
+// marks are empty and Mutex is a std::mutex.
 //
 // Waiting on a condition: std::condition_variable with `lock.native()`, in a loop that tests the
 // guarded condition itself (`while (!ready_) cv_.wait(lock.native());`), so that the analysis
@@ -20,16 +20,11 @@
 #define FAULTFS_CAPABILITY(x) FAULTFS_THREAD_ANNOTATION(capability(x))
 #define FAULTFS_SCOPED_CAPABILITY FAULTFS_THREAD_ANNOTATION(scoped_lockable)
 #define FAULTFS_GUARDED_BY(x) FAULTFS_THREAD_ANNOTATION(guarded_by(x))
-#define FAULTFS_PT_GUARDED_BY(x) FAULTFS_THREAD_ANNOTATION(pt_guarded_by(x))
 #define FAULTFS_REQUIRES(...) FAULTFS_THREAD_ANNOTATION(requires_capability(__VA_ARGS__))
 #define FAULTFS_ACQUIRE(...) FAULTFS_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
 #define FAULTFS_RELEASE(...) FAULTFS_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
 #define FAULTFS_TRY_ACQUIRE(...) FAULTFS_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define FAULTFS_EXCLUDES(...) FAULTFS_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
-#define FAULTFS_RETURN_CAPABILITY(x) FAULTFS_THREAD_ANNOTATION(lock_returned(x))
-// For the few functions whose locking the analysis cannot follow (a lock handed from one
-// function to another); each says why where it is used.
-#define FAULTFS_NO_THREAD_SAFETY_ANALYSIS FAULTFS_THREAD_ANNOTATION(no_thread_safety_analysis)
 
 namespace faultfs {
 
@@ -56,16 +51,12 @@ class FAULTFS_CAPABILITY("mutex") Mutex {
 class FAULTFS_SCOPED_CAPABILITY MutexLock {
  public:
   explicit MutexLock(Mutex& mu) FAULTFS_ACQUIRE(mu) : lock_(mu.native()) {}
-  // Tries once: owns() says whether it got the mutex.
-  MutexLock(Mutex& mu, std::try_to_lock_t) FAULTFS_TRY_ACQUIRE(true, mu)
-      : lock_(mu.native(), std::try_to_lock) {}
   ~MutexLock() FAULTFS_RELEASE() {}
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
 
   void Unlock() FAULTFS_RELEASE() { lock_.unlock(); }
   void Lock() FAULTFS_ACQUIRE() { lock_.lock(); }
-  bool owns() const { return lock_.owns_lock(); }
   // For std::condition_variable::wait.
   std::unique_lock<std::mutex>& native() { return lock_; }
 
