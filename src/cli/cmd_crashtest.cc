@@ -106,7 +106,7 @@ int Record(const CrashtestArgs& a, const std::string& work, Recorded& rec) {
   if (!before.ok()) return Fail(before.status().ToString(), kExitUsage);
   auto recorded = RecordWorkload({a.dir, work, a.workload, a.workload_timeout_s});
   if (!recorded.ok()) return Fail("recording failed: " + recorded.status().ToString(), kExitUsage);
-  rec = *recorded;
+  rec = std::move(*recorded);
   if (rec.workload.exit_code != 0 || rec.workload.signal != 0 || rec.workload.timed_out) {
     std::cerr << "faultfs crashtest: the workload failed (" << rec.workload.Describe()
               << "); its output ends:\n"
@@ -208,10 +208,16 @@ int Run(CrashtestArgs a) {
   CheckRun run{in->snapshot, *work,       a.check, oracle ? &*oracle : nullptr, *model, a.seed,
                a.jobs,       a.timeout_s, true};
   const auto check_start = std::chrono::steady_clock::now();
+  // (Waiting for the digests is part of checking: whatever the workload left of reading them.)
+  auto digests = rec.digests.get();
+  if (digests.ok()) run.digests = &*digests;
+  run.recorded = rec.dir;
+  run.copy_secs = rec.copy_secs;
   SeenStates seen;
   auto results = CheckStates(run, in->log, enumeration.states, seen);
   const double check_secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - check_start).count();
+  run.recorded.clear();  // taken by the first builder: nothing to take for later runs
   ExplainFailures(run, in->log, enumeration.states, results);
   std::vector<Finding> findings = GroupFindings(enumeration.states, results);
   size_t ext4_states = 0;

@@ -145,6 +145,7 @@ class Checker {
   // A second lane costs each slot a second copy of the starting state (its first state): worth
   // it for runs of many states only.
   static constexpr size_t kStatesForTwoLanes = 32;
+  static constexpr size_t kCheckpointEvery = 32;  // StateBuilder's default
 
   static bool InFullLane(const crash::CrashState& state, bool two_lanes) {
     return two_lanes && state.deviations.empty();
@@ -178,7 +179,10 @@ class Checker {
     lane.checker = CheckerFor(run_, lane.base, lane.base + "/state");
     // The shell starts while the first state is built (a failure shows at its first run).
     if (lane.checker != nullptr) (void)lane.checker->Prepare();
-    lane.builder = crash::StateBuilder::Create(run_.snapshot, log_, run_.seed, lane.base);
+    crash::HeadStart head{run_.digests, ""};
+    if (!run_.recorded.empty() && !recorded_taken_.exchange(true)) head.recorded = run_.recorded;
+    lane.builder = crash::StateBuilder::Create(run_.snapshot, log_, run_.seed, lane.base,
+                                               kCheckpointEvery, head);
     if (!lane.builder.ok()) {
       std::cerr << "faultfs crashtest: copying every state whole: "
                 << lane.builder.status().ToString() << "\n";
@@ -188,22 +192,45 @@ class Checker {
 
   void Work(unsigned slot) {
     // Runs of consecutive states: a state that continues the one before it in the same lane
-    // (the next crash point) is built by extending it.
-    constexpr size_t kRun = 8;
-    size_t first = next_.fetch_add(kRun);
+    // (the next crash point) is built by extending it. A short run is shared out evenly: every
+    // slot pays for its first state (a copy of the snapshot) alike, so the slots should also
+    // share the states after it.
+    const size_t slots = std::max(1u, run_.jobs);
+    const size_t run_length = std::clamp<size_t>((states_.size() + slots - 1) / slots, 1, 8);
+    if (slot > 0 && !WorthAnotherSlot()) return;
+    size_t first = next_.fetch_add(run_length);
     if (first >= states_.size()) return;  // no work for this slot: no copy of the snapshot either
     const std::string base = run_.work + "/states/" + std::to_string(slot);
     std::array<Lane, 2> lanes;
     lanes[0].base = base;
     lanes[1].base = base + "/full";
-    for (; first < states_.size(); first = next_.fetch_add(kRun)) {
-      for (size_t i = first; i < std::min(first + kRun, states_.size()); ++i) {
+    for (; first < states_.size(); first = next_.fetch_add(run_length)) {
+      for (size_t i = first; i < std::min(first + run_length, states_.size()); ++i) {
         Lane& lane = LaneFor(i, lanes);
         results_[i] = CheckOne(i, lane.base, lane.builder.ok() ? lane.builder->get() : nullptr,
                                lane.checker.get());
         progress_.Done(results_[i].verdict == Verdict::kFailed);
       }
     }
+  }
+
+  // Whether a further slot should start at all. Its first state costs a copy of the starting
+  // state, which pays only if the states left would keep the slots already at work busy longer
+  // than that. How long they take is not known in advance (the checker may take microseconds or
+  // minutes), so the slot waits as long as the copy would take (the recording's copy tells) and
+  // starts if states are still left then: at worst the run takes a copy's time longer than it
+  // could have, and a short run spares the copy.
+  bool WorthAnotherSlot() {
+    const auto wait = std::chrono::duration<double>(run_.copy_secs);
+    const auto until = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait);
+    const auto poll =
+        std::max<std::chrono::duration<double>>(wait / 100, std::chrono::microseconds(500));
+    while (std::chrono::steady_clock::now() < until) {
+      if (next_.load() >= states_.size()) return false;
+      std::this_thread::sleep_for(poll);
+    }
+    return next_.load() < states_.size();
   }
 
   // Builds the state in `dir` and hashes it; the builder takes it back when it builds the next.
@@ -252,6 +279,7 @@ class Checker {
   std::vector<StateResult> results_;
   Progress progress_;
   std::atomic<size_t> next_{0};
+  std::atomic<bool> recorded_taken_{false};  // run_.recorded given to a builder
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "faultfs/core/mutex.h"
+#include "faultfs/crash/head_start.h"
 #include "faultfs/crash/oracle.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/log.h"
@@ -49,6 +50,12 @@ struct CheckRun {
   unsigned jobs = 1;
   double timeout_s = 60;
   bool progress = true;  // a "states done / total" line on stderr
+  // What spares the first states their cost (head_start.h): the snapshot's digests; the recorded
+  // directory, which the first builder made takes untouched files from ("" none); and how long a
+  // copy of the starting state takes, as the recording's copy did (0: not known).
+  const crash::SnapshotDigests* digests = nullptr;
+  std::string recorded = {};
+  double copy_secs = 0;
 };
 
 // Rebuilds `state` in `dir` (emptied first).

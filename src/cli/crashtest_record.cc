@@ -14,6 +14,7 @@
 #include "faultfs/core/mountinfo.h"
 #include "faultfs/core/process.h"
 #include "faultfs/core/tree_copy.h"
+#include "faultfs/record/log.h"
 #include "options.h"
 
 namespace faultfs::cli {
@@ -78,8 +79,14 @@ Result<Recorded> RecordWorkload(const RecordRun& run) {
   for (const auto& d : {data, mnt}) {
     if (mkdir(d.c_str(), 0755) != 0) return Status::FromErrno(errno, "creating " + d);
   }
+  const auto copy_start = std::chrono::steady_clock::now();
   FAULTFS_RETURN_IF_ERROR(CopyTree(run.dir, data));
-  Recorded rec{run.work + "/record.log", {}, run.work + "/workload.out"};
+  Recorded rec;
+  rec.log = run.work + "/record.log";
+  rec.workload_output = run.work + "/workload.out";
+  rec.dir = data;
+  rec.copy_secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - copy_start).count();
   const std::string mount_log = run.work + "/mount.out";
   SubprocessSpec mount;
   mount.argv = {SelfExe(), "mount", "--foreground", "--record", rec.log, data, mnt};
@@ -91,6 +98,9 @@ Result<Recorded> RecordWorkload(const RecordRun& run) {
     (void)Unmount(mnt, *pid);
     return up;
   }
+  // The mount made the snapshot before it came up: its digests are read while the workload runs.
+  rec.digests = std::async(std::launch::async, crash::SnapshotDigests::Of,
+                           record::SnapshotBesideLog(rec.log));
   SubprocessSpec workload;
   workload.command = run.workload;
   workload.cwd = mnt;

@@ -2,10 +2,12 @@
 // directory, and leave the record log behind.
 #pragma once
 
+#include <future>
 #include <string>
 
 #include "faultfs/core/status.h"
 #include "faultfs/core/subprocess.h"
+#include "faultfs/crash/head_start.h"
 
 namespace faultfs::cli {
 
@@ -20,6 +22,10 @@ struct Recorded {
   std::string log;              // work/record.log
   SubprocessResult workload;    // how the workload ended
   std::string workload_output;  // its output file
+  std::string dir;              // work/data: the recorded directory, as the workload left it
+  double copy_secs = 0;         // how long copying the user's directory took
+  // The snapshot's digests, read while the workload ran (head_start.h).
+  std::future<Result<crash::SnapshotDigests>> digests;
 };
 
 // Copies `dir`, mounts the copy with --record, runs the workload in the mount (cwd and

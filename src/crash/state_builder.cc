@@ -40,7 +40,7 @@ class StateBuilder::Hooks : public ApplyHooks {
 };
 
 StateBuilder::StateBuilder(std::string snapshot, const record::ReadLog& log, uint64_t seed,
-                           const std::string& slot, size_t checkpoint_every)
+                           const std::string& slot, size_t checkpoint_every, const HeadStart& head)
     : snapshot_path_(std::move(snapshot)),
       log_(log),
       history_(std::make_shared<const History>(History::Of(log.ops, log.header.inodes))),
@@ -48,17 +48,25 @@ StateBuilder::StateBuilder(std::string snapshot, const record::ReadLog& log, uin
       pristine_path_(slot + "/pristine"),
       previous_path_(slot + "/previous"),
       master_path_(slot + "/checkpoint"),
-      checkpoint_every_(std::max<size_t>(checkpoint_every, 1)) {}
+      checkpoint_every_(std::max<size_t>(checkpoint_every, 1)),
+      digests_(head.digests) {}
 
 Result<std::unique_ptr<StateBuilder>> StateBuilder::Create(const std::string& snapshot,
                                                            const record::ReadLog& log,
                                                            uint64_t seed, const std::string& slot,
-                                                           size_t checkpoint_every) {
+                                                           size_t checkpoint_every,
+                                                           const HeadStart& head) {
   if (mkdir(slot.c_str(), 0755) != 0 && errno != EEXIST)
     return Status::FromErrno(errno, "creating '" + slot + "'");
-  std::unique_ptr<StateBuilder> b(new StateBuilder(snapshot, log, seed, slot, checkpoint_every));
+  std::unique_ptr<StateBuilder> b(
+      new StateBuilder(snapshot, log, seed, slot, checkpoint_every, head));
   b->snapshot_ = UniqueFd(open(snapshot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!b->snapshot_) return Status::FromErrno(errno, "opening '" + snapshot + "'");
+  if (!head.recorded.empty()) {
+    // Without it, every file is copied from the snapshot as usual.
+    b->recorded_ = UniqueFd(open(head.recorded.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (b->recorded_) b->untouched_ = UntouchedFiles(*b->history_);
+  }
   FAULTFS_RETURN_IF_ERROR(b->FillPristine(/*lazy=*/true));
   return b;
 }
@@ -112,7 +120,8 @@ Status StateBuilder::FillPristine(bool lazy) {
 // be lent (regular, with a single name, as CopyTree lends them), by their inodes in the pristine
 // copy; `lazy`: the pristine copy has only the directories (the files are unborn). A file whose
 // inode, size and times in the base are as the last scan saw them keeps its digest; otherwise
-// the digest is read from the base, or, for an unborn file, learned when a state is hashed.
+// the digest is the snapshot digests' (head_start.h), or read from the base, or, for an unborn
+// file, learned when a state is hashed. An unborn file may be in the recorded directory.
 Status StateBuilder::ScanBase(bool lazy) {
   auto old = std::move(files_);
   files_.clear();
@@ -120,49 +129,91 @@ Status StateBuilder::ScanBase(bool lazy) {
   snap_.clear();
   clean_.clear();
   snap_[""];
-  return WalkTree(base(),
-                  [&](const std::string& dir, const std::string& name, const std::string& path,
-                      const struct stat& st) -> Status {
-                    SnapEntry& entry = snap_[dir][name];
-                    entry.st = st;
-                    if (S_ISDIR(st.st_mode)) {
-                      snap_[path];  // listed even when empty
-                      entry.xattrs = llistxattr((base_path() + "/" + path).c_str(), nullptr, 0) > 0;
-                    }
-                    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return Status::Ok();
-                    auto f = std::make_unique<File>();
-                    const auto known = old.find(path);
-                    // (Only where every change shows in the ctime: an inode freed and reused within
-                    // one clock tick could look unchanged otherwise.)
-                    if (ctime_fine_ && known != old.end() && SameFile(known->second->scanned, st)) {
-                      f->digest = known->second->digest;
-                    } else if (!lazy) {
-                      auto digest = HashFileEntry(base_path() + "/" + path);
-                      if (!digest.ok()) return digest.status();
-                      f->digest = std::move(*digest);
-                    }
-                    f->home = path;
-                    f->scanned = st;
-                    if (lazy) {
-                      f->where = File::Where::kUnborn;
-                    } else {
-                      struct stat mine {};
-                      if (fstatat(pristine_.get(), path.c_str(), &mine, AT_SYMLINK_NOFOLLOW) != 0)
-                        return Status::FromErrno(errno, "stat of pristine '" + path + "'");
-                      f->ino = mine.st_ino;
-                      by_ino_[f->ino] = f.get();
-                    }
-                    entry.file = f.get();
-                    files_[path] = std::move(f);
-                    return Status::Ok();
-                  });
+  return WalkTree(
+      base(),
+      [&](const std::string& dir, const std::string& name, const std::string& path,
+          const struct stat& st) -> Status {
+        SnapEntry& entry = snap_[dir][name];
+        entry.st = st;
+        if (S_ISDIR(st.st_mode)) {
+          snap_[path];  // listed even when empty
+          entry.xattrs = llistxattr((base_path() + "/" + path).c_str(), nullptr, 0) > 0;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return Status::Ok();
+        auto f = std::make_unique<File>();
+        const auto known = old.find(path);
+        // (Only where every change shows in the ctime: an inode freed and reused within
+        // one clock tick could look unchanged otherwise.)
+        if (ctime_fine_ && known != old.end() && SameFile(known->second->scanned, st)) {
+          f->digest = known->second->digest;
+        } else if (const std::string* known_digest = master_ ? nullptr : KnownDigest(path, st)) {
+          f->digest = *known_digest;
+        } else if (!lazy) {
+          auto digest = HashFileEntry(base_path() + "/" + path);
+          if (!digest.ok()) return digest.status();
+          f->digest = std::move(*digest);
+        }
+        f->home = path;
+        f->scanned = st;
+        if (lazy) {
+          f->where = File::Where::kUnborn;
+          if (!master_) FindRecorded(*f, st);
+        } else {
+          struct stat mine {};
+          if (fstatat(pristine_.get(), path.c_str(), &mine, AT_SYMLINK_NOFOLLOW) != 0)
+            return Status::FromErrno(errno, "stat of pristine '" + path + "'");
+          f->ino = mine.st_ino;
+          by_ino_[f->ino] = f.get();
+        }
+        entry.file = f.get();
+        files_[path] = std::move(f);
+        return Status::Ok();
+      });
 }
 
-// Copies an unborn file into the pristine copy.
+// Puts an unborn file into the pristine copy.
 Status StateBuilder::Bear(File& f) {
-  FAULTFS_RETURN_IF_ERROR(CopyIn(f, pristine_.get(), f.home.c_str()));
+  FAULTFS_RETURN_IF_ERROR(Born(f, pristine_.get(), f.home.c_str()));
   f.where = File::Where::kHome;
   return Status::Ok();
+}
+
+// Whether the recorded directory holds `f` as the snapshot has it (`snap`, its lstat there): a
+// file that no recorded op touched, still the inode the recording started with, its size, times,
+// mode and owner the snapshot's (CopyTree kept them; a change from outside the mount would show).
+void StateBuilder::FindRecorded(File& f, const struct stat& snap) {
+  const auto it = untouched_.find(f.home);
+  if (it == untouched_.end()) return;
+  struct stat st {};
+  f.recorded = fstatat(recorded_.get(), f.home.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_ino == it->second &&
+               st.st_size == snap.st_size && st.st_mode == snap.st_mode &&
+               st.st_uid == snap.st_uid && st.st_gid == snap.st_gid &&
+               st.st_mtim.tv_sec == snap.st_mtim.tv_sec &&
+               st.st_mtim.tv_nsec == snap.st_mtim.tv_nsec;
+}
+
+// Gives an unborn file its first copy, `name` in `dir`: the recorded directory's, moved, when it
+// has the file untouched; else a copy of the base's.
+Status StateBuilder::Born(File& f, int dir, const char* name) {
+  if (f.recorded) {
+    f.recorded = false;  // taken now, or not there after all
+    untouched_.erase(f.home);
+    struct stat st {};
+    if (renameat(recorded_.get(), f.home.c_str(), dir, name) == 0 &&
+        fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (auto it = by_ino_.find(f.ino); it != by_ino_.end() && it->second == &f) by_ino_.erase(it);
+      f.ino = st.st_ino;
+      by_ino_[f.ino] = &f;
+      ++stats_.adopted;
+      return Status::Ok();
+    }
+  }
+  return CopyIn(f, dir, name);
+}
+
+const std::string* StateBuilder::KnownDigest(const std::string& path, const struct stat& st) const {
+  return digests_ != nullptr ? digests_->Find(path, st) : nullptr;
 }
 
 // Copies the base's version of `f` to `name` in directory `dir`; that copy is `f` from now on.
@@ -183,7 +234,7 @@ Result<bool> StateBuilder::Lend(const std::string& path, int out_dir, const char
   File& f = *it->second;
   if (f.where == File::Where::kUnborn) {
     // Its first state gets a copy from the base, lent as if it came from the pristine copy.
-    FAULTFS_RETURN_IF_ERROR(CopyIn(f, out_dir, name));
+    FAULTFS_RETURN_IF_ERROR(Born(f, out_dir, name));
     f.where = File::Where::kLent;
     f.seen = false;
     out_.push_back(&f);

@@ -25,6 +25,7 @@ struct StateBuilder::File {
   bool seen = false;
   std::string seen_path;
   struct stat seen_st {};
+  bool recorded = false;   // unborn, and in the recorded directory untouched (head_start.h)
   uint64_t found = 0;      // the last Reset() that found it lent, unchanged, at home
   struct stat scanned {};  // as ScanBase saw it in the base
 };

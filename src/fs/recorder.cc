@@ -14,7 +14,7 @@ namespace faultfs::fs {
 Result<std::unique_ptr<Recorder>> Recorder::Start(const std::string& log_path,
                                                   const std::string& backing,
                                                   const CopyProgress& progress) {
-  const std::string base = log_path + ".base";
+  const std::string base = record::SnapshotBesideLog(log_path);
   struct stat st {};
   if (lstat(log_path.c_str(), &st) == 0)
     return Status::Invalid("record log '" + log_path + "' exists; give a new path");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 #include "faultfs/core/tree_copy.h"
 #include "faultfs/crash/materialize.h"
@@ -272,11 +273,19 @@ class ModelRun {
     }
   }
 
-  // (ii) the same states from one StateBuilder, in order, moving its checkpoint every 2 ops.
+  // (ii) the same states from one StateBuilder, in order, moving its checkpoint every 2 ops, with
+  // the snapshot's digests, and the recorded directory when one is offered.
   void CheckBuilder() {
     const std::string slot = c_.work_ + "/slot", out = slot + "/state";
     {
-      auto builder = StateBuilder::Create(c_.snapshot_, c_.log_, c_.seed_, slot, 2);
+      if (!c_.digests_) {
+        auto digests = SnapshotDigests::Of(c_.snapshot_);
+        if (!digests.ok())
+          return Add("builder", "", "SnapshotDigests::Of: " + digests.status().ToString());
+        c_.digests_ = std::move(*digests);
+      }
+      const HeadStart head{&*c_.digests_, std::exchange(c_.recorded_, "")};
+      auto builder = StateBuilder::Create(c_.snapshot_, c_.log_, c_.seed_, slot, 2, head);
       if (!builder.ok())
         return Add("builder", "", "StateBuilder::Create: " + builder.status().ToString());
       const std::vector<size_t> shared = SharedPrefixes(e_.states);
@@ -297,6 +306,7 @@ class ModelRun {
                   AppliedText(c_.history_, j.state->applied) + ":\n" + diff);
         }
       }
+      c_.adopted_ += (*builder)->stats().adopted;
     }
     (void)RemoveTree(slot);
   }

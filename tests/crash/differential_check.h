@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "faultfs/crash/head_start.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/log.h"
 #include "reference/history.h"
@@ -34,6 +36,12 @@ class DifferentialCheck {
   std::vector<Finding> Check(const std::string& model);
   // How many states the last Check enumerated.
   size_t states_checked() const { return states_checked_; }
+  // The next Check's StateBuilder gets `dir` (the directory the log's start was copied from,
+  // whose inode numbers the log header lists) as its recorded directory (head_start.h): it takes
+  // the files no op touches from there. Every builder gets the snapshot's digests.
+  void OfferRecorded(std::string dir) { recorded_ = std::move(dir); }
+  // How many files builders have taken from a recorded directory so far.
+  uint64_t files_adopted() const { return adopted_; }
 
  private:
   friend class ModelRun;
@@ -47,6 +55,9 @@ class DifferentialCheck {
   const reference::History& history_;
   const reference::Needs& needs_;
   size_t states_checked_ = 0;
+  std::string recorded_;
+  uint64_t adopted_ = 0;
+  std::optional<SnapshotDigests> digests_;  // made by the first builder
   std::map<std::string, reference::Tree> materialized_;
 };
 

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 
+#include "faultfs/core/tree_copy.h"
 #include "faultfs/core/tree_hash.h"
 #include "faultfs/crash/materialize.h"
 #include "test_log.h"
@@ -347,6 +348,91 @@ TEST_F(StateBuilderTest, AStateThatCannotBeBuiltLeavesThePristineCopyWhole) {
   EXPECT_EQ(*hash, *HashTree(root_ + "/plain"));
   ASSERT_TRUE((*builder)->TakeBack().ok());
   EXPECT_EQ(*HashTree(root_ + "/slot/pristine"), *HashTree(snap_));
+}
+
+// Goal: a builder given a head start (the snapshot's digests; the recorded directory to take
+// untouched files from) builds the very states Materialize does. It takes a file from the
+// recorded directory only when no op touched it and it is still as the snapshot has it (a file an
+// op wrote, even kept at the same size and mtime, is copied from the snapshot), and only once.
+TEST_F(StateBuilderTest, AHeadStartBuildsTheSameStates) {
+  Write(snap_ + "/u1", "untouched one");
+  Write(snap_ + "/d/u2", "untouched two");
+  Write(snap_ + "/u3", "changed behind the mount's back");
+  const std::string recorded = root_ + "/recorded";
+  stdfs::create_directory(recorded);
+  ASSERT_TRUE(CopyTree(snap_, recorded).ok());
+  // The log names objects by their inode numbers in the recorded directory.
+  std::map<uint64_t, uint64_t> real;
+  InodeNames inodes;
+  for (const auto& [fake, path] : log_.header.inodes) {
+    struct stat st {};
+    ASSERT_EQ(lstat((recorded + "/" + path).c_str(), &st), 0) << path;
+    real[fake] = st.st_ino;
+    inodes.emplace_back(st.st_ino, path);
+  }
+  for (const char* path : {"u1", "d/u2", "u3"}) {
+    struct stat st {};
+    ASSERT_EQ(lstat((recorded + "/" + path).c_str(), &st), 0) << path;
+    inodes.emplace_back(st.st_ino, path);
+  }
+  log_.header.inodes = inodes;
+  for (Op& op : log_.ops) {
+    if (op.ino != 0) op.ino = real.count(op.ino) != 0 ? real[op.ino] : (1ull << 62) + op.ino;
+  }
+  // The recording wrote `a` (same size and times here: only the log tells); `u3` was changed
+  // from outside the mount.
+  struct stat a {};
+  ASSERT_EQ(lstat((recorded + "/a").c_str(), &a), 0);
+  Write(recorded + "/a", std::string(5000, 'z'));
+  const timespec times[2] = {a.st_atim, a.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, (recorded + "/a").c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+  Write(recorded + "/u3", "changed");
+
+  auto digests = SnapshotDigests::Of(snap_);
+  ASSERT_TRUE(digests.ok()) << digests.status().ToString();
+  auto model = ParseModel("pp");
+  ASSERT_TRUE(model.ok());
+  const Enumeration e = Enumerate(log_, *model, 3, 400);
+  for (int round = 0; round < 2; ++round) {  // the second builder finds nothing left to take
+    SCOPED_TRACE("builder " + std::to_string(round));
+    auto builder =
+        StateBuilder::Create(snap_, log_, 3, root_ + "/slot", 1000, HeadStart{&*digests, recorded});
+    ASSERT_TRUE(builder.ok()) << builder.status().ToString();
+    const std::string fast = root_ + "/slot/state", plain = root_ + "/plain";
+    for (const CrashState& state : e.states) {
+      SCOPED_TRACE("state " + state.id);
+      auto hash = (*builder)->Build(state, fast);
+      ASSERT_TRUE(hash.ok()) << hash.status().ToString();
+      stdfs::remove_all(plain);
+      stdfs::create_directory(plain);
+      ASSERT_TRUE(Materialize(snap_, log_, state, 3, plain).ok());
+      EXPECT_EQ(*hash, *HashTree(plain));
+      EXPECT_EQ(*hash, *HashTree(fast));
+      EXPECT_EQ(Describe(fast), Describe(plain));
+    }
+    EXPECT_EQ((*builder)->stats().adopted, round == 0 ? 2u : 0u);
+    ASSERT_TRUE((*builder)->TakeBack().ok());
+    EXPECT_EQ(*HashTree(root_ + "/slot/pristine"), *HashTree(snap_));
+  }
+  EXPECT_FALSE(stdfs::exists(recorded + "/u1"));
+  EXPECT_FALSE(stdfs::exists(recorded + "/d/u2"));
+  EXPECT_TRUE(stdfs::exists(recorded + "/u3"));
+  EXPECT_TRUE(stdfs::exists(recorded + "/a"));
+}
+
+// Goal: a snapshot digest serves only a file whose stat is still the one it was read with.
+TEST_F(StateBuilderTest, SnapshotDigestsServeOnlyUnchangedFiles) {
+  auto digests = SnapshotDigests::Of(snap_);
+  ASSERT_TRUE(digests.ok()) << digests.status().ToString();
+  struct stat st {};
+  ASSERT_EQ(lstat((snap_ + "/b").c_str(), &st), 0);
+  const std::string* known = digests->Find("b", st);
+  ASSERT_NE(known, nullptr);
+  EXPECT_EQ(*known, *HashFileEntry(snap_ + "/b"));
+  EXPECT_EQ(digests->Find("h1", st), nullptr);  // several names: never lent, never listed
+  Write(snap_ + "/b", "bea");                   // same size
+  ASSERT_EQ(lstat((snap_ + "/b").c_str(), &st), 0);
+  EXPECT_EQ(digests->Find("b", st), nullptr);
 }
 
 }  // namespace

@@ -13,7 +13,9 @@
 # version of one of the 100 files to a temporary name, fsync it, rename it over the file. So about
 # half of the states rename over, and every state appends to, a file of the starting state.
 # The rate is what crashtest reports for its checking phase (building, hashing and judging every
-# state; recording the workload is not included). Needs root (crashtest mounts faultfs).
+# state; recording the workload is not included, but what is left of reading the snapshot's
+# digests, which crashtest starts while the workload runs, is). Needs root (crashtest mounts
+# faultfs).
 #
 # The ceiling: before each crashtest run, --jobs processes run the checker as crashtest does (a
 # fresh subshell of a shell that stays up, running `true`) 500 times each, building nothing. Their
@@ -47,7 +49,7 @@ while [ $# -gt 0 ]; do
     --max-states) max_states=$2; shift 2 ;;
     --dir) base=$2; shift 2 ;;
     --json) json_out=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "crashtest-speed: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -44,6 +44,7 @@
 
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
+#include "faultfs/crash/head_start.h"
 #include "faultfs/crash/history.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/log.h"
@@ -54,11 +55,13 @@ class StateBuilder {
  public:
   // `slot`: a directory of this builder's own (created if missing) on the filesystem where the
   // states will be built; the pristine copy goes in `slot`/pristine. `checkpoint_every`: how many
-  // more shared ops make a new checkpoint worth building (see Build).
+  // more shared ops make a new checkpoint worth building (see Build). `head`: what spares the
+  // first state its copy and its hash (head_start.h); `head.digests` must outlive the builder.
   static Result<std::unique_ptr<StateBuilder>> Create(const std::string& snapshot,
                                                       const record::ReadLog& log, uint64_t seed,
                                                       const std::string& slot,
-                                                      size_t checkpoint_every = 32);
+                                                      size_t checkpoint_every = 32,
+                                                      const HeadStart& head = {});
   ~StateBuilder();  // takes the last state back and removes the pristine copy
   StateBuilder(const StateBuilder&) = delete;
   StateBuilder& operator=(const StateBuilder&) = delete;
@@ -85,6 +88,7 @@ class StateBuilder {
     uint64_t extended = 0;     // states built by applying more ops to the previous state
     uint64_t reset = 0;        // states built in place of the previous one, its changes put back
     uint64_t checkpoints = 0;  // times the starting point moved forward
+    uint64_t adopted = 0;      // files moved in from the recorded directory instead of copied
   };
   const Stats& stats() const { return stats_; }
 
@@ -94,11 +98,14 @@ class StateBuilder {
   class Hooks;
   class Observer;
   StateBuilder(std::string snapshot, const record::ReadLog& log, uint64_t seed,
-               const std::string& slot, size_t checkpoint_every);
+               const std::string& slot, size_t checkpoint_every, const HeadStart& head);
   Status FillPristine(bool lazy);
   Status ScanBase(bool lazy);
   Status Bear(File& f);
   Status CopyIn(File& f, int dir, const char* name);
+  Status Born(File& f, int dir, const char* name);
+  void FindRecorded(File& f, const struct stat& snap);
+  const std::string* KnownDigest(const std::string& path, const struct stat& st) const;
   // Checkpoints (state_builder_checkpoint.cc).
   Status Advance(const CrashState& state, size_t shared);
   Status StartCheckpoints();
@@ -139,6 +146,11 @@ class StateBuilder {
   const std::string master_path_;    // the checkpoint: the snapshot with base_applied_ applied
   const size_t checkpoint_every_;
   UniqueFd snapshot_;
+  // The head start (head_start.h): the snapshot's digests, and the recorded directory with its
+  // untouched files (path -> inode number there), while any of them may still be taken.
+  const SnapshotDigests* const digests_;
+  UniqueFd recorded_;
+  std::unordered_map<std::string, uint64_t> untouched_;
   // What the pristine copy is a copy of: the snapshot, or (when open) the checkpoint, with the
   // ops it holds and appliers that know its names, one for it and one for the pristine copy.
   UniqueFd master_;

@@ -42,6 +42,9 @@ struct LogHeader {
   bool operator==(const LogHeader&) const = default;
 };
 
+// Where a recording keeps its starting state (the snapshot): a directory beside the log.
+inline std::string SnapshotBesideLog(const std::string& log_path) { return log_path + ".base"; }
+
 // CRC-32C (Castagnoli) of `data`, continuing from `crc` (0 to start).
 uint32_t Crc32c(const void* data, size_t size, uint32_t crc = 0);
 
