@@ -380,4 +380,11 @@ bool InodeTable::TryEvictLocked(Inode& inode) {
   return true;
 }
 
+std::string InodeTable::PathOf(const Inode* inode, const Inode* parent, const char* name) const {
+  if (inode != nullptr) return PathOf(*inode);
+  if (parent == nullptr || name == nullptr) return "";
+  const std::string dir = PathOf(*parent);
+  return dir.empty() ? std::string(name) : dir + "/" + name;
+}
+
 }  // namespace faultfs::fs

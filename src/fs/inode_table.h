@@ -219,6 +219,8 @@ class InodeTable {
   void Renamed(int parent_fd, const Inode& parent, const char* name);
   // The inode's path relative to the root ("" for the root), from the names it was reached by.
   std::string PathOf(const Inode& inode) const;
+  // The path of `inode` when given, else of the entry `name` in `parent` ("" when neither is).
+  std::string PathOf(const Inode* inode, const Inode* parent, const char* name) const;
   size_t cached_fds() const { return cached_fds_.load(std::memory_order_relaxed); }
 
   // After a live crash: every inode known now is stale (the root never is).

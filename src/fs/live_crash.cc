@@ -171,7 +171,7 @@ Result<LiveCrashReport> LiveCrash::Crash(const CrashRequest& request, uint64_t s
     }
     return refused;
   }
-  fs_.SetCrashed(true);
+  fs_.gate().SetCrashed(true);
   deferrer_.Doom();  // held requests rerun now, and fail
   LiveCrashReport report;
   report.rule = request.rule;
@@ -284,7 +284,7 @@ Result<LiveCrashReport> LiveCrash::Recover() {
     spdlog::warn("live crash: measuring the rolled-back tree for the capacity model: {}",
                  s.ToString());
   }
-  fs_.SetCrashed(false);
+  fs_.gate().SetCrashed(false);
   last_->recovered = true;
   spdlog::warn("live crash: recovered; serving {} state {} (the recording ended at the crash)",
                last_->model, last_->state);

@@ -308,10 +308,10 @@ Status Mount::Impl::StartSession() {
   fuse_opt_free_args(&args);
   if (session == nullptr) return Status::Invalid("libfuse could not create a session");
   deferrer = std::make_unique<fs::Deferrer>(session, kDeferrerExecutors);
-  fs->set_faults(engine.get(), deferrer.get(), &events);
+  fs->gate().set_faults(engine.get(), deferrer.get(), &events);
   if (recorder) {
     live_crash = std::make_unique<fs::LiveCrash>(*fs, session, *recorder, *deferrer, events);
-    fs->set_live_crash(live_crash.get());
+    fs->gate().set_live_crash(live_crash.get());
   }
   return Status::Ok();
 }

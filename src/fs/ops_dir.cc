@@ -133,11 +133,11 @@ void Passthrough::Readdir(Reply& r, fuse_ino_t, size_t size, off_t off, fuse_fil
 
 void Passthrough::Releasedir(Reply& r, fuse_ino_t, fuse_file_info* fi) {
   Fault f;
-  const GateResult gate =
-      Gate(r, OpTarget{.op = policy::Op::kReleasedir, .inode = DirOf(fi).inode}, f);
-  if (gate == GateResult::kDeferred) return;  // reruns later and releases then
-  handles_.Delete(&DirOf(fi));                // released even when an error was injected
-  if (gate == GateResult::kRun) r.Ok();
+  const FaultGate::Verdict gate =
+      gate_.Admit(r, OpTarget{.op = policy::Op::kReleasedir, .inode = DirOf(fi).inode}, f);
+  if (gate == FaultGate::Verdict::kDeferred) return;  // reruns later and releases then
+  handles_.Delete(&DirOf(fi));                        // released even when an error was injected
+  if (gate == FaultGate::Verdict::kRun) r.Ok();
 }
 
 void Passthrough::Fsyncdir(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) {

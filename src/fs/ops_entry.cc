@@ -90,7 +90,7 @@ void Passthrough::NewEntry(Reply& r, Op op, Inode& parent, const char* name, rec
   SpaceAccount::InodeClaim inode(space_.load(std::memory_order_acquire));
   if (!inode.granted())
     return (void)r.Err(
-        CapacityRefusal(r.req(), {.op = op, .parent = &parent, .name = name}, inode.err()));
+        gate_.CapacityRefusal(r.req(), {.op = op, .parent = &parent, .name = name}, inode.err()));
   Mutation m = BeginMutation();
   if (m.fenced()) return (void)r.Err(EIO);
   if (const int err = AsCallerOf(r.req(), [&] { return make(pfd->get()); }))
@@ -165,7 +165,7 @@ void Passthrough::Link(Reply& r, fuse_ino_t ino, fuse_ino_t new_parent, const ch
   if (recording()) {
     record::Op op =
         NewRecord(record::OpKind::kLink, r.req(), &InodeOf(ino), inodes_.PathOf(InodeOf(ino)));
-    op.path2 = TargetPath(nullptr, &dir, new_name);
+    op.path2 = inodes_.PathOf(nullptr, &dir, new_name);
     Record(std::move(op));
   }
   m.Done();  // recorded: no lock is held across the reply
@@ -242,7 +242,7 @@ void Passthrough::Rename(Reply& r, fuse_ino_t parent, const char* name, fuse_ino
   std::optional<record::Op> op;
   if (recording()) {
     op = NewRecordAt(record::OpKind::kRename, r.req(), InodeOf(parent), pfd->get(), name);
-    op->path2 = TargetPath(nullptr, &InodeOf(new_parent), new_name);
+    op->path2 = inodes_.PathOf(nullptr, &InodeOf(new_parent), new_name);
     op->flags = flags;
   }
   const std::optional<InodeKey> victim =

@@ -64,7 +64,7 @@ void Passthrough::SendOpen(UniqueFd fd, InodeTable::OpenSlot slot, int flags, In
   auto* handle = new FileHandle(inodes_, inode, std::move(fd), std::move(slot), flags);
   handles_.Add(handle);
   fi->fh = reinterpret_cast<uint64_t>(handle);
-  SetOpenFlags(fi, Uncached(inode), engine_ != nullptr && engine_->Targets(Op::kFlush));
+  SetOpenFlags(fi, gate_.Uncached(inode), gate_.Targets(Op::kFlush));
   if (send() != 0) handles_.Delete(handle);  // the kernel never got it
 }
 
@@ -128,8 +128,8 @@ void Passthrough::Create(Reply& r, fuse_ino_t parent, const char* name, mode_t m
     struct stat st {};
     err = fstatat(pfd->get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0
               ? EEXIST
-              : CapacityRefusal(r.req(), {.op = Op::kCreate, .parent = &dir, .name = name},
-                                new_inode.err());
+              : gate_.CapacityRefusal(r.req(), {.op = Op::kCreate, .parent = &dir, .name = name},
+                                      new_inode.err());
   }
   const bool created = err == 0;
   if (err == EEXIST && (fi->flags & O_EXCL) == 0) {
@@ -208,7 +208,7 @@ UniqueFd Passthrough::OpenExisting(fuse_req_t req, const Inode& dir, int dir_fd,
   UniqueFd fd(openat(dir_fd, name, flags));
   const int err = errno;
   if (change) change->Settle();
-  if (fd) RecordOpenTruncate(req, fd.get(), TargetPath(nullptr, &dir, name));
+  if (fd) RecordOpenTruncate(req, fd.get(), inodes_.PathOf(nullptr, &dir, name));
   errno = err;
   return fd;
 }
@@ -230,7 +230,8 @@ void Passthrough::RemoveCreated(fuse_req_t req, const Inode& dir, int dir_fd, co
 
 void Passthrough::RecordCreate(fuse_req_t req, const Inode& dir, int fd, const char* name,
                                mode_t mode) {
-  record::Op op = NewRecord(record::OpKind::kCreate, req, nullptr, TargetPath(nullptr, &dir, name));
+  record::Op op =
+      NewRecord(record::OpKind::kCreate, req, nullptr, inodes_.PathOf(nullptr, &dir, name));
   struct stat st {};
   if (fstat(fd, &st) == 0) op.ino = static_cast<uint64_t>(st.st_ino);
   op.mode = mode & 07777;  // the permissions; the type is in the kind
@@ -261,9 +262,9 @@ void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fus
     const OpTarget target{.op = Op::kWrite, .inode = h.inode, .offset = at, .size = asked};
     if (size == 0 && asked > 0) {
       change->Settle();
-      return (void)r.Err(CapacityRefusal(r.req(), target, space->model().err()));
+      return (void)r.Err(gate_.CapacityRefusal(r.req(), target, space->model().err()));
     }
-    if (size < asked) CapacityShortWrite(r.req(), target, size);
+    if (size < asked) gate_.CapacityShortWrite(r.req(), target, size);
   }
   const ssize_t n = WriteData(r.req(), h, f, in, size, off, fi->writepage != 0);
   if (change) change->Settle();  // before the reply: statfs right after must see the write
@@ -279,7 +280,7 @@ ssize_t Passthrough::WriteData(fuse_req_t req, const FileHandle& h, const Fault&
   const auto* misdirect = f.As<policy::MisdirectAction>();
   char* data = Contiguous(in, size, (h.flags & O_DIRECT) != 0, corrupt != nullptr);
   if (data == nullptr) return -ENOMEM;
-  if (engine_ != nullptr && engine_->KeepsWriteHistory()) {
+  if (gate_.KeepsWriteHistory()) {
     history_->BeforeWrite(h.inode->key(), h.fd.get(), static_cast<uint64_t>(off), size);
   }
   if (corrupt != nullptr) Corrupt(*corrupt, f.draw(), data, size);
@@ -320,10 +321,11 @@ void Passthrough::Flush(Reply& r, fuse_ino_t, fuse_file_info* fi) {
 
 void Passthrough::Release(Reply& r, fuse_ino_t, fuse_file_info* fi) {
   Fault f;
-  const GateResult gate = Gate(r, OpTarget{.op = Op::kRelease, .inode = HandleOf(fi).inode}, f);
-  if (gate == GateResult::kDeferred) return;  // reruns later and releases then
-  handles_.Delete(&HandleOf(fi));             // released even when an error was injected
-  if (gate == GateResult::kRun) r.Ok();
+  const FaultGate::Verdict gate =
+      gate_.Admit(r, OpTarget{.op = Op::kRelease, .inode = HandleOf(fi).inode}, f);
+  if (gate == FaultGate::Verdict::kDeferred) return;  // reruns later and releases then
+  handles_.Delete(&HandleOf(fi));                     // released even when an error was injected
+  if (gate == FaultGate::Verdict::kRun) r.Ok();
 }
 
 void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) {
@@ -353,7 +355,7 @@ void Passthrough::Fsync(Reply& r, fuse_ino_t, int datasync, fuse_file_info* fi) 
     Record(NewRecord(kind, r.req(), h.inode, inodes_.PathOf(*h.inode)));
   }
   m.Done();
-  if (engine_ != nullptr && engine_->KeepsWriteHistory()) history_->Synced(h.inode->key());
+  if (gate_.KeepsWriteHistory()) history_->Synced(h.inode->key());
   r.Ok();
 }
 
@@ -376,12 +378,12 @@ void Passthrough::Fallocate(Reply& r, fuse_ino_t, int mode, off_t off, off_t len
     const bool frees = (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_COLLAPSE_RANGE)) != 0;
     if (!frees && !change->AdmitAll(static_cast<uint64_t>(off), static_cast<uint64_t>(len))) {
       change->Settle();
-      return (void)r.Err(CapacityRefusal(r.req(),
-                                         {.op = Op::kFallocate,
-                                          .inode = h.inode,
-                                          .offset = static_cast<uint64_t>(off),
-                                          .size = static_cast<uint64_t>(len)},
-                                         space->model().err()));
+      return (void)r.Err(gate_.CapacityRefusal(r.req(),
+                                               {.op = Op::kFallocate,
+                                                .inode = h.inode,
+                                                .offset = static_cast<uint64_t>(off),
+                                                .size = static_cast<uint64_t>(len)},
+                                               space->model().err()));
     }
   }
   Mutation m = BeginMutation();
@@ -415,7 +417,8 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
   const FileHandle& dst = HandleOf(fi_out);
   // When rules may read or write these files' data, they must see this copy too: EXDEV makes the
   // kernel copy through READ and WRITE requests instead.
-  if (Uncached(*HandleOf(fi_in).inode) || Uncached(*dst.inode)) return (void)r.Err(EXDEV);
+  if (gate_.Uncached(*HandleOf(fi_in).inode) || gate_.Uncached(*dst.inode))
+    return (void)r.Err(EXDEV);
   std::optional<SpaceAccount::FileChange> change;
   if (SpaceAccount* space = space_.load(std::memory_order_acquire)) {
     change.emplace(*space, dst.inode->key(), dst.fd.get());
@@ -427,9 +430,9 @@ void Passthrough::CopyFileRange(Reply& r, fuse_ino_t, off_t off_in, fuse_file_in
                           .size = len};
     if (fits == 0 && len > 0) {
       change->Settle();
-      return (void)r.Err(CapacityRefusal(r.req(), target, space->model().err()));
+      return (void)r.Err(gate_.CapacityRefusal(r.req(), target, space->model().err()));
     }
-    if (fits < len) CapacityShortWrite(r.req(), target, fits);
+    if (fits < len) gate_.CapacityShortWrite(r.req(), target, fits);
     len = fits;
   }
   loff_t in = off_in;

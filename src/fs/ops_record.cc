@@ -36,7 +36,7 @@ record::Op Passthrough::NewRecord(record::OpKind kind, fuse_req_t req, const Ino
 
 record::Op Passthrough::NewRecordAt(record::OpKind kind, fuse_req_t req, const Inode& parent,
                                     int parent_fd, const char* name) const {
-  record::Op op = NewRecord(kind, req, nullptr, TargetPath(nullptr, &parent, name));
+  record::Op op = NewRecord(kind, req, nullptr, inodes_.PathOf(nullptr, &parent, name));
   op.ino = InoAt(parent_fd, name);
   return op;
 }

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "as_caller.h"
+#include "fault_gate.h"
 #include "faultfs/core/mutex.h"
 #include "faultfs/core/status.h"
 #include "faultfs/core/unique_fd.h"
@@ -34,47 +35,7 @@
 namespace faultfs::fs {
 
 class UringTransport;
-class Deferrer;
-class EventLog;
 class WriteHistory;
-class LiveCrash;
-
-// What an operation is about, as the fault gate describes it to the engine.
-struct OpTarget {
-  policy::Op op = policy::Op::kGetattr;
-  const Inode* inode = nullptr;   // the object operated on, when it exists
-  const Inode* inode2 = nullptr;  // copy_file_range: the destination file
-  const Inode* parent = nullptr;  // or the entry `name` in `parent`
-  const char* name = nullptr;
-  const Inode* parent2 = nullptr;  // rename and link: the destination entry
-  const char* name2 = nullptr;
-  mode_t mode = 0;
-  uint64_t offset = 0;
-  uint64_t size = 0;
-  int open_flags = 0;
-};
-
-// The faults an operation carries while it runs (when the gate let it proceed).
-class Fault {
- public:
-  Fault() = default;
-  Fault(const Fault&) = delete;
-  Fault& operator=(const Fault&) = delete;
-
-  // The action that changes how the operation behaves, if any (data faults, lying fsync...).
-  template <typename T>
-  const T* As() const {
-    return decision_.outcome == nullptr ? nullptr : std::get_if<T>(&decision_.outcome->action);
-  }
-  uint64_t draw() const { return decision_.draw; }
-  int err() const { return decision_.err; }
-
- private:
-  friend class Passthrough;
-  static void KillAfter(void* fault);  // a Reply hook: signals the caller of a "kill after"
-  engine::Decision decision_;
-  pid_t caller_ = 0;
-};
 
 // Per-open state of a regular file; its address is fuse_file_info::fh.
 struct FileHandle : OpenHandle {
@@ -147,13 +108,10 @@ class Passthrough {
   InodeTable& inodes() { return inodes_; }
   HandleRegistry& handles() { return handles_; }
   OpStats& stats() { return stats_; }
-  // The fault machinery; all null when faults are off (the passthrough then costs nothing more).
-  void set_faults(engine::FaultEngine* engine, Deferrer* deferrer, EventLog* events) {
-    engine_ = engine;
-    deferrer_ = deferrer;
-    events_ = events;
-  }
-  engine::FaultEngine* engine() const { return engine_; }
+  // The fault gate every op passes first (fault_gate.h): the fault machinery, live crash points
+  // and the crash state are set there.
+  FaultGate& gate() { return gate_; }
+  bool Crashed() const { return gate_.Crashed(); }
 
   // The capacity model: off until a policy with [capacity] arrives (at mount or live); then the
   // tree is measured once and every later change is accounted. nullopt lifts the budget.
@@ -167,15 +125,6 @@ class Passthrough {
   // Recording (--record): null when off.
   void set_recorder(Recorder* recorder) { recorder_ = recorder; }
 
-  // Live crash points (live_crash.h): null unless the mount records.
-  void set_live_crash(LiveCrash* crash) { live_crash_ = crash; }
-  // Crashed: every op fails with EIO, and mutations that passed the gate before the crash find
-  // themselves fenced (Mutation::fenced()) when they begin. Once recovered, ops on inodes
-  // from before the crash fail with ESTALE.
-  void SetCrashed(bool crashed) {
-    crash_state_.store(crashed ? kCrashed | kHasCrashed : kHasCrashed, std::memory_order_seq_cst);
-  }
-  bool Crashed() const { return (crash_state_.load(std::memory_order_acquire) & kCrashed) != 0; }
   // After a live crash replaced the backing directory's contents.
   void ForgetWriteHistory();
   Status RemeasureSpace();
@@ -189,38 +138,13 @@ class Passthrough {
   UringTransport* uring() const { return uring_; }
 
  private:
-  // The fault gate, called by every op before it acts: kRun when the op must run (carrying in `f`
-  // whatever data fault applies to it), kAnswered when an injected error (or a kill before the
-  // op) answered it, kDeferred when it will rerun later (delay, stall, freeze).
-  enum class GateResult { kRun, kAnswered, kDeferred };
-  GateResult Gate(Reply& r, const OpTarget& t, Fault& f);
-  // An op's first step: whether it runs (else the gate answered or deferred the request, and the
-  // op returns). `f` must live until the op has replied, in every op: the gate may hang on the
-  // reply a hook that reads it (a kill after the op, Fault::KillAfter), and the data faults of
-  // read, write, fsync and fsyncdir act through it.
-  bool Admitted(Reply& r, const OpTarget& t, Fault& f) { return Gate(r, t, f) == GateResult::kRun; }
-  // Gate's steps (ops_faults.cc).
-  GateResult HoldWhileFrozen(Reply& r);
-  engine::OpContext ContextOf(Reply& r, const OpTarget& t) const;
-  GateResult Defer(Reply& r, const engine::Decision& d);
-  GateResult Outcome(Reply& r, Fault& f, const engine::OpContext& ctx);
-  // The gate after a live crash: EIO while crashed (and for requests held since before it),
-  // ESTALE for objects from before it; 0 lets the op go on.
-  int CrashError(const OpTarget& t);
-  void DoomIfCrashedMeanwhile();
-  // A crash rule fired for this op (which then does not run).
-  GateResult CrashHere(Reply& r, const policy::CrashAction& c, const engine::OpContext& ctx,
-                       const std::string& rule);
-  std::string TargetPath(const Inode* inode, const Inode* parent, const char* name) const;
-  void LogFired(const engine::OpContext& ctx, const engine::Decision& d);
-  // A refusal by the capacity model is a fault the application sees: it gets an event (rule and
-  // action "capacity") like any rule's. Returns `err`, for the reply.
-  int CapacityRefusal(fuse_req_t req, const OpTarget& t, int err);
-  // A write the capacity model cut short: `kept` of the `asked` bytes.
-  void CapacityShortWrite(fuse_req_t req, const OpTarget& t, uint64_t kept);
-  void LogCapacity(fuse_req_t req, const OpTarget& t, std::string result);
-  // Whether a file at `path` must be served around the page cache (rules on its reads or writes).
-  bool Uncached(const Inode& inode) const;
+  // An op's first step, the fault gate: whether it runs (else the gate answered or deferred the
+  // request, and the op returns). `f` must live until the op has replied, in every op: the gate
+  // may hang on the reply a hook that reads it (a kill after the op, Fault::KillAfter), and the
+  // data faults of read, write, fsync and fsyncdir act through it.
+  bool Admitted(Reply& r, const OpTarget& t, Fault& f) {
+    return gate_.Admit(r, t, f) == FaultGate::Verdict::kRun;
+  }
 
   Inode& InodeOf(fuse_ino_t ino);
   fuse_ino_t FuseIno(Inode& inode);
@@ -274,7 +198,7 @@ class Passthrough {
   Mutation BeginMutation() {
     std::unique_lock<std::mutex> order =
         recorder_ != nullptr ? recorder_->Order() : std::unique_lock<std::mutex>();
-    const bool fenced = crash_state_.load(std::memory_order_relaxed) != gate_crash_state_;
+    const bool fenced = gate_.CrashedSinceAdmit();
     return Mutation(std::move(order), fenced);
   }
   bool recording() const { return recorder_ != nullptr; }
@@ -318,18 +242,11 @@ class Passthrough {
   const Timeouts timeouts_;
   OpStats stats_;
   UringTransport* uring_ = nullptr;
-  engine::FaultEngine* engine_ = nullptr;
-  Deferrer* deferrer_ = nullptr;
-  EventLog* events_ = nullptr;
+  FaultGate gate_{inodes_};
   std::unique_ptr<WriteHistory> history_;
   InitPatch init_patch_;
   Recorder* recorder_ = nullptr;
-  LiveCrash* live_crash_ = nullptr;
-  static constexpr uint32_t kCrashed = 1;     // crashed now
-  static constexpr uint32_t kHasCrashed = 2;  // crashed at some point: stale inodes may exist
-  std::atomic<uint32_t> crash_state_{0};      // 0 until a crash: the gate's one extra load
-  static inline thread_local uint32_t gate_crash_state_ = 0;  // crash_state_ at this op's gate
-  Mutex space_mu_;                                            // serializes SetCapacity
+  Mutex space_mu_;  // serializes SetCapacity
   std::unique_ptr<SpaceAccount> space_owner_;
   std::atomic<SpaceAccount*> space_{nullptr};  // set once, then lives as long as the mount
 };

@@ -1,6 +1,6 @@
-// The fault gate: every op asks it before acting. It describes the op to the engine, logs what
-// fired, and then either answers the request (an injected errno, a kill before the op), defers it
-// (delay, stall, freeze; see deferrer.h), or lets the op run with the data fault it must apply.
+// The fault gate (fault_gate.h): the stage every op passes before it acts.
+#include "fault_gate.h"
+
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -14,7 +14,6 @@
 #include "event_log.h"
 #include "faultfs/core/errno_names.h"
 #include "live_crash.h"
-#include "passthrough.h"
 
 namespace faultfs::fs {
 
@@ -67,15 +66,7 @@ void Fault::KillAfter(void* fault) {
   SendKill(*f.As<policy::KillAction>(), f.caller_);
 }
 
-std::string Passthrough::TargetPath(const Inode* inode, const Inode* parent,
-                                    const char* name) const {
-  if (inode != nullptr) return inodes_.PathOf(*inode);
-  if (parent == nullptr || name == nullptr) return "";
-  const std::string dir = inodes_.PathOf(*parent);
-  return dir.empty() ? std::string(name) : dir + "/" + name;
-}
-
-void Passthrough::LogFired(const engine::OpContext& ctx, const engine::Decision& d) {
+void FaultGate::LogFired(const engine::OpContext& ctx, const engine::Decision& d) {
   if (events_ == nullptr) return;
   for (const policy::Rule* rule : d.fired) {
     // A crash logs itself once it knows the state it rolled back to (live_crash.cc).
@@ -93,22 +84,22 @@ void Passthrough::LogFired(const engine::OpContext& ctx, const engine::Decision&
   }
 }
 
-int Passthrough::CapacityRefusal(fuse_req_t req, const OpTarget& t, int err) {
+int FaultGate::CapacityRefusal(fuse_req_t req, const OpTarget& t, int err) {
   LogCapacity(req, t, ErrnoName(err));
   return err;
 }
 
-void Passthrough::CapacityShortWrite(fuse_req_t req, const OpTarget& t, uint64_t kept) {
+void FaultGate::CapacityShortWrite(fuse_req_t req, const OpTarget& t, uint64_t kept) {
   LogCapacity(req, t,
               "short: " + std::to_string(kept) + " of " + std::to_string(t.size) +
                   " bytes written (the capacity is used up)");
 }
 
-void Passthrough::LogCapacity(fuse_req_t req, const OpTarget& t, std::string result) {
+void FaultGate::LogCapacity(fuse_req_t req, const OpTarget& t, std::string result) {
   if (events_ == nullptr) return;
   const fuse_ctx* caller = fuse_req_ctx(req);
-  const std::string path = TargetPath(t.inode, t.parent, t.name);
-  const std::string path2 = TargetPath(t.inode2, t.parent2, t.name2);
+  const std::string path = inodes_.PathOf(t.inode, t.parent, t.name);
+  const std::string path2 = inodes_.PathOf(t.inode2, t.parent2, t.name2);
   engine::OpContext ctx;
   ctx.op = t.op;
   ctx.path = path;
@@ -120,7 +111,7 @@ void Passthrough::LogCapacity(fuse_req_t req, const OpTarget& t, std::string res
       .ctx = &ctx, .rule = "capacity", .action = "capacity", .result = std::move(result)});
 }
 
-bool Passthrough::Uncached(const Inode& inode) const {
+bool FaultGate::Uncached(const Inode& inode) const {
   if (engine_ == nullptr) return false;
   const bool reads = engine_->Targets(policy::Op::kRead);
   const bool writes = engine_->Targets(policy::Op::kWrite);
@@ -130,11 +121,11 @@ bool Passthrough::Uncached(const Inode& inode) const {
          (writes && engine_->MayTarget(policy::Op::kWrite, path, inode.type()));
 }
 
-void Passthrough::DoomIfCrashedMeanwhile() {
+void FaultGate::DoomIfCrashedMeanwhile() {
   // A crash that began after this op's gate doomed what it found held, maybe before this request
   // was. While crashed, everything held is from before the crash; once recovered, only this one
   // is known to be.
-  if (crash_state_.load(std::memory_order_acquire) == gate_crash_state_) return;
+  if (crash_state_.load(std::memory_order_acquire) == admitted_crash_state_) return;
   if (Crashed()) {
     deferrer_->Doom();
   } else {
@@ -142,7 +133,7 @@ void Passthrough::DoomIfCrashedMeanwhile() {
   }
 }
 
-int Passthrough::CrashError(const OpTarget& t) {
+int FaultGate::CrashError(const OpTarget& t) {
   // A request held since before the crash (delay, stall, freeze) would rerun in another world.
   const bool doomed = deferrer_ != nullptr && deferrer_->TakeDoomed(CurrentRequest::unique());
   if (doomed || Crashed()) return EIO;
@@ -152,9 +143,8 @@ int Passthrough::CrashError(const OpTarget& t) {
   return 0;
 }
 
-Passthrough::GateResult Passthrough::CrashHere(Reply& r, const policy::CrashAction& c,
-                                               const engine::OpContext& ctx,
-                                               const std::string& rule) {
+FaultGate::Verdict FaultGate::CrashHere(Reply& r, const policy::CrashAction& c,
+                                        const engine::OpContext& ctx, const std::string& rule) {
   if (live_crash_ != nullptr) {
     const CrashRequest request{.model = c.model,
                                .kill = c.kill,
@@ -165,39 +155,39 @@ Passthrough::GateResult Passthrough::CrashHere(Reply& r, const policy::CrashActi
     // The op answers EIO once its caller is killed, before the rollback: the caller must not see
     // a result, and need not wait for the rollback. A failed rollback is logged by the crash.
     (void)live_crash_->Crash(request, engine_->seed(), [&r] { r.Err(EIO); });
-    if (r.answered()) return GateResult::kAnswered;
+    if (r.answered()) return Verdict::kAnswered;
   }
   // Not crashed by this rule: another crash came first (the op fails like every other), or the
   // recording ended at an earlier crash (logged; the op runs).
   if (live_crash_ == nullptr || Crashed()) {
     r.Err(EIO);
-    return GateResult::kAnswered;
+    return Verdict::kAnswered;
   }
-  return GateResult::kRun;
+  return Verdict::kRun;
 }
 
-Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f) {
+FaultGate::Verdict FaultGate::Admit(Reply& r, const OpTarget& t, Fault& f) {
   // While the mount never crashed, this one relaxed load is all a crash costs an op.
-  gate_crash_state_ = crash_state_.load(std::memory_order_relaxed);
-  if (gate_crash_state_ != 0) {
+  admitted_crash_state_ = crash_state_.load(std::memory_order_relaxed);
+  if (admitted_crash_state_ != 0) {
     if (const int err = CrashError(t); err != 0) {
       r.Err(err);
-      return GateResult::kAnswered;
+      return Verdict::kAnswered;
     }
   }
-  if (engine_ == nullptr) return GateResult::kRun;
+  if (engine_ == nullptr) return Verdict::kRun;
   std::optional<engine::Decision> saved;
   if (deferrer_ != nullptr) {
     saved = deferrer_->TakeSaved(CurrentRequest::unique());
     if (!saved && deferrer_->frozen()) return HoldWhileFrozen(r);
   }
-  if (!saved && !engine_->Targets(t.op)) return GateResult::kRun;
+  if (!saved && !engine_->Targets(t.op)) return Verdict::kRun;
 
   engine::OpContext ctx = ContextOf(r, t);
   std::string path, path2;
   auto fill_paths = [&] {
-    path = TargetPath(t.inode, t.parent, t.name);
-    path2 = TargetPath(t.inode2, t.parent2, t.name2);
+    path = inodes_.PathOf(t.inode, t.parent, t.name);
+    path2 = inodes_.PathOf(t.inode2, t.parent2, t.name2);
     ctx.path = path;
     ctx.path2 = path2;
   };
@@ -208,12 +198,12 @@ Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f)
     f.decision_ = std::move(*saved);  // a deferred request's rerun: its delay is served
   } else {
     f.decision_ = engine_->Decide(ctx);
-    if (f.decision_.passes()) return GateResult::kRun;
+    if (f.decision_.passes()) return Verdict::kRun;
     if (!paths_first) fill_paths();  // for the log
     LogFired(ctx, f.decision_);
     const engine::Decision& d = f.decision_;
     if (d.freeze || d.stall != nullptr || d.delay.count() > 0) {
-      if (deferrer_ == nullptr) return GateResult::kRun;  // no deferral machinery: run at once
+      if (deferrer_ == nullptr) return Verdict::kRun;  // no deferral machinery: run at once
       return Defer(r, d);
     }
   }
@@ -222,15 +212,15 @@ Passthrough::GateResult Passthrough::Gate(Reply& r, const OpTarget& t, Fault& f)
 }
 
 // The mount answers nothing until thawed: the request waits, whole, to be run then.
-Passthrough::GateResult Passthrough::HoldWhileFrozen(Reply& r) {
+FaultGate::Verdict FaultGate::HoldWhileFrozen(Reply& r) {
   deferrer_->HoldFrozen(
       std::vector<char>(CurrentRequest::data(), CurrentRequest::data() + CurrentRequest::size()));
   r.None();
   DoomIfCrashedMeanwhile();
-  return GateResult::kDeferred;
+  return Verdict::kDeferred;
 }
 
-engine::OpContext Passthrough::ContextOf(Reply& r, const OpTarget& t) const {
+engine::OpContext FaultGate::ContextOf(Reply& r, const OpTarget& t) const {
   const fuse_ctx* caller = fuse_req_ctx(r.req());
   engine::OpContext ctx;
   ctx.op = t.op;
@@ -246,7 +236,7 @@ engine::OpContext Passthrough::ContextOf(Reply& r, const OpTarget& t) const {
 
 // A delay, stall or freeze: the request is copied and reruns when its time comes, with the rest
 // of the decision (what it does then).
-Passthrough::GateResult Passthrough::Defer(Reply& r, const engine::Decision& d) {
+FaultGate::Verdict FaultGate::Defer(Reply& r, const engine::Decision& d) {
   std::vector<char> copy(CurrentRequest::data(), CurrentRequest::data() + CurrentRequest::size());
   engine::Decision rest = d;
   rest.delay = std::chrono::nanoseconds(0);
@@ -265,26 +255,26 @@ Passthrough::GateResult Passthrough::Defer(Reply& r, const engine::Decision& d) 
   }
   r.None();
   DoomIfCrashedMeanwhile();
-  return GateResult::kDeferred;
+  return Verdict::kDeferred;
 }
 
 // What the deciding rule does before the op: a crash or an errno answers it, a kill may stop it
 // or follow its reply; data faults go with it (in `f`).
-Passthrough::GateResult Passthrough::Outcome(Reply& r, Fault& f, const engine::OpContext& ctx) {
+FaultGate::Verdict FaultGate::Outcome(Reply& r, Fault& f, const engine::OpContext& ctx) {
   if (const auto* c = f.As<policy::CrashAction>())
     return CrashHere(r, *c, ctx, f.decision_.outcome->id);
   if (f.As<policy::ErrnoAction>() != nullptr) {
     r.Err(f.err());
-    return GateResult::kAnswered;
+    return Verdict::kAnswered;
   }
   if (const auto* k = f.As<policy::KillAction>(); k != nullptr && k->before) {
     SendKill(*k, ctx.pid);
     f.decision_.outcome = nullptr;  // done: nothing left to do after the op
     r.Err(EINTR);                   // the op does not run
-    return GateResult::kAnswered;
+    return Verdict::kAnswered;
   }
   if (f.As<policy::KillAction>() != nullptr) r.BeforeReply(&Fault::KillAfter, &f);
-  return GateResult::kRun;
+  return Verdict::kRun;
 }
 
 }  // namespace faultfs::fs
