@@ -1,5 +1,7 @@
 # faultfs_test(NAME SOURCES... [LIBS ...] [LABELS ...] [TIMEOUT s] [SHARDS n] [MOUNTS]
 #              [BOTH_TRANSPORTS])
+# The label `threads` marks tests whose threads share state: tools/test.sh runs them (and the
+# daemon they mount) under ThreadSanitizer; the target threaded_tests builds just them.
 # One gtest executable registered as a CTest test. MOUNTS marks tests that mount FUSE: they get
 # the fuse label and share the fixture that removes any mount a crashed test left behind.
 # BOTH_TRANSPORTS registers the test a second time (NAME_dev) with every mount forced onto
@@ -20,6 +22,9 @@ function(faultfs_test name)
     set(T_TIMEOUT 300)
   endif()
   set(labels ${T_LABELS})
+  if("threads" IN_LIST labels)
+    add_dependencies(threaded_tests ${name})
+  endif()
   if(T_MOUNTS)
     list(APPEND labels fuse)
     add_dependencies(${name} faultfs)

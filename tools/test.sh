@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds with warnings as errors, and runs every test through CTest; then
-# builds and runs them again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# builds and runs them again under AddressSanitizer + UndefinedBehaviorSanitizer, and the tests
+# whose threads share state (label `threads`, with the daemon they mount) under ThreadSanitizer.
 # Tests that mount FUSE need root and /dev/fuse.
-#   FAULTFS_SKIP_ASAN=1 tools/test.sh   skips the sanitizer pass (quicker local runs)
+#   FAULTFS_SKIP_ASAN=1 tools/test.sh   skips the AddressSanitizer pass (quicker local runs)
+#   FAULTFS_SKIP_TSAN=1 tools/test.sh   skips the ThreadSanitizer pass
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -32,5 +34,14 @@ if [ "${FAULTFS_SKIP_ASAN:-0}" != 1 ]; then
   # of the source tree (format, layering) ran in the release pass: nothing here can change them.
   ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE source
+fi
+if [ "${FAULTFS_SKIP_TSAN:-0}" != 1 ]; then
+  echo "== ThreadSanitizer build and the threaded tests"
+  cmake -S . -B build-tsan -G Ninja -DFAULTFS_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
+    -DFAULTFS_SANITIZE=thread -DFAULTFS_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --build build-tsan -j "$jobs" --target threaded_tests
+  # A report stops the program (a test, or the daemon under a mount) with an error.
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L threads
 fi
 echo "== all tests passed"

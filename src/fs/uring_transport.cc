@@ -285,6 +285,11 @@ int UringTransport::NextCompletion(Entry& e, io_uring_cqe*& cqe) {
 // A request arrived in the entry: rebuilds the /dev/fuse layout (in header, op header, payload)
 // contiguously and has libfuse process it; its reply goes back through Route.
 void UringTransport::Dispatch(Entry& e) {
+  // The previous reply in this entry may have come from another thread (a deferred request,
+  // Route); the kernel fetched this request only after that thread committed it, and Route wrote
+  // `unique` (with release) before committing. Reading it with acquire states that order where
+  // ThreadSanitizer can see it: it does not see through io_uring.
+  (void)e.unique.load(std::memory_order_acquire);
   fuse_in_header in{};
   std::memcpy(&in, e.header->in_out, kInHeader);
   const size_t payload_sz = e.header->ring_ent_in_out.payload_sz;
