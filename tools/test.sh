@@ -5,6 +5,8 @@
 # Tests that mount FUSE need root and /dev/fuse.
 #   FAULTFS_SKIP_ASAN=1 tools/test.sh   skips the AddressSanitizer pass (quicker local runs)
 #   FAULTFS_SKIP_TSAN=1 tools/test.sh   skips the ThreadSanitizer pass
+#   FAULTFS_LONG_TESTS=1 tools/test.sh  also runs the tests labelled `long` (timing-dependent
+#                                       demonstrations; minutes each) in the release pass
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -24,7 +26,9 @@ configure_and_build() {
 
 echo "== release build (a few minutes the first time) and tests"
 configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ctest --test-dir build --output-on-failure -j "$test_jobs"
+long=(-LE long)
+[ "${FAULTFS_LONG_TESTS:-0}" = 1 ] && long=()
+ctest --test-dir build --output-on-failure -j "$test_jobs" "${long[@]}"
 
 if [ "${FAULTFS_SKIP_ASAN:-0}" != 1 ]; then
   echo "== ASan + UBSan build and tests"
@@ -33,7 +37,7 @@ if [ "${FAULTFS_SKIP_ASAN:-0}" != 1 ]; then
   # Leak checking stays on; abort on the first report so a test cannot pass over it. The checks
   # of the source tree (format, layering) ran in the release pass: nothing here can change them.
   ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE source
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" -LE 'source|long'
 fi
 if [ "${FAULTFS_SKIP_TSAN:-0}" != 1 ]; then
   echo "== ThreadSanitizer build and the threaded tests"
