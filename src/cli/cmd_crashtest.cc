@@ -209,7 +209,8 @@ int Run(CrashtestArgs a) {
                a.jobs,       a.timeout_s, true};
   const auto check_start = std::chrono::steady_clock::now();
   // (Waiting for the digests is part of checking: whatever the workload left of reading them.)
-  auto digests = rec.digests.get();
+  Result<crash::SnapshotDigests> digests =
+      rec.digests.valid() ? rec.digests.get() : Status::Invalid("not read");
   if (digests.ok()) run.digests = &*digests;
   run.recorded = rec.dir;
   run.copy_secs = rec.copy_secs;

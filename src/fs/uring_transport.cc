@@ -147,7 +147,9 @@ ssize_t UringTransport::Route(const iovec* iov, int count) {
   e->header->ring_ent_in_out.payload_sz = static_cast<uint32_t>(body);
   const uint64_t unique = out->unique;
   e->unique.store(0, std::memory_order_release);
-  if (e->thread.get_id() == std::this_thread::get_id()) {
+  // (Whether this is the entry's own thread, inside its Dispatch: `serving_entry_` is this
+  // thread's, where the entry's std::thread object is still being assigned when it first serves.)
+  if (serving_entry_ == e) {
     e->commit_pending = true;  // committed once libfuse is done with the request's memory
   } else {
     MutexLock lock(e->sq_mu);
