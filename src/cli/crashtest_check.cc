@@ -192,9 +192,8 @@ class Checker {
 
   void Work(unsigned slot) {
     // Runs of consecutive states: a state that continues the one before it in the same lane
-    // (the next crash point) is built by extending it. A short run is shared out evenly: every
-    // slot pays for its first state (a copy of the snapshot) alike, so the slots should also
-    // share the states after it.
+    // (the next crash point) is built by extending it. A short run is shared out evenly among
+    // the slots that start (WorthAnotherSlot): each paid for its first state.
     const size_t slots = std::max(1u, run_.jobs);
     const size_t run_length = std::clamp<size_t>((states_.size() + slots - 1) / slots, 1, 8);
     if (slot > 0 && !WorthAnotherSlot()) return;
