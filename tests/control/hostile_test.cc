@@ -214,15 +214,25 @@ TEST_F(HostileControl, ThawGetsThroughWhenEverySlotIsBusy) {
 
 TEST_F(HostileControl, UnblockingCommandsNeverWaitBehindTheQueue) {
   Start({});
-  // Slow commands: two run, 32 wait, and the 8 beyond that are turned away at once.
+  // Slow commands: two run, 32 wait, and the 8 beyond that are turned away at once. The two are
+  // sent first and running before the others come: on a busy machine a lane may not have taken
+  // its command from the queue yet when the rest arrive, and then more than 8 find it full.
   constexpr size_t kExtra = 8;
   std::vector<std::future<Result<nlohmann::json>>> adds;
-  for (size_t i = 0; i < 2 + Server::kMaxQueued + kExtra; ++i) {
+  // Declared after `adds`, so destroyed before them: a failed assertion still lets the waiting
+  // requests finish instead of joining them forever.
+  struct ReleaseAtEnd {
+    FakeHandler& handler;
+    ~ReleaseAtEnd() { handler.Release(); }
+  } release_at_end{handler_};
+  auto add = [&] {
     adds.push_back(std::async(std::launch::async, [&] {
       return Request(path_, {{"cmd", "add"}, {"policy", ""}});
     }));
-  }
+  };
+  for (size_t i = 0; i < 2; ++i) add();
   handler_.WaitForAdds(2);
+  for (size_t i = 0; i < Server::kMaxQueued + kExtra; ++i) add();
   size_t busy = 0;
   const auto give_up = Clock::now() + std::chrono::seconds(120);
   while (busy < kExtra && Clock::now() < give_up) {
