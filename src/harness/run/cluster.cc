@@ -137,6 +137,13 @@ Status Cluster::Mount(Node& n) {
 Status Cluster::Unmount(Node& n) {
   if (!n.mounted) return Status::Ok();
   n.mounted = false;
+  // Requests held by a freeze or a stall keep their callers' files open (a killed node's thread
+  // waits for its answer), and with them the mount and its daemon, even once detached: they go
+  // first.
+  for (const char* held : {"thaw", "release"}) {
+    (void)RunFaultfs(options_.faultfs, {"ctl", n.mount, held}, n.dir + "/umount-" + held + ".out",
+                     kCtlTimeoutS);
+  }
   Status s = RunFaultfs(options_.faultfs, {"umount", n.mount}, n.dir + "/umount.out");
   if (FindMount(n.mount)) {
     // Whatever happened (a file still open: a killed node's thread that waits for a held
