@@ -65,7 +65,11 @@ Result<std::unique_ptr<StateBuilder>> StateBuilder::Create(const std::string& sn
   if (!head.recorded.empty()) {
     // Without it, every file is copied from the snapshot as usual.
     b->recorded_ = UniqueFd(open(head.recorded.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (b->recorded_) b->untouched_ = UntouchedFiles(*b->history_);
+    struct stat st {};
+    if (b->recorded_ && fstat(b->recorded_.get(), &st) == 0) {
+      b->recorded_dev_ = st.st_dev;
+      b->untouched_ = UntouchedFiles(*b->history_);
+    }
   }
   FAULTFS_RETURN_IF_ERROR(b->FillPristine(/*lazy=*/true));
   return b;
@@ -185,10 +189,12 @@ void StateBuilder::FindRecorded(File& f, const struct stat& snap) {
   const auto it = untouched_.find(f.home);
   if (it == untouched_.end()) return;
   struct stat st {};
+  // (The device too: a path through a symlink the workload left could reach another
+  // filesystem, where the same inode number is another file.)
   f.recorded = fstatat(recorded_.get(), f.home.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-               S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_ino == it->second &&
-               st.st_size == snap.st_size && st.st_mode == snap.st_mode &&
-               st.st_uid == snap.st_uid && st.st_gid == snap.st_gid &&
+               S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_dev == recorded_dev_ &&
+               st.st_ino == it->second && st.st_size == snap.st_size &&
+               st.st_mode == snap.st_mode && st.st_uid == snap.st_uid && st.st_gid == snap.st_gid &&
                st.st_mtim.tv_sec == snap.st_mtim.tv_sec &&
                st.st_mtim.tv_nsec == snap.st_mtim.tv_nsec;
 }

@@ -150,6 +150,7 @@ class StateBuilder {
   // untouched files (path -> inode number there), while any of them may still be taken.
   const SnapshotDigests* const digests_;
   UniqueFd recorded_;
+  dev_t recorded_dev_ = 0;
   std::unordered_map<std::string, uint64_t> untouched_;
   // What the pristine copy is a copy of: the snapshot, or (when open) the checkpoint, with the
   // ops it holds and appliers that know its names, one for it and one for the pristine copy.
