@@ -4,8 +4,9 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build pkg-config g++ clang libclang-rt-14-dev   # toolchain (clang: fuzzing)
-  clang-format                                               # the format check (style_test)
+  cmake ninja-build pkg-config g++ clang libclang-rt-14-dev   # toolchain (clang: fuzzing,
+                                                             # the thread-safety analysis)
+  clang-format clang-tidy                                    # the format and tidy checks
   dpkg-dev                                                   # the .deb (dpkg-shlibdeps)
   libfuse3-dev fuse3 liburing-dev                            # FUSE low-level API, io_uring
   libcli11-dev libspdlog-dev libfmt-dev                      # CLI and logging

@@ -25,6 +25,7 @@
 #include "crashtest_guard.h"
 #include "crashtest_record.h"
 #include "crashtest_report.h"
+#include "faultfs/core/scratch_dir.h"
 #include "faultfs/core/tree_copy.h"
 #include "options.h"
 #include "record_log.h"
@@ -82,10 +83,9 @@ Result<std::string> MakeWorkDir(const CrashtestArgs& a) {
   if (!dir.empty()) {
     FAULTFS_RETURN_IF_ERROR(MakeEmptyDir(dir));
   } else {
-    const char* tmp = std::getenv("TMPDIR");
-    dir = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/faultfs-crashtest-XXXXXX";
-    if (mkdtemp(dir.data()) == nullptr)
-      return Status::FromErrno(errno, "creating a scratch directory");
+    auto made = MakeScratchDir("faultfs-crashtest");
+    if (!made.ok()) return made.status();
+    dir = std::move(*made);
   }
   char real[PATH_MAX];
   if (realpath(dir.c_str(), real) == nullptr)

@@ -1,6 +1,5 @@
 // `faultfs ctl MOUNT COMMAND [ARG]`: talks to a live mount's control socket.
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,9 +58,8 @@ std::set<uid_t> UnreadableRecordOwners() {
 }
 
 std::string UserName(uid_t uid) {
-  const passwd* pw = getpwuid(uid);
-  const std::string name = pw != nullptr ? " (" + std::string(pw->pw_name) + ")" : "";
-  return "uid " + std::to_string(uid) + name;
+  const std::string name = LoginName(uid);
+  return "uid " + std::to_string(uid) + (name.empty() ? "" : " (" + name + ")");
 }
 
 // Why `path` has no registry entry this user can read: a faultfs mount of another user's daemon

@@ -1,7 +1,6 @@
 // `faultfs mount`: mounts, reports readiness or the reason it failed, then serves in the
 // background (or the foreground with --foreground) until unmounted.
 #include <fcntl.h>
-#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,6 +23,7 @@
 #include "commands.h"
 #include "control_handler.h"
 #include "faultfs/control/server.h"
+#include "faultfs/core/errno_names.h"
 #include "faultfs/core/join.h"
 #include "faultfs/core/private_file.h"
 #include "faultfs/core/process.h"
@@ -186,7 +186,7 @@ void DetachFromTerminal(UniqueFd log_fd) {
   dup2(log_fd ? log_fd.get() : devnull, 1);
   dup2(log_fd ? log_fd.get() : devnull, 2);
   if (devnull > 2) close(devnull);
-  if (chdir("/") != 0) spdlog::warn("chdir /: {}", std::strerror(errno));
+  if (chdir("/") != 0) spdlog::warn("chdir /: {}", ErrnoText(errno));
 }
 
 // The daemon side of a background mount: reports each startup stage, then ready or the error,
@@ -251,8 +251,8 @@ int RunDaemon(const MountArgs& a, StartupReport& report) {
 void WarnAboutOwner(const MountOptions& o) {
   struct stat st {};
   if (o.allow_other || stat(o.backing.c_str(), &st) != 0 || st.st_uid == geteuid()) return;
-  const passwd* pw = getpwuid(st.st_uid);
-  const std::string owner = pw != nullptr ? pw->pw_name : "uid " + std::to_string(st.st_uid);
+  std::string owner = LoginName(st.st_uid);
+  if (owner.empty()) owner = "uid " + std::to_string(st.st_uid);
   std::cerr << "faultfs mount: warning: " << o.backing << " belongs to " << owner
             << ", but without --allow-other only the user who mounts can use the mount: a "
                "program\nrunning as "

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "crash_json.h"
+#include "faultfs/core/scratch_dir.h"
 #include "faultfs/core/tree_copy.h"
 #include "faultfs/core/tree_diff.h"
 #include "faultfs/crash/materialize.h"
@@ -36,12 +37,9 @@ class ScratchDir {
       std::cerr << "faultfs: removing " << path_ << ": " << s.ToString() << "\n";
   }
   Status Create() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string dir =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/faultfs-crash-diff-XXXXXX";
-    if (mkdtemp(dir.data()) == nullptr)
-      return Status::FromErrno(errno, "creating a scratch directory in " + dir);
-    path_ = dir;
+    auto made = MakeScratchDir("faultfs-crash-diff");
+    if (!made.ok()) return made.status();
+    path_ = std::move(*made);
     return Status::Ok();
   }
   const std::string& path() const { return path_; }

@@ -1,14 +1,15 @@
 // faultfs: the command line. Parses, then runs exactly one subcommand.
 #include <csignal>
+#include <exception>
 #include <iostream>
 #include <map>
 
 #include "commands.h"
 
-int main(int argc, char** argv) {
-  using namespace faultfs::cli;
-  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an error value, not a reason to die
+namespace faultfs::cli {
+namespace {
 
+int Main(int argc, char** argv) {
   CLI::App app{
       "faultfs: a FUSE passthrough filesystem that makes storage misbehave on purpose.\n"
       "Mount it under a program's data directory to see what the program does when the disk\n"
@@ -45,4 +46,21 @@ int main(int argc, char** argv) {
   }
   for (const auto* sub : app.get_subcommands()) return runners.at(sub->get_name())();
   return kExitUsage;
+}
+
+}  // namespace
+}  // namespace faultfs::cli
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an error value, not a reason to die
+  // Errors are values here; an exception that still gets this far (out of memory, a library's
+  // own) ends the command with its message, not with std::terminate's abort and core dump.
+  try {
+    return faultfs::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "faultfs: internal error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "faultfs: internal error: an unknown exception\n";
+  }
+  return faultfs::cli::kExitFailure;
 }

@@ -33,8 +33,8 @@ class StartupReport {
 
 struct StartupWait {
   pid_t daemon = 0;
-  int fd = -1;             // the read end of the pipe
-  double stage_timeout_s;  // the longest any one stage may take
+  int fd = -1;                 // the read end of the pipe
+  double stage_timeout_s = 0;  // the longest any one stage may take
 };
 
 // Waits for the daemon's report and prints its outcome; returns the exit code of `faultfs mount`.

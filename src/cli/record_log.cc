@@ -1,11 +1,11 @@
 #include "record_log.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <iostream>
 
+#include "faultfs/core/tree_read.h"
 #include "faultfs/crash/history.h"
 
 namespace faultfs::cli {
@@ -34,14 +34,9 @@ Result<LoadedLog> LoadRecordLog(const std::string& path, bool quiet) {
 }
 
 bool EmptyOrMissing(const std::string& path) {
-  DIR* dir = opendir(path.c_str());
-  if (dir == nullptr) return errno == ENOENT;
-  int entries = 0;
-  while (const dirent* d = readdir(dir)) {
-    entries += std::string_view(d->d_name) != "." && std::string_view(d->d_name) != "..";
-  }
-  closedir(dir);
-  return entries == 0;
+  auto entries = ReadDirAt(path);
+  if (!entries.ok()) return entries.status().code() == ENOENT;
+  return entries->empty();
 }
 
 Status MakeEmptyDir(const std::string& path) {

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "faultfs/core/errno_names.h"
 #include "faultfs/core/mutex.h"
 #include "server_impl.h"
 #include "socket_address.h"
@@ -44,7 +45,7 @@ void Server::Impl::Run() {
       ids.push_back(id);
     }
     if (poll(fds.data(), fds.size(), TimeoutMs()) < 0 && errno != EINTR) {
-      spdlog::error("control socket: poll: {}", std::strerror(errno));
+      spdlog::error("control socket: poll: {}", ErrnoText(errno));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     backlog = false;

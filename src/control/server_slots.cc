@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "faultfs/core/errno_names.h"
 #include "server_impl.h"
 
 namespace faultfs::control {
@@ -17,7 +18,7 @@ void Server::Impl::AcceptSome() {
     if (!fd && (errno == EMFILE || errno == ENFILE)) {
       // Out of descriptors (the mount's inode cache holds most): the caller stays in the
       // backlog, and the loop must not spin on a listener that stays readable.
-      spdlog::warn("control socket: accepting a connection: {}", std::strerror(errno));
+      spdlog::warn("control socket: accepting a connection: {}", ErrnoText(errno));
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (!fd) return;   // EAGAIN: nobody else waits

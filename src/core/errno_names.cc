@@ -13,6 +13,11 @@ std::string ErrnoName(int code) {
   return name != nullptr ? std::string(name) : "errno " + std::to_string(code);
 }
 
+std::string ErrnoText(int code) {
+  const char* text = (code > 0 && code < kMaxErrno) ? strerrordesc_np(code) : nullptr;
+  return text != nullptr ? std::string(text) : "Unknown error " + std::to_string(code);
+}
+
 std::optional<int> ErrnoFromName(std::string_view name) {
   for (int code = 1; code < kMaxErrno; ++code) {
     const char* candidate = strerrorname_np(code);

@@ -1,6 +1,6 @@
 #include "faultfs/core/process.h"
 
-#include <dirent.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +9,8 @@
 #include <fstream>
 #include <set>
 #include <string>
+
+#include "faultfs/core/tree_read.h"
 
 namespace faultfs {
 
@@ -48,14 +50,10 @@ std::string LinkTarget(const std::string& link) {
 
 // Counts the entries of /proc/PID/fd that point under `dir`.
 size_t OpenFilesWithin(const std::string& proc, const std::string& dir) {
-  DIR* fds = opendir((proc + "/fd").c_str());
-  if (fds == nullptr) return 0;
+  auto fds = ReadDirAt(proc + "/fd");
+  if (!fds.ok()) return 0;
   size_t n = 0;
-  while (const dirent* e = readdir(fds)) {
-    if (e->d_name[0] == '.') continue;
-    if (Within(LinkTarget(proc + "/fd/" + e->d_name), dir)) ++n;
-  }
-  closedir(fds);
+  for (const DirEntry& e : *fds) n += Within(LinkTarget(proc + "/fd/" + e.name), dir);
   return n;
 }
 
@@ -75,16 +73,24 @@ size_t MappedFilesWithin(const std::string& proc, const std::string& dir) {
 
 }  // namespace
 
+std::string LoginName(uid_t uid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);  // glibc's suggested size (sysconf) is 1024; room for NSS lines
+  if (getpwuid_r(uid, &entry, buf.data(), buf.size(), &found) != 0 || found == nullptr) return "";
+  return entry.pw_name;
+}
+
 std::vector<DirectoryUser> ProcessesUsing(const std::string& dir) {
   std::vector<DirectoryUser> users;
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return users;
+  auto entries = ReadDirAt("/proc");
+  if (!entries.ok()) return users;
   const pid_t self = getpid();
-  while (const dirent* e = readdir(proc)) {
+  for (const DirEntry& e : *entries) {
     char* end = nullptr;
-    const long pid = std::strtol(e->d_name, &end, 10);
+    const long pid = std::strtol(e.name.c_str(), &end, 10);
     if (pid <= 0 || *end != '\0' || pid == self) continue;
-    const std::string base = std::string("/proc/") + e->d_name;
+    const std::string base = "/proc/" + e.name;
     DirectoryUser u;
     u.pid = static_cast<pid_t>(pid);
     u.cwd = Within(LinkTarget(base + "/cwd"), dir);
@@ -95,7 +101,6 @@ std::vector<DirectoryUser> ProcessesUsing(const std::string& dir) {
     u.name = ProcessName(u.pid);
     users.push_back(std::move(u));
   }
-  closedir(proc);
   std::sort(users.begin(), users.end(),
             [](const DirectoryUser& a, const DirectoryUser& b) { return a.pid < b.pid; });
   return users;

@@ -102,7 +102,7 @@ Result<std::string> ShellHost::ReadStatus(bool& timed_out) {
       Clock::now() + std::chrono::duration_cast<Clock::duration>(
                          std::chrono::duration<double>(spec_.timeout_s > 0 ? spec_.timeout_s : 0));
   timed_out = false;
-  for (size_t nl; (nl = pending_.find('\n')) == std::string::npos;) {
+  for (size_t nl = 0; (nl = pending_.find('\n')) == std::string::npos;) {
     int wait_ms = -1;
     if (spec_.timeout_s > 0) {
       const auto left = std::chrono::duration<double, std::milli>(deadline - Clock::now()).count();

@@ -1,6 +1,6 @@
 #include "faultfs/core/status.h"
 
-#include <cstring>
+#include "faultfs/core/errno_names.h"
 
 namespace faultfs {
 
@@ -15,8 +15,8 @@ std::string Status::ToString() const {
   if (ok()) return "OK";
   // Invalid errors carry their whole text; errno errors append the system's wording.
   if (!from_errno_) return message_;
-  if (message_.empty()) return std::strerror(code_);
-  return message_ + ": " + std::strerror(code_);
+  if (message_.empty()) return ErrnoText(code_);
+  return message_ + ": " + ErrnoText(code_);
 }
 
 }  // namespace faultfs

@@ -89,16 +89,24 @@ SubprocessResult SubprocessResult::FromWaitStatus(int status) {
   return r;
 }
 
+namespace {
+// "Killed" for SIGKILL. strsignal may format an unknown number into storage all threads share.
+std::string SignalText(int signal) {
+  const char* text = sigdescr_np(signal);
+  return text != nullptr ? text : "unknown signal";
+}
+}  // namespace
+
 std::string SubprocessResult::Describe() const {
   if (timed_out) return "timed out";
   if (signal != 0)
-    return std::string("killed by signal ") + std::to_string(signal) + " (" + strsignal(signal) +
+    return std::string("killed by signal ") + std::to_string(signal) + " (" + SignalText(signal) +
            ")";
   std::string text = "exit " + std::to_string(exit_code);
   // A shell reports a command that a signal killed as 128 + the signal.
   if (exit_code > 128 && exit_code < 128 + NSIG) {
     text += " (a shell's way of saying 'killed by signal " + std::to_string(exit_code - 128) +
-            " (" + strsignal(exit_code - 128) + ")')";
+            " (" + SignalText(exit_code - 128) + ")')";
   }
   return text;
 }

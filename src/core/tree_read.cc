@@ -1,6 +1,7 @@
 #include "faultfs/core/tree_read.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -8,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <utility>
+
+#include "faultfs/core/unique_fd.h"
 
 namespace faultfs {
 
@@ -27,6 +30,12 @@ Result<std::vector<DirEntry>> ReadDir(int dir_fd, const std::string& where) {
         entries.push_back({d->d_name, d->d_type});
     }
   }
+}
+
+Result<std::vector<DirEntry>> ReadDirAt(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Status::FromErrno(errno, "opening " + path);
+  return ReadDir(fd.get(), path);
 }
 
 Result<std::vector<std::string>> SortedNames(int dir_fd, const std::string& where) {

@@ -83,7 +83,7 @@ std::string DescribeOp(const std::vector<Op>& ops, uint32_t i) {
 }
 
 std::string FindingText(const std::vector<Op>& ops, const Deviation& d) {
-  const std::string op = DescribeOp(ops, d.op);
+  std::string op = DescribeOp(ops, d.op);
   switch (d.kind) {
     case Deviation::Kind::kOmitted:
     case Deviation::Kind::kReordered:

@@ -1,6 +1,5 @@
 #include "faultfs/crash/oracle.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include "applier.h"
 #include "faultfs/core/tree_copy.h"
 #include "faultfs/core/tree_hash.h"
+#include "faultfs/core/tree_read.h"
 #include "models.h"
 
 namespace faultfs::crash {
@@ -52,13 +52,9 @@ bool Touches(const Op& op, bool is_dir, const std::string& path, uint64_t ino) {
 
 std::vector<std::string> ListNames(const std::string& dir) {
   std::vector<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (const dirent* e = readdir(d)) {
-    const std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  closedir(d);
+  auto entries = ReadDirAt(dir);
+  if (!entries.ok()) return names;
+  for (DirEntry& e : *entries) names.push_back(std::move(e.name));
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -28,7 +28,7 @@ void SendKill(const policy::KillAction& k, pid_t caller) {
       spdlog::warn("kill: refusing to signal pid {}", target);
       return;
     }
-    if (kill(target, k.signal) != 0) spdlog::warn("kill {}: {}", target, std::strerror(errno));
+    if (kill(target, k.signal) != 0) spdlog::warn("kill {}: {}", target, ErrnoText(errno));
   };
   switch (k.target) {
     case policy::KillAction::Target::kCaller:
@@ -37,8 +37,7 @@ void SendKill(const policy::KillAction& k, pid_t caller) {
     case policy::KillAction::Target::kCallerGroup: {
       const pid_t group = getpgid(caller);
       if (group > 1 && group != getpgrp()) {
-        if (kill(-group, k.signal) != 0)
-          spdlog::warn("kill group {}: {}", group, std::strerror(errno));
+        if (kill(-group, k.signal) != 0) spdlog::warn("kill group {}: {}", group, ErrnoText(errno));
       } else {
         spdlog::warn("kill: refusing to signal process group {}", group);
       }

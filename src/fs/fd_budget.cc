@@ -1,12 +1,12 @@
 #include "fd_budget.h"
 
-#include <dirent.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 
 #include "faultfs/core/mutex.h"
+#include "faultfs/core/tree_read.h"
 
 namespace faultfs::fs {
 
@@ -72,12 +72,9 @@ void FdBudget::Warn(bool refused) {
 }
 
 size_t FdBudget::CountOpenDescriptors() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return 0;
-  size_t n = 0;
-  while (const dirent* d = readdir(dir)) n += d->d_name[0] != '.';
-  closedir(dir);
-  return n > 0 ? n - 1 : 0;  // not the descriptor reading the directory
+  auto entries = ReadDirAt("/proc/self/fd");
+  if (!entries.ok()) return 0;
+  return entries->empty() ? 0 : entries->size() - 1;  // not the descriptor reading the directory
 }
 
 size_t FdBudget::RaiseLimit() {

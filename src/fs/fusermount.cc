@@ -20,12 +20,19 @@ Status RunHelper(const std::vector<std::string>& args, int comm_fd) {
   argv.push_back(const_cast<char*>(kHelper));
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  const std::string comm = std::to_string(comm_fd);
+  // The environment is built before fork: the child of a threaded process may only call
+  // async-signal-safe functions, and setenv allocates.
+  const std::string comm = "_FUSE_COMMFD=" + std::to_string(comm_fd);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (comm_fd < 0 || std::strncmp(*e, "_FUSE_COMMFD=", 13) != 0) env.push_back(*e);
+  }
+  if (comm_fd >= 0) env.push_back(const_cast<char*>(comm.c_str()));
+  env.push_back(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return Status::FromErrno(errno, "starting fusermount3");
   if (pid == 0) {
-    if (comm_fd >= 0) setenv("_FUSE_COMMFD", comm.c_str(), 1);
-    execvp(kHelper, argv.data());
+    execvpe(kHelper, argv.data(), env.data());
     _exit(127);
   }
   int status = 0;
@@ -52,7 +59,7 @@ Result<UniqueFd> ReceiveFd(int sock) {
   msg.msg_iovlen = 1;
   msg.msg_control = control;
   msg.msg_controllen = sizeof(control);
-  ssize_t n;
+  ssize_t n = 0;
   while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }
   if (n < 0) return Status::FromErrno(errno, "receiving the FUSE device from fusermount3");

@@ -158,7 +158,7 @@ void InodeTable::Unref(Inode& inode, uint64_t n) {
     MutexLock lock(doomed->mu_);
     if (doomed->users_ > 0) {  // an op that already replied still holds a lease
       doomed->orphaned_ = true;
-      doomed.release();  // freed by ReleaseLease()
+      (void)doomed.release();  // freed by ReleaseLease()
       return;
     }
   }

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "faultfs/core/errno_names.h"
+
 namespace faultfs::fs {
 
 Result<UniqueFd> OpenFuseDevice() {
@@ -75,7 +77,7 @@ void SetMountReadAhead(const std::string& mountpoint, unsigned kb) {
                            std::to_string(mount->dev_minor) + "/read_ahead_kb";
   std::ofstream out(file);
   if (!(out << kb << "\n" << std::flush)) {
-    spdlog::warn("could not set readahead ({}): {}", file, std::strerror(errno));
+    spdlog::warn("could not set readahead ({}): {}", file, ErrnoText(errno));
     return;
   }
   spdlog::info("readahead {} KiB", kb);
@@ -90,7 +92,7 @@ void AbortConnection(const MountEntry& mount) {
   if (stat(dir.c_str(), &st) != 0 &&
       ::mount("fusectl", connections.c_str(), "fusectl", 0, nullptr) != 0) {
     spdlog::warn("cannot abort FUSE connection {}: mounting fusectl on {}: {}", mount.dev_minor,
-                 connections, std::strerror(errno));
+                 connections, ErrnoText(errno));
     return;
   }
   std::ofstream abort_file(dir + "/abort");

@@ -1,6 +1,5 @@
 #include "live_crash.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -14,10 +13,12 @@
 
 #include "deferrer.h"
 #include "event_log.h"
+#include "faultfs/core/errno_names.h"
 #include "faultfs/core/mutex.h"
 #include "faultfs/core/process.h"
 #include "faultfs/core/random.h"
 #include "faultfs/core/tree_copy.h"
+#include "faultfs/core/tree_read.h"
 #include "faultfs/crash/materialize.h"
 #include "faultfs/crash/state.h"
 #include "faultfs/record/log.h"
@@ -35,16 +36,13 @@ bool MayKill(pid_t pid) { return pid > 1 && pid != getpid(); }
 
 // The names in directory `dir_fd` ("." and ".." aside).
 Result<std::vector<std::string>> Names(int dir_fd) {
+  // A descriptor of its own: reading moves the offset, which `dir_fd`'s other users share.
   UniqueFd fd(openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  DIR* dir = fd ? fdopendir(fd.get()) : nullptr;
-  if (dir == nullptr) return Status::FromErrno(errno, "reading a directory");
-  (void)fd.release();  // closedir() closes it
+  if (!fd) return Status::FromErrno(errno, "reading a directory");
+  auto entries = ReadDir(fd.get(), "a directory");
+  if (!entries.ok()) return entries.status();
   std::vector<std::string> names;
-  while (const dirent* d = readdir(dir)) {
-    const std::string_view name = d->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  closedir(dir);
+  for (DirEntry& e : *entries) names.push_back(std::move(e.name));
   return names;
 }
 
@@ -81,8 +79,7 @@ std::vector<pid_t> KillProcesses(const CrashRequest& r) {
         break;
       }
       targets = ProcessesWhere([group](pid_t pid) { return getpgid(pid) == group; });
-      if (kill(-group, SIGKILL) != 0)
-        spdlog::warn("kill group {}: {}", group, std::strerror(errno));
+      if (kill(-group, SIGKILL) != 0) spdlog::warn("kill group {}: {}", group, ErrnoText(errno));
       return targets;  // killed as one group: no member forked meanwhile escapes
     }
     case Kill::kNamed:
@@ -99,7 +96,7 @@ std::vector<pid_t> KillProcesses(const CrashRequest& r) {
     if (kill(pid, SIGKILL) == 0) {
       killed.push_back(pid);
     } else {
-      spdlog::warn("live crash: kill {}: {}", pid, std::strerror(errno));
+      spdlog::warn("live crash: kill {}: {}", pid, ErrnoText(errno));
     }
   }
   return killed;

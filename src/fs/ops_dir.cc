@@ -31,7 +31,7 @@ struct LinuxDirent64 {
 struct DirHandle : OpenHandle {
   using OpenHandle::OpenHandle;  // `inode` is the directory listed (its entries' parent)
   off_t offset = 0;              // cookie of the next entry the stream will return
-  std::vector<char> buf = std::vector<char>(64 * 1024);
+  std::vector<char> buf = std::vector<char>(size_t{64} * 1024);
   size_t pos = 0;  // next unread byte in buf
   size_t end = 0;  // bytes of buf filled by the last getdents64
 };

@@ -13,6 +13,7 @@
 
 #include "aligned_buffer.h"
 #include "data_faults.h"
+#include "faultfs/core/errno_names.h"
 #include "passthrough.h"
 #include "uring_transport.h"
 #include "write_history.h"
@@ -224,7 +225,7 @@ void Passthrough::RemoveCreated(fuse_req_t req, const Inode& dir, int dir_fd, co
   if (!same) return;  // renamed away meanwhile: whatever has the name now is not ours to remove
   if (const int err = RemoveName(req, dir, dir_fd, name, 0); err != 0) {
     spdlog::warn("{}: a create failed, and removing the file it made failed too: {}", name,
-                 std::strerror(err));
+                 ErrnoText(err));
   }
 }
 

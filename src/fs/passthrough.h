@@ -258,7 +258,7 @@ class ProcFdPath {
   const char* c_str() const { return buf_; }
 
  private:
-  char buf_[32];
+  char buf_[32] = {};
 };
 
 inline FileHandle& HandleOf(const fuse_file_info* fi) {

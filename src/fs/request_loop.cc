@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "current_request.h"
+#include "faultfs/core/errno_names.h"
 
 namespace faultfs::fs {
 
@@ -72,7 +73,7 @@ void RequestLoop::Work() {
         fuse_session_exit(session_);
         return;
       }
-      spdlog::error("reading /dev/fuse: {}", std::strerror(err));
+      spdlog::error("reading /dev/fuse: {}", ErrnoText(err));
       error_.store(-err);
       fuse_session_exit(session_);
       return;

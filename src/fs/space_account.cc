@@ -1,6 +1,5 @@
 #include "space_account.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
@@ -14,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "faultfs/core/tree_read.h"
 #include "faultfs/core/unique_fd.h"
 
 namespace faultfs::fs {
@@ -81,31 +81,23 @@ Result<engine::CapacityUsage> SpaceAccount::Measure(int root_fd) {
   while (!pending.empty()) {
     UniqueFd dir_fd = std::move(pending.back());
     pending.pop_back();
-    DIR* dir = fdopendir(dir_fd.get());
-    if (dir == nullptr) return Status::FromErrno(errno, "measuring the backing directory");
-    (void)dir_fd.release();  // the DIR owns it now
-    const int fd = dirfd(dir);
-    while (const dirent* d = readdir(dir)) {
-      const std::string_view name = d->d_name;
-      if (name == "." || name == "..") continue;
+    auto entries = ReadDir(dir_fd.get(), "the backing directory");
+    if (!entries.ok()) return entries.status();
+    for (const DirEntry& e : *entries) {
       struct stat st {};
-      if (fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // removed meanwhile
+      if (fstatat(dir_fd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        continue;  // removed meanwhile
       if (st.st_nlink > 1 && !S_ISDIR(st.st_mode) && !linked.emplace(st.st_dev, st.st_ino).second)
         continue;
       used.inodes++;
       used.bytes += DataBytes(st);
       if (S_ISDIR(st.st_mode)) {
-        UniqueFd sub(openat(fd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!sub) {
-          const int err = errno;
-          closedir(dir);
-          return Status::FromErrno(err,
-                                   std::string("measuring the backing directory: ") + d->d_name);
-        }
+        UniqueFd sub(
+            openat(dir_fd.get(), e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!sub) return Status::FromErrno(errno, "measuring the backing directory: " + e.name);
         pending.push_back(std::move(sub));
       }
     }
-    closedir(dir);
   }
   return used;
 }

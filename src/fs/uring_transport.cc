@@ -16,6 +16,7 @@
 
 #include "current_request.h"
 #include "faultfs/core/check.h"
+#include "faultfs/core/errno_names.h"
 #include "faultfs/core/mutex.h"
 #include "fuse_uring_abi.h"
 
@@ -201,7 +202,7 @@ bool UringTransport::SetUp(size_t payload_size) {
       io_uring_params params{};
       params.flags = IORING_SETUP_SQE128;
       if (const int err = io_uring_queue_init_params(4, &e->ring, &params); err < 0) {
-        spdlog::warn("io_uring unavailable ({}); using /dev/fuse", std::strerror(-err));
+        spdlog::warn("io_uring unavailable ({}); using /dev/fuse", ErrnoText(-err));
         entries_.clear();
         return false;
       }
@@ -237,7 +238,7 @@ void UringTransport::Serve(Entry& e) {
     const int err = NextCompletion(e, cqe);
     if (err == -EINTR || err == -EAGAIN) continue;
     if (err < 0) {
-      spdlog::error("io_uring queue {}: {}", e.qid, std::strerror(-err));
+      spdlog::error("io_uring queue {}: {}", e.qid, ErrnoText(-err));
       return;
     }
     const int res = cqe->res;
@@ -250,7 +251,7 @@ void UringTransport::Serve(Entry& e) {
     if (res < 0) {
       // -ENOTCONN: unmounted or aborted, the normal end. Anything else leaves the entry unusable.
       if (res != -ENOTCONN && res != -ECANCELED) {
-        spdlog::error("io_uring entry of queue {} ended: {}", e.qid, std::strerror(-res));
+        spdlog::error("io_uring entry of queue {} ended: {}", e.qid, ErrnoText(-res));
       }
       return;
     }

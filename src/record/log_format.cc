@@ -31,7 +31,7 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const uint8_t* p, size
                                                           uint32_t crc) {
   uint64_t c = crc;
   for (; n >= 8; n -= 8, p += 8) {
-    uint64_t word;
+    uint64_t word = 0;
     std::memcpy(&word, p, 8);
     c = _mm_crc32_u64(c, word);
   }

@@ -14,6 +14,10 @@ bool ProcessRunning(pid_t pid);
 // The process's command name (/proc/PID/comm), or "" if it does not exist.
 std::string ProcessName(pid_t pid);
 
+// The login name of `uid` from the user database; empty if it has none. (getpwuid's result lives
+// in storage every thread shares.)
+std::string LoginName(uid_t uid);
+
 // A process that uses files at or under a directory.
 struct DirectoryUser {
   pid_t pid = 0;

@@ -23,6 +23,9 @@ struct DirEntry {
 // directory in errors.
 Result<std::vector<DirEntry>> ReadDir(int dir_fd, const std::string& where);
 
+// The entries of the directory at `path` (followed if a symlink), as ReadDir gives them.
+Result<std::vector<DirEntry>> ReadDirAt(const std::string& path);
+
 // The names in the open directory `dir_fd`, without "." and "..", sorted bytewise. `where` names
 // the directory in errors.
 Result<std::vector<std::string>> SortedNames(int dir_fd, const std::string& where);

@@ -49,8 +49,9 @@ void CheckConflictingValues(const Analysis& a, CheckResult& result) {
     for (const Observation* o : seen) values.insert(o->value);
     if (values.size() < 2) continue;
     // The example names the first observation that disagreed with the first one.
+    const std::string& first = seen[0]->value;
     const Observation* second = *std::find_if(
-        seen.begin(), seen.end(), [&](const Observation* o) { return o->value != seen[0]->value; });
+        seen.begin(), seen.end(), [&first](const Observation* o) { return o->value != first; });
     AddViolation(result, About("conflicting_values", *second, {values.begin(), values.end()},
                                std::to_string(values.size()) + " values committed at index " +
                                    std::to_string(index)));
@@ -78,13 +79,14 @@ void CheckStale(const AcksByIndex& acks, const Observation& read, CheckResult& r
 // A read that returned a value that was never committed there.
 void CheckUncommitted(const Analysis& a, const Observation& read, CheckResult& result) {
   auto it = a.append_of.find(read.value);
+  if (it != a.append_of.end() && it->second->outcome() == OpType::kOk &&
+      it->second->end->log_index == read.index)
+    return;  // acknowledged there: if it is gone, lost_append says so
   std::string why;
   if (it == a.append_of.end()) {
     why = "no client ever appended it";
   } else if (it->second->outcome() == OpType::kFail) {
     why = "its append failed (op " + std::to_string(it->second->end->index) + ")";
-  } else if (it->second->outcome() == OpType::kOk && it->second->end->log_index == read.index) {
-    return;  // acknowledged there: if it is gone, lost_append says so
   } else if (!a.readable.empty() && Holders(a, read.index, read.value) == 0) {
     why = "no node holds it there at the end (" + WhatNodesHold(a, read.index) + ")";
   } else {

@@ -76,7 +76,7 @@ asio::awaitable<AttemptResult> Channel::Exchange(Connection& c, const nlohmann::
   asio::error_code ec;
   co_await asio::async_write(*c.socket, asio::buffer(frame), asio::redirect_error(kAwait, ec));
   if (ec) co_return result;
-  std::string buffer(16 * 1024, '\0');
+  std::string buffer(size_t{16} * 1024, '\0');
   for (;;) {
     for (;;) {
       auto next = c.reader.Next();

@@ -1,6 +1,8 @@
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
 #include <charconv>
+#include <cstdio>
+#include <exception>
 
 #include "faultfs/core/mutex.h"
 #include "faultfs/harness/client.h"
@@ -88,7 +90,13 @@ Result<std::unique_ptr<Clients>> Clients::Start(asio::io_context& io, ClientOpti
   return std::unique_ptr<Clients>(new Clients(std::move(shared)));
 }
 
-Clients::~Clients() { Stop(); }
+Clients::~Clients() {
+  try {
+    Stop();
+  } catch (const std::exception& e) {  // asio::post: the strand could not take the stop
+    std::fprintf(stderr, "faultfs harness clients: stopping: %s\n", e.what());
+  }
+}
 
 void Clients::Stop() {
   shared_->stop = true;

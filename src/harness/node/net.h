@@ -47,7 +47,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::ip::tcp::socket socket_;
   Handler handler_;
   FrameReader reader_;
-  std::vector<char> buffer_ = std::vector<char>(64 * 1024);
+  std::vector<char> buffer_ = std::vector<char>(size_t{64} * 1024);
   std::deque<std::string> queue_;
   std::vector<std::string> writing_;
   size_t queued_bytes_ = 0;
@@ -97,7 +97,7 @@ class PeerLink {
   std::shared_ptr<std::vector<std::string>> writing_;
   size_t queued_bytes_ = 0;
   int backoff_ms_ = 0;
-  char discard_[256];
+  char discard_[256] = {};
 };
 
 // "host:port" (an IPv4 address) as an endpoint.

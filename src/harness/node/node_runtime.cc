@@ -2,6 +2,7 @@
 
 #include <asio/post.hpp>
 #include <cstdio>
+#include <exception>
 
 #include "faultfs/harness/node_storage.h"
 #include "faultfs/harness/wire.h"
@@ -12,11 +13,16 @@ namespace faultfs::harness::node {
 NodeRuntime::NodeRuntime(const NodeOptions& options) : options_(options) {}
 
 NodeRuntime::~NodeRuntime() {
-  signals_.cancel();
-  tick_.cancel();
-  if (peer_listener_) peer_listener_->Stop();
-  if (client_listener_) client_listener_->Stop();
-  for (auto& [peer, link] : links_) link->Stop();
+  // Asio's cancel() throws on a failure of the system call under it; a destructor must not.
+  try {
+    signals_.cancel();
+    tick_.cancel();
+    if (peer_listener_) peer_listener_->Stop();
+    if (client_listener_) client_listener_->Stop();
+    for (auto& [peer, link] : links_) link->Stop();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "faultfs harness node %d: stopping: %s\n", options_.id, e.what());
+  }
   disk_.reset();  // joins the disk threads while everything they post to still exists
 }
 

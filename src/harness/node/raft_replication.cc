@@ -8,7 +8,7 @@ namespace {
 
 // An append carries at most this much, well under the 1 MiB frame limit.
 constexpr size_t kMaxAppendEntries = 256;
-constexpr size_t kMaxAppendBytes = 256 * 1024;
+constexpr size_t kMaxAppendBytes = size_t{256} * 1024;
 // Entries sent to a follower beyond what it acknowledged (pipelining window).
 constexpr uint64_t kMaxInflightEntries = 2048;
 

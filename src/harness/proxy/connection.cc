@@ -45,7 +45,7 @@ asio::awaitable<void> Connection::Run() {
 asio::awaitable<void> Connection::ReadFrames() {
   auto self = shared_from_this();
   FrameReader reader;
-  std::string buffer(64 * 1024, '\0');
+  std::string buffer(size_t{64} * 1024, '\0');
   while (!closed_) {
     asio::error_code ec;
     const size_t n =
@@ -108,7 +108,7 @@ void Connection::Schedule(std::string frame, Clock::time_point now) {
 
 asio::awaitable<void> Connection::CopyBack() {
   auto self = shared_from_this();
-  std::string buffer(16 * 1024, '\0');
+  std::string buffer(size_t{16} * 1024, '\0');
   while (!closed_) {
     asio::error_code ec;
     const size_t n =

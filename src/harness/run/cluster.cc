@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <exception>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -78,7 +80,14 @@ struct Cluster::Node {
 
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)) {}
 
-Cluster::~Cluster() { (void)Teardown(); }
+Cluster::~Cluster() {
+  // The caller's own Teardown() is the one that reports; this one makes sure nothing is left.
+  try {
+    (void)Teardown();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "faultfs harness: teardown: %s\n", e.what());
+  }
+}
 
 Result<std::unique_ptr<Cluster>> Cluster::Create(const ClusterOptions& options) {
   std::unique_ptr<Cluster> c(new Cluster(options));

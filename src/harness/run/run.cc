@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cluster.h"
+#include "faultfs/core/scratch_dir.h"
 #include "faultfs/core/tree_copy.h"
 #include "faultfs/harness/checker.h"
 #include "faultfs/harness/client.h"
@@ -84,10 +85,9 @@ class Run {
 Status Run::Prepare() {
   work_ = o_.work;
   if (work_.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    work_ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/faultfs-harness-XXXXXX";
-    if (mkdtemp(work_.data()) == nullptr)
-      return Status::FromErrno(errno, "creating a work directory");
+    auto made = MakeScratchDir("faultfs-harness");
+    if (!made.ok()) return made.status();
+    work_ = std::move(*made);
     made_work_ = true;
   } else if (mkdir(work_.c_str(), 0755) != 0 && errno != EEXIST) {
     return Status::FromErrno(errno, "creating '" + work_ + "'");
