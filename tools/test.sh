@@ -18,9 +18,8 @@ jobs=$(nproc)
 # CPUs, -j4 took 1,074 s where -j2 took 977).
 test_jobs=$((jobs * 2))
 # Debug information at level 1 (functions and line tables: what a backtrace and the sanitizers'
-# reports use, without the variables): full -g took 36% longer on a heavy unit here (cmd_mount.cc,
-# 17.6 s against 12.9 s), and the three
-# builds are most of this script's time.
+# reports use, without the variables): full -g took 36% longer on a heavy unit here
+# (cmd_mount.cc, 17.6 s against 12.9 s), and the three builds are most of this script's time.
 configure_and_build() {
   local dir=$1
   shift
