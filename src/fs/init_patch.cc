@@ -28,23 +28,25 @@ void InitPatch::ObserveRequest(const char* request, size_t size) {
   std::memcpy(&in, request, kHeader);
   if (in.opcode != FUSE_INIT) return;
   const uint32_t flags = Load32(request + kHeader, abi::kInitInFlagsOffset);
+  kernel_flags_.store(flags);
   // flags2 means something only when the kernel says so (FUSE_INIT_EXT).
   kernel_flags2_.store(
       (flags & abi::kInitExt) != 0 ? Load32(request + kHeader, abi::kInitInFlags2Offset) : 0);
   init_unique_.store(in.unique);
 }
 
-bool InitPatch::AddFlags2(const iovec* iov, int count, uint32_t flags2,
-                          std::vector<char>& patched) const {
+bool InitPatch::AddFlags(const iovec* iov, int count, InitFlags wanted,
+                         std::vector<char>& patched) const {
   if (count != 2 || iov[1].iov_len < abi::kInitOutFlags2Offset + 4) return false;
   const auto* init_out = static_cast<const char*>(iov[1].iov_base);
   patched.assign(init_out, init_out + iov[1].iov_len);
-  const uint32_t offered = flags2 & kernel_flags2_.load();
-  if (offered == 0) return true;
+  const uint32_t offered = wanted.flags & kernel_flags_.load();
+  const uint32_t offered2 = wanted.flags2 & kernel_flags2_.load();
+  const uint32_t ext = offered2 != 0 ? static_cast<uint32_t>(abi::kInitExt) : 0;
   Store32(patched.data(), abi::kInitOutFlagsOffset,
-          Load32(init_out, abi::kInitOutFlagsOffset) | static_cast<uint32_t>(abi::kInitExt));
+          Load32(init_out, abi::kInitOutFlagsOffset) | offered | ext);
   Store32(patched.data(), abi::kInitOutFlags2Offset,
-          Load32(init_out, abi::kInitOutFlags2Offset) | offered);
+          Load32(init_out, abi::kInitOutFlags2Offset) | offered2);
   return true;
 }
 

@@ -1,7 +1,8 @@
 // libfuse 3.14 negotiates only the capabilities it knows. InitPatch amends the INIT exchange with
 // newer ones: it notes which flags the kernel offered in its INIT request, and adds wanted ones
-// (only if offered) to the reply on its way to the kernel. Used for FUSE_DIRECT_IO_ALLOW_MMAP on
-// every transport, and by the io_uring transport for FUSE_OVER_IO_URING.
+// (only if offered) to the reply on its way to the kernel. Used for FUSE_HANDLE_KILLPRIV_V2 and
+// FUSE_DIRECT_IO_ALLOW_MMAP on every transport, and by the io_uring transport for
+// FUSE_OVER_IO_URING.
 #pragma once
 
 #include <sys/uio.h>
@@ -13,6 +14,12 @@
 
 namespace faultfs::fs {
 
+// Bits of the 64 INIT flags: the lower half (`flags`) and the upper (`flags2`, FUSE_INIT_EXT).
+struct InitFlags {
+  uint32_t flags = 0;
+  uint32_t flags2 = 0;
+};
+
 class InitPatch {
  public:
   // Called with every request read from /dev/fuse, before libfuse sees it.
@@ -22,12 +29,13 @@ class InitPatch {
   // Whether the kernel offered every bit of `flags2` (the upper half of the 64 INIT flags).
   bool KernelOffers(uint32_t flags2) const { return (kernel_flags2_.load() & flags2) == flags2; }
 
-  // INIT's reply `iov` (out header + fuse_init_out) with the offered bits of `flags2` added, as
+  // INIT's reply `iov` (out header + fuse_init_out) with the offered bits of `wanted` added, as
   // the new reply's second buffer in `patched`. False when `iov` is not shaped like INIT's reply.
-  bool AddFlags2(const iovec* iov, int count, uint32_t flags2, std::vector<char>& patched) const;
+  bool AddFlags(const iovec* iov, int count, InitFlags wanted, std::vector<char>& patched) const;
 
  private:
   std::atomic<uint64_t> init_unique_{0};
+  std::atomic<uint32_t> kernel_flags_{0};
   std::atomic<uint32_t> kernel_flags2_{0};
 };
 

@@ -54,13 +54,15 @@ Result<std::string> RealDir(const std::string& path, const char* role) {
 // The session's writev: through the io_uring transport when it is set up.
 ssize_t RouteReply(int fd, struct iovec* iov, int count, void* userdata) {
   auto* fs = static_cast<fs::Passthrough*>(userdata);
-  // Files that data rules target are served direct_io; a shared mmap of them needs a capability
-  // libfuse 3.14 cannot ask for, so INIT's reply asks for it.
+  // INIT's reply asks for what libfuse 3.14 cannot: a shared mmap of the files that data rules
+  // serve direct_io, and the set-id bits killed by the daemon (see Passthrough::Init).
   std::vector<char> patched;
   iovec init_reply[2];
   const auto* out = static_cast<const fuse_out_header*>(iov[0].iov_base);
+  const fs::InitFlags wanted{.flags = FUSE_HANDLE_KILLPRIV_V2,
+                             .flags2 = fs::uring_abi::kDirectIoAllowMmapFlags2};
   if (fs->init_patch().IsInitReply(out->unique) &&
-      fs->init_patch().AddFlags2(iov, count, fs::uring_abi::kDirectIoAllowMmapFlags2, patched)) {
+      fs->init_patch().AddFlags(iov, count, wanted, patched)) {
     init_reply[0] = iov[0];
     init_reply[1] = {patched.data(), patched.size()};
     iov = init_reply;

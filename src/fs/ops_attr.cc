@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "kill_setid.h"
 #include "passthrough.h"
 
 namespace faultfs::fs {
@@ -115,6 +116,8 @@ void Passthrough::Setattr(Reply& r, fuse_ino_t ino, struct stat* attr, int to_se
   if (m.fenced()) return (void)r.Err(EIO);
   int applied = 0;
   const int err = ApplySetattr(open_fd, fd->get(), *attr, to_set, &applied);
+  if (err == 0 && RequestKillsSetId())
+    KillSetIdOf(r.req(), fd->get());  // by an unprivileged caller
   if (change) change->Settle();
   if (recording()) RecordSetattr(r.req(), inode, *attr, applied);
   m.Done();

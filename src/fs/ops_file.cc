@@ -14,6 +14,7 @@
 #include "aligned_buffer.h"
 #include "data_faults.h"
 #include "faultfs/core/errno_names.h"
+#include "kill_setid.h"
 #include "passthrough.h"
 #include "uring_transport.h"
 #include "write_history.h"
@@ -89,6 +90,7 @@ void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {
   const int err = fd ? 0 : errno;
   if (change) change->Settle();
   if (err != 0) return (void)r.Err(err);
+  if (RequestKillsSetId()) KillSetIdOf(r.req(), fd.get());  // truncating, by an unprivileged caller
   if ((fi->flags & O_TRUNC) != 0) RecordOpenTruncate(r.req(), fd.get(), inodes_.PathOf(inode));
   m.Done();  // recorded: later changes may go ahead
   SendOpen(std::move(fd), std::move(slot), fi->flags, inode, fi, [&] { return r.Open(fi); });
@@ -270,6 +272,7 @@ void Passthrough::WriteBuf(Reply& r, fuse_ino_t, fuse_bufvec* in, off_t off, fus
   const ssize_t n = WriteData(r.req(), h, f, in, size, off, fi->writepage != 0);
   if (change) change->Settle();  // before the reply: statfs right after must see the write
   if (n < 0) return (void)r.Err(static_cast<int>(-n));
+  if (n > 0 && RequestKillsSetId()) KillSetIdOf(r.req(), h.fd.get());  // by an unprivileged caller
   r.Write(static_cast<size_t>(n));
 }
 

@@ -199,8 +199,9 @@ const fuse_lowlevel_ops& Passthrough::Ops() {
 void Passthrough::Init(fuse_conn_info* conn) {
   // Every write and fsync must reach the daemon (faults and recording depend on it).
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);
-  // The daemon writes as root, which keeps set-id bits; the kernel must clear them itself on
-  // writes and chown by unprivileged users, as it does on a local filesystem.
+  // Set-id bits: not the first version of the daemon's duty (which would have it kill them on
+  // every write, whoever the writer); the second, which the INIT reply asks for behind libfuse's
+  // back (mount.cc) and kill_setid.h carries out, keeps a write to one round trip.
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_HANDLE_KILLPRIV);
   if (conn->capable & FUSE_CAP_CACHE_SYMLINKS) conn->want |= FUSE_CAP_CACHE_SYMLINKS;
   // The request loop reads whole requests into memory (see request_loop.h), so no splicing.

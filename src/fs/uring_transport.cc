@@ -166,7 +166,7 @@ ssize_t UringTransport::PatchAndSendInit(const iovec* iov, int count) {
   // libfuse sends INIT's reply as the out header plus one fuse_init_out.
   std::vector<char> patched;
   if (!init_.KernelOffers(abi::kOverIoUringFlags2) ||
-      !init_.AddFlags2(iov, count, abi::kOverIoUringFlags2, patched)) {
+      !init_.AddFlags(iov, count, {.flags2 = abi::kOverIoUringFlags2}, patched)) {
     return WriteDev(iov, count);
   }
   const char* init_out = static_cast<const char*>(iov[1].iov_base);

@@ -3,12 +3,15 @@
 // directory's group), with set-id bits kept or cleared as natively.
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <functional>
+#include <string>
 
 #include "twin_fixture.h"
 
@@ -162,6 +165,119 @@ TEST_F(Permissions, WriteByAnotherUserClearsSetIdBits) {
   ASSERT_EQ(stat(P(mnt_, "suid").c_str(), &m), 0);
   EXPECT_EQ(m.st_mode, n.st_mode);
   EXPECT_EQ(m.st_mode & S_ISUID, 0U) << "the kernel killed setuid on write";
+}
+
+// How an unprivileged caller (or root) changes a file's contents.
+enum class Change { kWrite, kTruncate, kTruncatingOpen };
+
+long ApplyChange(Change c, const std::string& path) {
+  switch (c) {
+    case Change::kWrite: {
+      const int fd = open(path.c_str(), O_WRONLY);
+      const long res = fd < 0 ? -1 : write(fd, "x", 1);
+      close(fd);
+      return res < 0 ? res : 0;
+    }
+    case Change::kTruncate:
+      return truncate(path.c_str(), 0);
+    case Change::kTruncatingOpen: {
+      const int fd = open(path.c_str(), O_WRONLY | O_TRUNC);
+      return fd < 0 ? -1 : close(fd);
+    }
+  }
+  return -1;
+}
+
+// The daemon kills set-id bits itself (FUSE_HANDLE_KILLPRIV_V2): each way of changing a file, by
+// an unprivileged caller and by root, with setuid and setgid (with and without group-execute, the
+// caller in the file's group or not) must leave the mode the native filesystem leaves.
+TEST_F(Permissions, SetIdBitsGoAsNativelyOnWriteTruncateAndTruncatingOpen) {
+  struct Case {
+    mode_t mode;
+    gid_t group;
+  };
+  const Case cases[] = {{06777, 0}, {04666, 0}, {02676, 0}, {02666, 0}, {02666, kGroup}, {0666, 0}};
+  int n = 0;
+  for (const Change change : {Change::kWrite, Change::kTruncate, Change::kTruncatingOpen}) {
+    for (const Case& c : cases) {
+      for (const bool as_root : {false, true}) {
+        const std::string rel = "setid-" + std::to_string(n++);
+        char mode[8];
+        std::snprintf(mode, sizeof(mode), "%04o", c.mode);
+        const std::string what = rel + " (mode " + mode + ", group " + std::to_string(c.group) +
+                                 ", change " + std::to_string(static_cast<int>(change)) +
+                                 (as_root ? ", by root)" : ", by the user)");
+        Both([&](const std::string& r) {
+          ASSERT_EQ(close(creat(P(r, rel).c_str(), 0644)), 0);
+          ASSERT_EQ(chown(P(r, rel).c_str(), 0, c.group), 0);
+          ASSERT_EQ(chmod(P(r, rel).c_str(), c.mode), 0);
+          ASSERT_EQ(truncate(P(r, rel).c_str(), 10), 0);
+        });
+        if (as_root) {
+          Same(what.c_str(), 0, [&](auto r) { return ApplyChange(change, P(r, rel)); });
+        } else {
+          SameAsUser(what.c_str(), 0, [&](auto r) { return ApplyChange(change, P(r, rel)); });
+        }
+        struct stat native {
+        }, mounted{};
+        ASSERT_EQ(stat(P(native_, rel).c_str(), &native), 0);
+        ASSERT_EQ(stat(P(mnt_, rel).c_str(), &mounted), 0);
+        EXPECT_EQ(mounted.st_mode, native.st_mode) << what;
+        ASSERT_EQ(stat(P(backing_, rel).c_str(), &mounted), 0);
+        EXPECT_EQ(mounted.st_mode, native.st_mode) << what << ", on the backing file";
+      }
+    }
+  }
+}
+
+// A file capability (security.capability) goes on a write, by root too, as natively.
+TEST_F(Permissions, AWriteRemovesAFileCapability) {
+  vfs_cap_data cap{};
+  cap.magic_etc = VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE;
+  cap.data[0].permitted = 1U << CAP_NET_BIND_SERVICE;
+  const size_t cap_size = XATTR_CAPS_SZ_2;
+  Both([&](const std::string& r) {
+    ASSERT_EQ(close(creat(P(r, "capable").c_str(), 0755)), 0);
+    ASSERT_EQ(setxattr(P(r, "capable").c_str(), "security.capability", &cap, cap_size, 0), 0)
+        << r << ": " << std::strerror(errno);
+  });
+  const Outcome present = Same("capability present", 0, [](auto r) {
+    return getxattr(P(r, "capable").c_str(), "security.capability", nullptr, 0);
+  });
+  EXPECT_EQ(present.ret, static_cast<long>(cap_size));
+  Same("write as root", 0, [](auto r) { return ApplyChange(Change::kWrite, P(r, "capable")); });
+  Same("capability gone", ENODATA,
+       [](auto r) { return getxattr(P(r, "capable").c_str(), "security.capability", nullptr, 0); });
+}
+
+// The count of one kind of request in the daemon's statistics ("write=12 getxattr=3 ...").
+uint64_t RequestCount(const std::string& mnt, const std::string& op) {
+  const nlohmann::json reply = SendToMount(mnt, {{"cmd", "stats"}});
+  const std::string counts = reply.value("requests", std::string());
+  const std::string key = op + "=";
+  for (size_t at = counts.find(key); at != std::string::npos; at = counts.find(key, at + 1)) {
+    if (at == 0 || counts[at - 1] == ' ') return std::stoull(counts.substr(at + key.size()));
+  }
+  return 0;
+}
+
+// Small appends cost one round trip each: the kernel does not ask for security.capability before
+// every write (it did: one GETXATTR per write, until the daemon took over killing set-id bits).
+TEST_F(Permissions, AppendsAskForNoXattr) {
+  const std::string path = P(mnt_, "wal");
+  const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  const uint64_t writes_before = RequestCount(mnt_, "write");
+  const uint64_t getxattrs_before = RequestCount(mnt_, "getxattr");
+  const std::string record(128, 'r');
+  for (int i = 0; i < 200; ++i) ASSERT_EQ(write(fd, record.data(), record.size()), 128);
+  close(fd);
+  EXPECT_EQ(RequestCount(mnt_, "write") - writes_before, 200U) << "every append reached the daemon";
+  EXPECT_LE(RequestCount(mnt_, "getxattr") - getxattrs_before, 1U)
+      << "a GETXATTR per write: the kernel still checks security.capability itself";
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 200 * 128);
 }
 
 }  // namespace

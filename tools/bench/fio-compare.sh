@@ -8,7 +8,8 @@
 # disk layouts, not faultfs.
 #
 #   tools/bench/fio-compare.sh [--rounds N] [--dir DIR] [--runtime S] [--mount-args "ARGS"]
-#                              [--json FILE] [--jobs "seqwrite seqread randread randwrite metadata"]
+#                              [--json FILE]
+#                              [--jobs "seqwrite seqread randread randwrite append metadata"]
 #                              [--rules N]
 #
 # --rules N adds a third side: faultfs with a policy of N rules on every op the jobs issue that
@@ -23,8 +24,9 @@
 # 10-20x after a large deletion and the result depends on what ran before. --dir DIR uses DIR as is.
 #
 # Jobs: seqwrite (1 MiB writes, 1 GiB, final fsync), seqread (that file, caches dropped first),
-# randread (4 KiB, 2 jobs, --runtime s), randread_direct (the same with O_DIRECT), randwrite (4 KiB, fdatasync after every write, --runtime s),
-# metadata (create + write 4 KiB, stat, unlink 20,000 files). Throughput is measured on the wall
+# randread (4 KiB, 2 jobs, --runtime s), randread_direct (the same with O_DIRECT), randwrite (4 KiB,
+# fdatasync after every write, --runtime s), append (128-byte writes one after another, as a
+# write-ahead log or an append-only file makes them, --runtime s; writes per second), metadata (create + write 4 KiB, stat, unlink 20,000 files). Throughput is measured on the wall
 # clock for seqwrite, seqread and metadata (whole fio run, including the final fsync), from fio's
 # IOPS for the timed random jobs. Every timed run starts from the same memory state
 # (settle_memory in common.sh: caches dropped, free memory resident). Needs root (drop_caches,
@@ -40,7 +42,7 @@ base=
 runtime=30
 mount_args=""
 json_out=""
-jobs="seqwrite seqread randread randwrite metadata"
+jobs="seqwrite seqread randread randwrite append metadata"
 rules=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -135,6 +137,12 @@ run_job() {
       out=$(fio "${fio_common[@]}" --name=randwrite --filename="$dir/rw.dat" --rw=randwrite --bs=4k \
         --size=256M --fdatasync=1 --time_based --runtime="$runtime")
       rm -f "$dir/rw.dat"
+      echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["write"]["iops"])' ;;
+    append)
+      settle_memory
+      out=$(fio "${fio_common[@]}" --name=append --filename="$dir/wal.dat" --rw=write --bs=128 \
+        --size=256M --time_based --runtime="$runtime")
+      rm -f "$dir/wal.dat"
       echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["write"]["iops"])' ;;
     metadata)
       local files=(--filesize=4k --nrfiles=20000 --openfiles=1 --file_service_type=sequential)
