@@ -343,10 +343,14 @@ void AddServingOptions(CLI::App& cmd_app, MountOptions& o) {
   cmd->add_option("--uring-depth", o.uring_depth, "io_uring entries (threads) per CPU")
       ->check(CLI::Range(1U, 64U))
       ->capture_default_str();
-  AddChoice<bool>(*cmd, "--uring-priority", o.uring_idle_priority,
-                  {{"idle", true}, {"normal", false}},
-                  "Priority of io_uring threads: idle (keeps requesters on their CPU; see\n"
-                  "docs/architecture.md) or normal");
+  AddChoice<UringPriority>(
+      *cmd, "--uring-priority", o.uring_priority,
+      {{"auto", UringPriority::kAuto},
+       {"idle", UringPriority::kIdle},
+       {"normal", UringPriority::kNormal}},
+      "Priority of io_uring threads: auto (idle while the CPUs are free, normal while\n"
+      "tasks wait for them), idle (keeps requesters on their CPU; see\n"
+      "docs/architecture.md) or normal");
   cmd->add_option("--threads", o.max_threads, "Worker threads serving /dev/fuse")
       ->check(CLI::Range(1U, 256U))
       ->capture_default_str();

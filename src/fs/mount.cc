@@ -336,7 +336,7 @@ Status Mount::Impl::Connect(UniqueFd dev, const std::string& backing, const Stag
   if (options.transport == Transport::kAuto && !options.single_thread && !unprivileged &&
       fs::EnableKernelUring()) {
     uring = std::make_unique<fs::UringTransport>(session, dev_fd, fs->init_patch(),
-                                                 options.uring_depth, options.uring_idle_priority);
+                                                 options.uring_depth, options.uring_priority);
     fs->set_uring(uring.get());
   }
   if (unprivileged) return Status::Ok();

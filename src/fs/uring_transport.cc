@@ -7,13 +7,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
+#include "cpu_pressure.h"
 #include "current_request.h"
 #include "faultfs/core/check.h"
 #include "faultfs/core/errno_names.h"
@@ -77,6 +80,7 @@ struct UringTransport::Entry {
   std::atomic<uint64_t> unique{0};  // the request this entry holds in userspace, 0 if none
   bool commit_pending = false;      // the serving thread commits after libfuse returns
   std::thread thread;
+  std::atomic<pthread_t> self{0};  // the thread, as it sees itself (set before it serves)
 
   ~Entry() {
     if (ring_ready) io_uring_queue_exit(&ring);
@@ -108,12 +112,13 @@ struct UringTransport::Entry {
 thread_local UringTransport::Entry* UringTransport::serving_entry_ = nullptr;
 
 UringTransport::UringTransport(fuse_session* session, int dev_fd, const InitPatch& init,
-                               unsigned depth, bool idle_priority)
+                               unsigned depth, UringPriority priority)
     : session_(session),
       dev_fd_(dev_fd),
       init_(init),
       depth_(depth),
-      idle_priority_(idle_priority) {}
+      priority_(priority),
+      idle_now_(priority != UringPriority::kNormal) {}
 
 UringTransport::~UringTransport() { Join(); }
 
@@ -187,6 +192,15 @@ ssize_t UringTransport::PatchAndSendInit(const iovec* iov, int count) {
   }
   spdlog::info("FUSE over io_uring: {} entries on {} CPU queues", entries_.size(),
                entries_.size() / depth_);
+  if (priority_ == UringPriority::kAuto) {
+    if (ReadCpuStallMicros()) {
+      watcher_ = std::thread([this] { WatchLoad(); });
+    } else {
+      spdlog::warn(
+          "io_uring: no CPU pressure information (/proc/pressure/cpu); its threads stay at "
+          "idle priority, and fall behind when other work keeps the CPUs busy");
+    }
+  }
   return res;
 }
 
@@ -262,14 +276,49 @@ void UringTransport::Serve(Entry& e) {
 // The entry's thread runs on its queue's CPU (best effort: a daemon confined to fewer CPUs still
 // serves the queue, just not locally), at idle priority when asked. Stop signals stay blocked:
 // threads inherit the mask set before the mount.
-void UringTransport::PinToQueue(const Entry& e) const {
+void UringTransport::PinToQueue(Entry& e) const {
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(e.qid, &set);
   (void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-  if (idle_priority_) {  // see MountOptions::uring_idle_priority
+  e.self.store(pthread_self(), std::memory_order_release);
+  if (idle_now_.load(std::memory_order_acquire)) {  // see UringPriority
     sched_param param{};
     (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+  }
+}
+
+void UringTransport::SetPriority(bool idle) {
+  idle_now_.store(idle, std::memory_order_release);
+  sched_param param{};
+  for (auto& e : entries_) {
+    // A thread that has not pinned itself yet reads idle_now_ when it does.
+    if (const pthread_t t = e->self.load(std::memory_order_acquire); t != 0)
+      (void)pthread_setschedparam(t, idle ? SCHED_IDLE : SCHED_OTHER, &param);
+  }
+}
+
+void UringTransport::WatchLoad() {
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kPeriod = std::chrono::milliseconds(100);
+  CpuLoadState load;
+  std::optional<uint64_t> stall = ReadCpuStallMicros();
+  auto sampled = Clock::now();
+  MutexLock lock(watch_mu_);
+  while (!watch_stop_) {
+    watch_cv_.wait_for(lock.native(), kPeriod);
+    const std::optional<uint64_t> now_stall = ReadCpuStallMicros();
+    const auto now = Clock::now();
+    const double period_us = static_cast<double>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - sampled).count());
+    if (stall && now_stall && period_us > 0 &&
+        load.Update(static_cast<double>(*now_stall - *stall) / period_us)) {
+      SetPriority(!load.busy());
+      spdlog::info("io_uring: CPUs {}; its threads now at {} priority",
+                   load.busy() ? "busy" : "calm", load.busy() ? "normal" : "idle");
+    }
+    stall = now_stall;
+    sampled = now;
   }
 }
 
@@ -328,6 +377,14 @@ char* UringTransport::ReplySpace(size_t size) {
 }
 
 void UringTransport::Join() {
+  // The watcher first: it names the entry threads to the scheduler, and a joined thread's handle
+  // is no longer valid (using it crashed the daemon).
+  {
+    MutexLock lock(watch_mu_);
+    watch_stop_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
   for (auto& e : entries_) {
     if (e->thread.joinable()) e->thread.join();
   }

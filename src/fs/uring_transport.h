@@ -18,10 +18,14 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
 
+#include "faultfs/core/mutex.h"
+#include "faultfs/fs/mount.h"
 #include "fuse_version.h"
 #include "init_patch.h"
 
@@ -33,7 +37,7 @@ class UringTransport {
  public:
   // `init` has seen the kernel's INIT request (the /dev/fuse reader feeds it).
   UringTransport(fuse_session* session, int dev_fd, const InitPatch& init, unsigned depth,
-                 bool idle_priority);
+                 UringPriority priority);
   ~UringTransport();
   UringTransport(const UringTransport&) = delete;
   UringTransport& operator=(const UringTransport&) = delete;
@@ -45,6 +49,9 @@ class UringTransport {
 
   // Waits for every entry thread to end (the connection ended).
   void Join();
+  // Whether the entry threads run at idle priority now (with UringPriority::kAuto, it changes
+  // with the machine's load).
+  bool idle_now() const { return idle_now_.load(std::memory_order_relaxed); }
 
   // On an entry thread serving a request: the entry's payload buffer, where a reply of up to
   // `size` bytes can be built in place (Route() then skips copying it). nullptr elsewhere.
@@ -61,7 +68,11 @@ class UringTransport {
 
   bool SetUp(size_t payload_size);  // rings and buffers; false if io_uring cannot be used
   void Serve(Entry& entry);
-  void PinToQueue(const Entry& e) const;
+  void PinToQueue(Entry& e) const;
+  // With UringPriority::kAuto: samples the CPU pressure every 100 ms until Join(), and moves every
+  // entry thread between idle and normal priority as the machine gets busy and calm again.
+  void WatchLoad();
+  void SetPriority(bool idle);
   int NextCompletion(Entry& e, ::io_uring_cqe*& cqe);
   void Dispatch(Entry& e);
   ssize_t WriteDev(const iovec* iov, int count);
@@ -72,7 +83,12 @@ class UringTransport {
   const int dev_fd_;
   const InitPatch& init_;
   const unsigned depth_;
-  const bool idle_priority_;
+  const UringPriority priority_;
+  std::atomic<bool> idle_now_;
+  Mutex watch_mu_;
+  std::condition_variable watch_cv_;
+  bool watch_stop_ FAULTFS_GUARDED_BY(watch_mu_) = false;
+  std::thread watcher_;
   std::atomic<bool> active_{false};
   std::atomic<uint64_t> served_{0};  // requests that arrived through a ring
   std::vector<std::unique_ptr<Entry>> entries_;

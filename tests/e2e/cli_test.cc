@@ -93,7 +93,7 @@ TEST_F(Cli, ChoicesShowTheirWordsAndRejectOthersByName) {
   }
   const std::string mount = Faultfs({"mount", "--help"}).out;
   for (const char* shown :
-       {"--transport auto|dev (default: auto)", "--uring-priority idle|normal (default: idle)",
+       {"--transport auto|dev (default: auto)", "--uring-priority auto|idle|normal (default: auto)",
         "--log-level trace|debug|info|warn|error|off (default: info)"})
     EXPECT_TRUE(Contains(mount, shown)) << shown;
   for (const std::string value : {"foo", "0", "2", "Dev"}) {

@@ -10,7 +10,11 @@
 #   tools/bench/fio-compare.sh [--rounds N] [--dir DIR] [--runtime S] [--mount-args "ARGS"]
 #                              [--json FILE]
 #                              [--jobs "seqwrite seqread randread randwrite append metadata"]
-#                              [--rules N]
+#                              [--rules N] [--cpu-load N]
+#
+# --cpu-load N runs N CPU hogs (busy loops at normal priority) for the whole comparison, beside
+# every timed run of every side: a database server's CPUs are often busy, and a daemon that only
+# keeps up on an idle machine changes the timing of what it tests.
 #
 # --rules N adds a third side: faultfs with a policy of N rules on every op the jobs issue that
 # match none of their files (paths anchored on other directories and other extensions, the way
@@ -26,7 +30,9 @@
 # Jobs: seqwrite (1 MiB writes, 1 GiB, final fsync), seqread (that file, caches dropped first),
 # randread (4 KiB, 2 jobs, --runtime s), randread_direct (the same with O_DIRECT), randwrite (4 KiB,
 # fdatasync after every write, --runtime s), append (128-byte writes one after another, as a
-# write-ahead log or an append-only file makes them, --runtime s; writes per second), metadata (create + write 4 KiB, stat, unlink 20,000 files). Throughput is measured on the wall
+# write-ahead log or an append-only file makes them, --runtime s; writes per second), sqlite_wal
+# and sqlite_delete (one-row transactions, synchronous=FULL, WAL or rollback journal, --runtime
+# s; transactions per second, tools/bench/sqlite-txn.py), metadata (create + write 4 KiB, stat, unlink 20,000 files). Throughput is measured on the wall
 # clock for seqwrite, seqread and metadata (whole fio run, including the final fsync), from fio's
 # IOPS for the timed random jobs. Every timed run starts from the same memory state
 # (settle_memory in common.sh: caches dropped, free memory resident). Needs root (drop_caches,
@@ -44,6 +50,7 @@ mount_args=""
 json_out=""
 jobs="seqwrite seqread randread randwrite append metadata"
 rules=0
+cpu_load=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -53,6 +60,7 @@ while [ $# -gt 0 ]; do
     --json) json_out=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --rules) rules=$2; shift 2 ;;
+    --cpu-load) cpu_load=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
     *) echo "fio-compare: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -80,7 +88,9 @@ if [ -z "$base" ]; then
 fi
 dir=$base/data
 is_mounted() { grep -q " $dir fuse.faultfs " /proc/mounts; }
+hogs=()
 cleanup() {
+  [ ${#hogs[@]} -eq 0 ] || kill "${hogs[@]}" 2>/dev/null || true
   is_mounted && "$faultfs" umount --lazy "$dir" >/dev/null 2>&1
   scratch_fs_remove
   rm -f "$results" "$policy" "$events"
@@ -138,6 +148,10 @@ run_job() {
         --size=256M --fdatasync=1 --time_based --runtime="$runtime")
       rm -f "$dir/rw.dat"
       echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["write"]["iops"])' ;;
+    sqlite_wal|sqlite_delete)
+      settle_memory
+      python3 "$here/sqlite-txn.py" "$dir/bench.db" --journal "${job#sqlite_}" --seconds "$runtime"
+      rm -f "$dir"/bench.db* ;;
     append)
       settle_memory
       out=$(fio "${fio_common[@]}" --name=append --filename="$dir/wal.dat" --rw=write --bs=128 \
@@ -160,6 +174,10 @@ run_job() {
   esac
 }
 
+for _ in $(seq 1 "$cpu_load"); do
+  bash -c 'while :; do :; done' &
+  hogs+=($!)
+done
 sides="native faultfs"
 [ "$rules" -gt 0 ] && sides="native faultfs rules"
 for round in $(seq 1 "$rounds"); do
@@ -183,15 +201,16 @@ if [ -s "$events" ]; then
   echo "fio-compare: rules that should match nothing injected faults:" >&2; head -3 "$events" >&2; exit 1
 fi
 
-python3 - "$results" "$json_out" "$rounds" "$mount_args" "$rules" <<'PY'
+python3 - "$results" "$json_out" "$rounds" "$mount_args" "$rules" "$cpu_load" <<'PY'
 import json, statistics, sys, platform, os
 path, json_out, rounds, mount_args, nrules = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+cpu_load = int(sys.argv[6])
 data = {}
 for line in open(path):
     job, side, value = line.split()
     data.setdefault(job, {}).setdefault(side, []).append(float(value))
 units = {"seqwrite": "MiB/s", "seqread": "MiB/s", "randread": "IOPS", "randread_direct": "IOPS", "randwrite": "IOPS",
-         "metadata": "ops/s"}
+         "append": "writes/s", "sqlite_wal": "txn/s", "sqlite_delete": "txn/s", "metadata": "ops/s"}
 rows = []
 if nrules:
     print(f"\n| job | native | faultfs | faultfs/native | {nrules} rules | {nrules} rules/faultfs |")
@@ -212,8 +231,10 @@ for job, sides in data.items():
     print(line)
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"\nmedians of {rounds} interleaved rounds; {os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}"
-      f"{', mount args: ' + mount_args if mount_args else ''}")
+      f"{', mount args: ' + mount_args if mount_args else ''}"
+      f"{f', {cpu_load} CPU hogs beside every run' if cpu_load else ''}")
 if json_out:
-    json.dump({"rounds": int(rounds), "mount_args": mount_args, "rules": nrules, "kernel": platform.release(),
+    json.dump({"rounds": int(rounds), "mount_args": mount_args, "rules": nrules, "cpu_load": cpu_load,
+               "kernel": platform.release(),
                "cpus": os.cpu_count(), "results": rows}, open(json_out, "w"), indent=2)
 PY

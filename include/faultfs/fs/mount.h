@@ -25,6 +25,19 @@ enum class Transport {
   kDev,    // /dev/fuse only
 };
 
+// The io_uring threads' scheduling priority. Idle: the requester is blocked while its request is
+// served, so its CPU is usually free; and a CPU running only idle-priority threads counts as idle
+// when the kernel places the woken requester, which keeps it on its CPU (at normal priority it is
+// moved to the other CPU on every reply, costing an inter-processor wake-up each time). But when
+// other processes keep the CPUs busy, idle-priority threads get almost no CPU and every request
+// waits. Auto: idle while the CPUs are free, normal while the kernel's pressure information says
+// tasks wait for a CPU (src/fs/cpu_pressure.h).
+enum class UringPriority {
+  kAuto,
+  kIdle,
+  kNormal,
+};
+
 struct MountOptions {
   std::string backing;     // directory whose contents the mount serves
   std::string mountpoint;  // where to mount; equal to `backing` for an in-place mount
@@ -38,12 +51,7 @@ struct MountOptions {
   bool single_thread = false;  // serve one request at a time (reproducible fault sequences)
   Transport transport = Transport::kAuto;
   unsigned uring_depth = 4;  // io_uring entries (and threads) per CPU
-  // Run io_uring threads at idle priority. The requester is blocked while its request is served,
-  // so its CPU is usually free; and a CPU running only idle-priority threads counts as idle when
-  // the kernel places the woken requester, which keeps it on its CPU (at normal priority it is
-  // moved to the other CPU on every reply, costing an inter-processor wake-up each time). Under
-  // full CPU saturation by other processes, idle-priority threads get only a small share.
-  bool uring_idle_priority = true;
+  UringPriority uring_priority = UringPriority::kAuto;
   unsigned max_threads = 8;  // worker threads serving /dev/fuse
   // After answering a request, one worker polls for the next one this long before sleeping: on
   // virtual machines a sleeping thread pays a costly wake-up per request. 0 never polls.
