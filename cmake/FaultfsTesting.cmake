@@ -5,7 +5,8 @@
 # One gtest executable registered as a CTest test. MOUNTS marks tests that mount FUSE: they get
 # the fuse label and share the fixture that removes any mount a crashed test left behind.
 # BOTH_TRANSPORTS registers the test a second time (NAME_dev) with every mount forced onto
-# /dev/fuse, so both request transports pass the same tests. SHARDS n registers it as n CTest
+# /dev/fuse and kernel passthrough off, so both request transports, and files served by the
+# kernel and by the daemon, pass the same tests. SHARDS n registers it as n CTest
 # tests (NAME_1ofN ...), each running every n-th gtest test (gtest's own sharding: every test runs
 # in exactly one shard), so that a parallel ctest spreads a long executable over its slots.
 find_package(GTest REQUIRED)
@@ -52,6 +53,6 @@ function(faultfs_test name)
   if(T_BOTH_TRANSPORTS)
     add_test(NAME ${name}_dev COMMAND ${name})
     set_tests_properties(${name}_dev PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${labels};dev"
-      FIXTURES_REQUIRED stale_mounts ENVIRONMENT "${env};FAULTFS_TEST_MOUNT_ARGS=--transport dev")
+      FIXTURES_REQUIRED stale_mounts ENVIRONMENT "${env};FAULTFS_TEST_MOUNT_ARGS=--transport dev --passthrough off")
   endif()
 endfunction()

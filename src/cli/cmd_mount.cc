@@ -85,6 +85,8 @@ std::string ReadyLine(const MountRecord& r) {
   line += " (pid " + std::to_string(r.pid) + ", fault seed " + std::to_string(r.seed);
   if (!r.log_file.empty()) line += ", log " + r.log_file;
   if (!r.control_socket.empty()) line += ", control " + r.control_socket;
+  if (!r.passthrough.empty())
+    line += r.passthrough.rfind("on", 0) == 0 ? ", passthrough on" : ", passthrough off";
   return line + ")";
 }
 
@@ -115,8 +117,8 @@ Result<Mounted> MountHere(const MountArgs& a, const Paths& p, const std::string&
   if (!server.ok()) return server.status();  // the Mount destructor unmounts
   m.server = std::move(*server);
   stage("registering the mount in '" + dir + "'");
-  m.record = MountRecord{p.mountpoint, p.backing,       getpid(),        p.log_file,
-                         UtcNow(),     m.mount->seed(), m.server->path()};
+  m.record = MountRecord{p.mountpoint, p.backing,       getpid(),         p.log_file,
+                         UtcNow(),     m.mount->seed(), m.server->path(), ""};
   FAULTFS_RETURN_IF_ERROR(WriteRecord(m.record));
   return m;
 }
@@ -126,7 +128,14 @@ Result<Mounted> MountHere(const MountArgs& a, const Paths& p, const std::string&
 int ServeUntilUnmounted(Mounted& m, const std::function<void()>& on_serving) {
   Mount& mount = *m.mount;
   const MountRecord& record = m.record;
-  Status served = mount.Serve(on_serving);
+  Status served = mount.Serve([&] {
+    // The kernel's answer to INIT settled passthrough: the record says what the mount does.
+    const Mount::PassthroughState passthrough = mount.Passthrough();
+    m.record.passthrough =
+        std::string(passthrough.on ? "on" : "off") + " (" + passthrough.reason + ")";
+    if (Status s = WriteRecord(m.record); !s.ok()) spdlog::warn("{}", s.ToString());
+    on_serving();
+  });
   m.server.reset();  // no control after the mount is gone
   if (!served.ok()) {
     // The log stays, for whoever looks into why; the record goes (the mount is gone).
@@ -351,6 +360,12 @@ void AddServingOptions(CLI::App& cmd_app, MountOptions& o) {
       "Priority of io_uring threads: auto (idle while the CPUs are free, normal while\n"
       "tasks wait for them), idle (keeps requesters on their CPU; see\n"
       "docs/architecture.md) or normal");
+  AddChoice<PassthroughMode>(
+      *cmd, "--passthrough", o.passthrough,
+      {{"auto", PassthroughMode::kAuto}, {"off", PassthroughMode::kOff}},
+      "Kernel passthrough: auto (files that no rule reads or writes are served by the\n"
+      "kernel from the backing file, where it offers that (Linux 6.9+), the daemon is\n"
+      "root and the mount does not record) or off (every read and write reaches faultfs)");
   cmd->add_option("--threads", o.max_threads, "Worker threads serving /dev/fuse")
       ->check(CLI::Range(1U, 256U))
       ->capture_default_str();

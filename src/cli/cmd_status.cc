@@ -20,18 +20,20 @@ struct StatusRow {
   std::string state;  // "mounted", "stale" (daemon gone), "unregistered" (no record)
   std::string control_socket;
   uint64_t seed = 0;
+  std::string passthrough;
 };
 
 std::vector<StatusRow> CollectRows() {
   std::vector<StatusRow> rows;
   for (const auto& m : ReadMounts()) {
     if (m.fstype != "fuse.faultfs") continue;
-    StatusRow row{m.mount_point, m.source, 0, "", "unregistered", "", 0};
+    StatusRow row{m.mount_point, m.source, 0, "", "unregistered", "", 0, ""};
     if (auto r = ReadRecord(m.mount_point)) {
       row.pid = r->pid;
       row.log_file = r->log_file;
       row.control_socket = r->control_socket;
       row.seed = r->seed;
+      row.passthrough = r->passthrough;
       row.state = ProcessRunning(r->pid) ? "mounted" : "stale";
     }
     rows.push_back(row);
@@ -58,6 +60,7 @@ void PrintRow(const StatusRow& r) {
   if (!r.log_file.empty()) std::cout << "  log      " << r.log_file << "\n";
   if (!r.control_socket.empty()) std::cout << "  control  " << r.control_socket << "\n";
   if (r.state != "unregistered") std::cout << "  seed     " << r.seed << "\n";
+  if (!r.passthrough.empty()) std::cout << "  passthrough " << r.passthrough << "\n";
 }
 
 int RunStatus(bool json) {
@@ -71,7 +74,8 @@ int RunStatus(bool json) {
                      {"log_file", r.log_file},
                      {"state", r.state},
                      {"control_socket", r.control_socket},
-                     {"seed", r.seed}});
+                     {"seed", r.seed},
+                     {"passthrough", r.passthrough}});
     }
     std::cout << out.dump(2) << std::endl;
     return kExitOk;

@@ -1,5 +1,7 @@
 #include "control_handler.h"
 
+#include <spdlog/spdlog.h>
+
 #include "faultfs/policy/parse.h"
 
 namespace faultfs::cli {
@@ -49,6 +51,30 @@ nlohmann::json CrashJson(const LiveCrashReport& r) {
   return j;
 }
 
+nlohmann::json PassthroughJson(const Mount& mount) {
+  const Mount::PassthroughState state = mount.Passthrough();
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& f : mount.PassthroughFiles())
+    files.push_back({{"path", f.path}, {"opens", f.opens}, {"ruled", f.ruled}});
+  return {{"on", state.on}, {"reason", state.reason}, {"files", std::move(files)}};
+}
+
+// After rules changed: the files open in passthrough that a rule now wants the reads or writes
+// of, which the kernel keeps serving until each is closed. Told with the command's reply, and
+// logged, so that no rule seems to fire where it cannot yet.
+void TellHeldInPassthrough(const Mount& mount, nlohmann::json& reply) {
+  nlohmann::json held = nlohmann::json::array();
+  for (const auto& f : mount.PassthroughFiles()) {
+    if (f.ruled) held.push_back(f.path);
+  }
+  if (held.empty()) return;
+  const std::string note =
+      "open in kernel passthrough: their reads and writes do not reach faultfs until every open "
+      "of each is closed; rules on their data apply from the first open after that";
+  spdlog::warn("{} file(s) {}: {}", held.size(), note, held.dump());
+  reply["passthrough_held"] = {{"files", std::move(held)}, {"note", note}};
+}
+
 }  // namespace
 
 // What each control command does to the mount, and the reply.
@@ -66,7 +92,8 @@ struct MountControl::Commands {
                           {"capacity", CapacityJson(self.mount_)},
                           {"recording", self.mount_.Recording()},
                           {"crashed", self.mount_.Crashed()},
-                          {"crash", LastCrashJson()}};
+                          {"crash", LastCrashJson()},
+                          {"passthrough", PassthroughJson(self.mount_)}};
   }
   nlohmann::json LastCrashJson() const {
     const auto last = self.mount_.LastCrash();
@@ -96,6 +123,7 @@ struct MountControl::Commands {
     FAULTFS_RETURN_IF_ERROR(engine.AddRules(std::move(policy->rules)));
     nlohmann::json reply{{"added", added}};
     if (!warning.empty()) reply["warning"] = warning;
+    TellHeldInPassthrough(self.mount_, reply);
     return reply;
   }
   Result<nlohmann::json> operator()(const control::RemoveRule& r) const {
@@ -104,7 +132,9 @@ struct MountControl::Commands {
   }
   Result<nlohmann::json> operator()(const control::EnableRule& e) const {
     FAULTFS_RETURN_IF_ERROR(engine.SetEnabled(e.id, e.enabled));
-    return nlohmann::json{{"id", e.id}, {"enabled", e.enabled}};
+    nlohmann::json reply{{"id", e.id}, {"enabled", e.enabled}};
+    TellHeldInPassthrough(self.mount_, reply);
+    return reply;
   }
   Result<nlohmann::json> operator()(const control::LoadPolicy& l) const {
     auto policy = ParseText(l.policy_toml);
@@ -118,6 +148,7 @@ struct MountControl::Commands {
     FAULTFS_RETURN_IF_ERROR(engine.Load(std::move(*policy)));
     nlohmann::json reply{{"loaded", n}, {"seed", engine.seed()}};
     if (!warning->empty()) reply["warning"] = *warning;
+    TellHeldInPassthrough(self.mount_, reply);
     return reply;
   }
   Result<nlohmann::json> operator()(const control::FreezeMount&) const {

@@ -41,6 +41,7 @@ std::optional<MountRecord> ParseRecord(const std::string& path) {
   r.log_file = j.value("log_file", "");
   r.started_at = j.value("started_at", "");
   r.seed = j.value("seed", uint64_t{0});
+  r.passthrough = j.value("passthrough", std::string());
   r.control_socket = j.value("control_socket", "");
   if (r.mountpoint.empty() || r.pid <= 0) return std::nullopt;
   return r;
@@ -76,7 +77,8 @@ Status WriteRecord(const MountRecord& record) {
                             {"log_file", record.log_file},
                             {"started_at", record.started_at},
                             {"seed", record.seed},
-                            {"control_socket", record.control_socket}};
+                            {"control_socket", record.control_socket},
+                            {"passthrough", record.passthrough}};
   return WritePrivateFile(RecordPath(record.mountpoint), j.dump(2) + "\n", "mount record");
 }
 

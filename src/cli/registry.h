@@ -22,6 +22,7 @@ struct MountRecord {
   std::string started_at;      // ISO 8601, UTC
   uint64_t seed = 0;           // the fault policy's seed
   std::string control_socket;  // faultfs ctl talks to the daemon here
+  std::string passthrough;     // "on (why)" or "off (why)", once the kernel answered INIT
 };
 
 // Where mount records, control sockets and logs go: $FAULTFS_RUNTIME_DIR, else /run/faultfs for

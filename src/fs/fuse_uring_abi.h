@@ -1,8 +1,10 @@
-// The kernel's FUSE-over-io_uring ABI (protocol 7.42, Linux 6.14+), which Debian 12's headers
-// predate. Layouts as in include/uapi/linux/fuse.h; checked by the static_asserts below.
+// The kernel's FUSE-over-io_uring ABI (protocol 7.42, Linux 6.14+), and passthrough's (7.40,
+// Linux 6.9+), which Debian 12's headers predate. Layouts as in include/uapi/linux/fuse.h;
+// checked by the static_asserts below.
 #pragma once
 
 #include <linux/fuse.h>
+#include <sys/ioctl.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +15,26 @@ inline constexpr uint64_t kInitExt = 1ULL << 30;         // FUSE_INIT_EXT: flags
 inline constexpr uint32_t kOverIoUringFlags2 = 1U << 9;  // FUSE_OVER_IO_URING (bit 41) in flags2
 // FUSE_DIRECT_IO_ALLOW_MMAP (bit 36, 6.6+): shared mmap of files opened with direct_io.
 inline constexpr uint32_t kDirectIoAllowMmapFlags2 = 1U << 4;
+// FUSE_PASSTHROUGH (bit 37, 6.9+): opens may hand the kernel a backing file for reads and writes.
+inline constexpr uint32_t kPassthroughFlags2 = 1U << 5;
+inline constexpr uint32_t kOpenPassthrough = 1U << 7;  // FOPEN_PASSTHROUGH in fuse_open_out
+// FOPEN_NOFLUSH and FOPEN_PARALLEL_DIRECT_WRITES: with FOPEN_DIRECT_IO, all that may go with it.
+inline constexpr uint32_t kOpenFlagsKeptInPassthrough = FOPEN_NOFLUSH | (1U << 6);
+// struct fuse_open_out as 7.40 has it: the padding became the backing file's id.
+struct OpenOut {
+  uint64_t fh;
+  uint32_t open_flags;
+  int32_t backing_id;
+};
+static_assert(sizeof(OpenOut) == sizeof(fuse_open_out));
+// FUSE_DEV_IOC_BACKING_OPEN / _CLOSE, on the /dev/fuse descriptor (root only).
+struct BackingMap {  // struct fuse_backing_map
+  int32_t fd;
+  uint32_t flags;
+  uint64_t padding;
+};
+inline constexpr unsigned long kDevIocBackingOpen = _IOW(229, 1, BackingMap);
+inline constexpr unsigned long kDevIocBackingClose = _IOW(229, 2, uint32_t);
 
 inline constexpr size_t kInOutHeaderSize = 128;  // FUSE_URING_IN_OUT_HEADER_SZ
 inline constexpr size_t kOpInOutSize = 128;      // FUSE_URING_OP_IN_OUT_SZ
@@ -50,6 +72,7 @@ inline constexpr size_t kInitOutFlagsOffset = 12;
 inline constexpr size_t kInitOutMaxWriteOffset = 20;
 inline constexpr size_t kInitOutMaxPagesOffset = 28;
 inline constexpr size_t kInitOutFlags2Offset = 32;
+inline constexpr size_t kInitOutMaxStackDepthOffset = 36;  // 7.40: how deep backing files stack
 
 // Opcodes newer than Debian 12's <linux/fuse.h>.
 inline constexpr uint32_t kOpStatx = 52;  // FUSE_STATX (7.39)

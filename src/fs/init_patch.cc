@@ -36,7 +36,7 @@ void InitPatch::ObserveRequest(const char* request, size_t size) {
 }
 
 bool InitPatch::AddFlags(const iovec* iov, int count, InitFlags wanted,
-                         std::vector<char>& patched) const {
+                         std::vector<char>& patched) {
   if (count != 2 || iov[1].iov_len < abi::kInitOutFlags2Offset + 4) return false;
   const auto* init_out = static_cast<const char*>(iov[1].iov_base);
   patched.assign(init_out, init_out + iov[1].iov_len);
@@ -47,6 +47,12 @@ bool InitPatch::AddFlags(const iovec* iov, int count, InitFlags wanted,
           Load32(init_out, abi::kInitOutFlagsOffset) | offered | ext);
   Store32(patched.data(), abi::kInitOutFlags2Offset,
           Load32(init_out, abi::kInitOutFlags2Offset) | offered2);
+  // The kernel takes passthrough only with a stacking depth (libfuse 3.14 sends zero there).
+  if ((offered2 & abi::kPassthroughFlags2) != 0 &&
+      iov[1].iov_len >= abi::kInitOutMaxStackDepthOffset + 4) {
+    Store32(patched.data(), abi::kInitOutMaxStackDepthOffset, wanted.max_stack_depth);
+  }
+  granted_flags2_.store(Load32(patched.data(), abi::kInitOutFlags2Offset));
   return true;
 }
 

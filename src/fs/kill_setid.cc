@@ -35,7 +35,11 @@ bool RequestKillsSetId() {
     }
     case FUSE_SETATTR: {
       fuse_setattr_in s{};
-      return ArgOf(s) && (s.valid & FATTR_KILL_SUIDGID) != 0;
+      // A SETATTR that sets nothing: the kernel removing privileges after a write it served
+      // in passthrough (under KILLPRIV_V2 it drops the kill bits and sends what is left).
+      if (!ArgOf(s)) return false;
+      const uint32_t sets = s.valid & ~static_cast<uint32_t>(FATTR_FH | FATTR_LOCKOWNER);
+      return (s.valid & FATTR_KILL_SUIDGID) != 0 || sets == 0;
     }
     case FUSE_OPEN: {
       fuse_open_in o{};

@@ -30,7 +30,9 @@
 #include "fusermount.h"
 #include "kernel_mount.h"
 #include "live_crash.h"
+#include "open_reply_patch.h"
 #include "passthrough.h"
+#include "passthrough_choice.h"
 #include "request_loop.h"
 #include "uring_transport.h"
 
@@ -55,18 +57,27 @@ Result<std::string> RealDir(const std::string& path, const char* role) {
 ssize_t RouteReply(int fd, struct iovec* iov, int count, void* userdata) {
   auto* fs = static_cast<fs::Passthrough*>(userdata);
   // INIT's reply asks for what libfuse 3.14 cannot: a shared mmap of the files that data rules
-  // serve direct_io, and the set-id bits killed by the daemon (see Passthrough::Init).
+  // serve direct_io, the set-id bits killed by the daemon (see Passthrough::Init), and kernel
+  // passthrough; an open's reply may carry a backing file (open_reply_patch.h).
   std::vector<char> patched;
   iovec init_reply[2];
   const auto* out = static_cast<const fuse_out_header*>(iov[0].iov_base);
+  const uint32_t depth = fs->passthrough_depth();
   const fs::InitFlags wanted{.flags = FUSE_HANDLE_KILLPRIV_V2,
-                             .flags2 = fs::uring_abi::kDirectIoAllowMmapFlags2};
+                             .flags2 = fs::uring_abi::kDirectIoAllowMmapFlags2 |
+                                       (depth > 0 ? fs::uring_abi::kPassthroughFlags2 : 0),
+                             .max_stack_depth = depth};
   if (fs->init_patch().IsInitReply(out->unique) &&
       fs->init_patch().AddFlags(iov, count, wanted, patched)) {
     init_reply[0] = iov[0];
     init_reply[1] = {patched.data(), patched.size()};
     iov = init_reply;
     count = 2;
+  }
+  if (fs::OpenReplyPatch::Apply(iov, count, patched)) {
+    init_reply[0] = iov[0];
+    init_reply[1] = {patched.data(), patched.size()};
+    iov = init_reply;
   }
   if (fs->uring() != nullptr) return fs->uring()->Route(iov, count);
   return writev(fd, iov, count);
@@ -164,14 +175,20 @@ struct Mount::Impl {
   std::unique_ptr<fs::Deferrer> deferrer;
   std::unique_ptr<fs::LiveCrash> live_crash;  // recording mounts only
   fuse_session* session = nullptr;
-  std::optional<MountEntry> mount;  // this mount, as the kernel listed it when mounted
-  bool unprivileged = false;        // mounted through fusermount3, which also unmounts
-  unsigned read_ahead_kb = 0;       // applied after INIT
+  std::optional<MountEntry> mount;     // this mount, as the kernel listed it when mounted
+  bool unprivileged = false;           // mounted through fusermount3, which also unmounts
+  unsigned read_ahead_kb = 0;          // applied after INIT
+  int dev_fd = -1;                     // the FUSE connection's descriptor (libfuse owns it)
+  fs::PassthroughAsk passthrough_ask;  // before INIT
+  mutable Mutex passthrough_mu;
+  Mount::PassthroughState passthrough FAULTFS_GUARDED_BY(passthrough_mu){
+      false, "not decided yet: the kernel has not started the connection"};
 
   ~Impl() {
     DetachIfStillMounted();
     if (uring) uring->Join();
-    deferrer.reset();  // its executors feed the session: they stop before it goes
+    deferrer.reset();                    // its executors feed the session: they stop before it goes
+    if (fs) fs->backing_files().Stop();  // before the session closes the descriptor
     if (session != nullptr) fuse_session_destroy(session);  // closes the device descriptor
     EndRecording();
   }
@@ -201,6 +218,9 @@ struct Mount::Impl {
     return Status::Ok();
   }
   void RunSignalWaiter(const sigset_t& signals);
+  // After INIT: whether the kernel granted the passthrough INIT's reply asked for, said once in
+  // the log.
+  void StartPassthrough();
 
   // Mount::Create's stages, in order.
   using Stage = std::function<void(const std::string&)>;
@@ -327,7 +347,13 @@ Status Mount::Impl::Connect(UniqueFd dev, const std::string& backing, const Stag
     unprivileged = true;
     dev = std::move(*mounted);
   }
-  const int dev_fd = dev.get();
+  dev_fd = dev.get();
+  // Registering backing files takes CAP_SYS_ADMIN: an unprivileged mount does not ask.
+  auto root = fs->inodes().Fd(fs->inodes().root());
+  const int backing_fd = root.ok() ? root->get() : -1;
+  passthrough_ask = fs::AskForPassthrough(options.passthrough, recorder != nullptr,
+                                          !unprivileged && geteuid() == 0, backing_fd);
+  fs->set_passthrough_depth(passthrough_ask.max_stack_depth);
   const fuse_custom_io io{RouteReply, ReadRequest, nullptr, nullptr};
   if (fuse_session_custom_io(session, &io, dev.release()) != 0)
     return Status::Invalid("libfuse refused the FUSE device descriptor");
@@ -390,6 +416,7 @@ Status Mount::Serve(const std::function<void()>& on_serving) {
   auto after_init = [&] {
     fs::SetMountReadAhead(impl_->mountpoint, impl_->read_ahead_kb);
     MeasureDescriptorNeeds(*impl_->fs, uring != nullptr ? uring->entries() + threads : threads);
+    impl_->StartPassthrough();
     if (on_serving) on_serving();
   };
   fs::RequestLoop loop(impl_->session, threads, spin, observe, after_init);
@@ -422,6 +449,22 @@ Status Mount::FinishRecording() {
   return Status::Ok();
 }
 
+void Mount::Impl::StartPassthrough() {
+  Mount::PassthroughState state = fs::PassthroughAfterInit(
+      passthrough_ask, fs->init_patch().Granted(fs::uring_abi::kPassthroughFlags2));
+  if (state.on) fs->backing_files().Start(dev_fd);
+  spdlog::info("passthrough: {} ({})", state.on ? "on" : "off", state.reason);
+  MutexLock lock(passthrough_mu);
+  passthrough = std::move(state);
+}
+
+Mount::PassthroughState Mount::Passthrough() const {
+  MutexLock lock(impl_->passthrough_mu);
+  return impl_->passthrough;
+}
+std::vector<Mount::PassthroughFile> Mount::PassthroughFiles() const {
+  return impl_->fs->PassthroughFiles();
+}
 engine::FaultEngine& Mount::engine() { return *impl_->engine; }
 uint64_t Mount::seed() const { return impl_->engine->seed(); }
 void Mount::ReleaseStalled() { impl_->deferrer->ReleaseStalled(); }

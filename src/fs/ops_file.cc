@@ -15,6 +15,7 @@
 #include "data_faults.h"
 #include "faultfs/core/errno_names.h"
 #include "kill_setid.h"
+#include "open_reply_patch.h"
 #include "passthrough.h"
 #include "uring_transport.h"
 #include "write_history.h"
@@ -62,12 +63,32 @@ char* Contiguous(fuse_bufvec* in, size_t size, bool need_aligned, bool need_copy
 template <typename SendFn>
 void Passthrough::SendOpen(UniqueFd fd, InodeTable::OpenSlot slot, int flags, Inode& inode,
                            fuse_file_info* fi, SendFn&& send) {
+  BackingFiles::Hold mode = backing_.Open(inode, fd.get(), WantsKernelPassthrough(inode));
+  const int32_t backing_id = mode.backing_id();
   // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): the registry owns it
-  auto* handle = new FileHandle(inodes_, inode, std::move(fd), std::move(slot), flags);
+  auto* handle =
+      new FileHandle(inodes_, inode, std::move(fd), std::move(slot), flags, std::move(mode));
   handles_.Add(handle);
   fi->fh = reinterpret_cast<uint64_t>(handle);
-  SetOpenFlags(fi, gate_.Uncached(inode), gate_.Targets(Op::kFlush));
+  // In passthrough the kernel's backing file has the page cache; rules on data may still hold a
+  // file there (it was open in passthrough when they came), and serve it uncached otherwise.
+  SetOpenFlags(fi, backing_id == 0 && gate_.Uncached(inode), gate_.Targets(Op::kFlush));
+  OpenReplyPatch::Armed passthrough(backing_id);
   if (send() != 0) handles_.Delete(handle);  // the kernel never got it
+}
+
+bool Passthrough::WantsKernelPassthrough(const Inode& inode) const {
+  return !recording() && space() == nullptr && !gate_.KeepsWriteHistory() && !gate_.Uncached(inode);
+}
+
+std::vector<Mount::PassthroughFile> Passthrough::PassthroughFiles() const {
+  std::vector<Mount::PassthroughFile> files;
+  backing_.ForEachHeld([&](const Inode& inode, size_t opens) {
+    files.push_back({inodes_.PathOf(inode), opens, !WantsKernelPassthrough(inode)});
+  });
+  std::sort(files.begin(), files.end(),
+            [](const auto& a, const auto& b) { return a.path < b.path; });
+  return files;
 }
 
 void Passthrough::Open(Reply& r, fuse_ino_t ino, fuse_file_info* fi) {

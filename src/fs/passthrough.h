@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "as_caller.h"
+#include "backing_files.h"
 #include "fault_gate.h"
 #include "faultfs/core/mutex.h"
 #include "faultfs/core/status.h"
@@ -40,9 +41,13 @@ class WriteHistory;
 // Per-open state of a regular file; its address is fuse_file_info::fh.
 struct FileHandle : OpenHandle {
   FileHandle(InodeTable& table, Inode& file, UniqueFd descriptor, InodeTable::OpenSlot slot,
-             int open_flags)
-      : OpenHandle(table, file, std::move(descriptor), std::move(slot)), flags(open_flags) {}
+             int open_flags, BackingFiles::Hold mode)
+      : OpenHandle(table, file, std::move(descriptor), std::move(slot)),
+        flags(open_flags),
+        kernel_mode(std::move(mode)) {}
   const int flags;  // the application's open flags, as given
+  // Whether the kernel serves its reads and writes in passthrough (backing_files.h).
+  const BackingFiles::Hold kernel_mode;
 };
 
 struct Timeouts {
@@ -121,6 +126,18 @@ class Passthrough {
 
   // Capabilities added to the INIT exchange behind libfuse's back (see init_patch.h).
   InitPatch& init_patch() { return init_patch_; }
+
+  // Kernel passthrough (backing_files.h): on once INIT granted it and the mount started it.
+  BackingFiles& backing_files() { return backing_; }
+  // Whether a new open of `inode` may go to the kernel in passthrough: the mount does not record,
+  // no capacity budget counts writes, and no enabled rule needs the file's reads or writes (data
+  // faults, or the write history that fsync failures and stale reads use).
+  bool WantsKernelPassthrough(const Inode& inode) const;
+  // The files open in passthrough now.
+  std::vector<Mount::PassthroughFile> PassthroughFiles() const;
+  // INIT's reply asks for passthrough with this stacking depth (0: it does not ask).
+  void set_passthrough_depth(uint32_t depth) { passthrough_depth_ = depth; }
+  uint32_t passthrough_depth() const { return passthrough_depth_; }
 
   // Recording (--record): null when off.
   void set_recorder(Recorder* recorder) { recorder_ = recorder; }
@@ -238,6 +255,7 @@ class Passthrough {
   void SendEntry(Reply& r, const fuse_entry_param& e);
 
   InodeTable inodes_;
+  BackingFiles backing_;    // outlives the handles that hold its modes
   HandleRegistry handles_;  // declared after inodes_: handles close before inode descriptors
   const Timeouts timeouts_;
   OpStats stats_;
@@ -246,6 +264,7 @@ class Passthrough {
   std::unique_ptr<WriteHistory> history_;
   InitPatch init_patch_;
   Recorder* recorder_ = nullptr;
+  uint32_t passthrough_depth_ = 0;
   Mutex space_mu_;  // serializes SetCapacity
   std::unique_ptr<SpaceAccount> space_owner_;
   std::atomic<SpaceAccount*> space_{nullptr};  // set once, then lives as long as the mount

@@ -111,8 +111,8 @@ struct UringTransport::Entry {
 
 thread_local UringTransport::Entry* UringTransport::serving_entry_ = nullptr;
 
-UringTransport::UringTransport(fuse_session* session, int dev_fd, const InitPatch& init,
-                               unsigned depth, UringPriority priority)
+UringTransport::UringTransport(fuse_session* session, int dev_fd, InitPatch& init, unsigned depth,
+                               UringPriority priority)
     : session_(session),
       dev_fd_(dev_fd),
       init_(init),

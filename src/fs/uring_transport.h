@@ -36,7 +36,7 @@ namespace faultfs::fs {
 class UringTransport {
  public:
   // `init` has seen the kernel's INIT request (the /dev/fuse reader feeds it).
-  UringTransport(fuse_session* session, int dev_fd, const InitPatch& init, unsigned depth,
+  UringTransport(fuse_session* session, int dev_fd, InitPatch& init, unsigned depth,
                  UringPriority priority);
   ~UringTransport();
   UringTransport(const UringTransport&) = delete;
@@ -81,7 +81,7 @@ class UringTransport {
 
   fuse_session* const session_;
   const int dev_fd_;
-  const InitPatch& init_;
+  InitPatch& init_;
   const unsigned depth_;
   const UringPriority priority_;
   std::atomic<bool> idle_now_;

@@ -71,7 +71,8 @@ TEST_F(Ctl, StatusRulesAddRemoveEnableDisableLoad) {
   ASSERT_EQ(rules.size(), 1U);
   EXPECT_EQ(rules[0]["fired"], 1);
   EXPECT_EQ(rules[0]["matched"], 1);
-  EXPECT_GE(rules[0]["evaluated"], 2);
+  // "y" no rule targets: in kernel passthrough its write never reaches the rules.
+  EXPECT_GE(rules[0]["evaluated"], PassthroughOn(mnt_) ? 1 : 2);
   EXPECT_EQ(Json({"disable", "w"})["enabled"], false);
   EXPECT_TRUE(WriteOk("x"));
   Json({"enable", "w"});

@@ -55,6 +55,13 @@ TEST(KillSetIdTest, TheFlagIsReadFromWriteSetattrAndOpen) {
   s.valid = FATTR_SIZE;
   const auto truncate_keep = Request(FUSE_SETATTR, s);
   EXPECT_FALSE(KillsWhileServing(truncate_keep, truncate_keep.size()));
+  // What a passthrough write by an unprivileged caller sends: a SETATTR that sets nothing.
+  s.valid = FATTR_FH;
+  const auto after_passthrough_write = Request(FUSE_SETATTR, s);
+  EXPECT_TRUE(KillsWhileServing(after_passthrough_write, after_passthrough_write.size()));
+  s.valid = FATTR_CTIME;  // chown(-1, -1) sets the change time only
+  const auto touch_ctime = Request(FUSE_SETATTR, s);
+  EXPECT_FALSE(KillsWhileServing(touch_ctime, touch_ctime.size()));
 
   fuse_open_in o{};
   o.flags = O_WRONLY | O_TRUNC;

@@ -43,6 +43,21 @@ nlohmann::json SendToMount(const std::string& mountpoint, const nlohmann::json& 
   return *reply;
 }
 
+uint64_t RequestCount(const std::string& mountpoint, const std::string& op) {
+  const nlohmann::json reply = SendToMount(mountpoint, {{"cmd", "stats"}});
+  const std::string counts = reply.value("requests", std::string());
+  const std::string key = op + "=";
+  for (size_t at = counts.find(key); at != std::string::npos; at = counts.find(key, at + 1)) {
+    if (at == 0 || counts[at - 1] == ' ') return std::stoull(counts.substr(at + key.size()));
+  }
+  return 0;
+}
+
+bool PassthroughOn(const std::string& mountpoint) {
+  const nlohmann::json reply = SendToMount(mountpoint, {{"cmd", "status"}});
+  return reply.contains("passthrough") && reply["passthrough"].value("on", false);
+}
+
 namespace {
 
 constexpr long kFuseSuperMagic = 0x65735546;
@@ -62,7 +77,8 @@ pid_t DaemonPidFromLog(const std::string& ready_line) {
 std::string LogFileFromLine(const std::string& ready_line) {
   const auto at = ready_line.find(", log ");
   if (at == std::string::npos) return "";
-  const auto end = ready_line.find(')', at);
+  // The log is followed by ", control ..." (or ends the parenthesis).
+  const auto end = std::min(ready_line.find(", ", at + 6), ready_line.find(')', at));
   return ready_line.substr(at + 6, end - at - 6);
 }
 

@@ -54,6 +54,12 @@ std::string ControlSocketOf(const std::string& mountpoint);
 // reply, or {"ok": false, "error": why it could not be reached}.
 nlohmann::json SendToMount(const std::string& mountpoint, const nlohmann::json& request);
 
+// The count of one kind of request in the daemon's statistics ("write=12 getxattr=3 ...").
+uint64_t RequestCount(const std::string& mountpoint, const std::string& op);
+
+// Whether the mount's files may be served by the kernel in passthrough (`ctl status`).
+bool PassthroughOn(const std::string& mountpoint);
+
 // True when `path` is the root of a FUSE mount (statfs type), the proof a test really runs on
 // faultfs and not on the plain disk.
 bool IsFuseMount(const std::string& path);

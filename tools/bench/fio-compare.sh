@@ -10,7 +10,11 @@
 #   tools/bench/fio-compare.sh [--rounds N] [--dir DIR] [--runtime S] [--mount-args "ARGS"]
 #                              [--json FILE]
 #                              [--jobs "seqwrite seqread randread randwrite append metadata"]
-#                              [--rules N] [--cpu-load N]
+#                              [--rules N] [--cpu-load N] [--passthrough-off]
+#
+# --passthrough-off adds a side: faultfs with --passthrough off, every read and write through the
+# daemon (the default side serves files no rule reads or writes in kernel passthrough where the
+# kernel offers it). Both are reported against native in the same interleaved rounds.
 #
 # --cpu-load N runs N CPU hogs (busy loops at normal priority) for the whole comparison, beside
 # every timed run of every side: a database server's CPUs are often busy, and a daemon that only
@@ -32,7 +36,10 @@
 # fdatasync after every write, --runtime s), append (128-byte writes one after another, as a
 # write-ahead log or an append-only file makes them, --runtime s; writes per second), sqlite_wal
 # and sqlite_delete (one-row transactions, synchronous=FULL, WAL or rollback journal, --runtime
-# s; transactions per second, tools/bench/sqlite-txn.py), metadata (create + write 4 KiB, stat, unlink 20,000 files). Throughput is measured on the wall
+# s; transactions per second, tools/bench/sqlite-txn.py), metadata (create + write 4 KiB, stat,
+# unlink 20,000 files), and RocksDB's db_bench (rocksdb-tools; 100-byte values, no compression,
+# --runtime s each): rocksdb_fillrandom, rocksdb_overwrite and rocksdb_readrandom (over a fresh
+# sequential fill), rocksdb_fillsync (every write synced); operations per second. Throughput is measured on the wall
 # clock for seqwrite, seqread and metadata (whole fio run, including the final fsync), from fio's
 # IOPS for the timed random jobs. Every timed run starts from the same memory state
 # (settle_memory in common.sh: caches dropped, free memory resident). Needs root (drop_caches,
@@ -51,6 +58,7 @@ json_out=""
 jobs="seqwrite seqread randread randwrite append metadata"
 rules=0
 cpu_load=0
+passthrough_off=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) rounds=$2; shift 2 ;;
@@ -61,6 +69,7 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=$2; shift 2 ;;
     --rules) rules=$2; shift 2 ;;
     --cpu-load) cpu_load=$2; shift 2 ;;
+    --passthrough-off) passthrough_off=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
     *) echo "fio-compare: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -107,6 +116,19 @@ mount_faultfs() {  # [extra mount arguments]
 
 now_ns() { date +%s%N; }
 fio_common=(--output-format=json --group_reporting --ioengine=psync)
+
+# rocksdb BENCHMARK DIR [db_bench arguments] -> the ops/s db_bench reports for BENCHMARK
+rocksdb() {
+  local bench=$1 dir=$2 out
+  shift 2
+  command -v db_bench >/dev/null || { echo "fio-compare: db_bench is not installed (apt-get install rocksdb-tools)" >&2; exit 2; }
+  rm -rf "$dir/rocks"
+  out=$(db_bench --db="$dir/rocks" --value_size=100 --compression_type=none --threads=1 \
+    --duration="$runtime" "$@")
+  rm -rf "$dir/rocks"
+  echo "$out" | awk -v b="$bench" '$1 == b && $2 == ":" { for (i = 1; i < NF; i++) if ($(i + 1) == "ops/sec;") { print $i; found = 1 } }
+    END { if (!found) { print "fio-compare: db_bench printed no " b " line" > "/dev/stderr"; exit 1 } }'
+}
 
 # run_job JOB DIR -> prints the throughput (MiB/s or ops/s)
 run_job() {
@@ -158,6 +180,14 @@ run_job() {
         --size=256M --time_based --runtime="$runtime")
       rm -f "$dir/wal.dat"
       echo "$out" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["write"]["iops"])' ;;
+    rocksdb_fillrandom)
+      settle_memory; rocksdb fillrandom "$dir" --benchmarks=fillrandom --num=5000000 ;;
+    rocksdb_overwrite)
+      settle_memory; rocksdb overwrite "$dir" --benchmarks=fillseq,overwrite --num=500000 ;;
+    rocksdb_readrandom)
+      settle_memory; rocksdb readrandom "$dir" --benchmarks=fillseq,readrandom --num=500000 ;;
+    rocksdb_fillsync)
+      settle_memory; rocksdb fillsync "$dir" --benchmarks=fillsync --num=5000000 ;;
     metadata)
       local files=(--filesize=4k --nrfiles=20000 --openfiles=1 --file_service_type=sequential)
       # One directory for every run: a new one would land in another block group (see above).
@@ -179,7 +209,8 @@ for _ in $(seq 1 "$cpu_load"); do
   hogs+=($!)
 done
 sides="native faultfs"
-[ "$rules" -gt 0 ] && sides="native faultfs rules"
+[ "$passthrough_off" -eq 1 ] && sides="$sides off"
+[ "$rules" -gt 0 ] && sides="$sides rules"
 for round in $(seq 1 "$rounds"); do
   for job in $jobs; do
     # shellcheck disable=SC2086  # one word per side
@@ -188,6 +219,7 @@ for round in $(seq 1 "$rounds"); do
       case $side in
         faultfs) mount_faultfs ;;
         rules) mount_faultfs --policy "$policy" --events "$events" ;;
+        off) mount_faultfs --passthrough off ;;
       esac
       value=$(run_job "$job" "$dir")
       [ "$side" != native ] && "$faultfs" umount "$dir" >/dev/null
@@ -201,28 +233,35 @@ if [ -s "$events" ]; then
   echo "fio-compare: rules that should match nothing injected faults:" >&2; head -3 "$events" >&2; exit 1
 fi
 
-python3 - "$results" "$json_out" "$rounds" "$mount_args" "$rules" "$cpu_load" <<'PY'
+python3 - "$results" "$json_out" "$rounds" "$mount_args" "$rules" "$cpu_load" "$passthrough_off" <<'PY'
 import json, statistics, sys, platform, os
 path, json_out, rounds, mount_args, nrules = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-cpu_load = int(sys.argv[6])
+cpu_load, off = int(sys.argv[6]), sys.argv[7] == "1"
 data = {}
 for line in open(path):
     job, side, value = line.split()
     data.setdefault(job, {}).setdefault(side, []).append(float(value))
 units = {"seqwrite": "MiB/s", "seqread": "MiB/s", "randread": "IOPS", "randread_direct": "IOPS", "randwrite": "IOPS",
-         "append": "writes/s", "sqlite_wal": "txn/s", "sqlite_delete": "txn/s", "metadata": "ops/s"}
-rows = []
+         "append": "writes/s", "sqlite_wal": "txn/s", "sqlite_delete": "txn/s", "metadata": "ops/s",
+         "rocksdb_fillrandom": "ops/s", "rocksdb_overwrite": "ops/s", "rocksdb_readrandom": "ops/s",
+         "rocksdb_fillsync": "ops/s"}
+head = "| job | native | faultfs | faultfs/native |"
+if off:
+    head += " passthrough off | off/native |"
 if nrules:
-    print(f"\n| job | native | faultfs | faultfs/native | {nrules} rules | {nrules} rules/faultfs |")
-    print(f"|---|---:|---:|---:|---:|---:|")
-else:
-    print(f"\n| job | native | faultfs | faultfs/native |")
-    print(f"|---|---:|---:|---:|")
+    head += f" {nrules} rules | {nrules} rules/faultfs |"
+print("\n" + head)
+print("|---|" + "---:|" * (head.count("|") - 2))
+rows = []
 for job, sides in data.items():
     n = statistics.median(sides["native"]); f = statistics.median(sides["faultfs"])
     row = {"job": job, "unit": units[job], "native": n, "faultfs": f, "ratio": f / n,
            "native_runs": sides["native"], "faultfs_runs": sides["faultfs"]}
     line = f"| {job} ({units[job]}) | {n:.0f} | {f:.0f} | {f / n:.2f} |"
+    if off:
+        o = statistics.median(sides["off"])
+        row.update({"passthrough_off": o, "passthrough_off_ratio": o / n, "passthrough_off_runs": sides["off"]})
+        line += f" {o:.0f} | {o / n:.2f} |"
     if nrules:
         r = statistics.median(sides["rules"])
         row.update({"rules": r, "rules_ratio": r / f, "rules_runs": sides["rules"]})
@@ -235,6 +274,6 @@ print(f"\nmedians of {rounds} interleaved rounds; {os.cpu_count()} CPUs ({cpu}),
       f"{f', {cpu_load} CPU hogs beside every run' if cpu_load else ''}")
 if json_out:
     json.dump({"rounds": int(rounds), "mount_args": mount_args, "rules": nrules, "cpu_load": cpu_load,
-               "kernel": platform.release(),
+               "passthrough_off_side": off, "kernel": platform.release(),
                "cpus": os.cpu_count(), "results": rows}, open(json_out, "w"), indent=2)
 PY

@@ -38,6 +38,15 @@ enum class UringPriority {
   kNormal,
 };
 
+// Kernel passthrough (FUSE_PASSTHROUGH, Linux 6.9+): files that no rule reads or writes are
+// opened with a backing file, and the kernel serves their reads, writes and mmap without the
+// daemon (opens, fsyncs and metadata still reach it). Auto: where the kernel offers it, the
+// daemon is root and the mount does not record. src/fs/backing_files.h has the details.
+enum class PassthroughMode {
+  kAuto,
+  kOff,
+};
+
 struct MountOptions {
   std::string backing;     // directory whose contents the mount serves
   std::string mountpoint;  // where to mount; equal to `backing` for an in-place mount
@@ -52,6 +61,7 @@ struct MountOptions {
   Transport transport = Transport::kAuto;
   unsigned uring_depth = 4;  // io_uring entries (and threads) per CPU
   UringPriority uring_priority = UringPriority::kAuto;
+  PassthroughMode passthrough = PassthroughMode::kAuto;
   unsigned max_threads = 8;  // worker threads serving /dev/fuse
   // After answering a request, one worker polls for the next one this long before sleeping: on
   // virtual machines a sleeping thread pays a costly wake-up per request. 0 never polls.
@@ -140,6 +150,21 @@ class Mount {
   bool Frozen() const;
   size_t HeldByFreeze() const;        // requests the freeze holds now (Stalled(): the stall rules')
   std::string RequestCounts() const;  // "lookup=12 write=3 ..."
+
+  // Kernel passthrough: whether the mount uses it, and why (known once INIT is answered).
+  struct PassthroughState {
+    bool on = false;
+    std::string reason;
+  };
+  PassthroughState Passthrough() const;
+  struct PassthroughFile {
+    std::string path;
+    size_t opens = 0;
+    // A rule now wants this file's reads or writes, which the kernel serves until every open of
+    // the file is closed; the rule reaches them from the first open after that.
+    bool ruled = false;
+  };
+  std::vector<PassthroughFile> PassthroughFiles() const;  // the files open in passthrough now
 
   // The capacity model ([capacity] of a policy): set, changed, or lifted (nullopt) while mounted.
   // The first budget measures the tree, which takes a moment on a large one.
