@@ -45,6 +45,10 @@ bool RequestKillsSetId() {
       fuse_open_in o{};
       return ArgOf(o) && (o.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
     }
+    case FUSE_CREATE: {  // open(O_CREAT | O_TRUNC) of a file that exists
+      fuse_create_in c{};
+      return ArgOf(c) && (c.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
+    }
     default:
       return false;
   }

@@ -23,9 +23,9 @@
 namespace faultfs::fs {
 
 // Whether the request being served (CurrentRequest) asks for the set-id bits to be killed: a
-// WRITE with FUSE_WRITE_KILL_SUIDGID, a SETATTR with FATTR_KILL_SUIDGID, an OPEN with
-// FUSE_OPEN_KILL_SUIDGID; and a SETATTR that sets nothing, which is what reaches the daemon when
-// a caller without CAP_FSETID writes to a set-id file open in kernel passthrough (the kernel
+// WRITE with FUSE_WRITE_KILL_SUIDGID, a SETATTR with FATTR_KILL_SUIDGID, an OPEN or a CREATE
+// with FUSE_OPEN_KILL_SUIDGID; and a SETATTR that sets nothing, which is what reaches the daemon
+// when a caller without CAP_FSETID writes to a set-id file open in kernel passthrough (the kernel
 // writes the backing file with the daemon's credentials, which keep the bits).
 bool RequestKillsSetId();
 

@@ -30,10 +30,10 @@
 #include "fusermount.h"
 #include "kernel_mount.h"
 #include "live_crash.h"
-#include "open_reply_patch.h"
 #include "passthrough.h"
 #include "passthrough_choice.h"
 #include "request_loop.h"
+#include "session_io.h"
 #include "uring_transport.h"
 
 namespace faultfs {
@@ -52,38 +52,6 @@ Result<std::string> RealDir(const std::string& path, const char* role) {
     return Status::FromErrno(ENOTDIR, std::string(role) + " '" + path + "'");
   return std::string(resolved);
 }
-
-// The session's writev: through the io_uring transport when it is set up.
-ssize_t RouteReply(int fd, struct iovec* iov, int count, void* userdata) {
-  auto* fs = static_cast<fs::Passthrough*>(userdata);
-  // INIT's reply asks for what libfuse 3.14 cannot: a shared mmap of the files that data rules
-  // serve direct_io, the set-id bits killed by the daemon (see Passthrough::Init), and kernel
-  // passthrough; an open's reply may carry a backing file (open_reply_patch.h).
-  std::vector<char> patched;
-  iovec init_reply[2];
-  const auto* out = static_cast<const fuse_out_header*>(iov[0].iov_base);
-  const uint32_t depth = fs->passthrough_depth();
-  const fs::InitFlags wanted{.flags = FUSE_HANDLE_KILLPRIV_V2,
-                             .flags2 = fs::uring_abi::kDirectIoAllowMmapFlags2 |
-                                       (depth > 0 ? fs::uring_abi::kPassthroughFlags2 : 0),
-                             .max_stack_depth = depth};
-  if (fs->init_patch().IsInitReply(out->unique) &&
-      fs->init_patch().AddFlags(iov, count, wanted, patched)) {
-    init_reply[0] = iov[0];
-    init_reply[1] = {patched.data(), patched.size()};
-    iov = init_reply;
-    count = 2;
-  }
-  if (fs::OpenReplyPatch::Apply(iov, count, patched)) {
-    init_reply[0] = iov[0];
-    init_reply[1] = {patched.data(), patched.size()};
-    iov = init_reply;
-  }
-  if (fs->uring() != nullptr) return fs->uring()->Route(iov, count);
-  return writev(fd, iov, count);
-}
-
-ssize_t ReadRequest(int fd, void* buf, size_t len, void*) { return read(fd, buf, len); }
 
 Status ValidateOptions(const MountOptions& o) {
   if (o.entry_timeout_s < 0 || o.attr_timeout_s < 0 || o.negative_timeout_s < 0) {
@@ -354,7 +322,7 @@ Status Mount::Impl::Connect(UniqueFd dev, const std::string& backing, const Stag
   passthrough_ask = fs::AskForPassthrough(options.passthrough, recorder != nullptr,
                                           !unprivileged && geteuid() == 0, backing_fd);
   fs->set_passthrough_depth(passthrough_ask.max_stack_depth);
-  const fuse_custom_io io{RouteReply, ReadRequest, nullptr, nullptr};
+  const fuse_custom_io io{fs::RouteReply, fs::ReadRequest, nullptr, nullptr};
   if (fuse_session_custom_io(session, &io, dev.release()) != 0)
     return Status::Invalid("libfuse refused the FUSE device descriptor");
   // One request at a time must stay one request at a time: single-thread mode keeps /dev/fuse.

@@ -63,7 +63,8 @@ char* Contiguous(fuse_bufvec* in, size_t size, bool need_aligned, bool need_copy
 template <typename SendFn>
 void Passthrough::SendOpen(UniqueFd fd, InodeTable::OpenSlot slot, int flags, Inode& inode,
                            fuse_file_info* fi, SendFn&& send) {
-  BackingFiles::Hold mode = backing_.Open(inode, fd.get(), WantsKernelPassthrough(inode));
+  const bool uncached = gate_.Uncached(inode);  // rules read or write it
+  BackingFiles::Hold mode = backing_.Open(inode, fd.get(), !uncached && !SeesEveryWrite());
   const int32_t backing_id = mode.backing_id();
   // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): the registry owns it
   auto* handle =
@@ -72,13 +73,17 @@ void Passthrough::SendOpen(UniqueFd fd, InodeTable::OpenSlot slot, int flags, In
   fi->fh = reinterpret_cast<uint64_t>(handle);
   // In passthrough the kernel's backing file has the page cache; rules on data may still hold a
   // file there (it was open in passthrough when they came), and serve it uncached otherwise.
-  SetOpenFlags(fi, backing_id == 0 && gate_.Uncached(inode), gate_.Targets(Op::kFlush));
+  SetOpenFlags(fi, backing_id == 0 && uncached, gate_.Targets(Op::kFlush));
   OpenReplyPatch::Armed passthrough(backing_id);
   if (send() != 0) handles_.Delete(handle);  // the kernel never got it
 }
 
+bool Passthrough::SeesEveryWrite() const {
+  return recording() || space() != nullptr || gate_.KeepsWriteHistory();
+}
+
 bool Passthrough::WantsKernelPassthrough(const Inode& inode) const {
-  return !recording() && space() == nullptr && !gate_.KeepsWriteHistory() && !gate_.Uncached(inode);
+  return !SeesEveryWrite() && !gate_.Uncached(inode);
 }
 
 std::vector<Mount::PassthroughFile> Passthrough::PassthroughFiles() const {
@@ -232,6 +237,7 @@ UniqueFd Passthrough::OpenExisting(fuse_req_t req, const Inode& dir, int dir_fd,
   UniqueFd fd(openat(dir_fd, name, flags));
   const int err = errno;
   if (change) change->Settle();
+  if (fd && RequestKillsSetId()) KillSetIdOf(req, fd.get());  // truncated by an unprivileged caller
   if (fd) RecordOpenTruncate(req, fd.get(), inodes_.PathOf(nullptr, &dir, name));
   errno = err;
   return fd;

@@ -133,6 +133,9 @@ class Passthrough {
   // no capacity budget counts writes, and no enabled rule needs the file's reads or writes (data
   // faults, or the write history that fsync failures and stale reads use).
   bool WantsKernelPassthrough(const Inode& inode) const;
+  // Whether the mount must see every write of every file: it records, counts bytes against a
+  // capacity budget, or keeps the write history some rule needs.
+  bool SeesEveryWrite() const;
   // The files open in passthrough now.
   std::vector<Mount::PassthroughFile> PassthroughFiles() const;
   // INIT's reply asks for passthrough with this stacking depth (0: it does not ask).

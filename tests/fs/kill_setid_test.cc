@@ -1,6 +1,7 @@
 // Goal: the daemon's side of FUSE_HANDLE_KILLPRIV_V2 reads the kernel's "kill set-id bits" flag
-// from WRITE, SETATTR and OPEN requests (and from nothing else), clears the bits Linux clears for
-// a caller without CAP_FSETID, and the INIT reply asks only for capabilities the kernel offered.
+// from WRITE, SETATTR, OPEN and CREATE requests (and from nothing else), clears the bits Linux
+// clears for a caller without CAP_FSETID, and the INIT reply asks only for capabilities the
+// kernel offered.
 #include "kill_setid.h"
 
 #include <fcntl.h>
@@ -38,7 +39,7 @@ bool KillsWhileServing(const std::vector<char>& request, size_t size) {
   return RequestKillsSetId();
 }
 
-TEST(KillSetIdTest, TheFlagIsReadFromWriteSetattrAndOpen) {
+TEST(KillSetIdTest, TheFlagIsReadFromWriteSetattrOpenAndCreate) {
   fuse_write_in w{};
   w.write_flags = FUSE_WRITE_KILL_SUIDGID;
   const auto write_kill = Request(FUSE_WRITE, w);
@@ -68,6 +69,14 @@ TEST(KillSetIdTest, TheFlagIsReadFromWriteSetattrAndOpen) {
   o.open_flags = FUSE_OPEN_KILL_SUIDGID;
   const auto open_kill = Request(FUSE_OPEN, o);
   EXPECT_TRUE(KillsWhileServing(open_kill, open_kill.size()));
+  fuse_create_in c{};
+  c.flags = O_CREAT | O_WRONLY | O_TRUNC;
+  c.open_flags = FUSE_OPEN_KILL_SUIDGID;  // O_CREAT | O_TRUNC of a file that exists
+  const auto create_kill = Request(FUSE_CREATE, c);
+  EXPECT_TRUE(KillsWhileServing(create_kill, create_kill.size()));
+  c.open_flags = 0;
+  const auto create_keep = Request(FUSE_CREATE, c);
+  EXPECT_FALSE(KillsWhileServing(create_keep, create_keep.size()));
   // The same bit in another op's first argument means something else.
   const auto mkdir_bits = Request(FUSE_MKDIR, o);
   EXPECT_FALSE(KillsWhileServing(mkdir_bits, mkdir_bits.size()));

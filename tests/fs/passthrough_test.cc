@@ -220,6 +220,25 @@ errno = "EIO"
   EXPECT_FALSE(again.contains("passthrough_held")) << "nothing to report: " << again.dump();
 }
 
+// A capacity budget must count every byte written: set live, it waits for the files held in
+// passthrough like a rule, and counts the writes of the first open after they closed.
+TEST_F(PassthroughTest, ACapacitySetLiveCountsWritesOnceHeldFilesClose) {
+  Mount(kNoRules);
+  const int held = open(M("big").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(held, 0);
+  const nlohmann::json reply =
+      Ctl({{"cmd", "add"}, {"policy", "[capacity]\nbytes = \"64 KiB\"\n"}});
+  ASSERT_TRUE(reply.contains("passthrough_held")) << reply.dump();
+  EXPECT_EQ(reply["passthrough_held"]["files"], nlohmann::json::array({"big"}));
+  close(held);
+  for (int i = 0; i < 500 && !HeldFiles().empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(HeldFiles().empty());
+  EXPECT_EQ(Write(M("big"), std::string(128 * 1024, 'b')), 64 * 1024)
+      << "the write through the daemon is cut at the budget";
+  EXPECT_EQ(Write(M("other"), "x"), -ENOSPC) << "and the next file is refused";
+  EXPECT_TRUE(HeldFiles().empty()) << "no file opened under a budget goes to passthrough";
+}
+
 // A file held open by the daemon's path (a rule read it) stays there while open, even when the
 // rule goes: the kernel would refuse a passthrough open beside it with EIO.
 TEST_F(PassthroughTest, ModesDoNotMixWhileAFileIsOpen) {

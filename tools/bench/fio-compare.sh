@@ -126,7 +126,8 @@ rocksdb() {
   out=$(db_bench --db="$dir/rocks" --value_size=100 --compression_type=none --threads=1 \
     --duration="$runtime" "$@")
   rm -rf "$dir/rocks"
-  echo "$out" | awk -v b="$bench" '$1 == b && $2 == ":" { for (i = 1; i < NF; i++) if ($(i + 1) == "ops/sec;") { print $i; found = 1 } }
+  # Progress lines end in carriage returns; the result line: "NAME : X micros/op Y ops/sec ...".
+  echo "$out" | tr '\r' '\n' | awk -v b="$bench" '$1 == b && $2 == ":" { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^ops\/sec;?$/) { print $i; found = 1 } }
     END { if (!found) { print "fio-compare: db_bench printed no " b " line" > "/dev/stderr"; exit 1 } }'
 }
 
