@@ -17,6 +17,7 @@ packages=(
   chromium                                                   # the harness report, checked headless
   libgtest-dev libgmock-dev libbenchmark-dev                 # tests, micro-benchmarks
   fio python3 util-linux psmisc sqlite3                      # benchmarks, test tools, case studies
+  rocksdb-tools                                              # db_bench, for tools/bench
 )
 
 missing=()
