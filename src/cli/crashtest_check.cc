@@ -13,9 +13,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "crash_json.h"
+#include "faultfs/core/loopback_port.h"
 #include "faultfs/core/mutex.h"
 #include "faultfs/core/shell_host.h"
 #include "faultfs/core/subprocess.h"
@@ -62,6 +64,29 @@ class Progress {
   size_t step_ = 0;
 };
 
+// Ports for checkers that start a server: each state being checked gets one of its own, free
+// when handed out, outside the ephemeral range (loopback_port.h), and no other state's until
+// its check has ended (however many slots and models check at once).
+class CheckerPorts {
+ public:
+  static CheckerPorts& Shared() {
+    static CheckerPorts ports;
+    return ports;
+  }
+  Result<uint16_t> Take() {
+    MutexLock lock(mu_);
+    return PortForLater(taken_);
+  }
+  void Give(uint16_t port) {
+    MutexLock lock(mu_);
+    taken_.erase(port);
+  }
+
+ private:
+  Mutex mu_;
+  std::set<uint16_t> taken_ FAULTFS_GUARDED_BY(mu_);
+};
+
 // The checker of a slot: one shell that runs it for every state the slot builds in `dir`.
 std::unique_ptr<ShellHost> CheckerFor(const CheckRun& run, const std::string& base,
                                       const std::string& dir) {
@@ -92,7 +117,14 @@ void Judge(const CheckRun& run, const record::ReadLog& log, const crash::CrashSt
     std::ofstream out(base + "/marks", std::ios::trunc);
     for (const auto& m : MarksBefore(log.ops, state)) out << m << "\n";
   }
-  auto ran = checker->Run({{"FAULTFS_STATE_ID", state.id}});
+  auto port = CheckerPorts::Shared().Take();
+  if (!port.ok()) {
+    r.how = "no port for the checker: " + port.status().ToString();
+    return;
+  }
+  auto ran =
+      checker->Run({{"FAULTFS_STATE_ID", state.id}, {"FAULTFS_PORT", std::to_string(*port)}});
+  CheckerPorts::Shared().Give(*port);
   if (!ran.ok()) {
     r.how = ran.status().ToString();
     return;

@@ -26,6 +26,36 @@ bool ProcessRunning(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
+namespace {
+
+// The children of every thread of `pid` (/proc/PID/task/TID/children: a thread's own children).
+std::vector<pid_t> ChildrenOf(pid_t pid) {
+  const std::string task = "/proc/" + std::to_string(pid) + "/task";
+  auto threads = ReadDirAt(task);
+  std::vector<pid_t> children;
+  if (!threads.ok()) return children;
+  for (const DirEntry& t : *threads) {
+    std::ifstream list(task + "/" + t.name + "/children");
+    for (pid_t child = 0; list >> child;) children.push_back(child);
+  }
+  return children;
+}
+
+}  // namespace
+
+std::vector<pid_t> LiveDescendants(pid_t pid) {
+  std::vector<pid_t> found;
+  std::set<pid_t> seen{pid};  // a pid reused while we walk must not loop
+  std::vector<pid_t> next = ChildrenOf(pid);
+  for (size_t i = 0; i < next.size(); ++i) {
+    const pid_t p = next[i];
+    if (!seen.insert(p).second) continue;
+    if (ProcessRunning(p)) found.push_back(p);
+    for (pid_t c : ChildrenOf(p)) next.push_back(c);
+  }
+  return found;
+}
+
 std::string ProcessName(pid_t pid) {
   std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
   std::string name;

@@ -13,6 +13,8 @@
 #include <cmath>
 #include <fstream>
 
+#include "faultfs/core/process.h"
+
 namespace faultfs {
 
 namespace {
@@ -40,6 +42,18 @@ bool ValidName(const std::string& name) {
     if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_') return false;
   }
   return true;
+}
+
+// Kills everything under the shell, in its process group or not: a server a run started may have
+// left the group (setsid, as daemons and pg_ctl do). The shell is a subreaper and still up, so
+// what a killed process leaves running comes to it and the next round finds it. Bounded: what
+// still forks after the last round dies with the group below, unless it left the group too.
+void KillDescendants(pid_t shell) {
+  for (int round = 0; round < 50; ++round) {
+    const std::vector<pid_t> left = LiveDescendants(shell);
+    if (left.empty()) return;
+    for (pid_t p : left) kill(p, SIGKILL);
+  }
 }
 
 }  // namespace
@@ -71,6 +85,7 @@ Status ShellHost::Start() {
 
 SubprocessResult ShellHost::Stop() {
   if (pid_ < 0) return {};
+  KillDescendants(pid_);
   kill(-pid_, SIGKILL);  // the shell and anything a run left in its group
   int status = 0;
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {

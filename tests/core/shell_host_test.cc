@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <utility>
@@ -34,6 +35,20 @@ ShellHostSpec Spec(std::string command, std::string output, std::string cwd = ""
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);
   return {std::istreambuf_iterator<char>(in), {}};
+}
+
+// A process SIGKILLed before Run returned is gone (or a zombie) as soon as the kernel has
+// delivered that, which on a busy machine can take a moment, but never half a minute (it would
+// be sleeping).
+void ExpectGone(pid_t pid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::string state = Slurp("/proc/" + std::to_string(pid) + "/stat");
+  while (!state.empty() && state.find(") Z ") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    usleep(10000);
+    state = Slurp("/proc/" + std::to_string(pid) + "/stat");
+  }
+  EXPECT_TRUE(state.empty() || state.find(") Z ") != std::string::npos) << state;
 }
 
 TEST(ShellHost, EachRunHasItsExitStatusVariablesAndOutput) {
@@ -137,20 +152,37 @@ TEST(ShellHost, WhatARunLeavesRunningIsKilledBeforeTheNext) {
   auto leaving = host.Run({{"LEAVE", "1"}});
   ASSERT_TRUE(leaving.ok());
   EXPECT_EQ(leaving->exit_code, 0);
-  const pid_t left = std::stoi(Slurp(pid_file));
-  // SIGKILLed before Run returned; it is gone (or a zombie) as soon as the kernel has delivered
-  // that, which on a busy machine can take a moment, but never a minute (it would be sleeping).
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  std::string state = Slurp("/proc/" + std::to_string(left) + "/stat");
-  while (!state.empty() && state.find(") Z ") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline) {
-    usleep(10000);
-    state = Slurp("/proc/" + std::to_string(left) + "/stat");
-  }
-  EXPECT_TRUE(state.empty() || state.find(") Z ") != std::string::npos) << state;
+  ExpectGone(std::stoi(Slurp(pid_file)));
   auto next = host.Run({{"LEAVE", "0"}});
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(host.shells_started(), 2);
+}
+
+TEST(ShellHost, ADaemonThatLeftTheProcessGroupIsKilledToo) {
+  // Goal: a server a run started in a session of its own (setsid, as daemons and pg_ctl do) is
+  // killed when the run ends and when the run times out: the process group alone misses it.
+  // The negative case: the run's own exit status still comes through.
+  testing::TempDir dir("shell-host");
+  const std::string pid_file = dir / "daemon.pid";
+  ShellHost host(Spec("rm -f " + pid_file + "; setsid -f sh -c 'echo $$ > " + pid_file +
+                          "; exec sleep 60'; while [ ! -s " + pid_file +
+                          " ]; do sleep 0.01; done; [ \"$HANG\" = 1 ] && sleep 60; exit 3",
+                      dir / "out", "", {}, 20));
+  auto ended = host.Run({{"HANG", "0"}});
+  ASSERT_TRUE(ended.ok());
+  EXPECT_EQ(ended->exit_code, 3);
+  ExpectGone(std::stoi(Slurp(pid_file)));
+
+  ShellHost slow(Spec("setsid -f sh -c 'echo $$ > " + pid_file + "; exec sleep 60'; while [ ! -s " +
+                          pid_file + " ]; do sleep 0.01; done; sleep 60",
+                      dir / "out", "", {}, 5));
+  std::remove(pid_file.c_str());
+  auto timed_out = slow.Run({});
+  ASSERT_TRUE(timed_out.ok());
+  EXPECT_TRUE(timed_out->timed_out);
+  const std::string written = Slurp(pid_file);
+  ASSERT_FALSE(written.empty()) << "the daemon did not start within the run's 5 s";
+  ExpectGone(std::stoi(written));
 }
 
 TEST(ShellHost, ARunGetsNoneOfTheHostsDescriptors) {

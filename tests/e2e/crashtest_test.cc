@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "crashtest_output.h"
+#include "faultfs/core/process.h"
 #include "test_support.h"
 
 namespace faultfs::testing {
@@ -127,6 +128,34 @@ TEST_F(Crashtest, CheckerGetsItsEnvironmentAndTheMarkersBeforeTheCrash) {
   EXPECT_NE(strict.out.find("fsync the root directory after op 1 (create a)"), std::string::npos)
       << strict.out;
   EXPECT_NE(strict.out.find("lost a"), std::string::npos) << strict.out;
+}
+
+TEST_F(Crashtest, AServerStyleCheckerGetsAPortAndWhatItLeavesRunningIsStopped) {
+  // Goal: each state's checker gets a port it can bind (FAULTFS_PORT), and a daemon it leaves
+  // behind in a session of its own (setsid, as pg_ctl does) is gone when crashtest returns. The
+  // negative case: a checker that cannot bind its port is inconclusive (exit 3), not a pass.
+  const std::string pids = dir_ / "daemons";
+  const std::string check =
+      "python3 -c 'import os, socket; socket.socket().bind((\"127.0.0.1\", "
+      "int(os.environ[\"FAULTFS_PORT\"])))' || exit 3; "
+      "setsid -f sh -c 'echo $$ >> " +
+      pids +
+      "; exec sleep 300'; "
+      "while ! grep -q . " +
+      pids + " 2>/dev/null; do sleep 0.01; done; " + kCheck;
+  CommandResult r = Run(kSafe, check, "pp", {"--jobs", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::ifstream started(pids);
+  int daemons = 0;
+  for (pid_t pid = 0; started >> pid; ++daemons) {
+    // SIGKILLed before its check ended; dead once the kernel has delivered that (a moment on a
+    // busy machine), never 300 s later.
+    for (int i = 0; i < 3000 && ProcessRunning(pid); ++i) usleep(10000);
+    EXPECT_FALSE(ProcessRunning(pid)) << "daemon " << pid << " outlived its check";
+  }
+  EXPECT_GT(daemons, 1);
+  r = Run(kSafe, "FAULTFS_PORT=not-a-port; " + check, "pp");
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
 }
 
 // The builder writes a state's files through descriptors it keeps while applying ops; none may

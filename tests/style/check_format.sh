@@ -11,7 +11,7 @@ fi
 # One clang-format for every file (a process per file took 46 s here): it names each file that
 # differs in its "code should be clang-formatted" errors.
 dirs=()
-for d in src include tests tools; do [ -d "$d" ] && dirs+=("$d"); done
+for d in src include tests tools examples; do [ -d "$d" ] && dirs+=("$d"); done
 files=()
 while IFS= read -r -d '' f; do files+=("$f"); done < <(find "${dirs[@]}" \
   -path tests/layering/fixture -prune -o -path tests/style/fixture -prune -o \( -name '*.cc' -o -name '*.h' \) -print0 | sort -z)

@@ -11,6 +11,10 @@ namespace faultfs {
 
 // True while `pid` exists and has not exited (a zombie waiting to be reaped has exited).
 bool ProcessRunning(pid_t pid);
+// The processes under `pid` (its children, their children, ...) that have not exited, parents
+// before their children; empty when it has none or is gone. A snapshot: they may fork meanwhile.
+std::vector<pid_t> LiveDescendants(pid_t pid);
+
 // The process's command name (/proc/PID/comm), or "" if it does not exist.
 std::string ProcessName(pid_t pid);
 

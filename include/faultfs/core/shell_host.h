@@ -3,7 +3,8 @@
 // of a short checker); a subshell of a running shell costs a fork. Each run is still its own: a
 // subshell's variables, directory and traps die with it, its output goes to a file truncated for
 // it, it has a timeout, and whatever it leaves running is killed before the next run (the shell
-// adopts what its runs leave behind, and then it and its process group are killed and a new
+// adopts what its runs leave behind, and then it, every process under it (in its process group
+// or not: a daemon's setsid does not take it out of reach) and its group are killed, and a new
 // shell takes over), as RunSubprocess does for one command.
 #pragma once
 
