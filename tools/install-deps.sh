@@ -18,7 +18,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev                 # tests, micro-benchmarks
   fio python3 util-linux psmisc sqlite3                      # benchmarks, test tools, case studies
   rocksdb-tools                                              # db_bench, for tools/bench
-  libleveldb-dev                                             # the LevelDB case study
+  libleveldb-dev redis-server                                # the LevelDB and Redis case studies
 )
 
 missing=()
