@@ -18,6 +18,18 @@ namespace {
 
 constexpr uint32_t kRenameExchange = 2;  // renameat2 flags
 
+// The recording gives the owner of each object it saw made (uid and gid; UINT32_MAX in logs
+// from before it did, which leave the object to whoever applies them). `chown` runs only then.
+template <typename Chown>
+int OwnAsRecorded(const Op& op, Chown chown) {
+  if (op.uid == UINT32_MAX && op.gid == UINT32_MAX) return 0;
+  return chown();
+}
+
+int ChownAt(int dir_fd, const char* name, const Op& op) {
+  return fchownat(dir_fd, name, op.uid, op.gid, AT_SYMLINK_NOFOLLOW);
+}
+
 }  // namespace
 
 Status Applier::Create(uint32_t i) {
@@ -37,20 +49,26 @@ Status Applier::Create(uint32_t i) {
       case OpKind::kCreate: {
         UniqueFd file(
             openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, perms));
-        rc = file ? fchmod(file.get(), perms) : -1;
+        // Owned as recorded before the mode is set: a chown clears set-id bits.
+        rc = file ? OwnAsRecorded(op, [&] { return fchown(file.get(), op.uid, op.gid); }) : -1;
+        if (rc == 0) rc = fchmod(file.get(), perms);
         // Its data ops write through this descriptor: a file created here is the state's own.
         if (rc == 0 && file_fds_.size() < kMaxFileFds) file_fds_[o.obj] = std::move(file);
         break;
       }
       case OpKind::kMknod:
         rc = mknodat(fd, name, op.mode, static_cast<dev_t>(op.offset));
+        if (rc == 0) rc = OwnAsRecorded(op, [&] { return ChownAt(fd, name, op); });
+        if (rc == 0) rc = fchmodat(fd, name, perms, AT_SYMLINK_NOFOLLOW);
         break;
       case OpKind::kMkdir:
         rc = mkdirat(fd, name, perms);
+        if (rc == 0) rc = OwnAsRecorded(op, [&] { return ChownAt(fd, name, op); });
         if (rc == 0) rc = fchmodat(fd, name, perms, AT_SYMLINK_NOFOLLOW);
         break;
       default:
         rc = symlinkat(op.data.c_str(), fd, name);
+        if (rc == 0) rc = OwnAsRecorded(op, [&] { return ChownAt(fd, name, op); });
         break;
     }
     if (rc != 0) return Failed(errno, i, "creating '" + path + "'");

@@ -263,7 +263,11 @@ void Passthrough::RecordCreate(fuse_req_t req, const Inode& dir, int fd, const c
   record::Op op =
       NewRecord(record::OpKind::kCreate, req, nullptr, inodes_.PathOf(nullptr, &dir, name));
   struct stat st {};
-  if (fstat(fd, &st) == 0) op.ino = static_cast<uint64_t>(st.st_ino);
+  if (fstat(fd, &st) == 0) {
+    op.ino = static_cast<uint64_t>(st.st_ino);
+    op.uid = st.st_uid;  // the applier creates as root: the state's file is owned as this one
+    op.gid = st.st_gid;
+  }
   op.mode = mode & 07777;  // the permissions; the type is in the kind
   Record(std::move(op));
 }

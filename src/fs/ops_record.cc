@@ -14,12 +14,20 @@ namespace faultfs::fs {
 
 namespace {
 
-// The backing inode of the entry `name` in `dir_fd` (the entry itself, not a symlink's target);
-// 0 when it cannot be seen.
-uint64_t InoAt(int dir_fd, const char* name) {
-  struct stat st {};
-  if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
-  return static_cast<uint64_t>(st.st_ino);
+// Whether `kind` makes a new object, whose owner the record must carry: the applier creates
+// objects as root, and a crash state must have them owned as the workload's did (a server that
+// runs as its own user cannot use files root owns).
+bool MakesObject(record::OpKind kind) {
+  return kind == record::OpKind::kCreate || kind == record::OpKind::kMknod ||
+         kind == record::OpKind::kMkdir || kind == record::OpKind::kSymlink;
+}
+
+// The backing inode of `st`, and for an op that made the object, its owner.
+void TakeObject(record::Op& op, const struct stat& st) {
+  op.ino = static_cast<uint64_t>(st.st_ino);
+  if (!MakesObject(op.kind)) return;
+  op.uid = st.st_uid;
+  op.gid = st.st_gid;
 }
 
 }  // namespace
@@ -37,7 +45,9 @@ record::Op Passthrough::NewRecord(record::OpKind kind, fuse_req_t req, const Ino
 record::Op Passthrough::NewRecordAt(record::OpKind kind, fuse_req_t req, const Inode& parent,
                                     int parent_fd, const char* name) const {
   record::Op op = NewRecord(kind, req, nullptr, inodes_.PathOf(nullptr, &parent, name));
-  op.ino = InoAt(parent_fd, name);
+  // The entry itself, not a symlink's target; unseen (ino 0), the record names it by path alone.
+  struct stat st {};
+  if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) TakeObject(op, st);
   return op;
 }
 

@@ -7,6 +7,7 @@
 #include <linux/fs.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -232,6 +233,55 @@ TEST_F(Record, LogsEveryMutationInOrderWithInodesAndData) {
   const auto& names = log.header.inodes;
   EXPECT_NE(std::find(names.begin(), names.end(), std::make_pair(pre_ino, std::string("pre.txt"))),
             names.end());
+}
+
+TEST_F(Record, WhatACallerMakesKeepsItsOwnerInTheLogAndInCrashStates) {
+  // Goal: the file, directory, symlink and fifo a non-root caller makes carry its owner in the
+  // log, and a crash state rebuilt from the log has them owned so: a server that runs as its own
+  // user (PostgreSQL) must find its files its own after a crash. The negative case: what root
+  // makes stays root's.
+  constexpr uid_t kUser = 1000;
+  constexpr gid_t kGroup = 1000;
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+  Mount("", {"--record", log_, "--allow-other"});
+  ASSERT_EQ(chmod(mnt_.c_str(), 0777), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    if (setgid(kGroup) != 0 || setuid(kUser) != 0) _exit(2);
+    const int fd = open(M("f").c_str(), O_CREAT | O_WRONLY, 0640);
+    const bool made = fd >= 0 && write(fd, "x", 1) == 1 && close(fd) == 0 &&
+                      mkdir(M("d").c_str(), 0750) == 0 && symlink("f", M("l").c_str()) == 0 &&
+                      mkfifo(M("p").c_str(), 0600) == 0;
+    _exit(made ? 0 : 3);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  WriteFile(M("root-made"), "r");
+  const record::ReadLog log = StopAndRead();
+  size_t made = 0;
+  for (const Op& op : log.ops) {
+    if (op.kind != OpKind::kCreate && op.kind != OpKind::kMkdir && op.kind != OpKind::kSymlink &&
+        op.kind != OpKind::kMknod)
+      continue;
+    ++made;
+    const uid_t want = op.path == "root-made" ? 0 : kUser;
+    EXPECT_EQ(op.uid, want) << Describe(op);
+    EXPECT_EQ(op.gid, want == 0 ? 0 : kGroup) << Describe(op);
+  }
+  EXPECT_EQ(made, 5u);
+  const std::string state = dir_ / "state";
+  const CommandResult built =
+      RunCommand({FaultfsBinary(), "crash", "materialize", log_, "--model", "prefix", "--state",
+                  std::to_string(log.ops.size()), "--out", state});
+  ASSERT_EQ(built.exit_code, 0) << built.out << built.err;
+  for (const char* name : {"f", "d", "l", "p", "root-made"}) {
+    struct stat st {};
+    ASSERT_EQ(lstat((state + "/" + name).c_str(), &st), 0) << name;
+    const bool by_root = std::string(name) == "root-made";
+    EXPECT_EQ(st.st_uid, by_root ? 0 : kUser) << name;
+    EXPECT_EQ(st.st_gid, by_root ? 0 : kGroup) << name;
+  }
 }
 
 TEST_F(Record, LostWriteIsNotRecordedButTheShortPartOfAShortWriteIs) {
