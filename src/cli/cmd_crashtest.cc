@@ -47,6 +47,7 @@ struct CrashtestArgs {
   std::string json;
   std::string work;
   bool keep = false;
+  bool allow_other = false;
 };
 
 // Bytes the files under `dir` occupy on disk (symlinks not followed).
@@ -104,7 +105,7 @@ int Record(const CrashtestArgs& a, const std::string& work, Recorded& rec) {
   std::cerr << "faultfs crashtest: recording the workload in " << work << "/mnt\n";
   auto before = StampDir(a.dir);
   if (!before.ok()) return Fail(before.status().ToString(), kExitUsage);
-  auto recorded = RecordWorkload({a.dir, work, a.workload, a.workload_timeout_s});
+  auto recorded = RecordWorkload({a.dir, work, a.workload, a.workload_timeout_s, a.allow_other});
   if (!recorded.ok()) return Fail("recording failed: " + recorded.status().ToString(), kExitUsage);
   rec = std::move(*recorded);
   if (rec.workload.exit_code != 0 || rec.workload.signal != 0 || rec.workload.timed_out) {
@@ -292,6 +293,10 @@ Runner AddCrashtest(CLI::App& app) {
   cmd->add_option("--work", a->work,
                   "Scratch directory (created or empty; default: a new one in $TMPDIR)");
   cmd->add_flag("--keep", a->keep, "Keep the scratch directory even when every state passed");
+  cmd->add_flag("--allow-other", a->allow_other,
+                "Share the recording mount with other users, for a workload that runs a server as\n"
+                "its own user (the scratch directory becomes traversable by all; --dir's owners\n"
+                "are kept in the copy, and crash states keep the owner of what the workload made)");
   return [a] { return Run(*a); };
 }
 

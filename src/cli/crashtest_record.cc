@@ -72,6 +72,16 @@ Status Unmount(const std::string& mnt, pid_t pid) {
   return Status::Ok();
 }
 
+// CopyTree copies what is in a directory; the workload also meets the directory itself (a server
+// running as its own user needs its data directory to be its own, as --dir has it).
+Status CopyRootOwnerAndMode(const std::string& from, const std::string& to) {
+  struct stat st {};
+  if (stat(from.c_str(), &st) != 0) return Status::FromErrno(errno, "reading " + from);
+  if (chown(to.c_str(), st.st_uid, st.st_gid) != 0 || chmod(to.c_str(), st.st_mode & 07777) != 0)
+    return Status::FromErrno(errno, "giving " + to + " the owner and mode of " + from);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Recorded> RecordWorkload(const RecordRun& run) {
@@ -81,6 +91,7 @@ Result<Recorded> RecordWorkload(const RecordRun& run) {
   }
   const auto copy_start = std::chrono::steady_clock::now();
   FAULTFS_RETURN_IF_ERROR(CopyTree(run.dir, data));
+  FAULTFS_RETURN_IF_ERROR(CopyRootOwnerAndMode(run.dir, data));
   Recorded rec;
   rec.log = run.work + "/record.log";
   rec.workload_output = run.work + "/workload.out";
@@ -90,6 +101,11 @@ Result<Recorded> RecordWorkload(const RecordRun& run) {
   const std::string mount_log = run.work + "/mount.out";
   SubprocessSpec mount;
   mount.argv = {SelfExe(), "mount", "--foreground", "--record", rec.log, data, mnt};
+  if (run.allow_other) {
+    mount.argv.push_back("--allow-other");
+    // Other users reach the mount through the scratch directory.
+    if (chmod(run.work.c_str(), 0755) != 0) return Status::FromErrno(errno, "opening " + run.work);
+  }
   mount.output = mount_log;
   InterruptGuard guard(mnt);
   auto pid = SpawnSubprocess(mount);

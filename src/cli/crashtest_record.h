@@ -12,10 +12,11 @@
 namespace faultfs::cli {
 
 struct RecordRun {
-  std::string dir;       // the user's directory (only read)
-  std::string work;      // scratch: data/, mnt/, record.log, record.log.base, *.out
-  std::string workload;  // sh -c command
-  double timeout_s = 0;  // for the workload; 0 = none
+  std::string dir;           // the user's directory (only read)
+  std::string work;          // scratch: data/, mnt/, record.log, record.log.base, *.out
+  std::string workload;      // sh -c command
+  double timeout_s = 0;      // for the workload; 0 = none
+  bool allow_other = false;  // the mount is shared with other users (faultfs mount --allow-other)
 };
 
 struct Recorded {

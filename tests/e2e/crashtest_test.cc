@@ -158,6 +158,24 @@ TEST_F(Crashtest, AServerStyleCheckerGetsAPortAndWhatItLeavesRunningIsStopped) {
   EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
 }
 
+TEST_F(Crashtest, AllowOtherLetsAWorkloadRunAsAnotherUserAndStatesKeepItsOwner) {
+  // Goal: with --allow-other a workload that runs as another user (a database server's) writes
+  // through the recording mount, and each crash state has what it made owned by that user. The
+  // negative case: without it, the kernel keeps that user out and the workload fails (exit 2).
+  ASSERT_EQ(chmod(data_.c_str(), 0777), 0);
+  ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
+  const std::string workload =
+      "setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'printf x > mine && sync mine'";
+  const std::string check =
+      "[ ! -e mine ] || [ \"$(stat -c %u:%g mine)\" = 65534:65534 ] || { stat -c 'owner %u:%g' "
+      "mine; exit 1; }";
+  CommandResult r = Run(workload, check, "pp", {"--allow-other"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(CrashtestFailed(r.out), 0) << r.out;
+  r = Run(workload, check, "pp");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+}
+
 // The builder writes a state's files through descriptors it keeps while applying ops; none may
 // still be open for writing when the checker runs, or the checker could not execute a file the
 // workload wrote (ETXTBSY).
