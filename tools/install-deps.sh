@@ -18,7 +18,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev                 # tests, micro-benchmarks
   fio python3 util-linux psmisc sqlite3                      # benchmarks, test tools, case studies
   rocksdb-tools                                              # db_bench, for tools/bench
-  libleveldb-dev redis-server postgresql-15                  # the case studies (examples/)
+  libleveldb-dev redis-server postgresql-15 lmdb-utils       # the case studies (examples/)
 )
 
 missing=()
