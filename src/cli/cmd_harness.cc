@@ -66,6 +66,8 @@ Runner AddHarnessNode(CLI::App& parent) {
           ->capture_default_str(),
       {"verified", "newest"});
   cmd->add_option("--events", o->events, "Write one JSON line per event to this file");
+  cmd->add_option("--cluster", o->cluster,
+                  "The run's cluster id: messages and requests naming another one are dropped");
   cmd->add_flag(
       "--no-scrub", [o](int64_t) { o->scrub = false; },
       "Do not read the log back in the background (damage is then found only by reads\n"

@@ -164,6 +164,26 @@ TEST(NodeProcess, DuplicateRequestIsAppliedOnce) {
   EXPECT_EQ(copies, 1);
 }
 
+TEST(NodeProcess, NodesOfAClusterIdTalkAmongThemselvesAndIgnoreOtherClustersClients) {
+  // Goal: nodes started with --cluster stamp their peer messages with it and still elect a leader
+  // (harness_run_test's runs, whose clients name the cluster, have their appends acknowledged);
+  // a client that names no cluster or another one (a run whose node once had these ports) is
+  // turned away and never acknowledged. Parallel runs
+  // on reused ports once reached each other's nodes and reported "unsafe".
+  TempDir dir("nodes");
+  NodeCluster cluster(dir.path(), 3, With(kFast, {"--cluster", "7"}));
+  std::string error;
+  ASSERT_TRUE(cluster.StartAll(&error)) << error;
+  EXPECT_TRUE(cluster.WaitForLeader(20)) << "the stamped peer messages were not accepted";
+  EXPECT_FALSE(cluster.AppendAcked(5, 1, MakeValue(5, 1, "foreign"), 3))
+      << "a client without the cluster id was served";
+  for (int i = 0; i < 3; ++i) {
+    auto storage = ReadNodeStorage(cluster.data_dir(i));
+    ASSERT_TRUE(storage.ok());
+    for (const auto& e : storage->entries) EXPECT_NE(e.entry.client, 5) << "node " << i;
+  }
+}
+
 TEST(NodeProcess, FullQueueAnswersBusyAtOnce) {
   TempDir dir("nodes");
   // A long election timeout: cut off from both followers, the leader steps down after T without

@@ -52,6 +52,7 @@ struct ClientOptions {
   BackoffPolicy backoff;
   double read_probability = 0.25;  // once something was acknowledged
   size_t value_text_bytes = 24;    // random text in each value (values stay well under 3 KiB)
+  uint64_t cluster = 0;            // sent with every request (0: none); see NodeOptions::cluster
 };
 
 class Clients {

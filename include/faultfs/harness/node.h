@@ -26,6 +26,10 @@ struct NodeOptions {
   std::string events;                 // events file (JSON lines); "" for none
   uint64_t seed = 0;                  // election timeouts are drawn from a stream derived from it
   bool scrub = true;                  // read the log back in the background to find latent damage
+  // The run's cluster id (0: none). Sent with every peer message; a peer message or a client
+  // request that names another cluster (a node of another run on a port this run once used) is
+  // dropped.
+  uint64_t cluster = 0;
 };
 
 // Checks the options; an error names the one that is wrong.

@@ -82,8 +82,9 @@ asio::awaitable<void> Worker::Append() {
   HistoryEvent invoke = Event(OpType::kInvoke, OpF::kAppend);
   invoke.value = MakeValue(process_, req, RandomText());
   RecordInvoke(invoke);
-  const nlohmann::json request = {
+  nlohmann::json request = {
       {"t", "c_append"}, {"client", process_}, {"req", req}, {"value", invoke.value}};
+  if (shared_->options.cluster != 0) request["cluster"] = shared_->options.cluster;
   const Outcome outcome = co_await Attempts(request, /*is_read=*/false);
   HistoryEvent end = invoke;
   if (outcome.ok) {
@@ -102,8 +103,9 @@ asio::awaitable<void> Worker::Read(int64_t index) {
   HistoryEvent invoke = Event(OpType::kInvoke, OpF::kRead);
   invoke.log_index = index;
   RecordInvoke(invoke);
-  const nlohmann::json request = {
+  nlohmann::json request = {
       {"t", "c_read"}, {"client", process_}, {"req", ++req_}, {"index", index}};
+  if (shared_->options.cluster != 0) request["cluster"] = shared_->options.cluster;
   const Outcome outcome = co_await Attempts(request, /*is_read=*/true);
   HistoryEvent end = invoke;
   if (outcome.ok) {

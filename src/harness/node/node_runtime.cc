@@ -9,6 +9,16 @@
 #include "recovery.h"
 
 namespace faultfs::harness::node {
+namespace {
+
+// Whether `message` comes from this node's cluster: it names `cluster`, or neither names one.
+bool SameCluster(const nlohmann::json& message, uint64_t cluster) {
+  const auto it = message.find("cluster");
+  if (it == message.end()) return cluster == 0;
+  return it->is_number_unsigned() && it->get<uint64_t>() == cluster;
+}
+
+}  // namespace
 
 NodeRuntime::NodeRuntime(const NodeOptions& options) : options_(options) {}
 
@@ -111,9 +121,13 @@ Status NodeRuntime::Listen() {
       [this](const std::shared_ptr<Connection>&, const nlohmann::json& m) { OnPeerMessage(m); });
   if (!peers.ok()) return peers.status();
   peer_listener_ = std::move(*peers);
-  auto clients = Listener::Bind(io_, options_.client_port,
-                                [this](const std::shared_ptr<Connection>& c,
-                                       const nlohmann::json& m) { clients_->Handle(c, m); });
+  auto clients =
+      Listener::Bind(io_, options_.client_port,
+                     [this](const std::shared_ptr<Connection>& c, const nlohmann::json& m) {
+                       // Another run's client, on a port its node had: not ours.
+                       if (!SameCluster(m, options_.cluster)) return c->Close();
+                       clients_->Handle(c, m);
+                     });
   if (!clients.ok()) return clients.status();
   client_listener_ = std::move(*clients);
   return Status::Ok();
@@ -122,6 +136,8 @@ Status NodeRuntime::Listen() {
 void NodeRuntime::Run() { io_.run(); }
 
 void NodeRuntime::OnPeerMessage(const nlohmann::json& message) {
+  // Another run's node (its proxies still aim at a port this node now has): never act on it.
+  if (!SameCluster(message, options_.cluster)) return;
   const std::string type = MessageType(message);
   if (type == "vote_req") {
     if (auto m = ParseVoteRequest(message); m && IsPeer(m->from)) raft_->HandleVoteRequest(*m);
@@ -157,7 +173,11 @@ void NodeRuntime::ScheduleTick() {
 
 void NodeRuntime::Send(int to, const nlohmann::json& message) {
   const auto it = links_.find(to);
-  if (it != links_.end()) it->second->Send(EncodeFrame(message));
+  if (it == links_.end()) return;
+  if (options_.cluster == 0) return it->second->Send(EncodeFrame(message));
+  nlohmann::json stamped = message;
+  stamped["cluster"] = options_.cluster;
+  it->second->Send(EncodeFrame(stamped));
 }
 
 void NodeRuntime::WriteEntries(std::vector<SlotWrite> writes, std::function<void()> done) {

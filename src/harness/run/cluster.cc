@@ -14,6 +14,7 @@
 #include <exception>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "faultfs/core/loopback_port.h"
@@ -91,6 +92,8 @@ Cluster::~Cluster() {
 
 Result<std::unique_ptr<Cluster>> Cluster::Create(const ClusterOptions& options) {
   std::unique_ptr<Cluster> c(new Cluster(options));
+  std::random_device entropy;
+  while (c->id_ == 0) c->id_ = (static_cast<uint64_t>(entropy()) << 32) | entropy();
   for (int i = 0; i < options.nodes; ++i) {
     auto n = std::make_unique<Node>();
     n->id = i;
@@ -207,6 +210,8 @@ Status Cluster::Start(int node) {
                options_.repair,
                "--events",
                n.events_path,
+               "--cluster",
+               std::to_string(id_),
                "--seed",
                std::to_string(options_.seed ^ (static_cast<uint64_t>(n.starts) << 32 |
                                                static_cast<uint64_t>(n.id)))};

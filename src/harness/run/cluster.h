@@ -51,6 +51,8 @@ class Cluster {
 
   int size() const { return static_cast<int>(nodes_.size()); }
   uint16_t peer_port(int node) const;
+  // This cluster's id, random per run: its nodes drop messages from any other cluster's.
+  uint64_t id() const { return id_; }
   std::string client_address(int node) const;
   // Where node `from` sends to node `to` (the proxy of that link); set before StartAll.
   void SetSendAddress(int from, int to, const std::string& address);
@@ -95,6 +97,9 @@ class Cluster {
   int leader_ = -1;
   uint64_t restarts_ = 0;
   std::set<uint16_t> ports_;  // the nodes' ports, each chosen once
+  // Ports are free when chosen, not reserved: another run may take one while its node is down
+  // (or before it starts), and then that run's proxies and clients reach this run's node.
+  uint64_t id_ = 0;
   double started_s_ = 0;
 };
 

@@ -164,6 +164,7 @@ Status Run::BringUp() {
   ClientOptions copts;
   for (int n = 0; n < o_.nodes; ++n) copts.nodes.push_back(cluster_->client_address(n));
   copts.seed = o_.seed;
+  copts.cluster = cluster_->id();
   copts.processes = o_.clients;
   copts.run_start = start_;
   auto clients = Clients::Start(loop_->context(), copts);
