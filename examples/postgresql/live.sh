@@ -9,9 +9,11 @@
 # Prints one line per case; exits 0 when every case came out as README.md says, 1 otherwise.
 set -eu
 faultfs=${1:-faultfs}
+case $faultfs in */*) faultfs=$(realpath "$faultfs") ;; esac
 bin=/usr/lib/postgresql/15/bin
 work=$(mktemp -d "${TMPDIR:-/tmp}/faultfs-pg-live-XXXXXX")
 chmod 755 "$work"
+cd "$work" # a directory the postgres user can enter (its commands start where we are)
 data=$work/data
 sock=$work/sock
 port=5432 # a Unix socket only (listen_addresses ''): the port just names it

@@ -15,8 +15,9 @@ namespace faultfs::testing {
 namespace {
 
 TEST(PostgreSql, TheCaseStudyComesOutAsItsReadmeSays) {
-  TempDir dir("postgresql");
-  // The postgres user must reach the mounts under the scratch directory.
+  // The postgres user must reach the mounts: under /tmp, not under the test root (whose
+  // ancestors, in a fresh clone from mktemp -d, only root may enter).
+  TempDir dir("postgresql", "/tmp");
   ASSERT_EQ(chmod(dir.path().c_str(), 0755), 0);
   const CommandResult r = RunCommand({"bash", SourceDir() + "/examples/postgresql/run.sh"},
                                      {"FAULTFS=" + FaultfsBinary(), "TMPDIR=" + dir.path()}, 600);

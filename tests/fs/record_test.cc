@@ -242,22 +242,29 @@ TEST_F(Record, WhatACallerMakesKeepsItsOwnerInTheLogAndInCrashStates) {
   // makes stays root's.
   constexpr uid_t kUser = 1000;
   constexpr gid_t kGroup = 1000;
-  ASSERT_EQ(chmod(dir_.path().c_str(), 0755), 0);
-  Mount("", {"--record", log_, "--allow-other"});
-  ASSERT_EQ(chmod(mnt_.c_str(), 0777), 0);
+  // The user must reach the mount: under /tmp, not under the test root (whose ancestors, in a
+  // fresh clone from mktemp -d, only root may enter).
+  TempDir shared("record-owner", "/tmp");
+  ASSERT_EQ(chmod(shared.path().c_str(), 0755), 0);
+  const std::string backing = shared / "backing", mnt = shared / "mnt";
+  for (const auto& d : {backing, mnt}) ASSERT_EQ(mkdir(d.c_str(), 0755), 0);
+  ASSERT_EQ(mount_.Start(backing, mnt, {"--record", log_, "--allow-other"}), "");
+  ASSERT_EQ(chmod(mnt.c_str(), 0777), 0);
+  const auto in_mount = [&](const char* name) { return mnt + "/" + name; };
   const pid_t child = fork();
   if (child == 0) {
     if (setgid(kGroup) != 0 || setuid(kUser) != 0) _exit(2);
-    const int fd = open(M("f").c_str(), O_CREAT | O_WRONLY, 0640);
+    const int fd = open(in_mount("f").c_str(), O_CREAT | O_WRONLY, 0640);
     const bool made = fd >= 0 && write(fd, "x", 1) == 1 && close(fd) == 0 &&
-                      mkdir(M("d").c_str(), 0750) == 0 && symlink("f", M("l").c_str()) == 0 &&
-                      mkfifo(M("p").c_str(), 0600) == 0;
+                      mkdir(in_mount("d").c_str(), 0750) == 0 &&
+                      symlink("f", in_mount("l").c_str()) == 0 &&
+                      mkfifo(in_mount("p").c_str(), 0600) == 0;
     _exit(made ? 0 : 3);
   }
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  WriteFile(M("root-made"), "r");
+  WriteFile(in_mount("root-made"), "r");
   const record::ReadLog log = StopAndRead();
   size_t made = 0;
   for (const Op& op : log.ops) {
